@@ -1,0 +1,11 @@
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace fnn {
+
+void bind_cpu(pybind11::module_& m);
+void bind_memory(pybind11::module_& m);
+void bind_ops(pybind11::module_& m);
+
+}  // namespace fnn

@@ -1,0 +1,30 @@
+"""frugalnn: a memory-frugal inference runtime for small neural networks.
+
+Every buffer lives in a pool or a statically planned arena, so peak memory is known before the
+first run; kernels are hand-vectorized (AVX2 / AVX-512 / VNNI, scalar fallback) and chosen at
+load time from the CPU's features.
+"""
+from __future__ import annotations
+
+from . import ops
+from ._runtime import active_isa, available_isas, runtime_info, set_isa, use_isa
+from .memory import MemoryPlan, Pool, PoolStats, default_pool, empty, plan_memory, zeros
+
+__version__: str = ops._core.__version__
+
+__all__ = [
+    "MemoryPlan",
+    "Pool",
+    "PoolStats",
+    "__version__",
+    "active_isa",
+    "available_isas",
+    "default_pool",
+    "empty",
+    "ops",
+    "plan_memory",
+    "runtime_info",
+    "set_isa",
+    "use_isa",
+    "zeros",
+]

@@ -1,0 +1,67 @@
+"""CPU dispatch: which ISA level the kernels run at, and how to force a lower one.
+
+``FRUGALNN_ISA=scalar|avx2|avx512|avx512vnni`` is read once, when the native module loads:
+
+* a name that is not a level makes ``import frugalnn`` raise ``ValueError`` (a typo must not
+  silently run other kernels than the ones asked for);
+* a level this CPU or build lacks emits a ``RuntimeWarning`` and the best available level is
+  used instead: levels above the hardware are skipped, never faked.
+
+``set_isa`` / ``use_isa`` switch levels at run time (tests sweep every level in one process).
+"""
+from __future__ import annotations
+
+import contextlib
+import warnings
+from typing import Any, Iterator
+
+from . import _core
+
+_env_value, _env_invalid, _env_message = _core._isa_env()
+if _env_invalid:
+    raise ValueError(_env_message)
+if _env_message:
+    warnings.warn(_env_message, RuntimeWarning, stacklevel=2)
+
+
+def runtime_info() -> dict[str, Any]:
+    """Describe the machine and the dispatch.
+
+    Keys: ``version``, ``arch``, ``cpu_vendor``, ``cpu_brand``, ``features`` (name -> bool,
+    already masked by OS support), ``compiled_isas``, ``supported_isas``, ``available_isas``,
+    ``best_isa``, ``active_isa``, ``isa_env`` (FRUGALNN_ISA or None) and ``kernels`` (kernel
+    family -> ISA of the kernel it runs now).
+    """
+    return _core.runtime_info()
+
+
+def available_isas() -> list[str]:
+    """ISA levels this build and CPU can run, lowest first (always starts with ``"scalar"``)."""
+    return _core.available_isas()
+
+
+def active_isa() -> str:
+    """The ISA level kernels dispatch to now."""
+    return _core.active_isa()
+
+
+def set_isa(level: str) -> None:
+    """Dispatch every kernel family to ``level``.
+
+    Raises ``ValueError`` for an unknown name or a level this CPU / build cannot run. Not meant
+    to be called while kernels run on other threads.
+    """
+    if not isinstance(level, str):
+        raise TypeError(f"level must be a str, got {type(level).__name__}")
+    _core.set_isa(level)
+
+
+@contextlib.contextmanager
+def use_isa(level: str) -> Iterator[str]:
+    """Run the ``with`` block at ISA ``level``, then restore the previous level."""
+    previous = active_isa()
+    set_isa(level)
+    try:
+        yield level
+    finally:
+        _core.set_isa(previous)

@@ -1,0 +1,309 @@
+"""Pooled arrays and static memory plans.
+
+``Pool`` hands out numpy arrays backed by 64-byte aligned, reusable blocks; ``plan_memory``
+assigns arena offsets to tensors from their lifetimes, reporting the plan next to the lower
+bound no plan can beat and the naive one-buffer-per-tensor sum.
+"""
+from __future__ import annotations
+
+import operator
+import threading
+from dataclasses import dataclass
+from typing import Any, Iterable, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _core
+
+__all__ = ["MemoryPlan", "Pool", "PoolStats", "default_pool", "empty", "plan_memory", "zeros"]
+
+ShapeLike = Union[int, Sequence[int]]
+DTypeLike = Any
+
+_MAX_BYTES = 1 << 56  # the native pool's kMaxRequestBytes
+
+
+def _format_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def _check_size(name: str, value: Any, *, positive: bool = False) -> int:
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got bool")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}") from None
+    if v < 0 or (positive and v == 0):
+        raise ValueError(f"{name} must be {'positive' if positive else 'non-negative'}, got {v}")
+    return v
+
+
+def _normalize_shape(shape: ShapeLike) -> tuple[int, ...]:
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (shape,)
+    try:
+        dims = tuple(shape)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
+    return tuple(_check_size(f"shape[{i}]", d) for i, d in enumerate(dims))
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    """A snapshot of a pool's counters (all sizes in bytes)."""
+
+    bytes_in_use: int
+    requested_bytes: int
+    peak_bytes_in_use: int
+    reserved_bytes: int
+    free_bytes: int
+    largest_free_block: int
+    blocks: int
+    regions: int
+    allocations: int
+    frees: int
+    os_allocations: int
+    os_frees: int
+    cache_hits: int
+    cache_misses: int
+    fragmentation: float
+    budget: Optional[int]
+
+    @property
+    def hit_rate(self) -> float:
+        """Share of allocations served without asking the OS."""
+        total = self.cache_hits + self.cache_misses
+        return self.cache_hits / total if total else 0.0
+
+    def __repr__(self) -> str:
+        budget = "none" if self.budget is None else _format_bytes(self.budget)
+        return (
+            f"PoolStats(in use {_format_bytes(self.bytes_in_use)} in {self.blocks} blocks, "
+            f"peak {_format_bytes(self.peak_bytes_in_use)}, "
+            f"reserved {_format_bytes(self.reserved_bytes)} in {self.regions} regions, "
+            f"free {_format_bytes(self.free_bytes)} (fragmentation {self.fragmentation:.1%}), "
+            f"budget {budget}; {self.allocations} allocations, {self.frees} frees, "
+            f"{self.os_allocations} OS allocations, {self.os_frees} OS frees, "
+            f"hit rate {self.hit_rate:.1%})"
+        )
+
+
+class Pool:
+    """A thread-safe pool of 64-byte aligned memory blocks that numpy arrays can live in.
+
+    Arrays from :meth:`empty` / :meth:`zeros` are ordinary writable numpy arrays; their block
+    returns to the pool when the last view of the array dies, even if the ``Pool`` object was
+    dropped first. Every block is followed by at least 64 readable bytes, so SIMD kernels may
+    over-read its end.
+
+    Args:
+        budget: maximum bytes the pool may hold from the OS (reserved bytes, each block
+            carrying a 64-byte header). ``None`` means no limit. A request that would exceed
+            it first gives back wholly free regions if that suffices, and otherwise raises
+            ``MemoryError`` without changing the pool.
+    """
+
+    __slots__ = ("_core", "__weakref__")
+
+    def __init__(self, budget: Optional[int] = None) -> None:
+        if budget is not None:
+            budget = _check_size("budget", budget, positive=True)
+        self._core = _core.Pool(budget)
+
+    def empty(self, shape: ShapeLike, dtype: DTypeLike = np.float32) -> np.ndarray:
+        """An uninitialised C-contiguous array of ``shape`` and ``dtype`` in pool memory."""
+        dims = _normalize_shape(shape)
+        dt = np.dtype(dtype)
+        if dt.hasobject:
+            raise TypeError(f"pool arrays cannot hold Python objects (dtype {dt})")
+        nbytes = dt.itemsize
+        for d in dims:
+            nbytes *= d
+        if nbytes > _MAX_BYTES:
+            raise ValueError(
+                f"an array of shape {dims} and dtype {dt} needs {nbytes} bytes, more than the "
+                f"pool's maximum request of {_MAX_BYTES} bytes"
+            )
+        return self._core.empty(list(dims), dt)
+
+    def zeros(self, shape: ShapeLike, dtype: DTypeLike = np.float32) -> np.ndarray:
+        """Like :meth:`empty`, filled with zeros."""
+        a = self.empty(shape, dtype)
+        if a.nbytes:
+            a.reshape(-1).view(np.uint8).fill(0)
+        return a
+
+    def reserve(self, nbytes: int) -> None:
+        """Take ``nbytes`` from the OS now, so later requests up to that size need no OS call.
+
+        Use it when the demand is known ahead (a batch buffer, a session's arena).
+        """
+        self._core.reserve(_check_size("nbytes", nbytes))
+
+    def trim(self) -> int:
+        """Give every wholly free region back to the OS; returns the bytes released."""
+        return self._core.trim()
+
+    def stats(self) -> PoolStats:
+        """Current counters."""
+        return PoolStats(**self._core.stats())
+
+    def reset_peak(self) -> None:
+        """Restart the peak tracking at the bytes in use now."""
+        self._core.reset_peak()
+
+    @property
+    def budget(self) -> Optional[int]:
+        """Maximum bytes reserved from the OS, or ``None``."""
+        return self._core.budget
+
+    @budget.setter
+    def budget(self, value: Optional[int]) -> None:
+        self._core.budget = None if value is None else _check_size("budget", value, positive=True)
+
+    def __repr__(self) -> str:
+        s = self.stats()
+        budget = "" if s.budget is None else f", budget={_format_bytes(s.budget)}"
+        return (
+            f"<frugalnn.Pool in use {_format_bytes(s.bytes_in_use)}, "
+            f"reserved {_format_bytes(s.reserved_bytes)}{budget}>"
+        )
+
+
+_default_pool: Optional[Pool] = None
+_default_lock = threading.Lock()
+
+
+def default_pool() -> Pool:
+    """The process-wide pool behind :func:`empty` and :func:`zeros` (no budget)."""
+    global _default_pool
+    with _default_lock:
+        if _default_pool is None:
+            _default_pool = Pool()
+        return _default_pool
+
+
+def empty(shape: ShapeLike, dtype: DTypeLike = np.float32) -> np.ndarray:
+    """An uninitialised array in the default pool."""
+    return default_pool().empty(shape, dtype)
+
+
+def zeros(shape: ShapeLike, dtype: DTypeLike = np.float32) -> np.ndarray:
+    """A zero-filled array in the default pool."""
+    return default_pool().zeros(shape, dtype)
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """Arena offsets for a set of tensors with known lifetimes.
+
+    ``offsets[i]`` is where tensor ``i`` starts in the arena; ``sizes[i]`` is its size rounded
+    up to ``alignment``. ``lower_bound`` is the largest number of (aligned) bytes alive at one
+    step: no plan can use less. ``naive_bytes`` is one buffer per tensor.
+    """
+
+    offsets: np.ndarray
+    sizes: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    arena_bytes: int
+    lower_bound: int
+    naive_bytes: int
+    alignment: int
+    strategy: str
+
+    @property
+    def ratio(self) -> float:
+        """arena / lower bound (1.0 is optimal)."""
+        return self.arena_bytes / self.lower_bound if self.lower_bound else 1.0
+
+    @property
+    def savings(self) -> float:
+        """naive / arena: how many times smaller than one buffer per tensor."""
+        return self.naive_bytes / self.arena_bytes if self.arena_bytes else 1.0
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def __repr__(self) -> str:
+        return (
+            f"MemoryPlan({len(self)} tensors: arena {_format_bytes(self.arena_bytes)}, "
+            f"lower bound {_format_bytes(self.lower_bound)} (x{self.ratio:.3f}), "
+            f"naive {_format_bytes(self.naive_bytes)} (x{self.savings:.2f} saved), "
+            f"strategy {self.strategy})"
+        )
+
+
+def _int_vector(name: str, values: Iterable[Any]) -> list[int]:
+    if isinstance(values, np.ndarray):
+        if values.ndim != 1:
+            raise ValueError(f"{name} must be one-dimensional, got shape {values.shape}")
+        if values.dtype.kind not in "iu":
+            raise TypeError(f"{name} must hold integers, got dtype {values.dtype}")
+        return [int(v) for v in values.tolist()]
+    out = []
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{name}[{i}] must be an int, got {type(v).__name__}")
+        out.append(int(v))
+    return out
+
+
+def plan_memory(
+    sizes: Iterable[int],
+    first: Iterable[int],
+    last: Iterable[int],
+    alignment: int = 64,
+) -> MemoryPlan:
+    """Assign arena offsets so that tensors alive at the same step never overlap.
+
+    Args:
+        sizes: bytes of each tensor (>= 0).
+        first: the first step each tensor is alive at (>= 0).
+        last: the last step each tensor is alive at, inclusive (>= first).
+        alignment: every offset and size is rounded to this power of two.
+
+    Greedy placement in several orders (by size, by breadth, by lifetime area; best-fit and
+    first-fit gaps) keeps the smallest arena, stopping as soon as one reaches the lower bound.
+    Raises ``ValueError`` for mismatched lengths, negative sizes or steps, ``last < first``, a
+    bad alignment or sizes that overflow.
+    """
+    s = _int_vector("sizes", sizes)
+    f = _int_vector("first", first)
+    la = _int_vector("last", last)
+    if not (len(s) == len(f) == len(la)):
+        raise ValueError(
+            f"sizes, first and last must have the same length, got {len(s)}, {len(f)}, {len(la)}"
+        )
+    align = _check_size("alignment", alignment, positive=True)
+    if align & (align - 1) or align > 1 << 30:
+        raise ValueError(f"alignment must be a power of two up to 2**30, got {align}")
+    limit = (1 << 62) - 1
+    for name, vec in (("sizes", s), ("first", f), ("last", la)):
+        for i, v in enumerate(vec):
+            if v < 0:
+                raise ValueError(f"{name}[{i}] must be non-negative, got {v}")
+            if v > limit:
+                raise ValueError(f"{name}[{i}] = {v} is too large (limit 2**62 - 1)")
+    for i, (a, b) in enumerate(zip(f, la)):
+        if b < a:
+            raise ValueError(f"last[{i}] = {b} is before first[{i}] = {a}")
+    if sum(s) + len(s) * align > limit:
+        raise ValueError("the tensor sizes add up to more than 2**62 bytes")
+    d = _core.plan_memory(s, f, la, align)
+    return MemoryPlan(
+        offsets=d["offsets"].astype(np.int64),
+        sizes=d["sizes"].astype(np.int64),
+        first=np.asarray(f, dtype=np.int64),
+        last=np.asarray(la, dtype=np.int64),
+        arena_bytes=int(d["arena_bytes"]),
+        lower_bound=int(d["lower_bound"]),
+        naive_bytes=int(d["naive_bytes"]),
+        alignment=int(d["alignment"]),
+        strategy=str(d["strategy"]),
+    )

@@ -1,0 +1,121 @@
+"""CPU feature detection, the ISA ladder, FRUGALNN_ISA and run-time switching."""
+import os
+import platform
+import subprocess
+import sys
+
+import pytest
+
+import frugalnn
+from frugalnn import _core
+
+LEVELS = ["scalar", "avx2", "avx512", "avx512vnni"]
+
+
+def run_python(code: str, isa_env):
+    env = dict(os.environ)
+    env.pop("FRUGALNN_ISA", None)
+    if isa_env is not None:
+        env["FRUGALNN_ISA"] = isa_env
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def proc_cpuinfo_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return None
+
+
+def test_runtime_info_is_consistent():
+    info = frugalnn.runtime_info()
+    assert info["version"] == frugalnn.__version__
+    assert info["available_isas"][0] == "scalar"
+    for level in info["available_isas"]:
+        assert level in info["compiled_isas"] and level in info["supported_isas"]
+    assert info["best_isa"] == info["available_isas"][-1]
+    assert info["active_isa"] in info["available_isas"]
+    assert set(info["kernels"]) >= {"u8_rsum", "f32_rsum"}
+    active = LEVELS.index(info["active_isa"])
+    assert all(LEVELS.index(v) <= active for v in info["kernels"].values())
+    assert all(isinstance(v, bool) for v in info["features"].values())
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86 features")
+def test_features_match_the_kernels_view():
+    """/proc/cpuinfo lists what the kernel enabled (CPU and OS): an independent reference."""
+    flags = proc_cpuinfo_flags()
+    if flags is None:
+        pytest.skip("no /proc/cpuinfo")
+    features = frugalnn.runtime_info()["features"]
+    names = {"avx2": "avx2", "fma": "fma", "f16c": "f16c", "avx512f": "avx512f",
+             "avx512bw": "avx512bw", "avx512vl": "avx512vl", "avx512dq": "avx512dq",
+             "avx512vnni": "avx512_vnni", "avx512bf16": "avx512_bf16",
+             "avx512fp16": "avx512_fp16", "avxvnni": "avx_vnni"}
+    for ours, kernel in names.items():
+        assert features[ours] == (kernel in flags), ours
+
+
+def test_every_available_level_can_be_selected_and_restored():
+    start = frugalnn.active_isa()
+    for level in frugalnn.available_isas():
+        with frugalnn.use_isa(level):
+            assert frugalnn.active_isa() == level
+            kernels = frugalnn.runtime_info()["kernels"]
+            assert all(LEVELS.index(v) <= LEVELS.index(level) for v in kernels.values())
+        assert frugalnn.active_isa() == start
+
+
+def test_use_isa_restores_after_an_exception():
+    start = frugalnn.active_isa()
+    with pytest.raises(RuntimeError):
+        with frugalnn.use_isa("scalar"):
+            raise RuntimeError("boom")
+    assert frugalnn.active_isa() == start
+
+
+def test_set_isa_rejects_unknown_and_unavailable_levels():
+    with pytest.raises(ValueError, match="unknown ISA level 'avx3'"):
+        frugalnn.set_isa("avx3")
+    with pytest.raises(TypeError):
+        frugalnn.set_isa(2)
+    missing = [lv for lv in LEVELS if lv not in frugalnn.available_isas()]
+    if missing:
+        with pytest.raises(ValueError, match="not available"):
+            frugalnn.set_isa(missing[0])
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_env_var_forces_a_level(level):
+    r = run_python("import frugalnn; print(frugalnn.active_isa())", level)
+    if level in frugalnn.available_isas():
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == level
+    else:
+        # Above what the CPU has: a warning, and the best level that exists.
+        assert r.returncode == 0, r.stderr
+        assert "RuntimeWarning" in r.stderr and "not available" in r.stderr
+        assert r.stdout.strip() == frugalnn.runtime_info()["best_isa"]
+
+
+def test_env_var_with_an_unknown_level_refuses_to_import():
+    r = run_python("import frugalnn", "avx-512")
+    assert r.returncode != 0
+    assert "ValueError" in r.stderr and "FRUGALNN_ISA='avx-512' is not an ISA level" in r.stderr
+
+
+def test_empty_env_var_means_the_best_level():
+    r = run_python("import frugalnn; print(frugalnn.active_isa(), frugalnn.runtime_info()['best_isa'])", "")
+    active, best = r.stdout.split()
+    assert active == best
+
+
+def test_raw_env_report_has_the_documented_shape():
+    # The env check lives in the package: the raw module only reports it.
+    value, invalid, message = _core._isa_env()
+    assert isinstance(value, str) and isinstance(invalid, bool) and isinstance(message, str)
