@@ -2,6 +2,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,7 +26,13 @@ struct PooledBlock {
 
 void release_block(void* p) {
   std::unique_ptr<PooledBlock> block(static_cast<PooledBlock*>(p));
-  block->pool->deallocate(block->data);
+  try {
+    block->pool->deallocate(block->data);
+  } catch (const std::exception& e) {
+    // A capsule destructor cannot raise, and terminating the interpreter is worse than
+    // reporting: this would be an internal bug, never a user error.
+    std::fprintf(stderr, "frugalnn: internal error releasing a pooled block: %s\n", e.what());
+  }
 }
 
 py::array pooled_empty(const std::shared_ptr<Pool>& pool, const std::vector<py::ssize_t>& shape,

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "kernels/gemm/gemm_config.h"
 #include "kernels/reduce/rsum_config.h"
 
 namespace fnn {
@@ -65,9 +66,15 @@ void set_active_isa(IsaLevel level) {
 }
 
 std::vector<std::pair<std::string, std::string>> kernel_families() {
+  const GemmConfig& g = gemm_config();
   return {
       {"u8_rsum", rsum_config().u8_isa},
       {"f32_rsum", rsum_config().f32_isa},
+      {"gemm_f32", g.f32.isa},
+      {"gemm_f32_f16w", g.f16w.isa},
+      {"gemm_f32_bf16w", g.bf16w.isa},
+      {"gemm_bf16", g.bf16.isa},
+      {"gemm_qu8_qs8w", g.qu8.isa},
   };
 }
 

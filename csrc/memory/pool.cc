@@ -50,6 +50,8 @@ constexpr uint64_t kFreeMagic = 0x6672756761'6c4652ull;  // "frugalFR"
 constexpr uint32_t kFlagFree = 1;
 constexpr uint32_t kFlagSentinel = 2;
 constexpr size_t kPage = 4096;
+constexpr size_t kHugePage = size_t{2} << 20;
+constexpr size_t kHugeRegionBytes = size_t{4} << 20;
 constexpr size_t kMinBlock = Pool::kHeaderBytes + Pool::kAlignment;
 
 std::atomic<size_t> g_live_regions{0};
@@ -82,6 +84,24 @@ void* os_map(size_t bytes) {
   void* p = nullptr;
   return posix_memalign(&p, kPage, bytes) == 0 ? p : nullptr;
 #else
+#if defined(MADV_HUGEPAGE)
+  if (bytes >= kHugeRegionBytes) {
+    // Large regions on 2 MiB boundaries with transparent huge pages: a tensor's first touch
+    // faults 512x fewer pages and later passes miss the TLB 512x less. Only regions this
+    // large, so rounding a touch up to 2 MiB costs little.
+    const size_t span = bytes + kHugePage;
+    void* raw = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) return nullptr;
+    const auto start = reinterpret_cast<uintptr_t>(raw);
+    const uintptr_t aligned = (start + kHugePage - 1) & ~(uintptr_t{kHugePage} - 1);
+    if (aligned > start) munmap(raw, aligned - start);
+    const size_t tail = start + span - (aligned + bytes);
+    if (tail > 0) munmap(reinterpret_cast<void*>(aligned + bytes), tail);
+    void* p = reinterpret_cast<void*>(aligned);
+    madvise(p, bytes, MADV_HUGEPAGE);
+    return p;
+  }
+#endif
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   return p == MAP_FAILED ? nullptr : p;
 #endif

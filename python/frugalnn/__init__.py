@@ -7,7 +7,15 @@ load time from the CPU's features.
 from __future__ import annotations
 
 from . import ops
-from ._runtime import active_isa, available_isas, runtime_info, set_isa, use_isa
+from ._runtime import (
+    active_isa,
+    available_isas,
+    get_num_threads,
+    runtime_info,
+    set_isa,
+    set_num_threads,
+    use_isa,
+)
 from .memory import MemoryPlan, Pool, PoolStats, default_pool, empty, plan_memory, zeros
 
 __version__: str = ops._core.__version__
@@ -21,10 +29,12 @@ __all__ = [
     "available_isas",
     "default_pool",
     "empty",
+    "get_num_threads",
     "ops",
     "plan_memory",
     "runtime_info",
     "set_isa",
+    "set_num_threads",
     "use_isa",
     "zeros",
 ]

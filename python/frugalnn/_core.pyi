@@ -4,8 +4,9 @@ frugalnn native core (C++): CPU dispatch, pool allocator, memory planner, kernel
 from __future__ import annotations
 import collections.abc
 import numpy
+import numpy.typing
 import typing
-__all__: list[str] = ['Pool', 'active_isa', 'available_isas', 'plan_memory', 'reduce_sum', 'runtime_info', 'set_isa']
+__all__: list[str] = ['PackedWeights', 'Pool', 'active_isa', 'available_isas', 'dynamic_quant_params', 'get_num_threads', 'matmul', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_isa', 'set_num_threads']
 class Pool:
     """
     Thread-safe pool of 64-byte aligned blocks (native).
@@ -34,6 +35,35 @@ class Pool:
     @budget.setter
     def budget(self, arg1: typing.SupportsInt | typing.SupportsIndex | None) -> None:
         ...
+class PackedWeights:
+    """
+    Weights packed once into the GEMM micro-kernels' layout (native).
+    """
+    def bias(self) -> numpy.typing.NDArray[numpy.float32] | None:
+        ...
+    def scales(self) -> numpy.typing.NDArray[numpy.float32] | None:
+        """
+        Per-output-channel weight scales (int8 only).
+        """
+    def unpack(self) -> numpy.ndarray:
+        """
+        The stored K x N weights (f32 for the float kinds, after their rounding).
+        """
+    @property
+    def has_bias(self) -> bool:
+        ...
+    @property
+    def k(self) -> int:
+        ...
+    @property
+    def kind(self) -> str:
+        ...
+    @property
+    def n(self) -> int:
+        ...
+    @property
+    def nbytes(self) -> int:
+        ...
 def _isa_env() -> tuple[str, bool, str]:
     """
     (value, invalid, message) of FRUGALNN_ISA as read at load time.
@@ -50,6 +80,10 @@ def _pool_stress(pool: Pool, threads: typing.SupportsInt | typing.SupportsIndex,
     """
     Native threads hammering one pool without the GIL (tests).
     """
+def _scratch_stats() -> dict:
+    """
+    Counters of the per-call scratch pool (tests: steady-state calls must not grow it).
+    """
 def active_isa() -> str:
     """
     The ISA level kernels dispatch to now.
@@ -58,10 +92,26 @@ def available_isas() -> list:
     """
     ISA levels this build and CPU can run, lowest first.
     """
+def dynamic_quant_params(a: numpy.ndarray) -> tuple[float, int]:
+    """
+    (scale, zero_point) of ONNX DynamicQuantizeLinear for a 2-D float32 array.
+    """
+def get_num_threads() -> int:
+    ...
+def matmul(a: numpy.ndarray, w: PackedWeights, out: numpy.ndarray, min: typing.SupportsFloat | typing.SupportsIndex, max: typing.SupportsFloat | typing.SupportsIndex, bf16_compute: bool) -> None:
+    ...
+def pack_weights(w: numpy.ndarray, kind: str, bias: numpy.ndarray | None, scales: numpy.ndarray | None, pool: Pool) -> PackedWeights:
+    """
+    Pack K x N weights (checked by frugalnn.ops.pack_weights).
+    """
 def plan_memory(sizes: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], first: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], last: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], alignment: typing.SupportsInt | typing.SupportsIndex = 64) -> dict:
     """
     Arena offsets for tensors alive from first[i] to last[i] (steps, inclusive).
     """
+def qmatmul(a: numpy.ndarray, w: PackedWeights, out: numpy.ndarray, a_scale: typing.SupportsFloat | typing.SupportsIndex, a_zero_point: typing.SupportsInt | typing.SupportsIndex, output: str, out_scale: typing.SupportsFloat | typing.SupportsIndex, out_zero_point: typing.SupportsInt | typing.SupportsIndex, relu: bool) -> None:
+    ...
+def qmatmul_dynamic(a: numpy.ndarray, w: PackedWeights, out: numpy.ndarray, relu: bool) -> None:
+    ...
 def reduce_sum(x: numpy.ndarray) -> typing.Any:
     """
     Sum of all elements: exact for uint8, f32 accumulation for float32.
@@ -73,5 +123,9 @@ def runtime_info() -> dict:
 def set_isa(level: str) -> None:
     """
     Dispatch every kernel family to `level` (must be available).
+    """
+def set_num_threads(n: typing.SupportsInt | typing.SupportsIndex) -> None:
+    """
+    Threads of the library's pool (the caller counts as one).
     """
 __version__: str = '0.1.0'

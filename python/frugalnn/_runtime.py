@@ -65,3 +65,18 @@ def use_isa(level: str) -> Iterator[str]:
         yield level
     finally:
         _core.set_isa(previous)
+
+
+def set_num_threads(n: int) -> None:
+    """Threads the kernels may use (the calling thread counts as one). Default: the CPUs this
+    process may run on. Results are identical for every thread count."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"n must be an int, got {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    _core.set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    """Threads the kernels may use."""
+    return _core.get_num_threads()

@@ -117,19 +117,26 @@ class Pool:
 
     def empty(self, shape: ShapeLike, dtype: DTypeLike = np.float32) -> np.ndarray:
         """An uninitialised C-contiguous array of ``shape`` and ``dtype`` in pool memory."""
-        dims = _normalize_shape(shape)
-        dt = np.dtype(dtype)
+        # Fast path for the common call (an int or a tuple of ints and a dtype): this wrapper
+        # is most of the cost of a pool hit, so it avoids generic normalisation when it can.
+        if type(shape) is int and shape >= 0:
+            dims: tuple[int, ...] = (shape,)
+        elif type(shape) is tuple and all(type(d) is int and d >= 0 for d in shape):
+            dims = shape
+        else:
+            dims = _normalize_shape(shape)
+        dt = dtype if type(dtype) is np.dtype else np.dtype(dtype)
         if dt.hasobject:
             raise TypeError(f"pool arrays cannot hold Python objects (dtype {dt})")
         nbytes = dt.itemsize
         for d in dims:
             nbytes *= d
-        if nbytes > _MAX_BYTES:
+        if nbytes > _MAX_BYTES:  # Python ints: no overflow before this check
             raise ValueError(
                 f"an array of shape {dims} and dtype {dt} needs {nbytes} bytes, more than the "
                 f"pool's maximum request of {_MAX_BYTES} bytes"
             )
-        return self._core.empty(list(dims), dt)
+        return self._core.empty(dims, dt)
 
     def zeros(self, shape: ShapeLike, dtype: DTypeLike = np.float32) -> np.ndarray:
         """Like :meth:`empty`, filled with zeros."""

@@ -4,8 +4,24 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core
+from .gemm import (
+    PackedWeights,
+    matmul,
+    pack_weights,
+    qmatmul,
+    qmatmul_dynamic,
+    quantize_weights,
+)
 
-__all__ = ["reduce_sum"]
+__all__ = [
+    "PackedWeights",
+    "matmul",
+    "pack_weights",
+    "qmatmul",
+    "qmatmul_dynamic",
+    "quantize_weights",
+    "reduce_sum",
+]
 
 
 def reduce_sum(x: np.ndarray) -> int | float:

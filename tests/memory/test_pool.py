@@ -19,12 +19,13 @@ def addr(a: np.ndarray) -> int:
 
 @pytest.fixture(autouse=True)
 def no_os_memory_leaks():
-    """Every test must give back every region it made the OS map."""
+    """Every test must give back every region it made the OS map (it may give back more:
+    trimming a shared pool releases regions that earlier tests left free)."""
     gc.collect()
     before = _core._live_os_regions()
     yield
     gc.collect()
-    assert _core._live_os_regions() == before
+    assert _core._live_os_regions() <= before
 
 
 @pytest.mark.parametrize("shape", [0, 1, 3, 17, (2, 3), (64, 1, 28, 28), (0, 5), (7, 0, 3)])

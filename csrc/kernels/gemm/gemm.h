@@ -1,0 +1,106 @@
+// Dense GEMM: weights packed once, then C = A * W (+ bias) (+ clamp) for any number of rows.
+//
+// One driver serves every data type: it splits the output into tasks of (a range of MR-row
+// tiles) x (a group of 16-column panels), runs them on the library's thread pool, and within
+// a task walks K in blocks so the A tile stays in L1 and the panels' K slices stay in L2.
+// Every output element is computed by exactly one task, in one fixed order, so results do not
+// depend on the number of threads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "memory/pool.h"
+
+namespace fnn {
+
+enum class WeightKind { kF32, kF16, kBf16, kInt8 };
+const char* weight_kind_name(WeightKind kind);
+
+// W (K x N) in the micro-kernels' panel layout (gemm_ukernels.h), plus what the epilogues
+// need, all in one pool block. The original array is not referenced after packing.
+class PackedWeights {
+ public:
+  // w: K x N row-major (f32 for the float kinds, int8 for kInt8). bias: N floats or null.
+  // w_scales (kInt8 only): N per-output-channel scales, or 1 value for per-tensor.
+  static std::shared_ptr<PackedWeights> pack_float(WeightKind kind, const float* w, size_t k,
+                                                   size_t n, const float* bias,
+                                                   std::shared_ptr<Pool> pool);
+  static std::shared_ptr<PackedWeights> pack_int8(const int8_t* w, size_t k, size_t n,
+                                                  const float* w_scales, size_t n_scales,
+                                                  const float* bias, std::shared_ptr<Pool> pool);
+  ~PackedWeights();
+  PackedWeights(const PackedWeights&) = delete;
+  PackedWeights& operator=(const PackedWeights&) = delete;
+
+  WeightKind kind() const { return kind_; }
+  size_t k() const { return k_; }
+  size_t n() const { return n_; }
+  size_t panels() const { return panels_; }
+  size_t k_padded() const { return k_padded_; }
+  bool has_bias() const { return has_bias_; }
+  size_t nbytes() const { return nbytes_; }  // pool bytes held
+
+  const void* panel_data() const { return data_; }
+  const float* bias() const { return bias_; }        // panels*16, zero-padded (float kinds, int8)
+  const int32_t* colsum() const { return colsum_; }  // int8: panels*16
+  const float* w_scale() const { return w_scale_; }  // int8: panels*16
+
+  // Unpacked copies, for tests and inspection.
+  std::vector<float> unpack_float() const;   // K x N, the stored (rounded) values
+  std::vector<int8_t> unpack_int8() const;   // K x N
+
+ private:
+  PackedWeights() = default;
+  void allocate(size_t panel_bytes, bool int8_extras, std::shared_ptr<Pool> pool);
+
+  WeightKind kind_ = WeightKind::kF32;
+  size_t k_ = 0, n_ = 0, panels_ = 0, k_padded_ = 0, nbytes_ = 0;
+  bool has_bias_ = false;
+  std::shared_ptr<Pool> pool_;
+  void* block_ = nullptr;
+  void* data_ = nullptr;
+  float* bias_ = nullptr;
+  int32_t* colsum_ = nullptr;
+  float* w_scale_ = nullptr;
+};
+
+struct Activation {
+  float min = -__builtin_inff();
+  float max = __builtin_inff();
+};
+
+// C (m x n, row stride ldc) = A (m x k, row stride lda) * W + bias, clamped. Float kinds.
+// bf16_compute: for kBf16 weights, round A to bf16 and use bf16 products (vdpbf16ps where the
+// CPU has it) instead of widening W to f32.
+void gemm_float(const float* a, size_t m, size_t lda, const PackedWeights& w, float* c,
+                size_t ldc, Activation act, bool bf16_compute);
+
+enum class QOutput { kInt32, kF32, kU8 };
+
+struct QuantArgs {
+  float a_scale = 1.f;
+  int32_t a_zero_point = 0;
+  bool a_signed = false;    // A is int8 (shifted by +128 to u8 internally)
+  QOutput output = QOutput::kF32;
+  float out_scale = 1.f;    // kU8
+  int32_t out_zero_point = 0;
+  bool relu = false;        // f32: clamp at 0; u8: clamp at out_zero_point
+};
+
+// C = (A - a_zero_point) * W, then the output stage of QuantArgs. A: m x k bytes.
+void gemm_int8(const void* a, size_t m, size_t lda, const PackedWeights& w, void* c,
+               size_t ldc, const QuantArgs& q);
+
+// A f32 quantized per tensor on the fly (ONNX DynamicQuantizeLinear), then gemm_int8 to f32.
+// Throws std::invalid_argument if A holds NaN or infinity.
+void gemm_int8_dynamic(const float* a, size_t m, size_t lda, const PackedWeights& w, float* c,
+                       size_t ldc, bool relu);
+
+// DynamicQuantizeLinear's parameters for A (exposed for tests).
+void dynamic_quant_params(const float* a, size_t m, size_t k, size_t lda, float* scale,
+                          int32_t* zero_point);
+
+}  // namespace fnn

@@ -1,0 +1,69 @@
+#include "kernels/gemm/gemm_config.h"
+
+#include <array>
+
+#include "cpu/cpu_features.h"
+#include "cpu/dispatch.h"
+
+namespace fnn {
+namespace {
+
+template <typename Fn>
+GemmUkernel<Fn> uk(Fn fn, size_t mr, const char* isa) {
+  GemmUkernel<Fn> u;
+  u.fn = fn;
+  u.mr = mr;
+  u.isa = isa;
+  return u;
+}
+
+GemmConfig make_config(IsaLevel level) {
+  const int l = static_cast<int>(level);
+  GemmConfig c;
+  c.f32 = uk(f32_gemm_ukernel_4x16__scalar, 4, "scalar");
+  c.f16w = uk(f32_f16w_gemm_ukernel_4x16__scalar, 4, "scalar");
+  c.bf16w = uk(f32_bf16w_gemm_ukernel_4x16__scalar, 4, "scalar");
+  c.bf16 = uk(bf16_gemm_ukernel_4x16c2__scalar, 4, "scalar");
+  c.qu8 = uk(qu8_qs8w_gemm_ukernel_4x16c4__scalar, 4, "scalar");
+#ifdef FNN_BUILT_AVX2
+  if (l >= static_cast<int>(IsaLevel::kAvx2)) {
+    c.f32 = uk(f32_gemm_ukernel_6x16__avx2, 6, "avx2");
+    c.f16w = uk(f32_f16w_gemm_ukernel_6x16__avx2, 6, "avx2");
+    c.bf16w = uk(f32_bf16w_gemm_ukernel_6x16__avx2, 6, "avx2");
+    c.qu8 = uk(qu8_qs8w_gemm_ukernel_4x16c4__avx2, 4, "avx2");
+  }
+#endif
+#ifdef FNN_BUILT_AVX512
+  if (l >= static_cast<int>(IsaLevel::kAvx512)) {
+    c.f32 = uk(f32_gemm_ukernel_12x16__avx512, 12, "avx512");
+    c.f16w = uk(f32_f16w_gemm_ukernel_12x16__avx512, 12, "avx512");
+    c.bf16w = uk(f32_bf16w_gemm_ukernel_12x16__avx512, 12, "avx512");
+    c.qu8 = uk(qu8_qs8w_gemm_ukernel_8x16c4__avx512, 8, "avx512");
+  }
+#endif
+#ifdef FNN_BUILT_AVX512BF16
+  // A feature on top of the avx512 rung, not a rung of its own.
+  if (l >= static_cast<int>(IsaLevel::kAvx512) && cpu_features().avx512bf16) {
+    c.bf16 = uk(bf16_gemm_ukernel_12x16c2__avx512bf16, 12, "avx512bf16");
+  }
+#endif
+#ifdef FNN_BUILT_AVX512VNNI
+  if (l >= static_cast<int>(IsaLevel::kAvx512Vnni)) {
+    c.qu8 = uk(qu8_qs8w_gemm_ukernel_12x16c4__avx512vnni, 12, "avx512vnni");
+  }
+#endif
+  return c;
+}
+
+}  // namespace
+
+const GemmConfig& gemm_config() {
+  static const std::array<GemmConfig, kNumIsaLevels> configs = [] {
+    std::array<GemmConfig, kNumIsaLevels> a;
+    for (int i = 0; i < kNumIsaLevels; ++i) a[i] = make_config(static_cast<IsaLevel>(i));
+    return a;
+  }();
+  return configs[static_cast<int>(active_isa())];
+}
+
+}  // namespace fnn

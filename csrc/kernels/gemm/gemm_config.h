@@ -1,0 +1,27 @@
+#pragma once
+
+#include <cstddef>
+
+#include "kernels/gemm/gemm_ukernels.h"
+
+namespace fnn {
+
+template <typename Fn>
+struct GemmUkernel {
+  Fn fn = nullptr;
+  size_t mr = 0;
+  const char* isa = "";
+};
+
+struct GemmConfig {
+  GemmUkernel<F32GemmUkernelFn> f32;
+  GemmUkernel<F32F16wGemmUkernelFn> f16w;
+  GemmUkernel<F32Bf16wGemmUkernelFn> bf16w;
+  GemmUkernel<Bf16GemmUkernelFn> bf16;
+  GemmUkernel<QGemmUkernelFn> qu8;
+};
+
+// The config of the active ISA level.
+const GemmConfig& gemm_config();
+
+}  // namespace fnn

@@ -1,0 +1,285 @@
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+
+#include "kernels/common/half.h"
+#include "kernels/gemm/gemm.h"
+#include "kernels/gemm/gemm_config.h"
+#include "memory/scratch.h"
+#include "runtime/thread_pool.h"
+
+namespace fnn {
+namespace {
+
+// Below this many multiply-adds per thread, waking another thread costs more than it saves.
+constexpr size_t kMinMacsPerThread = size_t{1} << 17;
+// K block of the float kernels: an MR x KC tile of A stays in L1, KC x 16 panel slices in L2.
+constexpr size_t kFloatKc = 512;
+constexpr size_t kPanelBlock = 8;
+
+// Calls tile(row_begin, row_end, panel_begin, panel_end) over a grid of tasks covering the
+// output; each output element belongs to exactly one task.
+template <typename TileFn>
+void for_each_task(size_t m, size_t mr, size_t panels, size_t macs, const TileFn& tile) {
+  if (m == 0 || panels == 0) return;
+  const std::shared_ptr<ThreadPool> pool = global_thread_pool();
+  const size_t threads =
+      std::min(pool->num_threads(), std::max<size_t>(1, macs / kMinMacsPerThread));
+  if (threads == 1) {
+    tile(0, m, 0, panels);
+    return;
+  }
+  const size_t m_tiles = (m + mr - 1) / mr;
+  const size_t target = threads * 4;  // a few tasks per thread balance uneven progress
+  size_t n_groups = std::min(panels, target);
+  const size_t panels_per_group = (panels + n_groups - 1) / n_groups;
+  n_groups = (panels + panels_per_group - 1) / panels_per_group;
+  size_t m_chunks = std::min(m_tiles, (target + n_groups - 1) / n_groups);
+  const size_t tiles_per_chunk = (m_tiles + m_chunks - 1) / m_chunks;
+  m_chunks = (m_tiles + tiles_per_chunk - 1) / tiles_per_chunk;
+  pool->parallel_for(n_groups * m_chunks, [&](size_t t) {
+    const size_t g = t % n_groups, mc = t / n_groups;
+    const size_t r0 = mc * tiles_per_chunk * mr;
+    const size_t r1 = std::min(m, r0 + tiles_per_chunk * mr);
+    const size_t p0 = g * panels_per_group;
+    const size_t p1 = std::min(panels, p0 + panels_per_group);
+    tile(r0, r1, p0, p1);
+  });
+}
+
+template <typename AType, typename WType, typename Fn>
+void run_float(const GemmUkernel<Fn>& uk, const AType* a, size_t m, size_t lda,
+               const PackedWeights& w, float* c, size_t ldc, Activation act, size_t k_group) {
+  const size_t k = w.k(), n = w.n(), mr = uk.mr;
+  // Rows exactly 4 KiB apart map to one L1 set: a 12-row tile then evicts itself (measured:
+  // f32 at M >= 256, K = 1024 ran at 0.86-0.91x of the padded-stride speed). Re-stride such
+  // an A through scratch; the copy is one pass over A against K/KC passes of the kernel.
+  ScratchBlock restrided(m > mr && (lda * sizeof(AType)) % 4096 == 0
+                             ? m * (lda + 16) * sizeof(AType) : 0);
+  if (auto* copy = restrided.template as<AType>()) {
+    for (size_t i = 0; i < m; ++i) std::memcpy(copy + i * (lda + 16), a + i * lda, k * sizeof(AType));
+    a = copy;
+    lda += 16;
+  }
+  // A single row tile gains nothing from K blocking: keep its accumulators in registers.
+  size_t kc = m <= mr ? k : kFloatKc;
+  kc = (kc + k_group - 1) / k_group * k_group;
+  const bool clamp = act.min != -std::numeric_limits<float>::infinity() ||
+                     act.max != std::numeric_limits<float>::infinity();
+  const auto* panels = static_cast<const WType*>(w.panel_data());
+  // Elements of one panel, and of one k row of it (a k_group-row pair counts k_group rows).
+  const size_t panel_elems = w.k_padded() * kGemmNR;
+  for_each_task(m, mr, w.panels(), m * n * k, [&](size_t r0, size_t r1, size_t p0, size_t p1) {
+    // Panel blocks of kPanelBlock: their KC x 16 slices (256 KiB in f32) stay in L2 while
+    // every row tile of the task streams past them.
+    for (size_t pb = p0; pb < p1; pb += kPanelBlock) {
+      const size_t pe = std::min(p1, pb + kPanelBlock);
+      for (size_t kb = 0; kb < k; kb += kc) {
+        const size_t kcur = std::min(kc, k - kb);
+        GemmF32Params params;
+        params.min = act.min;
+        params.max = act.max;
+        params.flags =
+            (kb > 0 ? kGemmAccumulate : 0) | (clamp && kb + kcur == k ? kGemmClamp : 0);
+        for (size_t r = r0; r < r1; r += mr) {
+          const size_t rows = std::min(mr, r1 - r);
+          for (size_t p = pb; p < pe; ++p) {
+            params.bias = w.has_bias() ? w.bias() + p * kGemmNR : nullptr;
+            const size_t nc = std::min(kGemmNR, n - p * kGemmNR);
+            uk.fn(rows, nc, kcur, a + r * lda + kb, lda,
+                  panels + p * panel_elems + kb * kGemmNR, c + r * ldc + p * kGemmNR, ldc,
+                  &params);
+          }
+        }
+      }
+    }
+  });
+}
+
+float round_to_int_range(float v) {
+  // Keeps float -> int conversion defined; |v| this large is already saturated anyway.
+  return std::min(std::max(v, -2147483648.0f), 2147483520.0f);
+}
+
+}  // namespace
+
+void gemm_float(const float* a, size_t m, size_t lda, const PackedWeights& w, float* c,
+                size_t ldc, Activation act, bool bf16_compute) {
+  const GemmConfig& cfg = gemm_config();
+  switch (w.kind()) {
+    case WeightKind::kF32:
+      run_float<float, float>(cfg.f32, a, m, lda, w, c, ldc, act, 1);
+      return;
+    case WeightKind::kF16:
+      run_float<float, uint16_t>(cfg.f16w, a, m, lda, w, c, ldc, act, 1);
+      return;
+    case WeightKind::kBf16:
+      if (!bf16_compute) {
+        run_float<float, uint16_t>(cfg.bf16w, a, m, lda, w, c, ldc, act, 2);
+        return;
+      } else if (std::strcmp(cfg.bf16.isa, "scalar") == 0 &&
+                 std::strcmp(cfg.bf16w.isa, "scalar") != 0) {
+        // No bf16 dot-product instruction here: A rounded to bf16 (kept as f32) through the
+        // vectorized widening kernel computes the same products, far faster than emulation.
+        ScratchBlock scratch(m * w.k() * sizeof(float));
+        auto* ar = scratch.as<float>();
+        for (size_t i = 0; i < m; ++i) {
+          for (size_t kk = 0; kk < w.k(); ++kk) {
+            ar[i * w.k() + kk] = bf16_to_f32(f32_to_bf16(a[i * lda + kk]));
+          }
+        }
+        run_float<float, uint16_t>(cfg.bf16w, ar, m, w.k(), w, c, ldc, act, 2);
+        return;
+      } else {
+        // A rounded to bf16, rows padded with a zero to the pair size.
+        const size_t kp = w.k_padded();
+        ScratchBlock scratch(m * kp * sizeof(uint16_t));
+        auto* ab = scratch.as<uint16_t>();
+        for (size_t i = 0; i < m; ++i) {
+          for (size_t kk = 0; kk < w.k(); ++kk) ab[i * kp + kk] = f32_to_bf16(a[i * lda + kk]);
+          for (size_t kk = w.k(); kk < kp; ++kk) ab[i * kp + kk] = 0;
+        }
+        run_float<uint16_t, uint16_t>(cfg.bf16, ab, m, kp, w, c, ldc, act, 2);
+        return;
+      }
+    case WeightKind::kInt8:
+      break;
+  }
+  throw std::invalid_argument("gemm_float: int8 weights need gemm_int8");
+}
+
+void gemm_int8(const void* a, size_t m, size_t lda, const PackedWeights& w, void* c,
+               size_t ldc, const QuantArgs& q) {
+  if (w.kind() != WeightKind::kInt8) {
+    throw std::invalid_argument("gemm_int8: weights are not int8");
+  }
+  const GemmUkernel<QGemmUkernelFn>& uk = gemm_config().qu8;
+  const size_t k = w.k(), n = w.n(), np = w.panels() * kGemmNR;
+  ScratchBlock vectors(np * 8 + (q.a_signed ? m * k : 0));
+  auto* scale = vectors.as<float>();
+  auto* bias_i32 = reinterpret_cast<int32_t*>(scale + np);
+  for (size_t j = 0; j < np; ++j) {
+    const float s = q.a_scale * w.w_scale()[j];
+    scale[j] = q.output == QOutput::kU8 ? s / q.out_scale : s;
+    bias_i32[j] = 0;
+    if (w.has_bias() && j < n && s != 0.f) {
+      bias_i32[j] = static_cast<int32_t>(round_to_int_range(std::nearbyint(w.bias()[j] / s)));
+    }
+  }
+  const auto* a_u8 = static_cast<const uint8_t*>(a);
+  int32_t zp = q.a_zero_point;
+  size_t a_stride = lda;
+  if (q.a_signed) {
+    // u8 kernels take s8 activations shifted by 128: (a + 128) - (zp + 128) == a - zp.
+    auto* shifted = reinterpret_cast<uint8_t*>(bias_i32 + np);
+    for (size_t i = 0; i < m; ++i) {
+      const auto* row = static_cast<const uint8_t*>(a) + i * lda;
+      for (size_t kk = 0; kk < k; ++kk) shifted[i * k + kk] = row[kk] ^ 0x80u;
+    }
+    a_u8 = shifted;
+    a_stride = k;
+    zp += 128;
+  }
+  const size_t out_bytes = q.output == QOutput::kU8 ? 1 : 4;
+  const auto* panels = static_cast<const int8_t*>(w.panel_data());
+  const size_t panel_bytes = w.k_padded() * kGemmNR;
+  for_each_task(m, uk.mr, w.panels(), m * n * k, [&](size_t r0, size_t r1, size_t p0, size_t p1) {
+    QGemmParams params;
+    params.a_zero_point = zp;
+    params.min = q.relu ? 0.f : -std::numeric_limits<float>::infinity();
+    params.max = std::numeric_limits<float>::infinity();
+    params.out_zero_point = q.out_zero_point;
+    params.qmin = q.relu ? std::max(0, q.out_zero_point) : 0;
+    params.qmax = 255;
+    switch (q.output) {
+      case QOutput::kInt32: params.out_kind = kQGemmOutInt32; break;
+      case QOutput::kF32: params.out_kind = kQGemmOutF32; break;
+      case QOutput::kU8: params.out_kind = kQGemmOutU8; break;
+    }
+    for (size_t r = r0; r < r1; r += uk.mr) {
+      const size_t rows = std::min(uk.mr, r1 - r);
+      for (size_t p = p0; p < p1; ++p) {
+        params.colsum = w.colsum() + p * kGemmNR;
+        params.scale = scale + p * kGemmNR;
+        params.bias_i32 = q.output == QOutput::kU8 && w.has_bias() ? bias_i32 + p * kGemmNR
+                                                                   : nullptr;
+        params.bias_f32 = q.output == QOutput::kF32 && w.has_bias() ? w.bias() + p * kGemmNR
+                                                                    : nullptr;
+        const size_t nc = std::min(kGemmNR, n - p * kGemmNR);
+        uk.fn(rows, nc, k, a_u8 + r * a_stride, a_stride, panels + p * panel_bytes,
+              static_cast<char*>(c) + (r * ldc + p * kGemmNR) * out_bytes, ldc, &params);
+      }
+    }
+  });
+}
+
+void dynamic_quant_params(const float* a, size_t m, size_t k, size_t lda, float* scale,
+                          int32_t* zero_point) {
+  float lo = 0.f, hi = 0.f;  // the range always includes 0 (ONNX DynamicQuantizeLinear)
+  bool finite = true;
+  for (size_t i = 0; i < m; ++i) {
+    const float* row = a + i * lda;
+    bool row_finite = true;
+    for (size_t kk = 0; kk < k; ++kk) {
+      const float v = row[kk];
+      lo = v < lo ? v : lo;
+      hi = v > hi ? v : hi;
+      row_finite &= (v - v) == 0.f;  // false for NaN and +-inf; branch-free, vectorizes
+    }
+    finite &= row_finite;
+  }
+  if (!finite) {
+    for (size_t i = 0; i < m; ++i) {
+      for (size_t kk = 0; kk < k; ++kk) {
+        if (!std::isfinite(a[i * lda + kk])) {
+          throw std::invalid_argument("a contains NaN or infinity at [" + std::to_string(i) +
+                                      ", " + std::to_string(kk) + "]: it cannot be quantized");
+        }
+      }
+    }
+  }
+  const float s = (hi - lo) / 255.f;
+  if (s == 0.f) {
+    // All zeros: any scale represents them exactly; 1 keeps the arithmetic finite.
+    *scale = 1.f;
+    *zero_point = 0;
+    return;
+  }
+  const float zp = std::nearbyint(std::min(std::max(0.f - lo / s, 0.f), 255.f));
+  *scale = s;
+  *zero_point = static_cast<int32_t>(zp);
+}
+
+void gemm_int8_dynamic(const float* a, size_t m, size_t lda, const PackedWeights& w, float* c,
+                       size_t ldc, bool relu) {
+  const size_t k = w.k();
+  float scale;
+  int32_t zp;
+  dynamic_quant_params(a, m, k, lda, &scale, &zp);
+  ScratchBlock qa(m * k);
+  auto* q = qa.as<uint8_t>();
+  // |a / scale| <= 255 by construction, so adding and subtracting 1.5 * 2^23 rounds to
+  // nearest even exactly like nearbyint, in a form the compiler vectorizes.
+  const float magic = 12582912.f;
+  const float zpf = static_cast<float>(zp);
+  for (size_t i = 0; i < m; ++i) {
+    const float* row = a + i * lda;
+    uint8_t* qrow = q + i * k;
+    for (size_t kk = 0; kk < k; ++kk) {
+      float v = (row[kk] / scale + magic) - magic + zpf;
+      v = v < 0.f ? 0.f : v;
+      v = v > 255.f ? 255.f : v;
+      qrow[kk] = static_cast<uint8_t>(static_cast<int32_t>(v));
+    }
+  }
+  QuantArgs args;
+  args.a_scale = scale;
+  args.a_zero_point = zp;
+  args.output = QOutput::kF32;
+  args.relu = relu;
+  gemm_int8(q, m, k, w, c, ldc, args);
+}
+
+}  // namespace fnn

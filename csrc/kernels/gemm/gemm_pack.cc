@@ -1,0 +1,159 @@
+// Weight packing: K x N row-major -> 16-column panels in the micro-kernels' layouts.
+#include <cstring>
+#include <stdexcept>
+
+#include "kernels/gemm/gemm.h"
+#include "kernels/gemm/gemm_ukernels.h"
+#include "kernels/common/half.h"
+
+namespace fnn {
+namespace {
+
+size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
+
+size_t group_of(WeightKind kind) {
+  switch (kind) {
+    case WeightKind::kBf16: return 2;
+    case WeightKind::kInt8: return 4;
+    default: return 1;
+  }
+}
+
+size_t elem_bytes(WeightKind kind) {
+  switch (kind) {
+    case WeightKind::kF32: return 4;
+    case WeightKind::kInt8: return 1;
+    default: return 2;
+  }
+}
+
+// Offset (in elements) of w[kk][col] inside the packed panels.
+size_t packed_index(WeightKind kind, size_t k_padded, size_t kk, size_t col) {
+  const size_t p = col / kGemmNR, j = col % kGemmNR;
+  const size_t g = group_of(kind);
+  return ((p * (k_padded / g) + kk / g) * kGemmNR + j) * g + kk % g;
+}
+
+}  // namespace
+
+const char* weight_kind_name(WeightKind kind) {
+  switch (kind) {
+    case WeightKind::kF32: return "f32";
+    case WeightKind::kF16: return "f16";
+    case WeightKind::kBf16: return "bf16";
+    case WeightKind::kInt8: return "int8";
+  }
+  return "?";
+}
+
+void PackedWeights::allocate(size_t panel_bytes, bool int8_extras, std::shared_ptr<Pool> pool) {
+  const size_t vec_bytes = round_up(panels_ * kGemmNR * 4, Pool::kAlignment);
+  const size_t data_bytes = round_up(panel_bytes, Pool::kAlignment);
+  nbytes_ = data_bytes + vec_bytes * (int8_extras ? 3 : 1);
+  pool_ = std::move(pool);
+  block_ = pool_->allocate(nbytes_);
+  std::memset(block_, 0, nbytes_);
+  auto* base = static_cast<char*>(block_);
+  data_ = base;
+  bias_ = reinterpret_cast<float*>(base + data_bytes);
+  if (int8_extras) {
+    colsum_ = reinterpret_cast<int32_t*>(base + data_bytes + vec_bytes);
+    w_scale_ = reinterpret_cast<float*>(base + data_bytes + 2 * vec_bytes);
+  }
+}
+
+PackedWeights::~PackedWeights() {
+  if (block_ != nullptr) pool_->deallocate(block_);
+}
+
+std::shared_ptr<PackedWeights> PackedWeights::pack_float(WeightKind kind, const float* w,
+                                                         size_t k, size_t n, const float* bias,
+                                                         std::shared_ptr<Pool> pool) {
+  if (kind == WeightKind::kInt8) throw std::invalid_argument("pack_float: int8 is not a float kind");
+  std::shared_ptr<PackedWeights> p(new PackedWeights());
+  p->kind_ = kind;
+  p->k_ = k;
+  p->n_ = n;
+  p->panels_ = (n + kGemmNR - 1) / kGemmNR;
+  p->k_padded_ = round_up(k, group_of(kind));
+  p->allocate(p->panels_ * p->k_padded_ * kGemmNR * elem_bytes(kind), false, std::move(pool));
+  for (size_t kk = 0; kk < k; ++kk) {
+    for (size_t col = 0; col < n; ++col) {
+      const float v = w[kk * n + col];
+      const size_t idx = packed_index(kind, p->k_padded_, kk, col);
+      switch (kind) {
+        case WeightKind::kF32: static_cast<float*>(p->data_)[idx] = v; break;
+        case WeightKind::kF16: static_cast<uint16_t*>(p->data_)[idx] = f32_to_f16(v); break;
+        case WeightKind::kBf16: static_cast<uint16_t*>(p->data_)[idx] = f32_to_bf16(v); break;
+        default: break;
+      }
+    }
+  }
+  if (bias != nullptr) {
+    p->has_bias_ = true;
+    std::memcpy(p->bias_, bias, n * sizeof(float));
+  }
+  return p;
+}
+
+std::shared_ptr<PackedWeights> PackedWeights::pack_int8(const int8_t* w, size_t k, size_t n,
+                                                        const float* w_scales, size_t n_scales,
+                                                        const float* bias,
+                                                        std::shared_ptr<Pool> pool) {
+  if (n_scales != 1 && n_scales != n) {
+    throw std::invalid_argument("pack_int8: need 1 or N weight scales");
+  }
+  std::shared_ptr<PackedWeights> p(new PackedWeights());
+  p->kind_ = WeightKind::kInt8;
+  p->k_ = k;
+  p->n_ = n;
+  p->panels_ = (n + kGemmNR - 1) / kGemmNR;
+  p->k_padded_ = round_up(k, 4);
+  p->allocate(p->panels_ * p->k_padded_ * kGemmNR, true, std::move(pool));
+  auto* dst = static_cast<int8_t*>(p->data_);
+  for (size_t kk = 0; kk < k; ++kk) {
+    for (size_t col = 0; col < n; ++col) {
+      const int8_t v = w[kk * n + col];
+      dst[packed_index(WeightKind::kInt8, p->k_padded_, kk, col)] = v;
+      p->colsum_[col] += v;
+    }
+  }
+  for (size_t col = 0; col < n; ++col) p->w_scale_[col] = w_scales[n_scales == 1 ? 0 : col];
+  if (bias != nullptr) {
+    p->has_bias_ = true;
+    std::memcpy(p->bias_, bias, n * sizeof(float));
+  }
+  return p;
+}
+
+std::vector<float> PackedWeights::unpack_float() const {
+  std::vector<float> out(k_ * n_);
+  for (size_t kk = 0; kk < k_; ++kk) {
+    for (size_t col = 0; col < n_; ++col) {
+      const size_t idx = packed_index(kind_, k_padded_, kk, col);
+      float v = 0.f;
+      switch (kind_) {
+        case WeightKind::kF32: v = static_cast<const float*>(data_)[idx]; break;
+        case WeightKind::kF16: v = f16_to_f32(static_cast<const uint16_t*>(data_)[idx]); break;
+        case WeightKind::kBf16: v = bf16_to_f32(static_cast<const uint16_t*>(data_)[idx]); break;
+        case WeightKind::kInt8: v = static_cast<const int8_t*>(data_)[idx]; break;
+      }
+      out[kk * n_ + col] = v;
+    }
+  }
+  return out;
+}
+
+std::vector<int8_t> PackedWeights::unpack_int8() const {
+  if (kind_ != WeightKind::kInt8) throw std::invalid_argument("unpack_int8: not int8 weights");
+  std::vector<int8_t> out(k_ * n_);
+  for (size_t kk = 0; kk < k_; ++kk) {
+    for (size_t col = 0; col < n_; ++col) {
+      out[kk * n_ + col] =
+          static_cast<const int8_t*>(data_)[packed_index(kind_, k_padded_, kk, col)];
+    }
+  }
+  return out;
+}
+
+}  // namespace fnn

@@ -1,0 +1,191 @@
+// u8 A x s8 W int8 GEMM, AVX512-VNNI: per group of 4 k, one 64-byte load of the panel row
+// (16 columns x 4 k), and per row one broadcast of 4 A bytes and one vpdpbusd. vpdpbusd adds
+// four u8 x s8 products straight into int32 without saturation, so the result is exact.
+#include <immintrin.h>
+
+#include <cassert>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/gemm/gemm_ukernels.h"
+
+namespace fnn {
+namespace {
+
+constexpr size_t kMR = 12;
+
+int32_t load_a4(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// The last 1-3 bytes of a row, zero-extended; the packer zero-pads W there.
+int32_t load_a_tail(const uint8_t* p, size_t n) {
+  int32_t v = 0;
+  std::memcpy(&v, p, n);
+  return v;
+}
+
+// Keeps the compiler from fusing the multiply and the following add into an FMA (it would
+// under -ffp-contract=fast): the scalar reference rounds after each of them.
+__m512 opaque(__m512 v) {
+  __asm__("" : "+v"(v));
+  return v;
+}
+
+template <size_t M>
+void store_rows(const __m512i* acc, size_t nc, void* c, size_t c_stride,
+                const QGemmParams& p) {
+  const __mmask16 mask = static_cast<__mmask16>((1u << nc) - 1);
+  __m512i vacc[M];
+  if (p.a_zero_point != 0) {
+    const __m512i vzc = _mm512_mullo_epi32(_mm512_set1_epi32(p.a_zero_point),
+                                           _mm512_loadu_si512(p.colsum));
+#pragma GCC unroll 16
+    for (size_t m = 0; m < M; ++m) vacc[m] = _mm512_sub_epi32(acc[m], vzc);
+  } else {
+#pragma GCC unroll 16
+    for (size_t m = 0; m < M; ++m) vacc[m] = acc[m];
+  }
+  switch (p.out_kind) {
+    case kQGemmOutInt32: {
+      const __m512i vb = p.bias_i32 != nullptr ? _mm512_loadu_si512(p.bias_i32)
+                                               : _mm512_setzero_si512();
+      int32_t* cm = static_cast<int32_t*>(c);
+#pragma GCC unroll 16
+      for (size_t m = 0; m < M; ++m, cm += c_stride) {
+        _mm512_mask_storeu_epi32(cm, mask, _mm512_add_epi32(vacc[m], vb));
+      }
+      break;
+    }
+    case kQGemmOutF32: {
+      const __m512 vs = _mm512_loadu_ps(p.scale);
+      const __m512 vb = p.bias_f32 != nullptr ? _mm512_loadu_ps(p.bias_f32) : _mm512_setzero_ps();
+      const __m512 vmin = _mm512_set1_ps(p.min);
+      const __m512 vmax = _mm512_set1_ps(p.max);
+      float* cm = static_cast<float*>(c);
+#pragma GCC unroll 16
+      for (size_t m = 0; m < M; ++m, cm += c_stride) {
+        __m512 f = opaque(_mm512_mul_ps(_mm512_cvtepi32_ps(vacc[m]), vs));
+        f = _mm512_add_ps(f, vb);
+        f = _mm512_max_ps(vmin, f);
+        f = _mm512_min_ps(vmax, f);
+        _mm512_mask_storeu_ps(cm, mask, f);
+      }
+      break;
+    }
+    case kQGemmOutU8: {
+      const __m512i vb = p.bias_i32 != nullptr ? _mm512_loadu_si512(p.bias_i32)
+                                               : _mm512_setzero_si512();
+      const __m512 vs = _mm512_loadu_ps(p.scale);
+      const __m512 vlo = _mm512_set1_ps(static_cast<float>(int64_t{p.qmin} - p.out_zero_point));
+      const __m512 vhi = _mm512_set1_ps(static_cast<float>(int64_t{p.qmax} - p.out_zero_point));
+      const __m512i vzp = _mm512_set1_epi32(p.out_zero_point);
+      uint8_t* cm = static_cast<uint8_t*>(c);
+#pragma GCC unroll 16
+      for (size_t m = 0; m < M; ++m, cm += c_stride) {
+        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(vacc[m], vb)), vs);
+        f = _mm512_max_ps(f, vlo);
+        f = _mm512_min_ps(f, vhi);
+        const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), vzp);  // in [qmin, qmax]
+        _mm512_mask_cvtepi32_storeu_epi8(cm, mask, q);
+      }
+      break;
+    }
+    default:
+      assert(false && "unknown QGemmOutKind");
+      break;
+  }
+}
+
+template <size_t M>
+void gemm_rows(size_t nc, size_t k, const uint8_t* a, size_t a_stride, const int8_t* w,
+               void* c, size_t c_stride, const QGemmParams& p) {
+  // A short tile splits K over U interleaved accumulator sets: one vpdpbusd chain per row
+  // would wait on the previous vpdpbusd's latency (M = 1 ran at a third of the M = 4 rate).
+  constexpr size_t U = M >= 8 ? 1 : M >= 4 ? 2 : 4;
+  // Row m is base[m / 3] + (m % 3) * a_stride: four moving pointers and two strides instead
+  // of twelve pointers, so no general register spills.
+  const uint8_t* base[4];
+#pragma GCC unroll 4
+  for (size_t b = 0; b < 4; ++b) base[b] = 3 * b < M ? a + 3 * b * a_stride : a;
+  const size_t a_stride2 = 2 * a_stride;
+  __m512i acc[U * M];
+#pragma GCC unroll 16
+  for (size_t i = 0; i < U * M; ++i) acc[i] = _mm512_setzero_si512();
+  if (k % 4 != 0) {
+    // The K tail goes first (integer sums do not depend on order), so the main loop runs
+    // straight into the epilogue: with the tail after it, GCC's partial PRE (-O3) and
+    // not-unrolled epilogue loops (-O2) made it copy every accumulator twice per step.
+    const size_t kt = k - k % 4;
+    const __m512i vw = _mm512_loadu_si512(w + kt * 16);
+#pragma GCC unroll 16
+    for (size_t m = 0; m < M; ++m) {
+      const uint8_t* am = base[m / 3] + kt + (m % 3 == 0 ? 0 : m % 3 == 1 ? a_stride : a_stride2);
+      acc[m] = _mm512_dpbusd_epi32(acc[m], _mm512_set1_epi32(load_a_tail(am, k % 4)), vw);
+    }
+  }
+  // Likewise the k / 4 % U groups the unrolled loop would leave over.
+  for (size_t g = k / 4 % U; g != 0; --g) {
+    const __m512i vw = _mm512_loadu_si512(w);
+    w += 64;
+#pragma GCC unroll 16
+    for (size_t m = 0; m < M; ++m) {
+      const uint8_t* am = base[m / 3] + (m % 3 == 0 ? 0 : m % 3 == 1 ? a_stride : a_stride2);
+      acc[m] = _mm512_dpbusd_epi32(acc[m], _mm512_set1_epi32(load_a4(am)), vw);
+    }
+#pragma GCC unroll 4
+    for (size_t b = 0; b < 4; ++b) base[b] += 4;
+  }
+  for (size_t g = k / 4 / U; g != 0; --g) {
+#pragma GCC unroll 4
+    for (size_t u = 0; u < U; ++u) {
+      const __m512i vw = _mm512_loadu_si512(w + 64 * u);
+#pragma GCC unroll 16
+      for (size_t m = 0; m < M; ++m) {
+        const uint8_t* am = base[m / 3] + 4 * u + (m % 3 == 0 ? 0 : m % 3 == 1 ? a_stride : a_stride2);
+        acc[u * M + m] = _mm512_dpbusd_epi32(acc[u * M + m], _mm512_set1_epi32(load_a4(am)), vw);
+      }
+    }
+    w += 64 * U;
+#pragma GCC unroll 4
+    for (size_t b = 0; b < 4; ++b) base[b] += 4 * U;
+  }
+  // An empty asm that "changes" the accumulators keeps GCC's optimizers from reaching from the
+  // epilogue into the loop (seen as two copies of every accumulator per step).
+#pragma GCC unroll 16
+  for (size_t i = 0; i < U * M; ++i) __asm__("" : "+v"(acc[i]));
+#pragma GCC unroll 16
+  for (size_t i = M; i < U * M; ++i) acc[i % M] = _mm512_add_epi32(acc[i % M], acc[i]);
+  store_rows<M>(acc, nc, c, c_stride, p);
+}
+
+}  // namespace
+
+void qu8_qs8w_gemm_ukernel_12x16c4__avx512vnni(size_t mr, size_t nc, size_t k, const uint8_t* a,
+                                               size_t a_stride, const int8_t* w, void* c,
+                                               size_t c_stride, const QGemmParams* params) {
+  assert(mr >= 1 && mr <= kMR);
+  assert(nc >= 1 && nc <= 16);
+  assert(k >= 1);
+  assert(a != nullptr && w != nullptr && c != nullptr && params != nullptr);
+  // One instantiation per row count: a short tile (M = 1 GEMV, the M % 12 remainder) does
+  // only its own rows' work and reads only its own rows.
+  switch (mr) {
+    case 1: return gemm_rows<1>(nc, k, a, a_stride, w, c, c_stride, *params);
+    case 2: return gemm_rows<2>(nc, k, a, a_stride, w, c, c_stride, *params);
+    case 3: return gemm_rows<3>(nc, k, a, a_stride, w, c, c_stride, *params);
+    case 4: return gemm_rows<4>(nc, k, a, a_stride, w, c, c_stride, *params);
+    case 5: return gemm_rows<5>(nc, k, a, a_stride, w, c, c_stride, *params);
+    case 6: return gemm_rows<6>(nc, k, a, a_stride, w, c, c_stride, *params);
+    case 7: return gemm_rows<7>(nc, k, a, a_stride, w, c, c_stride, *params);
+    case 8: return gemm_rows<8>(nc, k, a, a_stride, w, c, c_stride, *params);
+    case 9: return gemm_rows<9>(nc, k, a, a_stride, w, c, c_stride, *params);
+    case 10: return gemm_rows<10>(nc, k, a, a_stride, w, c, c_stride, *params);
+    case 11: return gemm_rows<11>(nc, k, a, a_stride, w, c, c_stride, *params);
+    default: return gemm_rows<12>(nc, k, a, a_stride, w, c, c_stride, *params);
+  }
+}
+
+}  // namespace fnn

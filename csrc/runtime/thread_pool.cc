@@ -1,0 +1,146 @@
+#include "runtime/thread_pool.h"
+
+#include <stdexcept>
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#endif
+
+namespace fnn {
+namespace {
+
+// About 50-100 us of spinning: longer than a layer's gap, far shorter than a scheduler tick.
+constexpr int kSpinIterations = 20000;
+
+void cpu_relax() {
+#if defined(__x86_64__) || defined(_M_X64)
+  _mm_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+}  // namespace
+
+ThreadPool::ThreadPool(size_t num_threads) {
+  if (num_threads == 0) throw std::invalid_argument("a thread pool needs at least one thread");
+  for (size_t i = 1; i < num_threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void ThreadPool::drain() {
+  for (;;) {
+    const size_t task = next_.fetch_add(1, std::memory_order_relaxed);
+    if (task >= n_) return;
+    fn_(ctx_, task);
+  }
+}
+
+void ThreadPool::worker_loop() {
+  uint64_t seen = 0;
+  for (;;) {
+    bool found = false;
+    for (int spin = 0; spin < kSpinIterations; ++spin) {
+      if (generation_.load(std::memory_order_acquire) != seen) {
+        found = true;
+        break;
+      }
+      cpu_relax();
+    }
+    if (!found) {
+      std::unique_lock<std::mutex> lock(mu_);
+      sleeping_.fetch_add(1, std::memory_order_relaxed);
+      wake_.wait(lock, [&] {
+        return stop_ || generation_.load(std::memory_order_acquire) != seen;
+      });
+      sleeping_.fetch_sub(1, std::memory_order_relaxed);
+      if (stop_) return;
+    }
+    seen = generation_.load(std::memory_order_acquire);
+    drain();
+    if (busy_workers_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_.notify_one();
+    }
+  }
+}
+
+void ThreadPool::run(size_t n, TaskFn fn, void* ctx) {
+  if (n == 0) return;
+  std::unique_lock<std::mutex> submit(submit_mu_, std::try_to_lock);
+  if (workers_.empty() || n == 1 || !submit.owns_lock()) {
+    for (size_t i = 0; i < n; ++i) fn(ctx, i);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    fn_ = fn;
+    ctx_ = ctx;
+    n_ = n;
+    next_.store(0, std::memory_order_relaxed);
+    busy_workers_.store(workers_.size(), std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  if (sleeping_.load(std::memory_order_relaxed) > 0) wake_.notify_all();
+  drain();
+  // The workers finish their last tasks within microseconds: spin before sleeping.
+  for (int spin = 0; spin < kSpinIterations; ++spin) {
+    if (busy_workers_.load(std::memory_order_acquire) == 0) return;
+    cpu_relax();
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  done_.wait(lock, [&] { return busy_workers_.load(std::memory_order_acquire) == 0; });
+}
+
+namespace {
+
+std::mutex g_pool_mu;
+std::shared_ptr<ThreadPool>& global_slot() {
+  static std::shared_ptr<ThreadPool> pool;
+  return pool;
+}
+
+}  // namespace
+
+size_t default_num_threads() {
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return static_cast<size_t>(n);
+  }
+#endif
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : n;
+}
+
+std::shared_ptr<ThreadPool> global_thread_pool() {
+  std::lock_guard<std::mutex> lock(g_pool_mu);
+  auto& slot = global_slot();
+  if (!slot) slot = std::make_shared<ThreadPool>(default_num_threads());
+  return slot;
+}
+
+void set_num_threads(size_t n) {
+  if (n == 0) throw std::invalid_argument("num_threads must be >= 1");
+  std::lock_guard<std::mutex> lock(g_pool_mu);
+  auto& slot = global_slot();
+  if (slot && slot->num_threads() == n) return;
+  slot = std::make_shared<ThreadPool>(n);  // the old pool joins when its last user is done
+}
+
+size_t get_num_threads() { return global_thread_pool()->num_threads(); }
+
+}  // namespace fnn
