@@ -31,6 +31,7 @@ __all__ = [
 
 _KINDS = ("f32", "f16", "bf16", "int8")
 _F16_MAX = 65504.0
+_MAX_INT8_K = 65536  # 255 * 128 * K must fit int32
 _ACTIVATIONS = {None: (-math.inf, math.inf), "relu": (0.0, math.inf), "relu6": (0.0, 6.0)}
 
 
@@ -138,6 +139,8 @@ def pack_weights(
     core_pool = (pool or default_pool())._core
     b = None if bias is None else _as_float32_vector("bias", bias, n)
     if kind == "int8":
+        if k > _MAX_INT8_K:
+            raise ValueError(f"int8 weights need K <= {_MAX_INT8_K} (int32 accumulation), got K={k}")
         if w.dtype == np.float32:
             if scales is not None:
                 raise ValueError("scales are computed when float32 weights are quantized")

@@ -185,3 +185,5 @@ def test_signed_zero_point_range_and_wrong_dtypes():
         ops.pack_weights(np.ones((8, 4), np.int8), "int8", scales=np.ones(3, np.float32))
     with pytest.raises(ValueError, match="qmatmul"):
         ops.matmul(np.ones((2, 8), np.float32), packed)
+    with pytest.raises(ValueError, match="K <= 65536"):
+        ops.pack_weights(np.ones((65537, 1), np.int8), "int8", scales=np.ones(1, np.float32))

@@ -2,7 +2,9 @@
 //
 // One driver serves every data type: it splits the output into tasks of (a range of MR-row
 // tiles) x (a group of 16-column panels), runs them on the library's thread pool, and within
-// a task walks K in blocks so the A tile stays in L1 and the panels' K slices stay in L2.
+// a task walks panel blocks and (float kinds) K blocks so the A tile stays in L1 and the
+// panels' K slices stay in L2. int8 runs the whole K per call: its int32 accumulators never
+// leave the registers (K <= 65536 keeps them exact).
 // Every output element is computed by exactly one task, in one fixed order, so results do not
 // depend on the number of threads.
 #pragma once
@@ -28,6 +30,7 @@ class PackedWeights {
   static std::shared_ptr<PackedWeights> pack_float(WeightKind kind, const float* w, size_t k,
                                                    size_t n, const float* bias,
                                                    std::shared_ptr<Pool> pool);
+  static constexpr size_t kMaxInt8K = 65536;  // 255 * 128 * K must fit int32
   static std::shared_ptr<PackedWeights> pack_int8(const int8_t* w, size_t k, size_t n,
                                                   const float* w_scales, size_t n_scales,
                                                   const float* bias, std::shared_ptr<Pool> pool);

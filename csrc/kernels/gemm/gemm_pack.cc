@@ -1,6 +1,7 @@
 // Weight packing: K x N row-major -> 16-column panels in the micro-kernels' layouts.
 #include <cstring>
 #include <stdexcept>
+#include <string>
 
 #include "kernels/gemm/gemm.h"
 #include "kernels/gemm/gemm_ukernels.h"
@@ -100,6 +101,10 @@ std::shared_ptr<PackedWeights> PackedWeights::pack_int8(const int8_t* w, size_t 
                                                         const float* w_scales, size_t n_scales,
                                                         const float* bias,
                                                         std::shared_ptr<Pool> pool) {
+  if (k > kMaxInt8K) {
+    throw std::invalid_argument("pack_int8: K = " + std::to_string(k) +
+                                " exceeds 65536, beyond which int32 accumulation may overflow");
+  }
   if (n_scales != 1 && n_scales != n) {
     throw std::invalid_argument("pack_int8: need 1 or N weight scales");
   }

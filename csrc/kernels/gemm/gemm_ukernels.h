@@ -95,6 +95,11 @@ void bf16_gemm_ukernel_12x16c2__avx512bf16(size_t, size_t, size_t, const uint16_
 //   kQGemmOutF32:   c (float)   = clamp(float(acc) * scale[n] + (bias_f32 ? bias_f32[n] : 0))
 //   kQGemmOutU8:    c (uint8_t) = clamp(rint_even(float(acc + bias_i32[n]) * scale[n])
 //                                       + out_zero_point, qmin, qmax)
+// The u8 output clamps the float to [qmin - zp, qmax - zp] before rounding and adding the
+// zero point, which equals the formula for every finite value and never overflows int32;
+// out_zero_point is in [0, 255]. NaN: the f32 output passes it through the clamp, the u8
+// output turns it into qmin. Kernels read all 16 entries of colsum, bias_i32, scale and
+// bias_f32 even when nc < 16. Exact while the true sum fits int32: K <= 65536.
 // float(acc) is int32 -> f32 rounded to nearest even (cvtdq2ps); scale[n] is given per panel
 // (the driver computes it in f32). Separate multiply and add, never a fused multiply-add:
 // each operation rounds once, so every ISA is bit-exact with the scalar kernel in all three
