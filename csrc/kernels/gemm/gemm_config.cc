@@ -1,7 +1,5 @@
 #include "kernels/gemm/gemm_config.h"
 
-#include <array>
-
 #include "cpu/cpu_features.h"
 #include "cpu/dispatch.h"
 
@@ -57,13 +55,6 @@ GemmConfig make_config(IsaLevel level) {
 
 }  // namespace
 
-const GemmConfig& gemm_config() {
-  static const std::array<GemmConfig, kNumIsaLevels> configs = [] {
-    std::array<GemmConfig, kNumIsaLevels> a;
-    for (int i = 0; i < kNumIsaLevels; ++i) a[i] = make_config(static_cast<IsaLevel>(i));
-    return a;
-  }();
-  return configs[static_cast<int>(active_isa())];
-}
+const GemmConfig& gemm_config() { return config_for_active_level(&make_config); }
 
 }  // namespace fnn

@@ -31,6 +31,15 @@ int32_t load_a_tail(const uint8_t* p, size_t n) {
 
 __m256i load8i(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
+// A W register for one K group. The empty asm makes it a register value: otherwise GCC folds
+// the load into every row's vpdpbusd (seen for M = 1, 2), and the load ports, not vpdpbusd,
+// set the rate.
+__m256i load_w(const int8_t* p) {
+  __m256i v = load8i(p);
+  __asm__("" : "+v"(v));
+  return v;
+}
+
 __m256i dpbusd(__m256i acc, __m256i a_u8, __m256i w_s8) {
   return _mm256_dpbusd_avx_epi32(acc, a_u8, w_s8);
 }
@@ -184,8 +193,8 @@ void gemm_rows(size_t nc, size_t k, const uint8_t* a, size_t a_stride, const int
     // The K tail goes first (integer sums do not depend on order), so the main loop runs
     // straight into the epilogue.
     const size_t kt = k - k % 4;
-    const __m256i w0 = load8i(w + kt * 16);
-    const __m256i w1 = load8i(w + kt * 16 + 32);
+    const __m256i w0 = load_w(w + kt * 16);
+    const __m256i w1 = load_w(w + kt * 16 + 32);
 #pragma GCC unroll 6
     for (size_t m = 0; m < M; ++m) {
       const uint8_t* am = base[m / 3] + kt + (m % 3 == 0 ? 0 : m % 3 == 1 ? a_stride : a_stride2);
@@ -196,8 +205,8 @@ void gemm_rows(size_t nc, size_t k, const uint8_t* a, size_t a_stride, const int
   }
   // Likewise the k / 4 % U groups the unrolled loop would leave over.
   for (size_t g = k / 4 % U; g != 0; --g) {
-    const __m256i w0 = load8i(w);
-    const __m256i w1 = load8i(w + 32);
+    const __m256i w0 = load_w(w);
+    const __m256i w1 = load_w(w + 32);
     w += 64;
 #pragma GCC unroll 6
     for (size_t m = 0; m < M; ++m) {
@@ -212,8 +221,8 @@ void gemm_rows(size_t nc, size_t k, const uint8_t* a, size_t a_stride, const int
   for (size_t g = k / 4 / U; g != 0; --g) {
 #pragma GCC unroll 4
     for (size_t u = 0; u < U; ++u) {
-      const __m256i w0 = load8i(w + 64 * u);
-      const __m256i w1 = load8i(w + 64 * u + 32);
+      const __m256i w0 = load_w(w + 64 * u);
+      const __m256i w1 = load_w(w + 64 * u + 32);
 #pragma GCC unroll 6
       for (size_t m = 0; m < M; ++m) {
         const uint8_t* am =

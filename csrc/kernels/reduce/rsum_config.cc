@@ -1,7 +1,5 @@
 #include "kernels/reduce/rsum_config.h"
 
-#include <array>
-
 #include "cpu/dispatch.h"
 
 namespace fnn {
@@ -42,13 +40,6 @@ RsumConfig make_config(IsaLevel level) {
 
 }  // namespace
 
-const RsumConfig& rsum_config() {
-  static const std::array<RsumConfig, kNumIsaLevels> configs = [] {
-    std::array<RsumConfig, kNumIsaLevels> a;
-    for (int i = 0; i < kNumIsaLevels; ++i) a[i] = make_config(static_cast<IsaLevel>(i));
-    return a;
-  }();
-  return configs[static_cast<int>(active_isa())];
-}
+const RsumConfig& rsum_config() { return config_for_active_level(&make_config); }
 
 }  // namespace fnn
