@@ -60,6 +60,7 @@ py::dict runtime_info() {
   info["best_isa"] = isa_name(best_isa());
   info["active_isa"] = isa_name(active_isa());
   info["isa_env"] = env.value.empty() ? py::object(py::none()) : py::object(py::str(env.value));
+  info["feature_kernels"] = feature_kernels_enabled();
   info["kernels"] = kernels;
   return info;
 }
@@ -85,6 +86,10 @@ void bind_cpu(py::module_& m) {
         set_active_isa(level);  // std::invalid_argument -> ValueError when unavailable
       },
       py::arg("level"), "Dispatch every kernel family to `level` (must be available).");
+  m.def("set_feature_kernels", &set_feature_kernels, py::arg("enabled"),
+        "Use (default) or skip kernels gated by a feature off the ladder (AVX-VNNI, "
+        "AVX512-BF16).");
+  m.def("feature_kernels_enabled", &feature_kernels_enabled);
   m.def(
       "_isa_env",
       [] {

@@ -45,7 +45,14 @@ std::atomic<int>& active_level_slot() {
   return level;
 }
 
+std::atomic<bool> g_feature_kernels{true};
+
 }  // namespace
+
+bool feature_kernels_enabled() { return g_feature_kernels.load(std::memory_order_acquire); }
+void set_feature_kernels(bool enabled) {
+  g_feature_kernels.store(enabled, std::memory_order_release);
+}
 
 const IsaEnvSelection& isa_env_selection() {
   static const IsaEnvSelection sel = read_env();

@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['PackedWeights', 'Pool', 'active_isa', 'available_isas', 'dynamic_quant_params', 'get_num_threads', 'matmul', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_isa', 'set_num_threads']
+__all__: list[str] = ['PackedWeights', 'Pool', 'active_isa', 'available_isas', 'dynamic_quant_params', 'feature_kernels_enabled', 'get_num_threads', 'matmul', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads']
 class Pool:
     """
     Thread-safe pool of 64-byte aligned blocks (native).
@@ -96,6 +96,8 @@ def dynamic_quant_params(a: numpy.ndarray) -> tuple[float, int]:
     """
     (scale, zero_point) of ONNX DynamicQuantizeLinear for a 2-D float32 array.
     """
+def feature_kernels_enabled() -> bool:
+    ...
 def get_num_threads() -> int:
     ...
 def matmul(a: numpy.ndarray, w: PackedWeights, out: numpy.ndarray, min: typing.SupportsFloat | typing.SupportsIndex, max: typing.SupportsFloat | typing.SupportsIndex, bf16_compute: bool) -> None:
@@ -119,6 +121,10 @@ def reduce_sum(x: numpy.ndarray) -> typing.Any:
 def runtime_info() -> dict:
     """
     CPU features, compiled / supported / available ISA levels, the active level and the ISA of the kernel each family runs.
+    """
+def set_feature_kernels(enabled: bool) -> None:
+    """
+    Use (default) or skip kernels gated by a feature off the ladder (AVX-VNNI, AVX512-BF16).
     """
 def set_isa(level: str) -> None:
     """

@@ -29,8 +29,9 @@ def runtime_info() -> dict[str, Any]:
 
     Keys: ``version``, ``arch``, ``cpu_vendor``, ``cpu_brand``, ``features`` (name -> bool,
     already masked by OS support), ``compiled_isas``, ``supported_isas``, ``available_isas``,
-    ``best_isa``, ``active_isa``, ``isa_env`` (FRUGALNN_ISA or None) and ``kernels`` (kernel
-    family -> ISA of the kernel it runs now).
+    ``best_isa``, ``active_isa``, ``isa_env`` (FRUGALNN_ISA or None), ``feature_kernels``
+    (see :func:`set_feature_kernels`) and ``kernels`` (kernel family -> ISA of the kernel it
+    runs now).
     """
     return _core.runtime_info()
 
@@ -56,15 +57,28 @@ def set_isa(level: str) -> None:
     _core.set_isa(level)
 
 
+def set_feature_kernels(enabled: bool) -> None:
+    """Use (the default) or skip *feature kernels*: kernels gated by a CPU feature that is not
+    a rung of the ladder (AVX-VNNI int8 on the avx2 rung and above, AVX512-BF16 dot products
+    on the avx512 rung). Switching them off runs the rung's own kernels, so one machine can
+    test both."""
+    if not isinstance(enabled, bool):
+        raise TypeError(f"enabled must be a bool, got {type(enabled).__name__}")
+    _core.set_feature_kernels(enabled)
+
+
 @contextlib.contextmanager
-def use_isa(level: str) -> Iterator[str]:
-    """Run the ``with`` block at ISA ``level``, then restore the previous level."""
-    previous = active_isa()
+def use_isa(level: str, feature_kernels: bool = True) -> Iterator[str]:
+    """Run the ``with`` block at ISA ``level`` (with or without feature kernels), then
+    restore the previous setting."""
+    previous, previous_features = active_isa(), _core.feature_kernels_enabled()
     set_isa(level)
+    set_feature_kernels(feature_kernels)
     try:
         yield level
     finally:
         _core.set_isa(previous)
+        _core.set_feature_kernels(previous_features)
 
 
 def set_num_threads(n: int) -> None:

@@ -11,7 +11,7 @@ from frugalnn import _core
 
 LEVELS = ["scalar", "avx2", "avx512", "avx512vnni"]
 # Kernels gated by a feature rather than a rung report the feature; it sits on this rung.
-RUNG_OF = {"avx512bf16": "avx512"}
+RUNG_OF = {"avx512bf16": "avx512", "avxvnni": "avx2"}
 
 
 def rung(isa):
@@ -125,3 +125,23 @@ def test_raw_env_report_has_the_documented_shape():
     # The env check lives in the package: the raw module only reports it.
     value, invalid, message = _core._isa_env()
     assert isinstance(value, str) and isinstance(invalid, bool) and isinstance(message, str)
+
+
+def test_feature_kernels_can_be_switched_off_and_back():
+    info = frugalnn.runtime_info()
+    assert info["feature_kernels"] is True
+    with frugalnn.use_isa(info["best_isa"], feature_kernels=False):
+        kernels = frugalnn.runtime_info()["kernels"]
+        assert "avxvnni" not in kernels.values() and "avx512bf16" not in kernels.values()
+        assert frugalnn.runtime_info()["feature_kernels"] is False
+    assert frugalnn.runtime_info()["feature_kernels"] is True
+    with pytest.raises(TypeError):
+        frugalnn.set_feature_kernels(1)
+
+
+@pytest.mark.skipif(not frugalnn.runtime_info()["features"]["avxvnni"], reason="no AVX-VNNI")
+def test_avx_vnni_serves_int8_below_the_avx512vnni_rung():
+    with frugalnn.use_isa("avx2"):
+        assert frugalnn.runtime_info()["kernels"]["gemm_qu8_qs8w"] == "avxvnni"
+    with frugalnn.use_isa("avx2", feature_kernels=False):
+        assert frugalnn.runtime_info()["kernels"]["gemm_qu8_qs8w"] == "avx2"

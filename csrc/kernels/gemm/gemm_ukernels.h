@@ -130,6 +130,9 @@ void qu8_qs8w_gemm_ukernel_4x16c4__avx2(size_t, size_t, size_t, const uint8_t*, 
                                         const int8_t*, void*, size_t, const QGemmParams*);
 void qu8_qs8w_gemm_ukernel_8x16c4__avx512(size_t, size_t, size_t, const uint8_t*, size_t,
                                           const int8_t*, void*, size_t, const QGemmParams*);
+// AVX-VNNI (VEX, 256-bit): CPUs with AVX2 and AVX-VNNI but no AVX-512 (Alder Lake and later).
+void qu8_qs8w_gemm_ukernel_6x16c4__avxvnni(size_t, size_t, size_t, const uint8_t*, size_t,
+                                           const int8_t*, void*, size_t, const QGemmParams*);
 void qu8_qs8w_gemm_ukernel_12x16c4__avx512vnni(size_t, size_t, size_t, const uint8_t*, size_t,
                                                const int8_t*, void*, size_t,
                                                const QGemmParams*);

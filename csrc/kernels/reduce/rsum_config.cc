@@ -6,7 +6,7 @@ namespace fnn {
 namespace {
 
 // Best kernel at or below `level`; rungs not built into this binary are skipped.
-RsumConfig make_config(IsaLevel level) {
+RsumConfig make_config(IsaLevel level, bool /*features: none for this family*/) {
   RsumConfig c;
   c.u8 = u8_rsum_ukernel__scalar;
   c.u8_isa = "scalar";
