@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "kernels/gemm/gemm_config.h"
+#include "kernels/quant/quant_config.h"
 #include "kernels/reduce/rsum_config.h"
 
 namespace fnn {
@@ -82,6 +83,7 @@ std::vector<std::pair<std::string, std::string>> kernel_families() {
       {"gemm_f32_bf16w", g.bf16w.isa},
       {"gemm_bf16", g.bf16.isa},
       {"gemm_qu8_qs8w", g.qu8.isa},
+      {"quantize_f32_qu8", quant_config().isa},
   };
 }
 

@@ -38,20 +38,26 @@ _ACTIVATIONS = {None: (-math.inf, math.inf), "relu": (0.0, math.inf), "relu6": (
 class PackedWeights:
     """K x N weights packed for the GEMM kernels (created by :func:`pack_weights`)."""
 
-    __slots__ = ("_core",)
+    # Kind, shape and bias presence are cached: every call checks them, and the native
+    # getters (bias() copies) cost more than the checks themselves.
+    __slots__ = ("_core", "_kind", "_k", "_n", "_has_bias")
 
     def __init__(self, core: "_core.PackedWeights") -> None:
         self._core = core
+        self._kind: str = core.kind
+        self._k: int = core.k
+        self._n: int = core.n
+        self._has_bias: bool = core.has_bias
 
     @property
     def kind(self) -> str:
         """``"f32"``, ``"f16"``, ``"bf16"`` or ``"int8"``."""
-        return self._core.kind
+        return self._kind
 
     @property
     def shape(self) -> tuple[int, int]:
         """(K, N)."""
-        return (self._core.k, self._core.n)
+        return (self._k, self._n)
 
     @property
     def nbytes(self) -> int:
@@ -180,6 +186,8 @@ def _check_packed(packed: object) -> PackedWeights:
 def _check_a(a: object, dtypes: tuple, k: int) -> tuple[np.ndarray, bool]:
     if not isinstance(a, np.ndarray):
         raise TypeError(f"a must be a numpy.ndarray, got {type(a).__name__}")
+    if a.ndim == 2 and a.dtype in dtypes and a.shape[1] == k and a.flags.c_contiguous:
+        return a, False  # the common case, checked in one go
     if a.dtype not in dtypes:
         names = " or ".join(str(np.dtype(d)) for d in dtypes)
         raise TypeError(f"a must be {names}, got {a.dtype} (no implicit casts)")
@@ -204,13 +212,16 @@ def _output(out: Optional[np.ndarray], m: int, n: int, dtype: type, a: np.ndarra
         return res.reshape(m, n), res
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if (not vector and out.dtype == dtype and out.shape == shape and out.flags.c_contiguous
+            and out.flags.writeable and not np.may_share_memory(out, a)):
+        return out, out  # the common case, checked in one go
     if out.dtype != np.dtype(dtype):
         raise TypeError(f"out must be {np.dtype(dtype)}, got {out.dtype}")
     if out.shape != shape:
         raise ValueError(f"out must have shape {shape}, got {out.shape}")
     if not out.flags.c_contiguous or not out.flags.writeable:
         raise ValueError("out must be C-contiguous and writeable")
-    if np.shares_memory(out, a):
+    if np.may_share_memory(out, a):  # bounds only: cheap, and never misses an overlap
         raise ValueError("out must not overlap a")
     return out.reshape(m, n), out
 
@@ -245,11 +256,16 @@ def matmul(
     return res
 
 
+_F32_MAX = float(np.finfo(np.float32).max)
+_F32_TINY = float(np.finfo(np.float32).smallest_subnormal)
+
+
 def _check_scale(name: str, v: object) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
         raise TypeError(f"{name} must be a number, got {type(v).__name__}")
     f = float(v)
-    if not (math.isfinite(f) and f > 0) or not math.isfinite(float(np.float32(f))) or np.float32(f) == 0:
+    # Positive and finite once rounded to float32 (NaN fails both comparisons).
+    if not (_F32_TINY <= f <= _F32_MAX):
         raise ValueError(f"{name} must be positive and finite in float32, got {v}")
     return f
 
@@ -305,7 +321,7 @@ def qmatmul(
         zo = _check_zero_point("out_zero_point", out_zero_point, 0, 255)
     elif out_scale is not None or out_zero_point is not None:
         raise ValueError(f"out_scale / out_zero_point apply to output='u8' only, not {output!r}")
-    if output == "int32" and (w.bias is not None or activation is not None):
+    if output == "int32" and (w._has_bias or activation is not None):
         raise ValueError("output='int32' has no bias or activation: pack without bias, or use 'f32' / 'u8'")
     dtype = {"int32": np.int32, "f32": np.float32, "u8": np.uint8}[output]
     c, res = _output(out, a2.shape[0], n, dtype, a2, vector)

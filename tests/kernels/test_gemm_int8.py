@@ -187,3 +187,14 @@ def test_signed_zero_point_range_and_wrong_dtypes():
         ops.matmul(np.ones((2, 8), np.float32), packed)
     with pytest.raises(ValueError, match="K <= 65536"):
         ops.pack_weights(np.ones((65537, 1), np.int8), "int8", scales=np.ones(1, np.float32))
+
+
+@pytest.mark.parametrize("k", [1, 7, 16, 17, 100])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_dynamic_quantization_finds_non_finite_values_anywhere(isa, k, bad):
+    packed = ops.pack_weights(np.ones((k, 3), np.float32), "int8")
+    for row, col in ((0, 0), (2, k - 1), (1, k // 2)):
+        a = np.ones((3, k), np.float32)
+        a[row, col] = bad
+        with pytest.raises(ValueError, match="NaN or infinity"):
+            ops.qmatmul_dynamic(a, packed)

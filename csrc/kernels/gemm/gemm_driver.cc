@@ -7,6 +7,7 @@
 #include "kernels/common/half.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/gemm/gemm_config.h"
+#include "kernels/quant/quant_config.h"
 #include "memory/scratch.h"
 #include "runtime/thread_pool.h"
 
@@ -217,19 +218,10 @@ void gemm_int8(const void* a, size_t m, size_t lda, const PackedWeights& w, void
 
 void dynamic_quant_params(const float* a, size_t m, size_t k, size_t lda, float* scale,
                           int32_t* zero_point) {
+  const QuantConfig& qc = quant_config();
   float lo = 0.f, hi = 0.f;  // the range always includes 0 (ONNX DynamicQuantizeLinear)
   bool finite = true;
-  for (size_t i = 0; i < m; ++i) {
-    const float* row = a + i * lda;
-    bool row_finite = true;
-    for (size_t kk = 0; kk < k; ++kk) {
-      const float v = row[kk];
-      lo = v < lo ? v : lo;
-      hi = v > hi ? v : hi;
-      row_finite &= (v - v) == 0.f;  // false for NaN and +-inf; branch-free, vectorizes
-    }
-    finite &= row_finite;
-  }
+  for (size_t i = 0; i < m; ++i) finite &= qc.minmax(a + i * lda, k, &lo, &hi);
   if (!finite) {
     for (size_t i = 0; i < m; ++i) {
       for (size_t kk = 0; kk < k; ++kk) {
@@ -260,20 +252,9 @@ void gemm_int8_dynamic(const float* a, size_t m, size_t lda, const PackedWeights
   dynamic_quant_params(a, m, k, lda, &scale, &zp);
   ScratchBlock qa(m * k);
   auto* q = qa.as<uint8_t>();
-  // |a / scale| <= 255 by construction, so adding and subtracting 1.5 * 2^23 rounds to
-  // nearest even exactly like nearbyint, in a form the compiler vectorizes.
-  const float magic = 12582912.f;
-  const float zpf = static_cast<float>(zp);
-  for (size_t i = 0; i < m; ++i) {
-    const float* row = a + i * lda;
-    uint8_t* qrow = q + i * k;
-    for (size_t kk = 0; kk < k; ++kk) {
-      float v = (row[kk] / scale + magic) - magic + zpf;
-      v = v < 0.f ? 0.f : v;
-      v = v > 255.f ? 255.f : v;
-      qrow[kk] = static_cast<uint8_t>(static_cast<int32_t>(v));
-    }
-  }
+  // |a / scale| <= 255 by construction, well inside the kernels' exact range.
+  const QuantConfig& qc = quant_config();
+  for (size_t i = 0; i < m; ++i) qc.qu8(a + i * lda, k, scale, zp, q + i * k);
   QuantArgs args;
   args.a_scale = scale;
   args.a_zero_point = zp;
