@@ -22,6 +22,7 @@ GemmConfig make_config(IsaLevel level, bool features) {
   c.f16w = uk(f32_f16w_gemm_ukernel_4x16__scalar, 4, "scalar");
   c.bf16w = uk(f32_bf16w_gemm_ukernel_4x16__scalar, 4, "scalar");
   c.bf16 = uk(bf16_gemm_ukernel_4x16c2__scalar, 4, "scalar");
+  c.bf16_convert = f32_to_bf16_ukernel__scalar;
   c.qu8 = uk(qu8_qs8w_gemm_ukernel_4x16c4__scalar, 4, "scalar");
 #ifdef FNN_BUILT_AVX2
   if (l >= static_cast<int>(IsaLevel::kAvx2)) {
@@ -50,6 +51,7 @@ GemmConfig make_config(IsaLevel level, bool features) {
   // A feature on top of the avx512 rung, not a rung of its own.
   if (features && l >= static_cast<int>(IsaLevel::kAvx512) && cpu_features().avx512bf16) {
     c.bf16 = uk(bf16_gemm_ukernel_12x16c2__avx512bf16, 12, "avx512bf16");
+    c.bf16_convert = f32_to_bf16_ukernel__avx512bf16;
   }
 #endif
 #ifdef FNN_BUILT_AVX512VNNI

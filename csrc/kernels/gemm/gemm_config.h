@@ -18,6 +18,7 @@ struct GemmConfig {
   GemmUkernel<F32F16wGemmUkernelFn> f16w;
   GemmUkernel<F32Bf16wGemmUkernelFn> bf16w;
   GemmUkernel<Bf16GemmUkernelFn> bf16;
+  F32ToBf16Fn bf16_convert = nullptr;  // A rows for `bf16`
   GemmUkernel<QGemmUkernelFn> qu8;
 };
 

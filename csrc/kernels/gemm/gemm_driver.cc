@@ -139,7 +139,7 @@ void gemm_float(const float* a, size_t m, size_t lda, const PackedWeights& w, fl
         ScratchBlock scratch(m * kp * sizeof(uint16_t));
         auto* ab = scratch.as<uint16_t>();
         for (size_t i = 0; i < m; ++i) {
-          for (size_t kk = 0; kk < w.k(); ++kk) ab[i * kp + kk] = f32_to_bf16(a[i * lda + kk]);
+          cfg.bf16_convert(a + i * lda, w.k(), ab + i * kp);
           for (size_t kk = w.k(); kk < kp; ++kk) ab[i * kp + kk] = 0;
         }
         run_float<uint16_t, uint16_t>(cfg.bf16, ab, m, kp, w, c, ldc, act, 2);

@@ -80,6 +80,11 @@ void f32_bf16w_gemm_ukernel_6x16__avx2(size_t, size_t, size_t, const float*, siz
 void f32_bf16w_gemm_ukernel_12x16__avx512(size_t, size_t, size_t, const float*, size_t,
                                           const uint16_t*, float*, size_t, const GemmF32Params*);
 
+// A rows for the bf16 kernels: y[i] = bf16(x[i]), round to nearest even.
+using F32ToBf16Fn = void (*)(const float* x, size_t n, uint16_t* y);
+void f32_to_bf16_ukernel__scalar(const float* x, size_t n, uint16_t* y);
+void f32_to_bf16_ukernel__avx512bf16(const float* x, size_t n, uint16_t* y);
+
 void bf16_gemm_ukernel_4x16c2__scalar(size_t, size_t, size_t, const uint16_t*, size_t,
                                       const uint16_t*, float*, size_t, const GemmF32Params*);
 void bf16_gemm_ukernel_12x16c2__avx512bf16(size_t, size_t, size_t, const uint16_t*, size_t,
