@@ -19,6 +19,7 @@ constexpr size_t kMinMacsPerThread = size_t{1} << 17;
 // K block of the float kernels: an MR x KC tile of A stays in L1, KC x 16 panel slices in L2.
 constexpr size_t kFloatKc = 512;
 constexpr size_t kPanelBlock = 8;
+constexpr size_t kInt8PanelBlockBytes = size_t{256} << 10;
 
 // Calls tile(row_begin, row_end, panel_begin, panel_end) over a grid of tasks covering the
 // output; each output element belongs to exactly one task.
@@ -199,9 +200,14 @@ void gemm_int8(const void* a, size_t m, size_t lda, const PackedWeights& w, void
       case QOutput::kF32: params.out_kind = kQGemmOutF32; break;
       case QOutput::kU8: params.out_kind = kQGemmOutU8; break;
     }
+    // Panel blocks of ~256 KiB stay in L2 while every row tile of the task passes them (at
+    // K = 4096 one panel is 64 KiB: streaming all panels per row tile went to DRAM).
+    const size_t block = std::max<size_t>(1, kInt8PanelBlockBytes / panel_bytes);
+    for (size_t pb = p0; pb < p1; pb += block) {
+    const size_t pe = std::min(p1, pb + block);
     for (size_t r = r0; r < r1; r += uk.mr) {
       const size_t rows = std::min(uk.mr, r1 - r);
-      for (size_t p = p0; p < p1; ++p) {
+      for (size_t p = pb; p < pe; ++p) {
         params.colsum = w.colsum() + p * kGemmNR;
         params.scale = scale + p * kGemmNR;
         params.bias_i32 = q.output == QOutput::kU8 && w.has_bias() ? bias_i32 + p * kGemmNR
@@ -212,6 +218,7 @@ void gemm_int8(const void* a, size_t m, size_t lda, const PackedWeights& w, void
         uk.fn(rows, nc, k, a_u8 + r * a_stride, a_stride, panels + p * panel_bytes,
               static_cast<char*>(c) + (r * ldc + p * kGemmNR) * out_bytes, ldc, &params);
       }
+    }
     }
   });
 }
