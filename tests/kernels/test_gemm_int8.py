@@ -198,3 +198,13 @@ def test_dynamic_quantization_finds_non_finite_values_anywhere(isa, k, bad):
         a[row, col] = bad
         with pytest.raises(ValueError, match="NaN or infinity"):
             ops.qmatmul_dynamic(a, packed)
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_rows_4kib_apart_are_restrided_exactly(isa, signed):
+    """K = 4096 puts A rows 4 KiB apart: the driver copies A to a padded stride first."""
+    a, w, s, b = qdata(13, 20, 4096, seed=6, signed=signed)
+    packed = ops.pack_weights(w, "int8", scales=s, bias=b)
+    za = -3 if signed else 3
+    c = ops.qmatmul(a, packed, a_scale=0.01, a_zero_point=za, output="f32")
+    assert np.array_equal(c, int8_f32_output(int8_acc(a, za, w), 0.01, s, b))

@@ -159,7 +159,11 @@ void gemm_int8(const void* a, size_t m, size_t lda, const PackedWeights& w, void
   }
   const GemmUkernel<QGemmUkernelFn>& uk = gemm_config().qu8;
   const size_t k = w.k(), n = w.n(), np = w.panels() * kGemmNR;
-  ScratchBlock vectors(np * 8 + (q.a_signed ? m * k : 0));
+  // A is copied when it needs a shift (s8 -> u8) or when its rows are a multiple of 4 KiB
+  // apart: MR rows then share one L1 set and evict each other (measured at K = 4096).
+  const bool restride = m > uk.mr && lda % 4096 == 0;
+  const size_t copy_stride = restride ? k + 64 : k;
+  ScratchBlock vectors(np * 8 + (q.a_signed || restride ? m * copy_stride : 0));
   auto* scale = vectors.as<float>();
   auto* bias_i32 = reinterpret_cast<int32_t*>(scale + np);
   for (size_t j = 0; j < np; ++j) {
@@ -173,16 +177,17 @@ void gemm_int8(const void* a, size_t m, size_t lda, const PackedWeights& w, void
   const auto* a_u8 = static_cast<const uint8_t*>(a);
   int32_t zp = q.a_zero_point;
   size_t a_stride = lda;
-  if (q.a_signed) {
+  if (q.a_signed || restride) {
     // u8 kernels take s8 activations shifted by 128: (a + 128) - (zp + 128) == a - zp.
-    auto* shifted = reinterpret_cast<uint8_t*>(bias_i32 + np);
+    const uint8_t flip = q.a_signed ? 0x80u : 0u;
+    auto* copy = reinterpret_cast<uint8_t*>(bias_i32 + np);
     for (size_t i = 0; i < m; ++i) {
       const auto* row = static_cast<const uint8_t*>(a) + i * lda;
-      for (size_t kk = 0; kk < k; ++kk) shifted[i * k + kk] = row[kk] ^ 0x80u;
+      for (size_t kk = 0; kk < k; ++kk) copy[i * copy_stride + kk] = row[kk] ^ flip;
     }
-    a_u8 = shifted;
-    a_stride = k;
-    zp += 128;
+    a_u8 = copy;
+    a_stride = copy_stride;
+    if (q.a_signed) zp += 128;
   }
   const size_t out_bytes = q.output == QOutput::kU8 ? 1 : 4;
   const auto* panels = static_cast<const int8_t*>(w.panel_data());
