@@ -208,3 +208,24 @@ def test_rows_4kib_apart_are_restrided_exactly(isa, signed):
     za = -3 if signed else 3
     c = ops.qmatmul(a, packed, a_scale=0.01, a_zero_point=za, output="f32")
     assert np.array_equal(c, int8_f32_output(int8_acc(a, za, w), 0.01, s, b))
+
+
+@pytest.mark.parametrize("m,n,k", [(1, 17, 1025), (13, 33, 2049), (30, 20, 3000), (5, 16, 4096)])
+@pytest.mark.parametrize("output", ["int32", "f32", "u8"])
+def test_k_blocks_carry_exact_sums(isa, m, n, k, output):
+    """Long K, with K tails and rows 4 KiB apart: every output stays exact."""
+    a, w, s, b = qdata(m, n, k, seed=7)
+    bias = None if output == "int32" else b
+    packed = ops.pack_weights(w, "int8", scales=s, bias=bias)
+    acc = int8_acc(a, 77, w)
+    if output == "int32":
+        c = ops.qmatmul(a, packed, a_scale=0.02, a_zero_point=77, output="int32")
+        assert np.array_equal(c, acc)
+    elif output == "f32":
+        c = ops.qmatmul(a, packed, a_scale=0.02, a_zero_point=77, output="f32", activation="relu")
+        assert np.array_equal(c, int8_f32_output(acc, 0.02, s, b, relu=True))
+    else:
+        os_ = 0.05 * np.sqrt(k)
+        c = ops.qmatmul(a, packed, a_scale=0.02, a_zero_point=77, output="u8", out_scale=os_,
+                        out_zero_point=120)
+        assert np.array_equal(c, int8_u8_output(acc, 0.02, s, os_, 120, b))
