@@ -216,14 +216,8 @@ void bind_gemm(py::module_& m) {
       py::arg("n"), "Threads of the library's pool (the caller counts as one).");
   m.def("get_num_threads", [] { return get_num_threads(); });
   m.def(
-      "_scratch_stats",
-      [] {
-        const PoolStats s = scratch_pool()->stats();
-        return py::dict(py::arg("os_allocations") = s.os_allocations,
-                        py::arg("allocations") = s.allocations,
-                        py::arg("reserved_bytes") = s.reserved_bytes);
-      },
-      "Counters of the per-call scratch pool (tests: steady-state calls must not grow it).");
+      "_scratch_pool", [] { return scratch_pool(); },
+      "The pool behind kernels' per-call scratch (re-strided A, quantized A, per-call scales).");
 }
 
 }  // namespace fnn

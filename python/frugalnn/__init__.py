@@ -17,7 +17,17 @@ from ._runtime import (
     set_num_threads,
     use_isa,
 )
-from .memory import MemoryPlan, Pool, PoolStats, default_pool, empty, plan_memory, zeros
+from .memory import (
+    MemoryPlan,
+    Pool,
+    PoolStats,
+    default_pool,
+    empty,
+    plan_memory,
+    scratch_stats,
+    trim_scratch,
+    zeros,
+)
 
 __version__: str = ops._core.__version__
 
@@ -34,9 +44,11 @@ __all__ = [
     "ops",
     "plan_memory",
     "runtime_info",
+    "scratch_stats",
     "set_feature_kernels",
     "set_isa",
     "set_num_threads",
+    "trim_scratch",
     "use_isa",
     "zeros",
 ]

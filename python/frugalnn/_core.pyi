@@ -80,9 +80,9 @@ def _pool_stress(pool: Pool, threads: typing.SupportsInt | typing.SupportsIndex,
     """
     Native threads hammering one pool without the GIL (tests).
     """
-def _scratch_stats() -> dict:
+def _scratch_pool() -> Pool:
     """
-    Counters of the per-call scratch pool (tests: steady-state calls must not grow it).
+    The pool behind kernels' per-call scratch (re-strided A, quantized A, per-call scales).
     """
 def active_isa() -> str:
     """

@@ -15,7 +15,17 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["MemoryPlan", "Pool", "PoolStats", "default_pool", "empty", "plan_memory", "zeros"]
+__all__ = [
+    "MemoryPlan",
+    "Pool",
+    "PoolStats",
+    "default_pool",
+    "empty",
+    "plan_memory",
+    "scratch_stats",
+    "trim_scratch",
+    "zeros",
+]
 
 ShapeLike = Union[int, Sequence[int]]
 DTypeLike = Any
@@ -193,6 +203,18 @@ def default_pool() -> Pool:
         if _default_pool is None:
             _default_pool = Pool()
         return _default_pool
+
+
+def scratch_stats() -> PoolStats:
+    """Counters of the pool that holds kernels' per-call scratch (re-strided or quantized
+    activations, per-call scales). It keeps its high-water mark so steady-state calls never
+    ask the OS for memory; :func:`trim_scratch` gives it back."""
+    return PoolStats(**_core._scratch_pool().stats())
+
+
+def trim_scratch() -> int:
+    """Return the per-call scratch memory no call is using to the OS; returns the bytes."""
+    return _core._scratch_pool().trim()
 
 
 def empty(shape: ShapeLike, dtype: DTypeLike = np.float32) -> np.ndarray:

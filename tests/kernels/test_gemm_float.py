@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import frugalnn
-from frugalnn import _core, ops
+from frugalnn import ops
 
 from .gemm_reference import float_gemm, round_bf16
 
@@ -111,11 +111,11 @@ def test_steady_state_calls_allocate_nothing():
     out = np.empty((64, 256), np.float32)
     for _ in range(3):
         ops.matmul(a, packed, out=out, bf16_compute=True)
-    scratch, mine = _core._scratch_stats(), pool.stats()
+    scratch, mine = frugalnn.scratch_stats(), pool.stats()
     for _ in range(50):
         ops.matmul(a, packed, out=out, bf16_compute=True)
         ops.matmul(a, packed, out=out)
-    assert _core._scratch_stats()["os_allocations"] == scratch["os_allocations"]
+    assert frugalnn.scratch_stats().os_allocations == scratch.os_allocations
     assert pool.stats().os_allocations == mine.os_allocations
 
 
@@ -182,3 +182,17 @@ def test_non_contiguous_weights_are_packed_from_a_copy():
     w = np.arange(64, dtype=np.float32).reshape(8, 8)
     packed = ops.pack_weights(w.T, "f32")
     assert np.array_equal(packed.unpack(), w.T)
+
+
+def test_scratch_memory_can_be_given_back():
+    # Rows 4 KiB apart are re-strided through scratch: that scratch stays for the next call
+    # until trim_scratch() returns it.
+    a, w, b = data(300, 64, 1024)
+    packed = ops.pack_weights(w, "f32", bias=b)
+    ops.matmul(a, packed)
+    held = frugalnn.scratch_stats()
+    assert held.reserved_bytes >= a.nbytes and held.bytes_in_use == 0
+    assert frugalnn.trim_scratch() >= a.nbytes
+    assert frugalnn.scratch_stats().reserved_bytes < held.reserved_bytes
+    ref, bound = float_gemm(a, w, b)
+    assert np.all(np.abs(ops.matmul(a, packed) - ref) <= bound)  # and it comes back on demand

@@ -135,11 +135,11 @@ def test_steady_state_calls_allocate_nothing():
     af = a.astype(np.float32)
     out = np.empty((64, 256), np.float32)
     ops.qmatmul_dynamic(af, packed, out=out)
-    before = _core._scratch_stats()["os_allocations"]
+    before = frugalnn.scratch_stats().os_allocations
     for _ in range(50):
         ops.qmatmul(a, packed, a_scale=0.1, a_zero_point=1, out=out)
         ops.qmatmul_dynamic(af, packed, out=out)
-    assert _core._scratch_stats()["os_allocations"] == before
+    assert frugalnn.scratch_stats().os_allocations == before
 
 
 @pytest.mark.parametrize(
