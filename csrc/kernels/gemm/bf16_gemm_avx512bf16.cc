@@ -13,17 +13,11 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/gemm/f32_gemm_tile_avx512.h"
 #include "kernels/gemm/gemm_ukernels.h"
 
 namespace fnn {
 namespace {
-
-// Bytes of W prefetched ahead of use: the panel streams from DRAM or L3 once per call. Small
-// tiles consume it faster and need a longer lead. Measured on Zen 5 with W in DRAM: one row went
-// from ~35-41 GB/s at 1.5 KB ahead to ~48-55 GB/s at 8 KB; 12 rows gain nothing past 1.5 KB.
-constexpr size_t prefetch_bytes(size_t mr) {
-  return mr >= 8 ? 1536 : (12288 / mr > 8192 ? 8192 : 12288 / mr / 64 * 64);
-}
 
 constexpr size_t kPairElems = 2 * kGemmNR;  // uint16 elements per pair row
 
@@ -50,20 +44,7 @@ void gemm_tile(size_t nc, size_t k, const uint16_t* a, size_t a_stride, const ui
   for (size_t m = 0; m < MR; ++m) ap[m] = a + m * a_stride;
 
   __m512 acc[S][MR];
-  if (params->flags & kGemmAccumulate) {
-#pragma GCC unroll 16
-    for (size_t m = 0; m < MR; ++m) acc[0][m] = _mm512_maskz_loadu_ps(cmask, c + m * c_stride);
-  } else {
-    const __m512 init = params->bias != nullptr ? _mm512_loadu_ps(params->bias)
-                                                : _mm512_setzero_ps();
-#pragma GCC unroll 16
-    for (size_t m = 0; m < MR; ++m) acc[0][m] = init;
-  }
-#pragma GCC unroll 8
-  for (size_t s = 1; s < S; ++s) {
-#pragma GCC unroll 16
-    for (size_t m = 0; m < MR; ++m) acc[s][m] = _mm512_setzero_ps();
-  }
+  init_acc<MR, S>(acc, cmask, c, c_stride, params);
 
   // Row pointers advance with k: constant offsets in the loop body keep GCC to one address
   // register per row.
@@ -94,34 +75,7 @@ void gemm_tile(size_t nc, size_t k, const uint16_t* a, size_t a_stride, const ui
     w += kPairElems;
   }
 
-  if (S >= 4) {
-#pragma GCC unroll 16
-    for (size_t m = 0; m < MR; ++m) {
-      acc[0][m] = _mm512_add_ps(acc[0][m], acc[2 % S][m]);
-      acc[1 % S][m] = _mm512_add_ps(acc[1 % S][m], acc[3 % S][m]);
-    }
-  }
-  if (S >= 2) {
-#pragma GCC unroll 16
-    for (size_t m = 0; m < MR; ++m) acc[0][m] = _mm512_add_ps(acc[0][m], acc[1 % S][m]);
-  }
-
-  if (params->flags & kGemmClamp) {
-    const __m512 vmin = _mm512_set1_ps(params->min);
-    const __m512 vmax = _mm512_set1_ps(params->max);
-#pragma GCC unroll 16
-    for (size_t m = 0; m < MR; ++m) {
-      // max/min return the second operand when either is NaN: a NaN result stays NaN.
-      acc[0][m] = _mm512_min_ps(vmax, _mm512_max_ps(vmin, acc[0][m]));
-    }
-  }
-  if (nc == kGemmNR) {
-#pragma GCC unroll 16
-    for (size_t m = 0; m < MR; ++m) _mm512_storeu_ps(c + m * c_stride, acc[0][m]);
-  } else {
-#pragma GCC unroll 16
-    for (size_t m = 0; m < MR; ++m) _mm512_mask_storeu_ps(c + m * c_stride, cmask, acc[0][m]);
-  }
+  store_acc<MR, S>(acc, nc, cmask, c, c_stride, params);
 }
 
 }  // namespace

@@ -23,18 +23,12 @@ constexpr size_t prefetch_bytes(size_t mr) {
   return mr >= 8 ? 1536 : (12288 / mr > 8192 ? 8192 : 12288 / mr / 64 * 64);
 }
 
-template <typename L, size_t MR, size_t S>
-void gemm_tile(size_t nc, size_t k, const float* a, size_t a_stride,
-               const typename L::Elem* w, float* c, size_t c_stride,
-               const GemmF32Params* params) {
-  constexpr size_t U = S > 4 ? S : 4;  // k steps per main-loop iteration
-  const __mmask16 cmask = _cvtu32_mask16((1u << nc) - 1u);
-
-  const float* ap[MR];
-#pragma GCC unroll 16
-  for (size_t m = 0; m < MR; ++m) ap[m] = a + m * a_stride;
-
-  __m512 acc[S][MR];
+// Accumulator set 0 starts from C (a later K block), else from the bias, else zero; sets
+// 1..S-1 start at zero.
+template <size_t MR, size_t S>
+[[gnu::always_inline]] inline void init_acc(__m512 (&acc)[S][MR], __mmask16 cmask,
+                                            const float* c, size_t c_stride,
+                                            const GemmF32Params* params) {
   if (params->flags & kGemmAccumulate) {
 #pragma GCC unroll 16
     for (size_t m = 0; m < MR; ++m) acc[0][m] = _mm512_maskz_loadu_ps(cmask, c + m * c_stride);
@@ -49,6 +43,56 @@ void gemm_tile(size_t nc, size_t k, const float* a, size_t a_stride,
 #pragma GCC unroll 16
     for (size_t m = 0; m < MR; ++m) acc[s][m] = _mm512_setzero_ps();
   }
+}
+
+// Sums the S sets, clamps when kGemmClamp is set and stores nc columns of MR rows.
+template <size_t MR, size_t S>
+[[gnu::always_inline]] inline void store_acc(__m512 (&acc)[S][MR], size_t nc, __mmask16 cmask,
+                                             float* c, size_t c_stride,
+                                             const GemmF32Params* params) {
+  if (S >= 4) {
+#pragma GCC unroll 16
+    for (size_t m = 0; m < MR; ++m) {
+      acc[0][m] = _mm512_add_ps(acc[0][m], acc[2 % S][m]);
+      acc[1 % S][m] = _mm512_add_ps(acc[1 % S][m], acc[3 % S][m]);
+    }
+  }
+  if (S >= 2) {
+#pragma GCC unroll 16
+    for (size_t m = 0; m < MR; ++m) acc[0][m] = _mm512_add_ps(acc[0][m], acc[1 % S][m]);
+  }
+
+  if (params->flags & kGemmClamp) {
+    const __m512 vmin = _mm512_set1_ps(params->min);
+    const __m512 vmax = _mm512_set1_ps(params->max);
+#pragma GCC unroll 16
+    for (size_t m = 0; m < MR; ++m) {
+      // max/min return the second operand when either is NaN: a NaN result stays NaN.
+      acc[0][m] = _mm512_min_ps(vmax, _mm512_max_ps(vmin, acc[0][m]));
+    }
+  }
+  if (nc == kGemmNR) {
+#pragma GCC unroll 16
+    for (size_t m = 0; m < MR; ++m) _mm512_storeu_ps(c + m * c_stride, acc[0][m]);
+  } else {
+#pragma GCC unroll 16
+    for (size_t m = 0; m < MR; ++m) _mm512_mask_storeu_ps(c + m * c_stride, cmask, acc[0][m]);
+  }
+}
+
+template <typename L, size_t MR, size_t S>
+void gemm_tile(size_t nc, size_t k, const float* a, size_t a_stride,
+               const typename L::Elem* w, float* c, size_t c_stride,
+               const GemmF32Params* params) {
+  constexpr size_t U = S > 4 ? S : 4;  // k steps per main-loop iteration
+  const __mmask16 cmask = _cvtu32_mask16((1u << nc) - 1u);
+
+  const float* ap[MR];
+#pragma GCC unroll 16
+  for (size_t m = 0; m < MR; ++m) ap[m] = a + m * a_stride;
+
+  __m512 acc[S][MR];
+  init_acc<MR, S>(acc, cmask, c, c_stride, params);
 
   // Row pointers advance with k: constant offsets in the loop body keep GCC to one address
   // register per row (indexing by k made it spill on the 16-register AVX2 kernels).
@@ -79,34 +123,7 @@ void gemm_tile(size_t nc, size_t k, const float* a, size_t a_stride,
     w += kGemmNR;
   }
 
-  if (S >= 4) {
-#pragma GCC unroll 16
-    for (size_t m = 0; m < MR; ++m) {
-      acc[0][m] = _mm512_add_ps(acc[0][m], acc[2 % S][m]);
-      acc[1 % S][m] = _mm512_add_ps(acc[1 % S][m], acc[3 % S][m]);
-    }
-  }
-  if (S >= 2) {
-#pragma GCC unroll 16
-    for (size_t m = 0; m < MR; ++m) acc[0][m] = _mm512_add_ps(acc[0][m], acc[1 % S][m]);
-  }
-
-  if (params->flags & kGemmClamp) {
-    const __m512 vmin = _mm512_set1_ps(params->min);
-    const __m512 vmax = _mm512_set1_ps(params->max);
-#pragma GCC unroll 16
-    for (size_t m = 0; m < MR; ++m) {
-      // max/min return the second operand when either is NaN: a NaN result stays NaN.
-      acc[0][m] = _mm512_min_ps(vmax, _mm512_max_ps(vmin, acc[0][m]));
-    }
-  }
-  if (nc == kGemmNR) {
-#pragma GCC unroll 16
-    for (size_t m = 0; m < MR; ++m) _mm512_storeu_ps(c + m * c_stride, acc[0][m]);
-  } else {
-#pragma GCC unroll 16
-    for (size_t m = 0; m < MR; ++m) _mm512_mask_storeu_ps(c + m * c_stride, cmask, acc[0][m]);
-  }
+  store_acc<MR, S>(acc, nc, cmask, c, c_stride, params);
 }
 
 // The whole micro-kernel for a W row type L: L::Elem, L::kRowsPerLine (panel rows per 64-byte
