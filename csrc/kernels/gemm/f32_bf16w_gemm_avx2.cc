@@ -12,17 +12,11 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/gemm/f32_gemm_tile_avx2.h"
 #include "kernels/gemm/gemm_ukernels.h"
 
 namespace fnn {
 namespace {
-
-// Bytes of W prefetched ahead of use: the panel streams from DRAM or L3 once per call. Small
-// tiles consume it faster and need a longer lead. Measured on Zen 5 with W in DRAM: one row went
-// from ~35-41 GB/s at 1.5 KB ahead to ~48-55 GB/s at 8 KB; 12 rows gain nothing past 1.5 KB.
-constexpr size_t prefetch_bytes(size_t mr) {
-  return mr >= 8 ? 1536 : (12288 / mr > 8192 ? 8192 : 12288 / mr / 64 * 64);
-}
 
 constexpr size_t kPairElems = 2 * kGemmNR;  // uint16 elements per pair row
 
@@ -39,13 +33,6 @@ __m256 odd8(const uint16_t* w) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_srli_epi32(v, 16), 16));
 }
 
-// Lane masks for the first nc of 16 columns (maskload/maskstore use the sign bit).
-void column_masks(size_t nc, __m256i* lo, __m256i* hi) {
-  const __m256i n = _mm256_set1_epi32(static_cast<int>(nc));
-  *lo = _mm256_cmpgt_epi32(n, _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  *hi = _mm256_cmpgt_epi32(n, _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15));
-}
-
 template <size_t MR, size_t S>
 void gemm_tile(size_t nc, size_t k, const float* a, size_t a_stride, const uint16_t* w, float* c,
                size_t c_stride, const GemmF32Params* params) {
@@ -57,31 +44,7 @@ void gemm_tile(size_t nc, size_t k, const float* a, size_t a_stride, const uint1
   for (size_t m = 0; m < MR; ++m) ap[m] = a + m * a_stride;
 
   __m256 acc[S][MR][2];
-  if (params->flags & kGemmAccumulate) {
-    __m256i lo, hi;
-    column_masks(nc, &lo, &hi);
-#pragma GCC unroll 8
-    for (size_t m = 0; m < MR; ++m) {
-      acc[0][m][0] = _mm256_maskload_ps(c + m * c_stride, lo);
-      acc[0][m][1] = _mm256_maskload_ps(c + m * c_stride + 8, hi);
-    }
-  } else {
-    __m256 init0 = _mm256_setzero_ps(), init1 = _mm256_setzero_ps();
-    if (params->bias != nullptr) {
-      init0 = _mm256_loadu_ps(params->bias);
-      init1 = _mm256_loadu_ps(params->bias + 8);
-    }
-#pragma GCC unroll 8
-    for (size_t m = 0; m < MR; ++m) {
-      acc[0][m][0] = init0;
-      acc[0][m][1] = init1;
-    }
-  }
-#pragma GCC unroll 8
-  for (size_t s = 1; s < S; ++s) {
-#pragma GCC unroll 8
-    for (size_t m = 0; m < MR; ++m) acc[s][m][0] = acc[s][m][1] = _mm256_setzero_ps();
-  }
+  init_acc<MR, S>(acc, nc, c, c_stride, params);
 
   // Row pointers advance with k (constant offsets in the loop body keep GCC to one address
   // register per row; indexing by k made it spill).
@@ -147,40 +110,7 @@ void gemm_tile(size_t nc, size_t k, const float* a, size_t a_stride, const uint1
     }
   }
 
-#pragma GCC unroll 8
-  for (size_t s = 1; s < S; ++s) {
-#pragma GCC unroll 8
-    for (size_t m = 0; m < MR; ++m) {
-      acc[0][m][0] = _mm256_add_ps(acc[0][m][0], acc[s][m][0]);
-      acc[0][m][1] = _mm256_add_ps(acc[0][m][1], acc[s][m][1]);
-    }
-  }
-
-  if (params->flags & kGemmClamp) {
-    const __m256 vmin = _mm256_set1_ps(params->min);
-    const __m256 vmax = _mm256_set1_ps(params->max);
-#pragma GCC unroll 8
-    for (size_t m = 0; m < MR; ++m) {
-      // max/min return the second operand when either is NaN: a NaN result stays NaN.
-      acc[0][m][0] = _mm256_min_ps(vmax, _mm256_max_ps(vmin, acc[0][m][0]));
-      acc[0][m][1] = _mm256_min_ps(vmax, _mm256_max_ps(vmin, acc[0][m][1]));
-    }
-  }
-  if (nc == kGemmNR) {
-#pragma GCC unroll 8
-    for (size_t m = 0; m < MR; ++m) {
-      _mm256_storeu_ps(c + m * c_stride, acc[0][m][0]);
-      _mm256_storeu_ps(c + m * c_stride + 8, acc[0][m][1]);
-    }
-  } else {
-    __m256i lo, hi;
-    column_masks(nc, &lo, &hi);
-#pragma GCC unroll 8
-    for (size_t m = 0; m < MR; ++m) {
-      _mm256_maskstore_ps(c + m * c_stride, lo, acc[0][m][0]);
-      _mm256_maskstore_ps(c + m * c_stride + 8, hi, acc[0][m][1]);
-    }
-  }
+  store_acc<MR, S>(acc, nc, c, c_stride, params);
 }
 
 }  // namespace

@@ -30,17 +30,11 @@ void column_masks(size_t nc, __m256i* lo, __m256i* hi) {
   *hi = _mm256_cmpgt_epi32(n, _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15));
 }
 
-template <typename L, size_t MR, size_t S>
-void gemm_tile(size_t nc, size_t k, const float* a, size_t a_stride,
-               const typename L::Elem* w, float* c, size_t c_stride,
-               const GemmF32Params* params) {
-  constexpr size_t U = S > 4 ? S : 4;  // k steps per main-loop iteration
-
-  const float* ap[MR];
-#pragma GCC unroll 8
-  for (size_t m = 0; m < MR; ++m) ap[m] = a + m * a_stride;
-
-  __m256 acc[S][MR][2];
+// Accumulator set 0 starts from C (a later K block), else from the bias, else zero; sets
+// 1..S-1 start at zero. acc[s][m] holds columns 0-7 and 8-15 of row m.
+template <size_t MR, size_t S>
+[[gnu::always_inline]] inline void init_acc(__m256 (&acc)[S][MR][2], size_t nc, const float* c,
+                                            size_t c_stride, const GemmF32Params* params) {
   if (params->flags & kGemmAccumulate) {
     __m256i lo, hi;
     column_masks(nc, &lo, &hi);
@@ -66,6 +60,60 @@ void gemm_tile(size_t nc, size_t k, const float* a, size_t a_stride,
 #pragma GCC unroll 8
     for (size_t m = 0; m < MR; ++m) acc[s][m][0] = acc[s][m][1] = _mm256_setzero_ps();
   }
+}
+
+// Sums the S sets, clamps when kGemmClamp is set and stores nc columns of MR rows.
+template <size_t MR, size_t S>
+[[gnu::always_inline]] inline void store_acc(__m256 (&acc)[S][MR][2], size_t nc, float* c,
+                                             size_t c_stride, const GemmF32Params* params) {
+#pragma GCC unroll 8
+  for (size_t s = 1; s < S; ++s) {
+#pragma GCC unroll 8
+    for (size_t m = 0; m < MR; ++m) {
+      acc[0][m][0] = _mm256_add_ps(acc[0][m][0], acc[s][m][0]);
+      acc[0][m][1] = _mm256_add_ps(acc[0][m][1], acc[s][m][1]);
+    }
+  }
+
+  if (params->flags & kGemmClamp) {
+    const __m256 vmin = _mm256_set1_ps(params->min);
+    const __m256 vmax = _mm256_set1_ps(params->max);
+#pragma GCC unroll 8
+    for (size_t m = 0; m < MR; ++m) {
+      // max/min return the second operand when either is NaN: a NaN result stays NaN.
+      acc[0][m][0] = _mm256_min_ps(vmax, _mm256_max_ps(vmin, acc[0][m][0]));
+      acc[0][m][1] = _mm256_min_ps(vmax, _mm256_max_ps(vmin, acc[0][m][1]));
+    }
+  }
+  if (nc == kGemmNR) {
+#pragma GCC unroll 8
+    for (size_t m = 0; m < MR; ++m) {
+      _mm256_storeu_ps(c + m * c_stride, acc[0][m][0]);
+      _mm256_storeu_ps(c + m * c_stride + 8, acc[0][m][1]);
+    }
+  } else {
+    __m256i lo, hi;
+    column_masks(nc, &lo, &hi);
+#pragma GCC unroll 8
+    for (size_t m = 0; m < MR; ++m) {
+      _mm256_maskstore_ps(c + m * c_stride, lo, acc[0][m][0]);
+      _mm256_maskstore_ps(c + m * c_stride + 8, hi, acc[0][m][1]);
+    }
+  }
+}
+
+template <typename L, size_t MR, size_t S>
+void gemm_tile(size_t nc, size_t k, const float* a, size_t a_stride,
+               const typename L::Elem* w, float* c, size_t c_stride,
+               const GemmF32Params* params) {
+  constexpr size_t U = S > 4 ? S : 4;  // k steps per main-loop iteration
+
+  const float* ap[MR];
+#pragma GCC unroll 8
+  for (size_t m = 0; m < MR; ++m) ap[m] = a + m * a_stride;
+
+  __m256 acc[S][MR][2];
+  init_acc<MR, S>(acc, nc, c, c_stride, params);
 
   // Row pointers advance with k: constant offsets in the loop body keep GCC to one address
   // register per row (indexing by k made it spill).
@@ -102,40 +150,7 @@ void gemm_tile(size_t nc, size_t k, const float* a, size_t a_stride,
     w += kGemmNR;
   }
 
-#pragma GCC unroll 8
-  for (size_t s = 1; s < S; ++s) {
-#pragma GCC unroll 8
-    for (size_t m = 0; m < MR; ++m) {
-      acc[0][m][0] = _mm256_add_ps(acc[0][m][0], acc[s][m][0]);
-      acc[0][m][1] = _mm256_add_ps(acc[0][m][1], acc[s][m][1]);
-    }
-  }
-
-  if (params->flags & kGemmClamp) {
-    const __m256 vmin = _mm256_set1_ps(params->min);
-    const __m256 vmax = _mm256_set1_ps(params->max);
-#pragma GCC unroll 8
-    for (size_t m = 0; m < MR; ++m) {
-      // max/min return the second operand when either is NaN: a NaN result stays NaN.
-      acc[0][m][0] = _mm256_min_ps(vmax, _mm256_max_ps(vmin, acc[0][m][0]));
-      acc[0][m][1] = _mm256_min_ps(vmax, _mm256_max_ps(vmin, acc[0][m][1]));
-    }
-  }
-  if (nc == kGemmNR) {
-#pragma GCC unroll 8
-    for (size_t m = 0; m < MR; ++m) {
-      _mm256_storeu_ps(c + m * c_stride, acc[0][m][0]);
-      _mm256_storeu_ps(c + m * c_stride + 8, acc[0][m][1]);
-    }
-  } else {
-    __m256i lo, hi;
-    column_masks(nc, &lo, &hi);
-#pragma GCC unroll 8
-    for (size_t m = 0; m < MR; ++m) {
-      _mm256_maskstore_ps(c + m * c_stride, lo, acc[0][m][0]);
-      _mm256_maskstore_ps(c + m * c_stride + 8, hi, acc[0][m][1]);
-    }
-  }
+  store_acc<MR, S>(acc, nc, c, c_stride, params);
 }
 
 // The whole micro-kernel for a W row type L: L::Elem, L::kRowsPerLine (panel rows per 64-byte
