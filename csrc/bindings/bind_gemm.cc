@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "bindings/array_checks.h"
 #include "bindings/bindings.h"
 #include "kernels/gemm/gemm.h"
 #include "memory/scratch.h"
@@ -17,31 +18,6 @@ namespace py = pybind11;
 
 namespace fnn {
 namespace {
-
-template <typename T>
-const T* checked(const py::array& a, const char* name, py::ssize_t ndim) {
-  if (!a.dtype().equal(py::dtype::of<T>())) {
-    throw py::type_error(std::string(name) + " has dtype " + py::str(a.dtype()).cast<std::string>() +
-                         ", expected " + py::str(py::dtype::of<T>()).cast<std::string>());
-  }
-  if (a.ndim() != ndim) {
-    throw py::value_error(std::string(name) + " must be " + std::to_string(ndim) + "-D");
-  }
-  if (!(a.flags() & py::array::c_style)) {
-    throw py::value_error(std::string(name) + " must be C-contiguous");
-  }
-  return static_cast<const T*>(a.data());
-}
-
-template <typename T>
-T* checked_out(py::array& a, const char* name, size_t rows, size_t cols) {
-  checked<T>(a, name, 2);
-  if (!a.writeable()) throw py::value_error(std::string(name) + " is read-only");
-  if (static_cast<size_t>(a.shape(0)) != rows || static_cast<size_t>(a.shape(1)) != cols) {
-    throw py::value_error(std::string(name) + " has the wrong shape");
-  }
-  return static_cast<T*>(a.mutable_data());
-}
 
 WeightKind parse_kind(const std::string& kind) {
   if (kind == "f32") return WeightKind::kF32;

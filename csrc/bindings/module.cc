@@ -23,4 +23,5 @@ PYBIND11_MODULE(_core, m) {
   fnn::bind_memory(m);
   fnn::bind_ops(m);
   fnn::bind_gemm(m);
+  fnn::bind_sparse(m);
 }

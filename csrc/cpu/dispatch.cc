@@ -7,6 +7,7 @@
 #include "kernels/gemm/gemm_config.h"
 #include "kernels/quant/quant_config.h"
 #include "kernels/reduce/rsum_config.h"
+#include "kernels/sparse/spmm_config.h"
 
 namespace fnn {
 namespace {
@@ -84,6 +85,7 @@ std::vector<std::pair<std::string, std::string>> kernel_families() {
       {"gemm_bf16", g.bf16.isa},
       {"gemm_qu8_qs8w", g.qu8.isa},
       {"quantize_f32_qu8", quant_config().isa},
+      {"spmm", spmm_config().isa},
   };
 }
 

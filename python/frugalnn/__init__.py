@@ -6,7 +6,7 @@ load time from the CPU's features.
 """
 from __future__ import annotations
 
-from . import ops
+from . import ops, sparse
 from ._runtime import (
     active_isa,
     available_isas,
@@ -48,6 +48,7 @@ __all__ = [
     "set_feature_kernels",
     "set_isa",
     "set_num_threads",
+    "sparse",
     "trim_scratch",
     "use_isa",
     "zeros",

@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['PackedWeights', 'Pool', 'active_isa', 'available_isas', 'dynamic_quant_params', 'feature_kernels_enabled', 'get_num_threads', 'matmul', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads']
+__all__: list[str] = ['PackedWeights', 'Pool', 'SparseMatrix', 'active_isa', 'available_isas', 'dynamic_quant_params', 'feature_kernels_enabled', 'get_num_threads', 'matmul', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads', 'sparse_matrix', 'spmm', 'spmm_linear']
 class Pool:
     """
     Thread-safe pool of 64-byte aligned blocks (native).
@@ -63,6 +63,47 @@ class PackedWeights:
         ...
     @property
     def nbytes(self) -> int:
+        ...
+class SparseMatrix:
+    """
+    Sparse weights in the SpMM kernels' storage (native).
+    """
+    def values_f32(self) -> numpy.typing.NDArray[numpy.float32]:
+        """
+        The stored values as f32 (dequantized), one row of bk per block.
+        """
+    @property
+    def bk(self) -> int:
+        ...
+    @property
+    def cols(self) -> int:
+        ...
+    @property
+    def data(self) -> numpy.ndarray:
+        ...
+    @property
+    def index_dtype(self) -> str:
+        ...
+    @property
+    def indices(self) -> numpy.ndarray:
+        ...
+    @property
+    def indptr(self) -> numpy.ndarray:
+        ...
+    @property
+    def nblocks(self) -> int:
+        ...
+    @property
+    def nbytes(self) -> int:
+        ...
+    @property
+    def row_scales(self) -> numpy.ndarray | None:
+        ...
+    @property
+    def rows(self) -> int:
+        ...
+    @property
+    def values(self) -> str:
         ...
 def _isa_env() -> tuple[str, bool, str]:
     """
@@ -134,4 +175,12 @@ def set_num_threads(n: typing.SupportsInt | typing.SupportsIndex) -> None:
     """
     Threads of the library's pool (the caller counts as one).
     """
+def sparse_matrix(rows: typing.SupportsInt | typing.SupportsIndex, cols: typing.SupportsInt | typing.SupportsIndex, bk: typing.SupportsInt | typing.SupportsIndex, values: str, indptr: numpy.ndarray, indices: numpy.ndarray, data: numpy.ndarray, pool: Pool) -> SparseMatrix:
+    """
+    Validate CSR / BSR arrays and build a SparseMatrix (checked by frugalnn.sparse).
+    """
+def spmm(w: SparseMatrix, x: numpy.ndarray, out: numpy.ndarray, bias: numpy.ndarray | None, min: typing.SupportsFloat | typing.SupportsIndex, max: typing.SupportsFloat | typing.SupportsIndex) -> None:
+    ...
+def spmm_linear(w: SparseMatrix, x: numpy.ndarray, out: numpy.ndarray, bias: numpy.ndarray | None, min: typing.SupportsFloat | typing.SupportsIndex, max: typing.SupportsFloat | typing.SupportsIndex) -> None:
+    ...
 __version__: str = '0.1.0'

@@ -12,6 +12,7 @@ from .gemm import (
     qmatmul_dynamic,
     quantize_weights,
 )
+from .sparse import CSRMatrix, linear as sparse_linear, spmm
 
 __all__ = [
     "PackedWeights",
@@ -21,6 +22,9 @@ __all__ = [
     "qmatmul_dynamic",
     "quantize_weights",
     "reduce_sum",
+    "CSRMatrix",
+    "sparse_linear",
+    "spmm",
 ]
 
 
