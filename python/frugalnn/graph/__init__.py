@@ -1,0 +1,27 @@
+"""Build CNN / MLP graphs in Python (NCHW at the API, static shapes but the batch)."""
+from .graph import Graph, Node, Sequential, Tensor
+from .layers import (
+    Add,
+    AvgPool2d,
+    BatchNorm,
+    Clip,
+    Concat,
+    Conv2d,
+    Dense,
+    Flatten,
+    GlobalAvgPool,
+    GraphError,
+    Layer,
+    MaxPool2d,
+    ReLU,
+    ReLU6,
+    Reshape,
+    Sigmoid,
+    Softmax,
+)
+
+__all__ = [
+    "Add", "AvgPool2d", "BatchNorm", "Clip", "Concat", "Conv2d", "Dense", "Flatten",
+    "GlobalAvgPool", "Graph", "GraphError", "Layer", "MaxPool2d", "Node", "ReLU", "ReLU6",
+    "Reshape", "Sequential", "Sigmoid", "Softmax", "Tensor",
+]

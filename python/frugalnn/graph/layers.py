@@ -1,0 +1,343 @@
+"""Layers of a frugalnn graph: parameters, checks and per-sample shape inference.
+
+Shapes at the API are NCHW as in ONNX and PyTorch, without the batch dimension: a layer's
+``infer`` takes the per-sample input shapes and returns the per-sample output shape, raising
+``GraphError`` that names the layer and the mismatch. Weights are float32 numpy arrays in
+PyTorch's layouts (Dense: out x in; Conv2d: out x in/groups x kh x kw).
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence, Union
+
+import numpy as np
+
+Shape = tuple[int, ...]
+Pair = Union[int, tuple[int, int]]
+
+
+class GraphError(ValueError):
+    """A graph that cannot be built or compiled: the message names the layer."""
+
+
+def _pair(name: str, v: Pair, layer: str, minimum: int) -> tuple[int, int]:
+    t = (v, v) if isinstance(v, (int, np.integer)) else tuple(v)
+    if len(t) != 2 or not all(isinstance(a, (int, np.integer)) and a >= minimum for a in t):
+        raise GraphError(f"{layer}: {name} must be an int >= {minimum} or a pair of them, got {v!r}")
+    return (int(t[0]), int(t[1]))
+
+
+def _weights(layer: str, name: str, a: object, ndim: int) -> np.ndarray:
+    if not isinstance(a, np.ndarray):
+        raise GraphError(f"{layer}: {name} must be a numpy array, got {type(a).__name__}")
+    if a.dtype != np.float32:
+        raise GraphError(f"{layer}: {name} must be float32, got {a.dtype} (no implicit casts)")
+    if a.ndim != ndim:
+        raise GraphError(f"{layer}: {name} must be {ndim}-D, got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise GraphError(f"{layer}: {name} contains NaN or infinity")
+    return np.ascontiguousarray(a)
+
+
+class Layer:
+    """Base class: a named operation with fixed parameters."""
+
+    op = ""
+    arity = 1  # inputs it takes; -1 for any number >= 2
+    _counter = 0
+
+    def __init__(self, name: Optional[str] = None) -> None:
+        if name is None:
+            Layer._counter += 1
+            name = f"{self.op}_{Layer._counter}"
+        self.name = name
+
+    def infer(self, shapes: Sequence[Shape]) -> Shape:
+        raise NotImplementedError
+
+    def __call__(self, *inputs):
+        from .graph import Tensor
+
+        if not inputs or not all(isinstance(t, Tensor) for t in inputs):
+            raise GraphError(f"{self.name}: call the layer on graph tensors (Graph.input(...) or a layer's output)")
+        return inputs[0].graph._add(self, list(inputs))
+
+    def _label(self) -> str:
+        return f"{type(self).__name__} '{self.name}'"
+
+    def _need_rank(self, shape: Shape, ranks: Sequence[int]) -> None:
+        if len(shape) not in ranks:
+            want = " or ".join(f"{r}-D" for r in ranks)
+            raise GraphError(f"{self._label()}: expects a {want} input per sample, got shape {shape}")
+
+
+class Dense(Layer):
+    """``y = x @ weight.T + bias`` with weight (out_features x in_features)."""
+
+    op = "dense"
+
+    def __init__(self, weight: np.ndarray, bias: Optional[np.ndarray] = None, *,
+                 activation: Optional[str] = None, name: Optional[str] = None) -> None:
+        super().__init__(name)
+        self.weight = _weights(self._label(), "weight", weight, 2)
+        self.bias = None if bias is None else _weights(self._label(), "bias", bias, 1)
+        if self.bias is not None and self.bias.shape[0] != self.weight.shape[0]:
+            raise GraphError(f"{self._label()}: bias has {self.bias.shape[0]} values, weight has "
+                             f"{self.weight.shape[0]} outputs")
+        self.activation = _activation(self._label(), activation)
+
+    def infer(self, shapes):
+        (s,) = shapes
+        self._need_rank(s, (1,))
+        if s[0] != self.weight.shape[1]:
+            raise GraphError(f"{self._label()}: input has {s[0]} features, weight expects {self.weight.shape[1]}")
+        return (self.weight.shape[0],)
+
+
+class Conv2d(Layer):
+    """2-D convolution (cross-correlation, as PyTorch and ONNX): weight (out x in/groups x kh x kw).
+
+    ``padding``: int, (ph, pw), ``"valid"`` (0) or ``"same"`` (output = ceil(input /
+    stride); an odd total puts the extra row / column at the bottom / right, ONNX
+    SAME_UPPER).
+    """
+
+    op = "conv2d"
+
+    def __init__(self, weight: np.ndarray, bias: Optional[np.ndarray] = None, *, stride: Pair = 1,
+                 padding: Union[Pair, str] = 0, dilation: Pair = 1, groups: int = 1,
+                 activation: Optional[str] = None, name: Optional[str] = None) -> None:
+        super().__init__(name)
+        lab = self._label()
+        self.weight = _weights(lab, "weight", weight, 4)
+        self.bias = None if bias is None else _weights(lab, "bias", bias, 1)
+        o = self.weight.shape[0]
+        if self.bias is not None and self.bias.shape[0] != o:
+            raise GraphError(f"{lab}: bias has {self.bias.shape[0]} values, weight has {o} output channels")
+        self.stride = _pair("stride", stride, lab, 1)
+        self.dilation = _pair("dilation", dilation, lab, 1)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise GraphError(f"{lab}: padding must be 'same', 'valid', an int or a pair, got {padding!r}")
+            self.padding: Union[str, tuple[int, int]] = padding if padding == "same" else (0, 0)
+        else:
+            self.padding = _pair("padding", padding, lab, 0)
+        if not isinstance(groups, (int, np.integer)) or groups < 1 or o % groups:
+            raise GraphError(f"{lab}: groups must divide the {o} output channels, got {groups!r}")
+        self.groups = int(groups)
+        self.activation = _activation(lab, activation)
+
+    def pads(self, h: int, w: int) -> tuple[int, int, int, int]:
+        """(top, left, bottom, right) for an h x w input."""
+        if self.padding == "same":
+            out = []
+            for size, s, d, k in ((h, self.stride[0], self.dilation[0], self.weight.shape[2]),
+                                  (w, self.stride[1], self.dilation[1], self.weight.shape[3])):
+                total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
+                out.append((total // 2, total - total // 2))
+            return (out[0][0], out[1][0], out[0][1], out[1][1])
+        ph, pw = self.padding  # type: ignore[misc]
+        return (ph, pw, ph, pw)
+
+    def infer(self, shapes):
+        (s,) = shapes
+        self._need_rank(s, (3,))
+        c, h, w = s
+        o, cg, kh, kw = self.weight.shape
+        if c != cg * self.groups:
+            raise GraphError(f"{self._label()}: input has {c} channels, weight expects {cg} x groups "
+                             f"{self.groups} = {cg * self.groups}")
+        t, l, b, r = self.pads(h, w)
+        oh = (h + t + b - (kh - 1) * self.dilation[0] - 1) // self.stride[0] + 1
+        ow = (w + l + r - (kw - 1) * self.dilation[1] - 1) // self.stride[1] + 1
+        if oh < 1 or ow < 1:
+            raise GraphError(f"{self._label()}: a {kh}x{kw} kernel (dilation {self.dilation}) does not fit the "
+                             f"padded {h}x{w} input")
+        return (o, oh, ow)
+
+
+class _Pool2d(Layer):
+    def __init__(self, kernel: Pair, stride: Optional[Pair] = None, padding: Pair = 0, *,
+                 name: Optional[str] = None) -> None:
+        super().__init__(name)
+        lab = self._label()
+        self.kernel = _pair("kernel", kernel, lab, 1)
+        self.stride = self.kernel if stride is None else _pair("stride", stride, lab, 1)
+        self.padding = _pair("padding", padding, lab, 0)
+        if self.padding[0] * 2 > self.kernel[0] or self.padding[1] * 2 > self.kernel[1]:
+            raise GraphError(f"{lab}: padding {self.padding} must be at most half the kernel {self.kernel}")
+
+    def infer(self, shapes):
+        (s,) = shapes
+        self._need_rank(s, (3,))
+        c, h, w = s
+        oh = (h + 2 * self.padding[0] - self.kernel[0]) // self.stride[0] + 1
+        ow = (w + 2 * self.padding[1] - self.kernel[1]) // self.stride[1] + 1
+        if oh < 1 or ow < 1:
+            raise GraphError(f"{self._label()}: a {self.kernel} window does not fit the {h}x{w} input")
+        return (c, oh, ow)
+
+
+class MaxPool2d(_Pool2d):
+    """Max over windows (padding never wins: it counts as -inf)."""
+
+    op = "maxpool2d"
+
+
+class AvgPool2d(_Pool2d):
+    """Mean over windows; padded positions are not counted (ONNX count_include_pad=0)."""
+
+    op = "avgpool2d"
+
+
+class GlobalAvgPool(Layer):
+    """Mean over H and W: (C, H, W) -> (C,)."""
+
+    op = "global_avgpool"
+
+    def infer(self, shapes):
+        (s,) = shapes
+        self._need_rank(s, (3,))
+        return (s[0],)
+
+
+class _Elementwise(Layer):
+    def infer(self, shapes):
+        (s,) = shapes
+        return tuple(s)
+
+
+class ReLU(_Elementwise):
+    op = "relu"
+
+
+class Clip(_Elementwise):
+    """``min(max(x, lo), hi)``; ReLU6 is Clip(0, 6)."""
+
+    op = "clip"
+
+    def __init__(self, lo: float = -math.inf, hi: float = math.inf, *, name: Optional[str] = None) -> None:
+        super().__init__(name)
+        if not (lo <= hi):
+            raise GraphError(f"{self._label()}: need lo <= hi, got {lo}, {hi}")
+        self.lo, self.hi = float(lo), float(hi)
+
+
+def ReLU6(*, name: Optional[str] = None) -> Clip:
+    return Clip(0.0, 6.0, name=name)
+
+
+class Sigmoid(_Elementwise):
+    op = "sigmoid"
+
+
+class Softmax(Layer):
+    """Softmax over the last per-sample axis (the only one supported)."""
+
+    op = "softmax"
+
+    def infer(self, shapes):
+        (s,) = shapes
+        self._need_rank(s, (1,))
+        return tuple(s)
+
+
+class Flatten(Layer):
+    """(C, H, W) -> (C*H*W,) in NCHW order, as torch.flatten(x, 1)."""
+
+    op = "flatten"
+
+    def infer(self, shapes):
+        (s,) = shapes
+        return (int(np.prod(s)),)
+
+
+class Reshape(Layer):
+    """Per-sample reshape (one -1 allowed)."""
+
+    op = "reshape"
+
+    def __init__(self, shape: Sequence[int], *, name: Optional[str] = None) -> None:
+        super().__init__(name)
+        self.shape = tuple(int(v) for v in shape)
+        if sum(v == -1 for v in self.shape) > 1 or any(v < -1 or v == 0 for v in self.shape):
+            raise GraphError(f"{self._label()}: bad target shape {self.shape}")
+
+    def infer(self, shapes):
+        (s,) = shapes
+        n = int(np.prod(s))
+        known = int(np.prod([v for v in self.shape if v != -1]))
+        out = tuple(n // known if v == -1 else v for v in self.shape)
+        if int(np.prod(out)) != n:
+            raise GraphError(f"{self._label()}: cannot reshape {s} ({n} values) to {self.shape}")
+        return out
+
+
+class Add(Layer):
+    """Elementwise sum of two tensors of the same shape."""
+
+    op = "add"
+    arity = 2
+
+    def __init__(self, *, activation: Optional[str] = None, name: Optional[str] = None) -> None:
+        super().__init__(name)
+        self.activation = _activation(self._label(), activation)
+
+    def infer(self, shapes):
+        if len(shapes) != 2 or tuple(shapes[0]) != tuple(shapes[1]):
+            raise GraphError(f"{self._label()}: needs two inputs of the same shape, got {list(shapes)}")
+        return tuple(shapes[0])
+
+
+class Concat(Layer):
+    """Concatenation along the channel axis (per-sample axis 0)."""
+
+    op = "concat"
+    arity = -1
+
+    def infer(self, shapes):
+        if len(shapes) < 2:
+            raise GraphError(f"{self._label()}: needs at least two inputs")
+        rest = {tuple(s[1:]) for s in shapes}
+        if len(rest) != 1 or len({len(s) for s in shapes}) != 1:
+            raise GraphError(f"{self._label()}: inputs differ beyond the channel axis: {list(shapes)}")
+        return (sum(s[0] for s in shapes),) + tuple(shapes[0][1:])
+
+
+class BatchNorm(Layer):
+    """Inference batch normalization over channels; folded into the preceding conv / dense
+    at compile time when it follows one, else run as a per-channel scale and shift."""
+
+    op = "batchnorm"
+
+    def __init__(self, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray, var: np.ndarray,
+                 eps: float = 1e-5, *, name: Optional[str] = None) -> None:
+        super().__init__(name)
+        lab = self._label()
+        self.gamma, self.beta, self.mean, self.var = (
+            _weights(lab, n, a, 1) for n, a in (("gamma", gamma), ("beta", beta), ("mean", mean), ("var", var)))
+        if len({a.shape[0] for a in (self.gamma, self.beta, self.mean, self.var)}) != 1:
+            raise GraphError(f"{lab}: gamma, beta, mean and var must have the same length")
+        if np.any(self.var < 0) or not eps > 0:
+            raise GraphError(f"{lab}: var must be >= 0 and eps > 0")
+        self.eps = float(eps)
+
+    def scale_shift(self) -> tuple[np.ndarray, np.ndarray]:
+        scale = (self.gamma / np.sqrt(self.var.astype(np.float64) + self.eps)).astype(np.float32)
+        return scale, (self.beta - self.mean * scale).astype(np.float32)
+
+    def infer(self, shapes):
+        (s,) = shapes
+        self._need_rank(s, (1, 3))
+        if s[0] != self.gamma.shape[0]:
+            raise GraphError(f"{self._label()}: input has {s[0]} channels, parameters have {self.gamma.shape[0]}")
+        return tuple(s)
+
+
+_ACTIVATIONS = (None, "relu", "relu6")
+
+
+def _activation(layer: str, activation: Optional[str]) -> Optional[str]:
+    if activation not in _ACTIVATIONS:
+        raise GraphError(f"{layer}: activation must be one of {_ACTIVATIONS}, got {activation!r}")
+    return activation
