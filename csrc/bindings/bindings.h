@@ -9,5 +9,6 @@ void bind_memory(pybind11::module_& m);
 void bind_ops(pybind11::module_& m);
 void bind_gemm(pybind11::module_& m);
 void bind_sparse(pybind11::module_& m);
+void bind_runtime(pybind11::module_& m);
 
 }  // namespace fnn

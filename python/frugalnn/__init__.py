@@ -6,7 +6,7 @@ load time from the CPU's features.
 """
 from __future__ import annotations
 
-from . import ops, sparse
+from . import graph, models, ops, sparse
 from ._runtime import (
     active_isa,
     available_isas,
@@ -41,6 +41,8 @@ __all__ = [
     "default_pool",
     "empty",
     "get_num_threads",
+    "graph",
+    "models",
     "ops",
     "plan_memory",
     "runtime_info",

@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['PackedWeights', 'Pool', 'SparseMatrix', 'active_isa', 'available_isas', 'dynamic_quant_params', 'feature_kernels_enabled', 'get_num_threads', 'matmul', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads', 'sparse_matrix', 'spmm', 'spmm_linear']
+__all__: list[str] = ['PackedWeights', 'Pool', 'Program', 'Session', 'SparseMatrix', 'active_isa', 'available_isas', 'dynamic_quant_params', 'feature_kernels_enabled', 'get_num_threads', 'matmul', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads', 'sparse_matrix', 'spmm', 'spmm_linear']
 class Pool:
     """
     Thread-safe pool of 64-byte aligned blocks (native).
@@ -104,6 +104,54 @@ class SparseMatrix:
         ...
     @property
     def values(self) -> str:
+        ...
+class Program:
+    """
+    A compiled graph (native).
+    """
+    def __init__(self) -> None:
+        ...
+    def add_step(self, kind: str, name: str, inputs: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], output: typing.SupportsInt | typing.SupportsIndex, lo: typing.SupportsFloat | typing.SupportsIndex = ..., hi: typing.SupportsFloat | typing.SupportsIndex = ..., conv: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [], pool: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [], c: typing.SupportsInt | typing.SupportsIndex = 0, hw: typing.SupportsInt | typing.SupportsIndex = 0, packed: collections.abc.Sequence[PackedWeights] = [], sparse: SparseMatrix = None, bias: numpy.ndarray | None = None, weights: numpy.ndarray | None = None, parts: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [], a_scale: typing.SupportsFloat | typing.SupportsIndex = 1.0, a_zero_point: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
+        ...
+    def add_tensor(self, sample_elems: typing.SupportsInt | typing.SupportsIndex, external: bool, alias_of: typing.SupportsInt | typing.SupportsIndex) -> int:
+        ...
+    def set_io(self, inputs: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], outputs: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> None:
+        ...
+    def step_info(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> tuple[str, str, str, list[int], int]:
+        ...
+    @property
+    def num_steps(self) -> int:
+        ...
+    @property
+    def weight_bytes(self) -> int:
+        ...
+class Session:
+    """
+    Runs a Program on one planned arena (native).
+    """
+    def __init__(self, program: Program, max_batch: typing.SupportsInt | typing.SupportsIndex, threads: typing.SupportsInt | typing.SupportsIndex, pool: Pool) -> None:
+        ...
+    def run(self, inputs: collections.abc.Sequence[numpy.ndarray], outputs: collections.abc.Sequence[numpy.ndarray], batch: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def set_profiling(self, on: bool) -> None:
+        ...
+    @property
+    def arena_bytes(self) -> int:
+        ...
+    @property
+    def max_batch(self) -> int:
+        ...
+    @property
+    def plan(self) -> dict:
+        ...
+    @property
+    def runs(self) -> int:
+        ...
+    @property
+    def step_seconds(self) -> list[float]:
+        ...
+    @property
+    def threads(self) -> int:
         ...
 def _isa_env() -> tuple[str, bool, str]:
     """

@@ -62,6 +62,12 @@ def _activate(y: np.ndarray, activation) -> np.ndarray:
 def forward(graph: Graph, inputs: Union[np.ndarray, Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Outputs (float32) of ``graph`` for a batch of inputs (N x per-sample shape)."""
     graph.check()
+    vals = forward_all(graph, inputs)
+    return {name: vals[name].astype(np.float32) for name in graph.outputs}
+
+
+def forward_all(graph: Graph, inputs: Union[np.ndarray, Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Every tensor of the graph (float64), by name: for calibration and per-layer checks."""
     if isinstance(inputs, np.ndarray):
         if len(graph.inputs) != 1:
             raise ValueError("the graph has several inputs: pass a dict")
@@ -109,4 +115,4 @@ def forward(graph: Graph, inputs: Union[np.ndarray, Mapping[str, np.ndarray]]) -
         else:
             raise NotImplementedError(op)
         vals[node.output] = y
-    return {name: vals[name].astype(np.float32) for name in graph.outputs}
+    return vals

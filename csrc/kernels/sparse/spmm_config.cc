@@ -10,13 +10,13 @@ SpmmConfig make_config(IsaLevel level, bool /*features*/) {
   SpmmConfig c;
   spmm_ukernels__scalar(&c.kernels);
   c.isa = "scalar";
-#if 0 // TEMP
+#ifdef FNN_BUILT_AVX2
   if (l >= static_cast<int>(IsaLevel::kAvx2)) {
     spmm_ukernels__avx2(&c.kernels);
     c.isa = "avx2";
   }
 #endif
-#if 0 // TEMP
+#ifdef FNN_BUILT_AVX512
   if (l >= static_cast<int>(IsaLevel::kAvx512)) {
     spmm_ukernels__avx512(&c.kernels);
     c.isa = "avx512";

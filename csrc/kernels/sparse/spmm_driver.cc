@@ -12,9 +12,13 @@ namespace fnn {
 namespace {
 
 // Below this many multiply-adds per thread, waking another thread costs more than it saves.
+// A batch-1 product does one multiply-add per scalar load, so it is worth splitting sooner.
 constexpr size_t kMinMacsPerThread = size_t{1} << 16;
+constexpr size_t kMinMacsPerThreadSpmv = size_t{1} << 13;
 // A K x nc column tile of the activations should stay in L2 while a row range streams past.
-constexpr size_t kPanelBytes = size_t{512} << 10;
+constexpr size_t kPanelBytes = size_t{1024} << 10;
+// Bytes of W a row chunk may hold so that it stays in L2 while the column tiles pass.
+constexpr size_t kCachedWeightBytes = size_t{512} << 10;
 // Cost of a row beyond its blocks (pointer loads, epilogue, reduction), in multiply-adds.
 constexpr size_t kRowCost = 4;
 // Rows per kernel call in the dense-layer form: a 32 x nc tile on the stack, then transposed.
@@ -51,19 +55,25 @@ size_t row_split(const SparseMatrix& w, size_t c, size_t chunks) {
 
 // Calls fn(r0, r1, tile) over row chunks x column tiles; every (row, tile) pair exactly once.
 template <typename Fn>
-void for_each_task(const SparseMatrix& w, size_t tiles, size_t cols_per_task, const Fn& fn) {
+void for_each_task(const SparseMatrix& w, size_t tiles, size_t cols_per_task, size_t min_macs,
+                   const Fn& fn) {
   const size_t rows = w.rows();
   if (rows == 0 || tiles == 0) return;
   const size_t macs = (w.nblocks() * w.bk() + rows * kRowCost) * cols_per_task * tiles;
   const std::shared_ptr<ThreadPool> pool = global_thread_pool();
   const size_t threads =
-      std::min(pool->num_threads(), std::max<size_t>(1, macs / kMinMacsPerThread));
+      std::min(pool->num_threads(), std::max<size_t>(1, macs / min_macs));
   if (threads == 1) {
     for (size_t t = 0; t < tiles; ++t) fn(0, rows, t);
     return;
   }
   const size_t target = threads * 4;  // a few tasks per thread even out uneven progress
-  const size_t chunks = std::min(rows, std::max<size_t>(1, (target + tiles - 1) / tiles));
+  // Tasks run row chunk by row chunk, each chunk's column tiles back to back: a chunk of W
+  // small enough to stay cached while every tile passes is read from memory once, not once
+  // per column tile.
+  const size_t cached = std::max<size_t>(1, (w.nbytes() + kCachedWeightBytes - 1) / kCachedWeightBytes);
+  const size_t chunks =
+      std::min(rows, std::max<size_t>({size_t{1}, (target + tiles - 1) / tiles, tiles > 1 ? cached : 1}));
   pool->parallel_for(chunks * tiles, [&](size_t task) {
     const size_t c = task / tiles, t = task % tiles;
     const size_t r0 = row_split(w, c, chunks), r1 = row_split(w, c + 1, chunks);
@@ -91,7 +101,7 @@ size_t tile_width(const Kernels& k, size_t k_padded, size_t n) {
 
 void run_spmv(const SparseMatrix& w, const Kernels& k, const float* x, float* y,
               const SpmmEpilogue& ep) {
-  for_each_task(w, 1, 1, [&](size_t r0, size_t r1, size_t) {
+  for_each_task(w, 1, 1, kMinMacsPerThreadSpmv, [&](size_t r0, size_t r1, size_t) {
     const SpmmWeights s = rows_from(w, r0);
     const SpmmParams p = params_from(ep, r0);
     k.spmv(r1 - r0, &s, x, y + r0, &p);
@@ -130,7 +140,7 @@ void spmm(const SparseMatrix& w, const float* x, size_t n, size_t ldx, float* y,
   }
   const size_t nc = tile_width(k, kp, n);
   const size_t tiles = (n + nc - 1) / nc;
-  for_each_task(w, tiles, nc, [&](size_t r0, size_t r1, size_t t) {
+  for_each_task(w, tiles, nc, kMinMacsPerThread, [&](size_t r0, size_t r1, size_t t) {
     const size_t j0 = t * nc, cols = std::min(nc, n - j0);
     const SpmmWeights s = rows_from(w, r0);
     const SpmmParams p = params_from(ep, r0);
@@ -166,7 +176,7 @@ void spmm_linear(const SparseMatrix& w, const float* x, size_t batch, size_t ldx
 
   const size_t nc = tile_width(k, kp, batch);
   const size_t tiles = (batch + nc - 1) / nc;
-  for_each_task(w, tiles, nc, [&](size_t r0, size_t r1, size_t t) {
+  for_each_task(w, tiles, nc, kMinMacsPerThread, [&](size_t r0, size_t r1, size_t t) {
     const size_t j0 = t * nc, cols = std::min(nc, batch - j0);
     alignas(64) float tile[kLinearRows * kMaxNR];
     for (size_t r = r0; r < r1; r += kLinearRows) {

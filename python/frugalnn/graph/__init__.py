@@ -1,5 +1,7 @@
 """Build CNN / MLP graphs in Python (NCHW at the API, static shapes but the batch)."""
+from .compile import PRECISIONS, Program, StepInfo, TensorSpec, compile
 from .graph import Graph, Node, Sequential, Tensor
+from .session import MemoryReport, Session
 from .layers import (
     Add,
     AvgPool2d,
@@ -24,4 +26,5 @@ __all__ = [
     "Add", "AvgPool2d", "BatchNorm", "Clip", "Concat", "Conv2d", "Dense", "Flatten",
     "GlobalAvgPool", "Graph", "GraphError", "Layer", "MaxPool2d", "Node", "ReLU", "ReLU6",
     "Reshape", "Sequential", "Sigmoid", "Softmax", "Tensor",
+    "PRECISIONS", "Program", "StepInfo", "TensorSpec", "compile", "MemoryReport", "Session",
 ]

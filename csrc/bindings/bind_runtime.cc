@@ -1,0 +1,172 @@
+// Graph runtime bindings: Program building (called by frugalnn.graph.compile) and Session.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <array>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bindings/array_checks.h"
+#include "bindings/bindings.h"
+#include "runtime/program.h"
+#include "runtime/session.h"
+
+namespace py = pybind11;
+
+namespace fnn {
+namespace {
+
+StepKind parse_kind(const std::string& k) {
+  static const std::pair<const char*, StepKind> kinds[] = {
+      {"to_nhwc", StepKind::kToNhwc}, {"to_nchw", StepKind::kToNchw},
+      {"dense", StepKind::kDense}, {"sparse_dense", StepKind::kSparseDense},
+      {"conv2d", StepKind::kConv}, {"depthwise_conv2d", StepKind::kDepthwise},
+      {"maxpool2d", StepKind::kMaxPool}, {"avgpool2d", StepKind::kAvgPool},
+      {"global_avgpool", StepKind::kGlobalAvgPool}, {"add", StepKind::kAdd},
+      {"clamp", StepKind::kClamp}, {"sigmoid", StepKind::kSigmoid},
+      {"softmax", StepKind::kSoftmax}, {"scale_shift", StepKind::kScaleShift},
+      {"concat", StepKind::kConcat}};
+  for (const auto& [name, kind] : kinds) {
+    if (k == name) return kind;
+  }
+  throw py::value_error("unknown step kind '" + k + "'");
+}
+
+std::vector<float> floats(const std::optional<py::array>& a, const char* name) {
+  if (!a) return {};
+  const float* p = checked<float>(*a, name, 1);
+  return std::vector<float>(p, p + a->shape(0));
+}
+
+}  // namespace
+
+void bind_runtime(py::module_& m) {
+  py::class_<Program, std::shared_ptr<Program>>(m, "Program", "A compiled graph (native).")
+      .def(py::init<>())
+      .def("add_tensor", &Program::add_tensor, py::arg("sample_elems"), py::arg("external"),
+           py::arg("alias_of"))
+      .def(
+          "add_step",
+          [](Program& p, const std::string& kind, const std::string& name, std::vector<int> in,
+             int out, float lo, float hi, std::vector<size_t> conv, std::vector<size_t> pool,
+             size_t c, size_t hw, std::vector<std::shared_ptr<PackedWeights>> packed,
+             std::shared_ptr<SparseMatrix> sparse, const std::optional<py::array>& bias,
+             const std::optional<py::array>& weights, std::vector<size_t> parts, float a_scale,
+             int32_t a_zero_point) {
+            Step s;
+            s.kind = parse_kind(kind);
+            s.name = name;
+            s.in = std::move(in);
+            s.out = out;
+            s.lo = lo;
+            s.hi = hi;
+            if (!conv.empty()) {
+              if (conv.size() != 15) throw py::value_error("conv geometry needs 15 values");
+              Conv2dGeometry& g = s.conv;
+              g.h = conv[0]; g.w = conv[1]; g.c = conv[2]; g.oh = conv[3]; g.ow = conv[4];
+              g.oc = conv[5]; g.kh = conv[6]; g.kw = conv[7]; g.sh = conv[8]; g.sw = conv[9];
+              g.dh = conv[10]; g.dw = conv[11]; g.pad_top = conv[12]; g.pad_left = conv[13];
+              g.groups = conv[14];
+            }
+            if (!pool.empty()) {
+              if (pool.size() != 11) throw py::value_error("pool geometry needs 11 values");
+              Pool2dGeometry& g = s.pool;
+              g.h = pool[0]; g.w = pool[1]; g.c = pool[2]; g.oh = pool[3]; g.ow = pool[4];
+              g.kh = pool[5]; g.kw = pool[6]; g.sh = pool[7]; g.sw = pool[8];
+              g.pad_top = pool[9]; g.pad_left = pool[10];
+            }
+            s.c = c;
+            s.hw = hw;
+            s.packed = std::move(packed);
+            s.sparse = std::move(sparse);
+            s.bias = floats(bias, "bias");
+            s.weights = floats(weights, "weights");
+            s.parts = std::move(parts);
+            s.a_scale = a_scale;
+            s.a_zero_point = a_zero_point;
+            p.add_step(std::move(s));
+          },
+          py::arg("kind"), py::arg("name"), py::arg("inputs"), py::arg("output"),
+          py::arg("lo") = -std::numeric_limits<float>::infinity(),
+          py::arg("hi") = std::numeric_limits<float>::infinity(),
+          py::arg("conv") = std::vector<size_t>{}, py::arg("pool") = std::vector<size_t>{},
+          py::arg("c") = 0, py::arg("hw") = 0,
+          py::arg("packed") = std::vector<std::shared_ptr<PackedWeights>>{},
+          py::arg("sparse") = nullptr, py::arg("bias") = py::none(),
+          py::arg("weights") = py::none(), py::arg("parts") = std::vector<size_t>{},
+          py::arg("a_scale") = 1.0f, py::arg("a_zero_point") = 0)
+      .def("set_io", &Program::set_io, py::arg("inputs"), py::arg("outputs"))
+      .def_property_readonly("weight_bytes", &Program::weight_bytes)
+      .def_property_readonly("num_steps", [](const Program& p) { return p.steps().size(); })
+      .def("step_info", [](const Program& p, size_t i) {
+        const Step& s = p.steps().at(i);
+        std::string precision = "f32";
+        if (!s.packed.empty()) precision = weight_kind_name(s.packed[0]->kind());
+        if (s.sparse) precision = "sparse";
+        return py::make_tuple(s.name, step_kind_name(s.kind), precision, s.in, s.out);
+      });
+
+  py::class_<Session, std::shared_ptr<Session>>(m, "Session", "Runs a Program on one planned arena (native).")
+      .def(py::init([](std::shared_ptr<const Program> p, size_t max_batch, size_t threads,
+                       std::shared_ptr<Pool> pool) {
+             return std::make_shared<Session>(std::move(p), max_batch, threads, std::move(pool));
+           }),
+           py::arg("program"), py::arg("max_batch"), py::arg("threads"), py::arg("pool"))
+      .def(
+          "run",
+          [](Session& s, const std::vector<py::array>& inputs, std::vector<py::array>& outputs,
+             size_t batch) {
+            const Program& p = s.program();
+            if (inputs.size() != p.inputs().size() || outputs.size() != p.outputs().size()) {
+              throw py::value_error("wrong number of inputs or outputs");
+            }
+            if (batch == 0 || batch > s.max_batch()) throw py::value_error("batch out of range");
+            std::array<const float*, 16> in{};
+            std::array<float*, 16> out{};
+            if (inputs.size() > in.size() || outputs.size() > out.size()) {
+              throw py::value_error("at most 16 inputs and 16 outputs");
+            }
+            for (size_t i = 0; i < inputs.size(); ++i) {
+              checked<float>(inputs[i], "input", inputs[i].ndim());
+              if (static_cast<size_t>(inputs[i].size()) != batch * p.tensors()[p.inputs()[i]].sample_elems) {
+                throw py::value_error("input " + std::to_string(i) + " has the wrong size");
+              }
+              in[i] = checked<float>(inputs[i], "input", inputs[i].ndim());
+            }
+            for (size_t i = 0; i < outputs.size(); ++i) {
+              checked<float>(outputs[i], "output", outputs[i].ndim());
+              if (static_cast<size_t>(outputs[i].size()) != batch * p.tensors()[p.outputs()[i]].sample_elems) {
+                throw py::value_error("output " + std::to_string(i) + " has the wrong size");
+              }
+              if (!outputs[i].writeable()) throw py::value_error("output is read-only");
+              out[i] = static_cast<float*>(outputs[i].mutable_data());
+            }
+            py::gil_scoped_release nogil;
+            s.run(in.data(), out.data(), batch);
+          },
+          py::arg("inputs"), py::arg("outputs"), py::arg("batch"))
+      .def_property_readonly("max_batch", &Session::max_batch)
+      .def_property_readonly("threads", &Session::threads)
+      .def_property_readonly("arena_bytes", &Session::arena_bytes)
+      .def_property_readonly("runs", &Session::runs)
+      .def_property_readonly("plan", [](const Session& s) {
+        const MemoryPlan& p = s.plan();
+        py::dict d;
+        d["arena_bytes"] = p.arena_bytes;
+        d["lower_bound"] = p.lower_bound;
+        d["naive_bytes"] = p.naive_bytes;
+        d["strategy"] = p.strategy;
+        d["offsets"] = p.offsets;
+        d["sizes"] = p.sizes;
+        d["tensor_entry"] = s.tensor_entry();
+        d["scratch_entry"] = s.scratch_entry();
+        return d;
+      })
+      .def("set_profiling", &Session::set_profiling, py::arg("on"))
+      .def_property_readonly("step_seconds", &Session::step_seconds);
+}
+
+}  // namespace fnn

@@ -1,0 +1,237 @@
+// Portable NHWC conv / pool helpers. Built without -m flags (baseline x86-64 and ARM), so the
+// hot loops are plain loops over the contiguous channel dimension that GCC vectorizes at -O3.
+// Nothing here allocates: these run inside the runtime's zero-allocation steady state.
+#include "kernels/conv/conv_nhwc.h"
+
+#include <cstddef>
+#include <cstring>
+
+namespace fnn {
+namespace {
+
+using idx = std::ptrdiff_t;  // signed: window origins go negative inside the padding
+
+// Walks output pixels p0, p0+1, ... without a division per pixel.
+struct PixelCursor {
+  size_t b, oy, ox, oh, ow;
+  PixelCursor(size_t p, size_t oh_, size_t ow_) : oh(oh_), ow(ow_) {
+    b = p / (oh * ow);
+    const size_t r = p - b * oh * ow;
+    oy = r / ow;
+    ox = r - oy * ow;
+  }
+  void next() {
+    if (++ox < ow) return;
+    ox = 0;
+    if (++oy < oh) return;
+    oy = 0;
+    ++b;
+  }
+};
+
+// First and one-past-last tap t in [0, k) with 0 <= origin + t * dil < extent.
+inline void tap_range(idx origin, size_t k, size_t dil, size_t extent, size_t* t0, size_t* t1) {
+  const idx d = static_cast<idx>(dil), e = static_cast<idx>(extent), kk = static_cast<idx>(k);
+  idx lo = origin < 0 ? (-origin + d - 1) / d : 0;
+  idx hi = e > origin ? (e - origin + d - 1) / d : 0;
+  if (hi > kk) hi = kk;
+  if (lo > hi) lo = hi;
+  *t0 = static_cast<size_t>(lo);
+  *t1 = static_cast<size_t>(hi);
+}
+
+// acc[ch] += x[ch] * w[ch]; the operands are distinct buffers, so no runtime alias checks.
+inline void mul_acc(size_t c, const float* __restrict x, const float* __restrict w,
+                    float* __restrict acc) {
+  for (size_t ch = 0; ch < c; ++ch) acc[ch] += x[ch] * w[ch];
+}
+
+// Same comparison form as the GEMM epilogue: maxps/minps on x86, NaN passes through.
+inline void clamp_row(size_t c, float* y, float lo, float hi) {
+  for (size_t ch = 0; ch < c; ++ch) {
+    float v = y[ch];
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+    y[ch] = v;
+  }
+}
+
+inline void max_acc(size_t c, const float* __restrict x, float* __restrict m) {
+  for (size_t ch = 0; ch < c; ++ch) m[ch] = m[ch] < x[ch] ? x[ch] : m[ch];
+}
+
+inline void add_acc(size_t c, const float* __restrict x, float* __restrict s) {
+  for (size_t ch = 0; ch < c; ++ch) s[ch] += x[ch];
+}
+
+inline void scale_row(size_t c, float* y, float s) {
+  for (size_t ch = 0; ch < c; ++ch) y[ch] *= s;
+}
+
+// Pooling shares everything but the reduction: the first real tap seeds y (so padding never
+// enters a max), the others fold in with `Acc`, and `finish` sees the real tap count.
+template <typename Acc, typename Finish>
+void pool2d(const Pool2dGeometry& g, const float* __restrict x, float* __restrict y, size_t p0,
+            size_t rows, Acc acc, Finish finish) {
+  const size_t c = g.c;
+  PixelCursor pc(p0, g.oh, g.ow);
+  for (size_t r = 0; r < rows; ++r, pc.next()) {
+    const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
+    const idx ix0 = static_cast<idx>(pc.ox * g.sw) - static_cast<idx>(g.pad_left);
+    size_t ky0, ky1, kx0, kx1;
+    tap_range(iy0, g.kh, 1, g.h, &ky0, &ky1);
+    tap_range(ix0, g.kw, 1, g.w, &kx0, &kx1);
+    float* yr = y + (p0 + r) * c;
+    const float* xb = x + pc.b * g.h * g.w * c;
+    bool first = true;
+    for (size_t ky = ky0; ky < ky1; ++ky) {
+      const float* xrow = xb + static_cast<size_t>(iy0 + static_cast<idx>(ky)) * g.w * c;
+      for (size_t kx = kx0; kx < kx1; ++kx) {
+        const float* xp = xrow + static_cast<size_t>(ix0 + static_cast<idx>(kx)) * c;
+        if (first) {
+          std::memcpy(yr, xp, c * sizeof(float));
+          first = false;
+        } else {
+          acc(c, xp, yr);
+        }
+      }
+    }
+    finish(c, yr, (ky1 - ky0) * (kx1 - kx0));
+  }
+}
+
+// One batch item: src is [rows][cols], dst is [cols][rows]. Tiles keep both the strided reads
+// and the contiguous writes inside L1 instead of striding through a whole feature map.
+void transpose_2d(size_t rows, size_t cols, const float* __restrict src, float* __restrict dst) {
+  constexpr size_t kTile = 32;
+  for (size_t r0 = 0; r0 < rows; r0 += kTile) {
+    const size_t r1 = r0 + kTile < rows ? r0 + kTile : rows;
+    for (size_t c0 = 0; c0 < cols; c0 += kTile) {
+      const size_t c1 = c0 + kTile < cols ? c0 + kTile : cols;
+      for (size_t j = c0; j < c1; ++j) {
+        float* d = dst + j * rows;
+        for (size_t i = r0; i < r1; ++i) d[i] = src[i * cols + j];
+      }
+    }
+  }
+}
+
+void transpose_batched(size_t n, size_t rows, size_t cols, const float* x, float* y) {
+  const size_t plane = rows * cols;
+  if (rows == 1 || cols == 1) {  // a vector is its own transpose
+    std::memcpy(y, x, n * plane * sizeof(float));
+    return;
+  }
+  for (size_t b = 0; b < n; ++b) transpose_2d(rows, cols, x + b * plane, y + b * plane);
+}
+
+}  // namespace
+
+void im2col_nhwc(const Conv2dGeometry& g, const float* x, size_t p0, size_t rows, size_t group,
+                 float* dst, size_t ld) {
+  const size_t c = g.c, cg = c / g.groups, cbase = group * cg;
+  // With dw == 1 and one group, the kw taps of a patch row are kw * c adjacent input floats.
+  const bool row_runs = g.groups == 1 && g.dw == 1;
+  const size_t run = g.kw * c;
+  PixelCursor pc(p0, g.oh, g.ow);
+  for (size_t r = 0; r < rows; ++r, pc.next()) {
+    float* d = dst + r * ld;
+    const float* xb = x + pc.b * g.h * g.w * c;
+    const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
+    const idx ix0 = static_cast<idx>(pc.ox * g.sw) - static_cast<idx>(g.pad_left);
+    const bool x_inside = ix0 >= 0 && static_cast<size_t>(ix0) + (g.kw - 1) * g.dw < g.w;
+    for (size_t ky = 0; ky < g.kh; ++ky) {
+      const idx iy = iy0 + static_cast<idx>(ky * g.dh);
+      if (iy < 0 || iy >= static_cast<idx>(g.h)) {
+        std::memset(d, 0, g.kw * cg * sizeof(float));
+        d += g.kw * cg;
+        continue;
+      }
+      const float* xrow = xb + static_cast<size_t>(iy) * g.w * c + cbase;
+      if (row_runs && x_inside) {
+        std::memcpy(d, xrow + static_cast<size_t>(ix0) * c, run * sizeof(float));
+        d += run;
+        continue;
+      }
+      for (size_t kx = 0; kx < g.kw; ++kx, d += cg) {
+        const idx ix = ix0 + static_cast<idx>(kx * g.dw);
+        if (ix < 0 || ix >= static_cast<idx>(g.w)) {
+          std::memset(d, 0, cg * sizeof(float));
+        } else {
+          std::memcpy(d, xrow + static_cast<size_t>(ix) * c, cg * sizeof(float));
+        }
+      }
+    }
+  }
+}
+
+void depthwise_conv2d_nhwc(const Conv2dGeometry& g, const float* x, const float* w,
+                           const float* bias, float lo, float hi, float* y, size_t p0,
+                           size_t rows) {
+  const size_t c = g.c;
+  PixelCursor pc(p0, g.oh, g.ow);
+  for (size_t r = 0; r < rows; ++r, pc.next()) {
+    // The y row is the accumulator: it stays in L1 across the taps and needs no scratch.
+    float* yr = y + (p0 + r) * c;
+    if (bias) {
+      std::memcpy(yr, bias, c * sizeof(float));
+    } else {
+      std::memset(yr, 0, c * sizeof(float));
+    }
+    const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
+    const idx ix0 = static_cast<idx>(pc.ox * g.sw) - static_cast<idx>(g.pad_left);
+    size_t ky0, ky1, kx0, kx1;
+    tap_range(iy0, g.kh, g.dh, g.h, &ky0, &ky1);
+    tap_range(ix0, g.kw, g.dw, g.w, &kx0, &kx1);
+    const float* xb = x + pc.b * g.h * g.w * c;
+    for (size_t ky = ky0; ky < ky1; ++ky) {
+      const size_t iy = static_cast<size_t>(iy0 + static_cast<idx>(ky * g.dh));
+      const float* xrow = xb + iy * g.w * c;
+      const float* wrow = w + ky * g.kw * c;
+      for (size_t kx = kx0; kx < kx1; ++kx) {
+        const size_t ix = static_cast<size_t>(ix0 + static_cast<idx>(kx * g.dw));
+        mul_acc(c, xrow + ix * c, wrow + kx * c, yr);
+      }
+    }
+    clamp_row(c, yr, lo, hi);
+  }
+}
+
+void maxpool2d_nhwc(const Pool2dGeometry& g, const float* x, float* y, size_t p0, size_t rows) {
+  pool2d(g, x, y, p0, rows, max_acc, [](size_t, float*, size_t) {});
+}
+
+void avgpool2d_nhwc(const Pool2dGeometry& g, const float* x, float* y, size_t p0, size_t rows) {
+  pool2d(g, x, y, p0, rows, add_acc, [](size_t c, float* yr, size_t count) {
+    scale_row(c, yr, 1.0f / static_cast<float>(count));
+  });
+}
+
+void global_avgpool_nhwc(size_t n, size_t hw, size_t c, const float* x, float* y) {
+  // Double sums keep large maps (e.g. 112x112) accurate; a fixed channel block on the stack
+  // bounds the accumulator without allocating, and still reads contiguous runs of x.
+  constexpr size_t kBlock = 64;
+  const double inv = 1.0 / static_cast<double>(hw);
+  for (size_t b = 0; b < n; ++b) {
+    const float* xb = x + b * hw * c;
+    for (size_t c0 = 0; c0 < c; c0 += kBlock) {
+      const size_t cb = c - c0 < kBlock ? c - c0 : kBlock;
+      double acc[kBlock] = {};
+      for (size_t p = 0; p < hw; ++p) {
+        const float* xp = xb + p * c + c0;
+        for (size_t j = 0; j < cb; ++j) acc[j] += static_cast<double>(xp[j]);
+      }
+      for (size_t j = 0; j < cb; ++j) y[b * c + c0 + j] = static_cast<float>(acc[j] * inv);
+    }
+  }
+}
+
+void nchw_to_nhwc(size_t n, size_t c, size_t hw, const float* x, float* y) {
+  transpose_batched(n, c, hw, x, y);
+}
+
+void nhwc_to_nchw(size_t n, size_t c, size_t hw, const float* x, float* y) {
+  transpose_batched(n, hw, c, x, y);
+}
+
+}  // namespace fnn

@@ -1,0 +1,50 @@
+// Convolution and pooling helpers on NHWC float32 tensors (batch n, contiguous).
+//
+// Output pixels are numbered p = (b * oh + y) * ow + x over the whole batch; every function
+// that takes (p0, rows) handles output pixels [p0, p0 + rows) only, so callers split work
+// over threads by pixel ranges and tile im2col into a small scratch.
+#pragma once
+
+#include <cstddef>
+
+namespace fnn {
+
+struct Conv2dGeometry {
+  size_t n = 0, h = 0, w = 0, c = 0;  // input (NHWC)
+  size_t oh = 0, ow = 0, oc = 0;      // output (NHWC)
+  size_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
+  size_t pad_top = 0, pad_left = 0;   // bottom / right padding follow from oh / ow
+  size_t groups = 1;                  // input channels per group: c / groups
+};
+
+// Rows of the im2col matrix for output pixels [p0, p0 + rows) and channel group `group`:
+// row r holds the patch of pixel p0 + r as [kh][kw][c / groups] (zeros where the patch
+// falls in the padding); rows are `ld` floats apart (ld >= kh * kw * c / groups).
+void im2col_nhwc(const Conv2dGeometry& g, const float* x, size_t p0, size_t rows, size_t group,
+                 float* dst, size_t ld);
+
+// Depthwise convolution (groups == c == oc): w is [kh][kw][c], bias c values or null, the
+// result clamped to [lo, hi].
+void depthwise_conv2d_nhwc(const Conv2dGeometry& g, const float* x, const float* w,
+                           const float* bias, float lo, float hi, float* y, size_t p0,
+                           size_t rows);
+
+struct Pool2dGeometry {
+  size_t n = 0, h = 0, w = 0, c = 0;
+  size_t oh = 0, ow = 0;
+  size_t kh = 1, kw = 1, sh = 1, sw = 1;
+  size_t pad_top = 0, pad_left = 0;
+};
+
+// Max over each window (padding never wins); a window always holds at least one real input.
+void maxpool2d_nhwc(const Pool2dGeometry& g, const float* x, float* y, size_t p0, size_t rows);
+// Mean over the real inputs of each window (padding not counted, ONNX count_include_pad=0).
+void avgpool2d_nhwc(const Pool2dGeometry& g, const float* x, float* y, size_t p0, size_t rows);
+// y[b][ch] = mean over the hw pixels of x[b][.][ch].
+void global_avgpool_nhwc(size_t n, size_t hw, size_t c, const float* x, float* y);
+
+// Layout changes between the API's NCHW and the runtime's NHWC.
+void nchw_to_nhwc(size_t n, size_t c, size_t hw, const float* x, float* y);
+void nhwc_to_nchw(size_t n, size_t c, size_t hw, const float* x, float* y);
+
+}  // namespace fnn

@@ -1,0 +1,70 @@
+// Portable elementwise and row-wise float ops, built without -m flags.
+// y may alias an input exactly (in place), so there is no __restrict on x / y: GCC's runtime
+// overlap check treats a distance of 0 as safe and keeps the vector loop for in-place calls.
+// No allocation; every op is a single pass (softmax: three passes over one row).
+#include "kernels/eltwise/eltwise.h"
+
+#include <cmath>
+#include <cstddef>
+
+namespace fnn {
+namespace {
+
+// Same comparison form as the GEMM epilogue so every clamp in the runtime agrees: NaN passes
+// through, and GCC turns each select into one maxps / minps.
+inline float clamp1(float v, float lo, float hi) {
+  v = v < lo ? lo : v;
+  return v > hi ? hi : v;
+}
+
+}  // namespace
+
+void add_clamp_f32(size_t n, const float* a, const float* b, float* y, float lo, float hi) {
+  for (size_t i = 0; i < n; ++i) y[i] = clamp1(a[i] + b[i], lo, hi);
+}
+
+void clamp_f32(size_t n, const float* x, float* y, float lo, float hi) {
+  for (size_t i = 0; i < n; ++i) y[i] = clamp1(x[i], lo, hi);
+}
+
+void sigmoid_f32(size_t n, const float* x, float* y) {
+  // exp(-|x|) never overflows. For x < 0, 1 / (1 + exp(-x)) would round to 0 once exp(-x)
+  // overflows (x < -88.7) although the true value is still a normal/denormal float, so that
+  // side uses e / (1 + e) instead. x = +-inf gives 1 / 0 and NaN stays NaN.
+  for (size_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    const float e = std::exp(-std::fabs(v));
+    const float r = 1.0f / (1.0f + e);
+    y[i] = v < 0.0f ? e * r : r;
+  }
+}
+
+void softmax_rows_f32(size_t rows, size_t cols, const float* x, float* y) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* in = x + r * cols;
+    float* out = y + r * cols;
+    float m = in[0];
+    for (size_t j = 1; j < cols; ++j) m = in[j] > m ? in[j] : m;
+    // Reading in[j] before writing out[j] keeps this correct in place. The sum is in double:
+    // exp is the cost here, and a float sum drifts over long rows (e.g. 1000 classes).
+    double sum = 0.0;
+    for (size_t j = 0; j < cols; ++j) {
+      const float e = std::exp(in[j] - m);
+      out[j] = e;
+      sum += static_cast<double>(e);
+    }
+    const float inv = static_cast<float>(1.0 / sum);
+    for (size_t j = 0; j < cols; ++j) out[j] *= inv;
+  }
+}
+
+void scale_shift_channels_f32(size_t pixels, size_t c, const float* x, const float* scale,
+                              const float* shift, float* y) {
+  for (size_t p = 0; p < pixels; ++p) {
+    const float* xr = x + p * c;
+    float* yr = y + p * c;
+    for (size_t ch = 0; ch < c; ++ch) yr[ch] = xr[ch] * scale[ch] + shift[ch];
+  }
+}
+
+}  // namespace fnn

@@ -1,0 +1,94 @@
+// A compiled graph: tensors (per-sample sizes, float32, NHWC inside), steps that read and
+// write them, and the packed weights the steps own. Built once by the compiler (Python
+// frugalnn.graph.compile), then run by any number of Sessions, each with its own arena.
+//
+// Tensors are "external" (graph inputs and outputs: bound to the caller's buffers at run
+// time), "planned" (a slice of the session's arena) or an alias of another tensor (a
+// flatten or reshape that moves no data). Steps run in order; a tensor lives from the step
+// that writes it to the last step that reads it, which is what the memory plan packs.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/conv/conv_nhwc.h"
+#include "kernels/gemm/gemm.h"
+#include "kernels/sparse/sparse_matrix.h"
+
+namespace fnn {
+
+enum class StepKind : int {
+  kToNhwc,        // NCHW -> NHWC (c, hw)
+  kToNchw,        // NHWC -> NCHW (c, hw)
+  kDense,         // y = x @ W (+ bias), clamp: float PackedWeights, or int8 with static act quant
+  kSparseDense,   // y = x @ S^T (+ bias), clamp
+  kConv,          // im2col tiles + GEMM per group (float or int8 weights)
+  kDepthwise,     // direct depthwise conv
+  kMaxPool,
+  kAvgPool,
+  kGlobalAvgPool,
+  kAdd,           // y = clamp(a + b)
+  kClamp,
+  kSigmoid,
+  kSoftmax,       // rows of `cols`
+  kScaleShift,    // per channel (BatchNorm that could not be folded)
+  kConcat,        // channels last: inputs' channel slices side by side
+};
+const char* step_kind_name(StepKind kind);
+
+struct TensorInfo {
+  size_t sample_elems = 0;  // float32 elements per sample
+  bool external = false;
+  int alias_of = -1;        // another tensor whose memory this one is
+};
+
+struct Step {
+  StepKind kind = StepKind::kClamp;
+  std::string name;
+  std::vector<int> in;
+  int out = -1;
+  float lo = -__builtin_inff(), hi = __builtin_inff();
+  Conv2dGeometry conv;  // per sample (n set at run time)
+  Pool2dGeometry pool;
+  size_t c = 0, hw = 0;  // layout changes, global pool, scale-shift, softmax (cols = c)
+  std::vector<std::shared_ptr<PackedWeights>> packed;  // dense: 1; conv: one per group
+  std::shared_ptr<SparseMatrix> sparse;
+  std::vector<float> bias;     // sparse dense, depthwise
+  std::vector<float> weights;  // depthwise [kh][kw][c]; scale-shift: scale then shift
+  std::vector<size_t> parts;   // concat: channels of each input
+  // int8 weights: activations quantized with these calibrated parameters.
+  float a_scale = 1.f;
+  int32_t a_zero_point = 0;
+};
+
+class Program {
+ public:
+  int add_tensor(size_t sample_elems, bool external, int alias_of);
+  void add_step(Step step);
+  void set_io(std::vector<int> inputs, std::vector<int> outputs);
+
+  const std::vector<TensorInfo>& tensors() const { return tensors_; }
+  const std::vector<Step>& steps() const { return steps_; }
+  const std::vector<int>& inputs() const { return inputs_; }
+  const std::vector<int>& outputs() const { return outputs_; }
+  // Bytes held by packed weights (shared by every session of this program).
+  size_t weight_bytes() const;
+  // Scratch a step needs (im2col tiles per thread, quantized activations), in bytes.
+  size_t step_scratch_bytes(size_t step, size_t max_batch, size_t threads) const;
+  // Whether a conv step reads its input directly as the GEMM's A (1x1, stride 1, no pad).
+  static bool conv_is_pointwise(const Step& s);
+  // One thread's im2col scratch for a (not pointwise) conv step.
+  static size_t conv_slot_bytes(const Step& s);
+
+  static constexpr size_t kConvTileRows = 64;  // output pixels per im2col tile
+
+ private:
+  std::vector<TensorInfo> tensors_;
+  std::vector<Step> steps_;
+  std::vector<int> inputs_, outputs_;
+};
+
+}  // namespace fnn

@@ -1,0 +1,370 @@
+"""compile(graph) -> Program: BatchNorm folding, activation fusion, NHWC layout, weight
+packing per layer precision, and the native step list the Session runs.
+
+Layout: 3-D tensors run channels-last (NHWC) inside; a graph input with channels and
+spatial extent is converted once by a first step, an output converted back by a last one.
+Flatten of an NHWC map feeding only Dense layers moves no data: the Dense weights' columns
+are permuted at compile time instead.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Union
+
+import numpy as np
+
+from .. import _core
+from ..gemm import pack_weights
+from ..sparse import CSRMatrix
+from . import layers as L
+from .graph import Graph
+from .layers import GraphError
+
+PRECISIONS = ("f32", "f16", "bf16", "int8", "sparse")
+_INF = math.inf
+
+
+@dataclass
+class TensorSpec:
+    """A graph input or output: name, shape with ``None`` for the batch, dtype."""
+
+    name: str
+    shape: tuple
+    dtype: np.dtype = field(default_factory=lambda: np.dtype(np.float32))
+
+
+@dataclass
+class StepInfo:
+    name: str
+    kind: str
+    precision: str
+
+
+class Program:
+    """A compiled graph: packed weights and the step list (create Sessions to run it)."""
+
+    def __init__(self, core, inputs: list[TensorSpec], outputs: list[TensorSpec],
+                 quantization: dict[str, tuple[float, int]], graph: Graph) -> None:
+        self._core = core
+        self.inputs = inputs
+        self.outputs = outputs
+        self.quantization = quantization  # layer name -> (activation scale, zero point)
+        self.graph = graph
+        self.has_int8 = bool(quantization)
+
+    @property
+    def weight_bytes(self) -> int:
+        """Bytes of packed weights (shared by every session)."""
+        return self._core.weight_bytes
+
+    @property
+    def steps(self) -> list[StepInfo]:
+        out = []
+        for i in range(self._core.num_steps):
+            name, kind, precision, _, _ = self._core.step_info(i)
+            out.append(StepInfo(name, kind, precision))
+        return out
+
+    def __repr__(self) -> str:
+        return (f"Program({len(self.steps)} steps, inputs={[i.name for i in self.inputs]}, "
+                f"outputs={[o.name for o in self.outputs]}, weights={self.weight_bytes} bytes)")
+
+
+def _spatial(shape) -> bool:
+    """Whether NCHW and NHWC orders differ for this per-sample shape."""
+    return len(shape) == 3 and shape[0] > 1 and shape[1] * shape[2] > 1
+
+
+def _calibrate(graph: Graph, data, layers: set[str]) -> dict[str, tuple[float, int]]:
+    """(scale, zero point) of each int8 layer's input from a calibration batch (u8, covering
+    min(x, 0) .. max(x, 0) as ONNX's MinMax calibrator does)."""
+    from .. import reference
+
+    ranges: dict[str, list[float]] = {}
+    # Run the reference forward once and read every tensor an int8 layer consumes.
+    recorded = reference.forward_all(graph, data)
+    for node in graph.nodes:
+        if node.layer.name in layers:
+            x = recorded[node.inputs[0]]
+            ranges[node.layer.name] = [float(np.min(x)), float(np.max(x))]
+    params = {}
+    for name, (lo, hi) in ranges.items():
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+        scale = (hi - lo) / 255.0 if hi > lo else 1.0
+        zp = int(np.clip(round(-lo / scale), 0, 255))
+        params[name] = (float(np.float32(scale)), zp)
+    return params
+
+
+def compile(graph: Graph, *, precision: Union[str, Mapping[str, str]] = "f32",
+            calibration: Optional[Union[np.ndarray, Mapping[str, np.ndarray]]] = None) -> Program:
+    """Compile ``graph`` for the runtime.
+
+    Args:
+        precision: for every Dense / Conv2d layer (``"f32"``, ``"f16"``, ``"bf16"``,
+            ``"int8"``, ``"sparse"``), or a dict ``{layer name: precision}`` (others f32).
+            int8 quantizes weights symmetric per output channel and activations with a
+            scale / zero point calibrated on ``calibration``; ``"sparse"`` stores a Dense
+            layer's weights as CSR (or 1x4 blocks when that stores few extra zeros) — prune
+            them first (``frugalnn.sparse.CSRMatrix.prune``). Depthwise convolutions run f32;
+            ``"sparse"`` on a Conv2d runs dense f32.
+        calibration: a representative input batch, needed when any layer is int8.
+    """
+    graph.check()
+    weighted = [n.layer for n in graph.nodes if isinstance(n.layer, (L.Dense, L.Conv2d))]
+    if isinstance(precision, str):
+        prec = {layer.name: precision for layer in weighted}
+    else:
+        names = {layer.name for layer in weighted}
+        unknown = set(precision) - names
+        if unknown:
+            raise GraphError(f"precision names layers that are not Dense / Conv2d layers of the graph: {sorted(unknown)}")
+        prec = {layer.name: precision.get(layer.name, "f32") for layer in weighted}
+    for name, p in prec.items():
+        if p not in PRECISIONS:
+            raise GraphError(f"layer '{name}': precision must be one of {PRECISIONS}, got {p!r}")
+    int8_layers = {n for n, p in prec.items() if p == "int8"}
+    qparams: dict[str, tuple[float, int]] = {}
+    if int8_layers:
+        if calibration is None:
+            raise GraphError(f"int8 layers {sorted(int8_layers)} need a calibration batch: compile(..., calibration=x)")
+        qparams = _calibrate(graph, calibration, int8_layers)
+    return _Compiler(graph, prec, qparams).run()
+
+
+class _Compiler:
+    def __init__(self, graph: Graph, prec: dict[str, str], qparams: dict) -> None:
+        self.g = graph
+        self.prec = prec
+        self.q = qparams
+        self.core = _core.Program()
+        self.tid: dict[str, int] = {}          # graph tensor -> program tensor (internal layout)
+        self.chw_perm: dict[str, tuple] = {}    # flattened NHWC tensors: the (C, H, W) they came from
+        self.consumers: dict[str, list] = {}
+        for node in graph.nodes:
+            for i in node.inputs:
+                self.consumers.setdefault(i, []).append(node)
+        self.outputs = set(graph.outputs)
+        self.external: set[int] = set()
+
+    def elems(self, name: str) -> int:
+        return int(np.prod(self.g.shapes[name]))
+
+    def new(self, name: str, external: bool = False) -> int:
+        t = self.core.add_tensor(self.elems(name), external, -1)
+        self.tid[name] = t
+        return t
+
+    def out_tensor(self, name: str) -> int:
+        """The tensor a step producing graph tensor `name` writes: external when it is a graph
+        output whose layout needs no conversion."""
+        if name in self.outputs and not _spatial(self.g.shapes[name]):
+            return self.new(name, external=True)
+        return self.new(name)
+
+    def run(self) -> Program:
+        g = self.g
+        ext_in = []
+        for name, shape in g.inputs.items():
+            if _spatial(shape):
+                e = self.core.add_tensor(self.elems(name), True, -1)
+                t = self.new(name)
+                self.core.add_step("to_nhwc", f"{name}:to_nhwc", [e], t, c=shape[0], hw=shape[1] * shape[2])
+                ext_in.append(e)
+            else:
+                ext_in.append(self.new(name, external=True))
+        self.external.update(ext_in)
+        skip: set[int] = set()
+        nodes = g.nodes
+        for idx, node in enumerate(nodes):
+            if idx in skip:
+                continue
+            layer = node.layer
+            # Fold a following BatchNorm, then fuse a following activation.
+            act = getattr(layer, "activation", None)
+            lo, hi = {None: (-_INF, _INF), "relu": (0.0, _INF), "relu6": (0.0, 6.0)}[act]
+            out_name = node.output
+            scale_shift = None
+            if isinstance(layer, (L.Conv2d, L.Dense)) and act is None:
+                nxt = self._sole_consumer(out_name, idx)
+                if nxt is not None and isinstance(nxt[1].layer, L.BatchNorm):
+                    scale_shift = nxt[1].layer.scale_shift()
+                    skip.add(nxt[0])
+                    out_name = nxt[1].output
+            if isinstance(layer, (L.Conv2d, L.Dense, L.Add)) and (lo, hi) == (-_INF, _INF):
+                nxt = self._sole_consumer(out_name, idx)
+                if nxt is not None and isinstance(nxt[1].layer, (L.ReLU, L.Clip)):
+                    a = nxt[1].layer
+                    lo, hi = (0.0, _INF) if isinstance(a, L.ReLU) else (a.lo, a.hi)
+                    skip.add(nxt[0])
+                    out_name = nxt[1].output
+            self.emit(node, layer, out_name, lo, hi, scale_shift)
+        ext_out = []
+        for name in g.outputs:
+            t = self.tid[name]
+            shape = g.shapes[name]
+            if _spatial(shape):
+                e = self.core.add_tensor(self.elems(name), True, -1)
+                self.core.add_step("to_nchw", f"{name}:to_nchw", [t], e, c=shape[0], hw=shape[1] * shape[2])
+                t = e
+            elif t not in self.external or t in ext_in or t in ext_out:
+                e = self.core.add_tensor(self.elems(name), True, -1)
+                self.core.add_step("clamp", f"{name}:copy", [t], e)
+                t = e
+            ext_out.append(t)
+        self.core.set_io(ext_in, ext_out)
+        specs_in = [TensorSpec(n, (None,) + tuple(s)) for n, s in g.inputs.items()]
+        specs_out = [TensorSpec(n, (None,) + tuple(g.shapes[n])) for n in g.outputs]
+        return Program(self.core, specs_in, specs_out, dict(self.q), g)
+
+    def _sole_consumer(self, name: str, idx: int):
+        """(index, node) of the only consumer of `name` when it is not a graph output."""
+        cons = self.consumers.get(name, [])
+        if len(cons) != 1 or name in self.outputs:
+            return None
+        node = cons[0]
+        return self.g.nodes.index(node), node
+
+    def writes(self, name: str) -> int:
+        t = self.out_tensor(name)
+        if name in self.outputs and not _spatial(self.g.shapes[name]):
+            self.external.add(t)
+        return t
+
+    def emit(self, node, layer, out_name: str, lo: float, hi: float, scale_shift) -> None:
+        g, core = self.g, self.core
+        x = self.tid[node.inputs[0]]
+        in_shape = g.shapes[node.inputs[0]]
+        if isinstance(layer, L.Dense):
+            w, b = layer.weight, layer.bias
+            perm = self.chw_perm.get(node.inputs[0])
+            if perm is not None:  # the input is an NHWC map flattened without moving data
+                c, h, wd = perm
+                w = w.reshape(w.shape[0], c, h, wd).transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
+            w, b = _fold(w, b, scale_shift, conv=False)
+            y = self.writes(out_name)
+            p = self.prec[layer.name]
+            if p == "sparse":
+                m = _sparse_of(w)
+                core.add_step("sparse_dense", layer.name, [x], y, lo=lo, hi=hi, sparse=m._core, bias=b)
+            else:
+                pw = pack_weights(np.ascontiguousarray(w.T), p, bias=b)
+                a_scale, a_zp = self.q.get(layer.name, (1.0, 0))
+                core.add_step("dense", layer.name, [x], y, lo=lo, hi=hi, packed=[pw._core],
+                              a_scale=a_scale, a_zero_point=a_zp)
+            return
+        if isinstance(layer, L.Conv2d):
+            c, h, wd = in_shape
+            o, cg, kh, kw = layer.weight.shape
+            _, oh, ow = g.shapes[node.output]
+            t, left, _, _ = layer.pads(h, wd)
+            w, b = _fold(layer.weight, layer.bias, scale_shift, conv=True)
+            y = self.writes(out_name)
+            geo = [h, wd, c, oh, ow, o, kh, kw, *layer.stride, *layer.dilation, t, left, layer.groups]
+            if layer.groups == c == o:  # depthwise, channel multiplier 1
+                core.add_step("depthwise_conv2d", layer.name, [x], y, lo=lo, hi=hi, conv=geo,
+                              weights=np.ascontiguousarray(w[:, 0].transpose(1, 2, 0)).reshape(-1),
+                              bias=b)
+                return
+            p = self.prec[layer.name]
+            kind = p if p in ("f16", "bf16", "int8") else "f32"
+            og = o // layer.groups
+            packed = []
+            for gi in range(layer.groups):
+                wg = w[gi * og:(gi + 1) * og].transpose(2, 3, 1, 0).reshape(kh * kw * cg, og)
+                bg = None if b is None else np.ascontiguousarray(b[gi * og:(gi + 1) * og])
+                packed.append(pack_weights(np.ascontiguousarray(wg), kind, bias=bg)._core)
+            a_scale, a_zp = self.q.get(layer.name, (1.0, 0))
+            core.add_step("conv2d", layer.name, [x], y, lo=lo, hi=hi, conv=geo, packed=packed,
+                          a_scale=a_scale, a_zero_point=a_zp)
+            return
+        if isinstance(layer, (L.MaxPool2d, L.AvgPool2d)):
+            c, h, wd = in_shape
+            _, oh, ow = g.shapes[node.output]
+            geo = [h, wd, c, oh, ow, *layer.kernel, *layer.stride, *layer.padding]
+            core.add_step(layer.op, layer.name, [x], self.writes(out_name), pool=geo)
+            return
+        if isinstance(layer, L.GlobalAvgPool):
+            c, h, wd = in_shape
+            core.add_step("global_avgpool", layer.name, [x], self.writes(out_name), c=c, hw=h * wd)
+            return
+        if isinstance(layer, (L.Flatten, L.Reshape)):
+            self.emit_reshape(node, layer, out_name, in_shape)
+            return
+        if isinstance(layer, L.Add):
+            core.add_step("add", layer.name, [x, self.tid[node.inputs[1]]], self.writes(out_name), lo=lo, hi=hi)
+            return
+        if isinstance(layer, L.Concat):
+            parts = [g.shapes[i][0] for i in node.inputs]
+            core.add_step("concat", layer.name, [self.tid[i] for i in node.inputs], self.writes(out_name),
+                          c=sum(parts), parts=parts)
+            return
+        if isinstance(layer, L.ReLU):
+            core.add_step("clamp", layer.name, [x], self.writes(out_name), lo=0.0)
+            return
+        if isinstance(layer, L.Clip):
+            core.add_step("clamp", layer.name, [x], self.writes(out_name), lo=layer.lo, hi=layer.hi)
+            return
+        if isinstance(layer, L.Sigmoid):
+            core.add_step("sigmoid", layer.name, [x], self.writes(out_name))
+            return
+        if isinstance(layer, L.Softmax):
+            core.add_step("softmax", layer.name, [x], self.writes(out_name), c=in_shape[-1])
+            return
+        if isinstance(layer, L.BatchNorm):
+            scale, shift = layer.scale_shift()
+            core.add_step("scale_shift", layer.name, [x], self.writes(out_name), c=in_shape[0],
+                          weights=np.concatenate([scale, shift]))
+            return
+        raise GraphError(f"{layer.name}: no runtime step for {type(layer).__name__}")
+
+    def emit_reshape(self, node, layer, out_name: str, in_shape) -> None:
+        src = node.inputs[0]
+        out_shape = self.g.shapes[node.output]
+        x = self.tid[src]
+        if out_name in self.outputs or _spatial(out_shape):
+            needs_data = True
+        elif _spatial(in_shape):
+            cons = self.consumers.get(node.output, [])
+            needs_data = not cons or not all(isinstance(n.layer, L.Dense) for n in cons)
+        else:
+            needs_data = False
+        if not needs_data:
+            # Same bytes, new name: an alias (Dense consumers of an NHWC map permute weights).
+            self.tid[out_name] = self.core.add_tensor(self.elems(out_name), False, x)
+            if _spatial(in_shape):
+                self.chw_perm[out_name] = tuple(in_shape)
+            elif src in self.chw_perm:
+                self.chw_perm[out_name] = self.chw_perm[src]
+            return
+        if _spatial(in_shape):
+            flat = self.core.add_tensor(self.elems(out_name), False, -1)
+            self.core.add_step("to_nchw", f"{layer.name}:to_nchw", [x], flat, c=in_shape[0],
+                               hw=in_shape[1] * in_shape[2])
+            x = flat
+        if _spatial(out_shape):
+            y = self.new(out_name)
+            self.core.add_step("to_nhwc", f"{layer.name}:to_nhwc", [x], y, c=out_shape[0],
+                               hw=out_shape[1] * out_shape[2])
+        elif out_name in self.outputs:
+            y = self.writes(out_name)
+            self.core.add_step("clamp", f"{layer.name}:copy", [x], y)
+        else:
+            self.tid[out_name] = x
+
+
+def _fold(w: np.ndarray, b: Optional[np.ndarray], scale_shift, conv: bool):
+    if scale_shift is None:
+        return w, b
+    scale, shift = scale_shift
+    w = (w * scale.reshape((-1,) + (1,) * (w.ndim - 1))).astype(np.float32)
+    b0 = np.zeros(w.shape[0], np.float32) if b is None else b
+    return w, (b0 * scale + shift).astype(np.float32)
+
+
+def _sparse_of(w: np.ndarray) -> CSRMatrix:
+    """CSR, or 1x4 blocks when they store at most 25% more values than CSR."""
+    nnz = int(np.count_nonzero(w))
+    blocks = CSRMatrix(w, block=(1, 4))
+    return blocks if blocks.nnz <= 1.25 * nnz else CSRMatrix(w)

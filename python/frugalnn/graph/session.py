@@ -1,0 +1,187 @@
+"""Session: runs a compiled Program in one native call on one statically planned arena."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Mapping, Optional, Union
+
+import numpy as np
+
+from .. import _core
+from .._runtime import get_num_threads
+from ..memory import Pool, default_pool
+from .compile import Program, TensorSpec
+
+Arrays = Union[np.ndarray, Mapping[str, np.ndarray]]
+
+
+@dataclass
+class MemoryReport:
+    """Where a session's memory goes (bytes)."""
+
+    arena_bytes: int     # the one block holding every activation and scratch buffer
+    lower_bound: int     # the most bytes alive at one step: no plan can do better
+    naive_bytes: int     # one buffer per tensor, as without planning
+    weight_bytes: int    # packed weights, shared by clones
+    max_batch: int
+    steps: list          # (step, kind, precision, activation bytes written, scratch bytes)
+
+    def __str__(self) -> str:
+        lines = [f"arena {self.arena_bytes:,} B (lower bound {self.lower_bound:,}, naive {self.naive_bytes:,}) "
+                 f"at max_batch={self.max_batch}; weights {self.weight_bytes:,} B"]
+        for name, kind, prec, out_b, scr_b in self.steps:
+            lines.append(f"  {name:<24} {kind:<18} {prec:<6} out {out_b:>10,} B  scratch {scr_b:>9,} B")
+        return "\n".join(lines)
+
+
+class Session:
+    """Runs ``program`` for any batch up to ``max_batch`` on one planned arena.
+
+    ``run(x)`` returns fresh output arrays; ``run(x, out=...)`` writes the caller's buffers and
+    allocates nothing in steady state. The GIL is released for the whole run. A session is
+    for one thread at a time: ``clone()`` gives another (same weights, own arena).
+    """
+
+    def __init__(self, program: Program, max_batch: int = 64, num_threads: Optional[int] = None,
+                 pool: Optional[Pool] = None) -> None:
+        if not isinstance(program, Program):
+            raise TypeError(f"program must come from frugalnn.graph.compile, got {type(program).__name__}")
+        if not isinstance(max_batch, (int, np.integer)) or isinstance(max_batch, bool) or max_batch < 1:
+            raise ValueError(f"max_batch must be an int >= 1, got {max_batch!r}")
+        threads = get_num_threads() if num_threads is None else int(num_threads)
+        if threads < 1:
+            raise ValueError(f"num_threads must be >= 1, got {num_threads}")
+        self.program = program
+        self._pool = pool or default_pool()
+        self._core = _core.Session(program._core, int(max_batch), threads, self._pool._core)
+        self._in_shapes = [tuple(s.shape[1:]) for s in program.inputs]
+        self._out_shapes = [tuple(s.shape[1:]) for s in program.outputs]
+
+    @property
+    def inputs(self) -> list[TensorSpec]:
+        return self.program.inputs
+
+    @property
+    def outputs(self) -> list[TensorSpec]:
+        return self.program.outputs
+
+    @property
+    def max_batch(self) -> int:
+        return self._core.max_batch
+
+    def _inputs(self, x: Arrays) -> tuple[list[np.ndarray], int]:
+        specs = self.program.inputs
+        if isinstance(x, np.ndarray):
+            if len(specs) != 1:
+                raise ValueError(f"the program has {len(specs)} inputs: pass a dict {{name: array}}")
+            arrays = [x]
+        elif isinstance(x, Mapping):
+            missing = [s.name for s in specs if s.name not in x]
+            extra = sorted(set(x) - {s.name for s in specs})
+            if missing or extra:
+                raise ValueError(f"inputs: missing {missing}, unknown {extra}")
+            arrays = [x[s.name] for s in specs]
+        else:
+            raise TypeError(f"x must be a numpy array or a dict of them, got {type(x).__name__}")
+        batch = None
+        for spec, a, shape in zip(specs, arrays, self._in_shapes):
+            if not isinstance(a, np.ndarray):
+                raise TypeError(f"input '{spec.name}' must be a numpy array, got {type(a).__name__}")
+            if a.dtype != np.float32:
+                raise TypeError(f"input '{spec.name}' must be float32, got {a.dtype} (no implicit casts)")
+            if a.ndim != len(shape) + 1 or tuple(a.shape[1:]) != shape:
+                raise ValueError(f"input '{spec.name}' must have shape (batch,) + {shape}, got {a.shape}")
+            if not a.flags.c_contiguous:
+                raise ValueError(f"input '{spec.name}' must be C-contiguous (np.ascontiguousarray)")
+            if batch is None:
+                batch = a.shape[0]
+            elif a.shape[0] != batch:
+                raise ValueError("inputs disagree on the batch size")
+            if self.program.has_int8 and not np.isfinite(a).all():
+                raise ValueError(f"input '{spec.name}' contains NaN or infinity (int8 layers would quantize it silently)")
+        assert batch is not None
+        if batch < 1:
+            raise ValueError("empty batch: nothing to run")
+        if batch > self.max_batch:
+            raise ValueError(f"batch {batch} exceeds max_batch={self.max_batch} this session was planned for")
+        return arrays, batch
+
+    def _outputs(self, out, batch: int, inputs: list[np.ndarray]) -> tuple[list[np.ndarray], object]:
+        specs = self.program.outputs
+        if out is None:
+            arrays = [np.empty((batch,) + shape, np.float32) for shape in self._out_shapes]
+            return arrays, (arrays[0] if len(arrays) == 1 else dict(zip([s.name for s in specs], arrays)))
+        if isinstance(out, np.ndarray):
+            if len(specs) != 1:
+                raise ValueError("the program has several outputs: pass out as a dict")
+            arrays, result = [out], out
+        elif isinstance(out, Mapping):
+            if set(out) != {s.name for s in specs}:
+                raise ValueError(f"out must have exactly the outputs {[s.name for s in specs]}")
+            arrays, result = [out[s.name] for s in specs], out
+        else:
+            raise TypeError(f"out must be a numpy array or a dict of them, got {type(out).__name__}")
+        for spec, a, shape in zip(specs, arrays, self._out_shapes):
+            if not isinstance(a, np.ndarray) or a.dtype != np.float32:
+                raise TypeError(f"out '{spec.name}' must be a float32 numpy array")
+            if a.shape != (batch,) + shape:
+                raise ValueError(f"out '{spec.name}' must have shape {(batch,) + shape}, got {a.shape}")
+            if not a.flags.c_contiguous or not a.flags.writeable:
+                raise ValueError(f"out '{spec.name}' must be C-contiguous and writeable")
+            if any(np.may_share_memory(a, i) for i in inputs):
+                raise ValueError(f"out '{spec.name}' must not overlap an input")
+        return arrays, result
+
+    def run(self, x: Arrays, out: Optional[Arrays] = None) -> Union[np.ndarray, dict]:
+        """Outputs for a batch (one array for a single-output program, else a dict)."""
+        inputs, batch = self._inputs(x)
+        outputs, result = self._outputs(out, batch, inputs)
+        self._core.run(inputs, outputs, batch)
+        return result
+
+    __call__ = run
+
+    def memory_report(self) -> MemoryReport:
+        plan = self._core.plan
+        sizes, tensor_entry, scratch_entry = plan["sizes"], plan["tensor_entry"], plan["scratch_entry"]
+        steps = []
+        for i, info in enumerate(self.program.steps):
+            _, _, _, _, out = self.program._core.step_info(i)
+            e = tensor_entry[out]
+            steps.append((info.name, info.kind, info.precision, sizes[e] if e >= 0 else 0,
+                          sizes[scratch_entry[i]] if scratch_entry[i] >= 0 else 0))
+        return MemoryReport(plan["arena_bytes"], plan["lower_bound"], plan["naive_bytes"],
+                            self.program.weight_bytes, self.max_batch, steps)
+
+    def clone(self) -> "Session":
+        """A session on the same program (weights shared) with its own arena."""
+        return Session(self.program, self.max_batch, self._core.threads, self._pool)
+
+    def profile(self, x: Arrays, repeats: int = 20) -> list[tuple[str, str, str, float]]:
+        """Median seconds per step over ``repeats`` runs: (step, kind, precision, seconds)."""
+        from .._runtime import runtime_info
+
+        inputs, batch = self._inputs(x)
+        outputs, _ = self._outputs(None, batch, inputs)
+        self._core.set_profiling(True)
+        try:
+            samples = []
+            for _ in range(max(1, repeats)):
+                self._core.run(inputs, outputs, batch)
+                samples.append(list(self._core.step_seconds))
+        finally:
+            self._core.set_profiling(False)
+        med = np.median(np.array(samples), axis=0)
+        kernels = runtime_info()["kernels"]
+        rows = []
+        for info, t in zip(self.program.steps, med):
+            rows.append((info.name, f"{info.kind} [{_kernel_isa(info, kernels)}]", info.precision, float(t)))
+        return rows
+
+
+def _kernel_isa(info, kernels: dict) -> str:
+    family = {"f32": "gemm_f32", "f16": "gemm_f32_f16w", "bf16": "gemm_f32_bf16w", "int8": "gemm_qu8_qs8w",
+              "sparse": "spmm"}
+    if info.kind in ("dense", "conv2d", "sparse_dense"):
+        return kernels.get(family.get(info.precision, "gemm_f32"), "?")
+    return "portable"

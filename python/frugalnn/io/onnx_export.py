@@ -1,0 +1,104 @@
+"""Export a frugalnn Graph to ONNX (needs the optional ``onnx`` package).
+
+The same weights then run in onnxruntime or any ONNX consumer: the benchmarks compare
+frugalnn against onnxruntime this way, and tests check outputs against it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..graph import layers as L
+from ..graph.graph import Graph
+
+
+def to_onnx(graph: Graph, *, opset: int = 17, batch: Any = "N") -> Any:
+    """An ``onnx.ModelProto`` computing ``graph`` (batch dimension symbolic by default)."""
+    try:
+        import onnx
+        from onnx import TensorProto, helper, numpy_helper
+    except ImportError as e:  # pragma: no cover - exercised only without the extra
+        raise ImportError("to_onnx needs the onnx package: pip install 'frugalnn[onnx]'") from e
+
+    graph.check()
+    nodes, inits = [], []
+
+    def const(name: str, a: np.ndarray) -> str:
+        inits.append(numpy_helper.from_array(np.ascontiguousarray(a), name))
+        return name
+
+    def act(out: str, activation, name: str) -> str:
+        if activation is None:
+            return out
+        lo, hi = (0.0, None) if activation == "relu" else (0.0, 6.0)
+        if hi is None:
+            nodes.append(helper.make_node("Relu", [out], [name]))
+        else:
+            nodes.append(helper.make_node("Clip", [out, const(f"{name}_lo", np.float32(lo)),
+                                                   const(f"{name}_hi", np.float32(hi))], [name]))
+        return name
+
+    for node in graph.nodes:
+        layer, x, y = node.layer, node.inputs, node.output
+        pre = y + "_pre" if getattr(layer, "activation", None) else y
+        if isinstance(layer, L.Dense):
+            ins = [x[0], const(f"{y}_W", layer.weight)]
+            if layer.bias is not None:
+                ins.append(const(f"{y}_B", layer.bias))
+            nodes.append(helper.make_node("Gemm", ins, [pre], transB=1))
+        elif isinstance(layer, L.Conv2d):
+            c, h, w = graph.shapes[x[0]]
+            t, left, b, r = layer.pads(h, w)
+            ins = [x[0], const(f"{y}_W", layer.weight)]
+            if layer.bias is not None:
+                ins.append(const(f"{y}_B", layer.bias))
+            nodes.append(helper.make_node("Conv", ins, [pre], kernel_shape=list(layer.weight.shape[2:]),
+                                          strides=list(layer.stride), dilations=list(layer.dilation),
+                                          pads=[t, left, b, r], group=layer.groups))
+        elif isinstance(layer, (L.MaxPool2d, L.AvgPool2d)):
+            op = "MaxPool" if isinstance(layer, L.MaxPool2d) else "AveragePool"
+            ph, pw = layer.padding
+            nodes.append(helper.make_node(op, x, [y], kernel_shape=list(layer.kernel),
+                                          strides=list(layer.stride), pads=[ph, pw, ph, pw]))
+        elif isinstance(layer, L.GlobalAvgPool):
+            nodes.append(helper.make_node("GlobalAveragePool", x, [y + "_4d"]))
+            nodes.append(helper.make_node("Flatten", [y + "_4d"], [y], axis=1))
+        elif isinstance(layer, L.ReLU):
+            nodes.append(helper.make_node("Relu", x, [y]))
+        elif isinstance(layer, L.Clip):
+            ins = [x[0], const(f"{y}_lo", np.float32(max(layer.lo, -3.4e38))),
+                   const(f"{y}_hi", np.float32(min(layer.hi, 3.4e38)))]
+            nodes.append(helper.make_node("Clip", ins, [y]))
+        elif isinstance(layer, L.Sigmoid):
+            nodes.append(helper.make_node("Sigmoid", x, [y]))
+        elif isinstance(layer, L.Softmax):
+            nodes.append(helper.make_node("Softmax", x, [y], axis=-1))
+        elif isinstance(layer, L.Flatten):
+            nodes.append(helper.make_node("Flatten", x, [y], axis=1))
+        elif isinstance(layer, L.Reshape):
+            shape = np.array((0,) + graph.shapes[y], np.int64)
+            nodes.append(helper.make_node("Reshape", [x[0], const(f"{y}_shape", shape)], [y]))
+        elif isinstance(layer, L.Add):
+            nodes.append(helper.make_node("Add", x, [pre]))
+        elif isinstance(layer, L.Concat):
+            nodes.append(helper.make_node("Concat", x, [y], axis=1))
+        elif isinstance(layer, L.BatchNorm):
+            ins = [x[0]] + [const(f"{y}_{n}", a) for n, a in
+                            (("scale", layer.gamma), ("bias", layer.beta), ("mean", layer.mean), ("var", layer.var))]
+            nodes.append(helper.make_node("BatchNormalization", ins, [y], epsilon=layer.eps))
+        else:
+            raise NotImplementedError(f"to_onnx: {type(layer).__name__}")
+        if pre != y:
+            act(pre, layer.activation, y)
+
+    def vi(name: str, shape) -> Any:
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, [batch] + list(shape))
+
+    g = helper.make_graph(nodes, "frugalnn", [vi(n, s) for n, s in graph.inputs.items()],
+                          [vi(n, graph.shapes[n]) for n in graph.outputs], inits)
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)],
+                              producer_name="frugalnn")
+    model.ir_version = min(model.ir_version, 9)
+    onnx.checker.check_model(model)
+    return model
