@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "kernels/eltwise/eltwise.h"
+#include "kernels/quant/quant_config.h"
 #include "kernels/sparse/spmm.h"
 #include "runtime/thread_pool.h"
 
@@ -32,14 +33,10 @@ void parallel_ranges(size_t total, size_t min_chunk, size_t threads, const Fn& f
   });
 }
 
-// Static activation quantization with calibrated parameters. NaN maps to the zero point's
-// clamp (fmax drops it), out-of-range values saturate.
+// Static activation quantization with calibrated parameters, on the active ISA's quantize
+// kernel (ONNX QuantizeLinear rounding; out-of-range values saturate).
 void quantize_static(const float* x, size_t n, float scale, int32_t zp, uint8_t* q) {
-  const float inv_zp = static_cast<float>(zp);
-  for (size_t i = 0; i < n; ++i) {
-    const float v = std::nearbyint(x[i] / scale) + inv_zp;
-    q[i] = static_cast<uint8_t>(std::fmin(std::fmax(v, 0.0f), 255.0f));
-  }
+  quant_config().qu8(x, n, scale, zp, q);
 }
 
 QuantArgs quant_args(const Step& s) {

@@ -1,8 +1,9 @@
 """The ``frugalnn`` command.
 
 ``frugalnn info`` (the default) shows what this machine runs: the CPU dispatch with a timed
-check of every ISA level, a pool serving a batch loop, and the static memory plan of the
-seed document's MNIST CNN next to its lower bound.
+check of every ISA level, a pool serving a batch loop, and the seed document's MNIST CNN
+compiled in every precision: weight bytes, planned arena against its lower bound, latency,
+and agreement with the numpy reference.
 """
 from __future__ import annotations
 
@@ -16,22 +17,7 @@ import numpy as np
 from . import _runtime, memory, ops
 from .memory import _format_bytes
 
-# The seed document's MNIST CNN, batch 64, f32: (name, elements, first step, last step).
-# Steps: 0 conv1 (+ its im2col scratch), 1 pool1, 2 conv2 (+ scratch), 3 pool2, 4 dense1,
-# 5 dense2, 6 softmax. Flatten is a view of pool2 and takes no memory of its own.
 _MNIST_BATCH = 64
-_MNIST_TENSORS = [
-    ("input 1x28x28", 1 * 28 * 28, 0, 0),
-    ("conv1 im2col scratch", 28 * 28 * 9, 0, 0),
-    ("conv1+relu 32x28x28", 32 * 28 * 28, 0, 1),
-    ("pool1 32x14x14", 32 * 14 * 14, 1, 2),
-    ("conv2 im2col scratch", 14 * 14 * 32 * 9, 2, 2),
-    ("conv2+relu 64x14x14", 64 * 14 * 14, 2, 3),
-    ("pool2 64x7x7", 64 * 7 * 7, 3, 4),
-    ("dense1+relu 128", 128, 4, 5),
-    ("dense2 10", 10, 5, 6),
-    ("softmax 10", 10, 6, 6),
-]
 
 
 def _median_seconds(fn: Callable[[], object], repeat: int = 21) -> float:
@@ -85,18 +71,41 @@ def _show_pool(out: Callable[[str], None]) -> None:
     out(f"  trim() gave {_format_bytes(released)} back to the OS; now {pool.stats()!r}")
 
 
-def _show_plan(out: Callable[[str], None]) -> None:
-    names = [t[0] for t in _MNIST_TENSORS]
-    sizes = [t[1] * 4 * _MNIST_BATCH for t in _MNIST_TENSORS]
-    plan = memory.plan_memory(sizes, [t[2] for t in _MNIST_TENSORS], [t[3] for t in _MNIST_TENSORS])
-    out(f"static memory plan of the MNIST CNN activations, batch {_MNIST_BATCH}, float32:")
-    out(f"  {'tensor':<22}{'bytes':>12}{'steps':>8}{'offset':>12}")
-    for i, name in enumerate(names):
-        out(f"  {name:<22}{sizes[i]:>12,}{f'{plan.first[i]}-{plan.last[i]}':>8}"
-            f"{int(plan.offsets[i]):>12,}")
-    out(f"  arena {_format_bytes(plan.arena_bytes)} = {plan.ratio:.3f} x lower bound "
-        f"{_format_bytes(plan.lower_bound)}; one buffer per tensor would take "
-        f"{_format_bytes(plan.naive_bytes)} ({plan.savings:.2f}x more); strategy {plan.strategy}")
+def _show_model(out: Callable[[str], None]) -> None:
+    from . import reference
+    from .graph import Session, compile
+    from .models import mnist_cnn
+
+    g = mnist_cnn()
+    x = np.random.default_rng(0).random((_MNIST_BATCH, 1, 28, 28), dtype=np.float32)
+    out(f"the seed document's MNIST CNN (random weights), compiled, batch up to {_MNIST_BATCH}:")
+    out(f"  {'precision':<10}{'weights':>12}{'arena':>12}{'lower bound':>13}{'batch 1':>11}"
+        f"{'batch 64':>11}{'max |err|':>11}{'top-1':>8}")
+    rows = []
+    programs = {p: compile(g, precision=p, calibration=x[:32]) for p in ("f32", "f16", "bf16", "int8")}
+    # int8 calibration runs the numpy reference; OpenBLAS threads spin for ~0.1 s after a call
+    # and would share the two cores with the timings below.
+    time.sleep(0.2)
+    for precision, program in programs.items():
+        s = Session(program, max_batch=_MNIST_BATCH)
+        y = s.run(x)
+        out1 = np.empty((1, 10), np.float32)
+        t1 = _median_seconds(lambda: s.run(x[:1], out=out1))
+        t64 = _median_seconds(lambda: s.run(x, out=y), repeat=7)
+        rows.append((precision, s.memory_report(), t1, t64, y.copy()))
+    # The reference runs last: its BLAS threads keep spinning for a while after each call
+    # and would steal the cores from the timings above.
+    ref = reference.forward(g, x)["y"]
+    for precision, r, t1, t64, y in rows:
+        agree = float(np.mean(y.argmax(1) == ref.argmax(1)))
+        out(f"  {precision:<10}{_format_bytes(r.weight_bytes):>12}{_format_bytes(r.arena_bytes):>12}"
+            f"{_format_bytes(r.lower_bound):>13}{t1 * 1e6:>9.0f}us{t64 * 1e3:>9.2f}ms"
+            f"{float(np.abs(y - ref).max()):>11.1e}{agree:>8.1%}")
+    r = Session(compile(g), max_batch=_MNIST_BATCH).memory_report()
+    out(f"  f32 plan: arena {_format_bytes(r.arena_bytes)} = lower bound; one buffer per tensor "
+        f"would take {_format_bytes(r.naive_bytes)} ({r.naive_bytes / r.arena_bytes:.2f}x)")
+    for name, kind, prec, out_b, scr_b in r.steps:
+        out(f"    {name:<16}{kind:<18}{prec:<6}out {_format_bytes(out_b):>11}  scratch {_format_bytes(scr_b):>11}")
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -105,7 +114,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     out("")
     _show_pool(out)
     out("")
-    _show_plan(out)
+    _show_model(out)
     return 0
 
 
@@ -113,7 +122,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``frugalnn`` console script and ``python -m frugalnn``."""
     parser = argparse.ArgumentParser(prog="frugalnn", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command")
-    p_info = sub.add_parser("info", help="CPU dispatch, a pool at work, a memory plan")
+    p_info = sub.add_parser("info", help="CPU dispatch, a pool at work, the MNIST CNN compiled and run")
     p_info.set_defaults(func=_cmd_info)
     args = parser.parse_args(argv)
     if args.command is None:

@@ -7,7 +7,9 @@ import pytest
 
 import frugalnn
 from frugalnn import reference
-from frugalnn.graph import Conv2d, Dense, Flatten, Graph, GraphError, ReLU, Sequential, Session, compile
+from frugalnn.graph import (
+    AvgPool2d, Conv2d, Dense, Flatten, Graph, GraphError, MaxPool2d, ReLU, Sequential, Session, compile,
+)
 from frugalnn.sparse import CSRMatrix
 
 from .models import mlp, mnist_cnn, residual_cnn
@@ -221,3 +223,23 @@ def test_identity_like_graphs_copy_to_the_output():
     assert np.array_equal(Session(compile(g), max_batch=3).run(x), x.reshape(3, -1))
     g2 = Sequential([Conv2d(np.ones((2, 2, 1, 1), np.float32)), ReLU()], input_shape=(2, 3, 4))
     close(Session(compile(g2), max_batch=3).run(x), reference.forward(g2, x)["y"], 1e-5)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [dict(padding="same"), dict(stride=2, padding=1, dilation=2), dict(groups=3, padding=(1, 2)),
+     dict(groups=6, stride=(2, 1)), dict(padding="same", stride=2), dict(padding=0),
+     dict(groups=6, padding=1, dilation=2)],
+)
+@pytest.mark.parametrize("precision", ["f32", "int8"])
+def test_conv_geometries(kw, precision):
+    rng = np.random.default_rng(5)
+    g_ = kw.get("groups", 1)
+    out_c = 12 if g_ != 6 else 6  # groups=6 with 6 outputs: depthwise
+    w = (rng.standard_normal((out_c, 6 // g_, 3, 3)) * 0.3).astype(np.float32)
+    g = Sequential([Conv2d(w, (rng.standard_normal(out_c) * 0.1).astype(np.float32), **kw),
+                    MaxPool2d(2, 1, 1), AvgPool2d(3, 2, 1)], input_shape=(6, 11, 9))
+    x = rng.standard_normal((3, 6, 11, 9)).astype(np.float32)
+    program = compile(g, precision=precision, calibration=x if precision == "int8" else None)
+    got = Session(program, max_batch=3).run(x)
+    close(got, reference.forward(g, x)["y"], 1e-4 if precision == "f32" else 3e-2)

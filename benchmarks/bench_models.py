@@ -1,0 +1,123 @@
+"""Whole models: the seed document's MNIST CNN and the 784-512-256-10 MLP, batch-1 latency
+and batch-64 throughput, frugalnn in every precision against the numpy reference and
+onnxruntime (f32 and dynamic int8) on the same weights (exported with frugalnn.io.to_onnx).
+
+    python -m pytest benchmarks/bench_models.py --benchmark-json=models.json
+    python benchmarks/report.py models.json --baseline ort_f32
+
+bench_peak_rss runs each engine in a fresh subprocess (load + 100 runs at batch 64) and
+records the peak RSS growth over the interpreter with its imports (extra_info.rss_growth).
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import pytest
+
+import frugalnn
+from frugalnn import reference
+from frugalnn.graph import Dense, Session, compile
+from frugalnn.models import mlp, mnist_cnn
+from frugalnn.sparse import CSRMatrix
+
+MODELS = {"mnist_cnn": mnist_cnn, "mlp": mlp}
+BATCHES = [1, 64]
+IMPLS = ["numpy_reference", "frugalnn_f32", "frugalnn_f16", "frugalnn_bf16", "frugalnn_int8",
+         "frugalnn_sparse", "ort_f32", "ort_int8_dynamic"]
+if os.environ.get("FRUGALNN_BENCH_QUICK"):
+    BATCHES = [1]
+
+
+def _images(n, seed=0):
+    return np.random.default_rng(seed).random((n, 1, 28, 28), dtype=np.float32)
+
+
+def _pruned(g, sparsity=0.9):
+    for node in g.nodes:
+        if isinstance(node.layer, Dense) and node.layer.weight.shape[0] > 10:
+            node.layer.weight = CSRMatrix.prune(node.layer.weight, sparsity).to_dense()
+    return g
+
+
+def _ort_session(g, int8):
+    ort = pytest.importorskip("onnxruntime")
+    from frugalnn.io import to_onnx
+
+    model = to_onnx(g).SerializeToString()
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = frugalnn.get_num_threads()
+    if int8:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        with tempfile.TemporaryDirectory() as d:
+            src, dst = os.path.join(d, "f32.onnx"), os.path.join(d, "int8.onnx")
+            with open(src, "wb") as f:
+                f.write(model)
+            quantize_dynamic(src, dst, weight_type=QuantType.QInt8)
+            with open(dst, "rb") as f:
+                model = f.read()
+    return ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+
+
+def _runner(impl, model, batch):
+    g = MODELS[model]()
+    x = _images(batch)
+    if impl == "numpy_reference":
+        return lambda: reference.forward(g, x)
+    if impl.startswith("ort_"):
+        sess = _ort_session(g, int8=impl == "ort_int8_dynamic")
+        return lambda: sess.run(None, {"x": x})
+    precision = impl.split("_", 1)[1]
+    if precision == "sparse":
+        g = _pruned(g)
+        precision = {n.layer.name: "sparse" for n in g.nodes if isinstance(n.layer, Dense)}
+    program = compile(g, precision=precision, calibration=_images(64, seed=1))
+    s = Session(program, max_batch=batch)
+    out = np.empty((batch, 10), np.float32)
+    return lambda: s.run(x, out=out)
+
+
+@pytest.mark.parametrize("batch", BATCHES)
+@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("impl", IMPLS)
+def bench_model(benchmark, impl, model, batch):
+    benchmark.group = f"{model} batch={batch} threads={frugalnn.get_num_threads()}"
+    fn = _runner(impl, model, batch)
+    fn()
+    benchmark.extra_info.update(impl=impl, batch=batch)
+    benchmark(fn)
+
+
+_RSS_SCRIPT = r"""
+import json, resource, sys
+import numpy as np
+engine, model = sys.argv[1], sys.argv[2]
+sys.path.insert(0, sys.argv[3])
+import bench_models as B
+import frugalnn, onnxruntime  # imports are not the engine's cost
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+fn = B._runner(engine, model, 64)
+for _ in range(100):
+    fn()
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"growth_kib": after - before}))
+"""
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("impl", ["frugalnn_f32", "frugalnn_int8", "ort_f32"])
+def bench_peak_rss(benchmark, impl, model):
+    pytest.importorskip("onnxruntime")
+    benchmark.group = f"peak RSS growth, {model} batch=64 (load + 100 runs)"
+    here = os.path.dirname(os.path.abspath(__file__))
+
+    def measure():
+        r = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, impl, model, here],
+                           capture_output=True, text=True, check=True, timeout=600)
+        return json.loads(r.stdout.strip().splitlines()[-1])["growth_kib"]
+
+    growth = benchmark.pedantic(measure, rounds=1, iterations=1)
+    benchmark.extra_info.update(impl=impl, rss_growth_bytes=growth * 1024)
