@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 import pytest
@@ -87,6 +88,9 @@ def bench_model(benchmark, impl, model, batch):
     benchmark.group = f"{model} batch={batch} threads={frugalnn.get_num_threads()}"
     fn = _runner(impl, model, batch)
     fn()
+    # Setup ran numpy (int8 calibration, pruning): OpenBLAS threads spin ~0.1 s after a call
+    # and would share this 2-core machine with whatever is timed next.
+    time.sleep(0.3)
     benchmark.extra_info.update(impl=impl, batch=batch)
     benchmark(fn)
 
