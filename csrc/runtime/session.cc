@@ -190,16 +190,21 @@ void Session::run_step(size_t i, size_t batch) {
         }
         break;
       }
-      const size_t rows_per_tile = Program::kConvTileRows;
-      const size_t tiles = (pixels + rows_per_tile - 1) / rows_per_tile;
+      // Equal tiles, a whole number per task: 196 pixels on 2 threads are 4 tiles of 49, not
+      // 64 + 64 + 64 + 4 with one thread doing 128 rows and the other 68.
+      const size_t min_tiles = (pixels + Program::kConvTileRows - 1) / Program::kConvTileRows;
+      const size_t tasks = std::min(threads, min_tiles > 1 ? min_tiles : size_t{1});
+      const size_t tiles = (min_tiles + tasks - 1) / tasks * tasks;
+      const size_t rows_per_tile = (pixels + tiles - 1) / tiles;
       const size_t slot = Program::conv_slot_bytes(s);
-      const size_t tasks = std::min(threads, tiles);
       auto task = [&](size_t t) {
         char* base = scratch_[i] + t * slot;
         auto* col = reinterpret_cast<float*>(base);
         auto* qcol = reinterpret_cast<uint8_t*>(base + round64(rows_per_tile * k * sizeof(float)));
         for (size_t tile = t; tile < tiles; tile += tasks) {
-          const size_t p0 = tile * rows_per_tile, rows = std::min(rows_per_tile, pixels - p0);
+          const size_t p0 = tile * rows_per_tile;
+          if (p0 >= pixels) break;
+          const size_t rows = std::min(rows_per_tile, pixels - p0);
           for (size_t grp = 0; grp < g.groups; ++grp) {
             im2col_nhwc(g, x, p0, rows, grp, col, k);
             float* dst = y + p0 * g.oc + grp * ocg;
