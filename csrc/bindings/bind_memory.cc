@@ -87,6 +87,18 @@ py::array_t<T> to_numpy(const std::vector<T>& v) {
 
 }  // namespace
 
+py::dict plan_dict(const MemoryPlan& plan) {
+  py::dict d;
+  d["offsets"] = to_numpy(plan.offsets);
+  d["sizes"] = to_numpy(plan.sizes);
+  d["arena_bytes"] = plan.arena_bytes;
+  d["lower_bound"] = plan.lower_bound;
+  d["naive_bytes"] = plan.naive_bytes;
+  d["alignment"] = plan.alignment;
+  d["strategy"] = plan.strategy;
+  return d;
+}
+
 void bind_memory(py::module_& m) {
   py::class_<Pool, std::shared_ptr<Pool>>(m, "Pool",
                                           "Thread-safe pool of 64-byte aligned blocks (native).")
@@ -145,15 +157,7 @@ void bind_memory(py::module_& m) {
           py::gil_scoped_release nogil;
           plan = fnn::plan_memory(sizes, first, last, alignment);
         }
-        py::dict d;
-        d["offsets"] = to_numpy(plan.offsets);
-        d["sizes"] = to_numpy(plan.sizes);
-        d["arena_bytes"] = plan.arena_bytes;
-        d["lower_bound"] = plan.lower_bound;
-        d["naive_bytes"] = plan.naive_bytes;
-        d["alignment"] = plan.alignment;
-        d["strategy"] = plan.strategy;
-        return d;
+        return plan_dict(plan);
       },
       py::arg("sizes"), py::arg("first"), py::arg("last"), py::arg("alignment") = 64,
       "Arena offsets for tensors alive from first[i] to last[i] (steps, inclusive).");

@@ -153,14 +153,7 @@ void bind_runtime(py::module_& m) {
       .def_property_readonly("arena_bytes", &Session::arena_bytes)
       .def_property_readonly("runs", &Session::runs)
       .def_property_readonly("plan", [](const Session& s) {
-        const MemoryPlan& p = s.plan();
-        py::dict d;
-        d["arena_bytes"] = p.arena_bytes;
-        d["lower_bound"] = p.lower_bound;
-        d["naive_bytes"] = p.naive_bytes;
-        d["strategy"] = p.strategy;
-        d["offsets"] = p.offsets;
-        d["sizes"] = p.sizes;
+        py::dict d = plan_dict(s.plan());
         d["tensor_entry"] = s.tensor_entry();
         d["scratch_entry"] = s.scratch_entry();
         return d;

@@ -2,6 +2,8 @@
 
 #include <pybind11/pybind11.h>
 
+#include "memory/planner.h"
+
 namespace fnn {
 
 void bind_cpu(pybind11::module_& m);
@@ -10,5 +12,8 @@ void bind_ops(pybind11::module_& m);
 void bind_gemm(pybind11::module_& m);
 void bind_sparse(pybind11::module_& m);
 void bind_runtime(pybind11::module_& m);
+
+// A MemoryPlan as the dict frugalnn.memory reads (offsets and sizes as numpy arrays).
+pybind11::dict plan_dict(const MemoryPlan& plan);
 
 }  // namespace fnn

@@ -15,19 +15,10 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from . import _runtime, memory, ops
+from ._timing import median_seconds
 from .memory import _format_bytes
 
 _MNIST_BATCH = 64
-
-
-def _median_seconds(fn: Callable[[], object], repeat: int = 21) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
 
 
 def _show_dispatch(out: Callable[[str], None]) -> None:
@@ -41,12 +32,12 @@ def _show_dispatch(out: Callable[[str], None]) -> None:
     out("  kernels: " + ", ".join(f"{k} -> {v}" for k, v in info["kernels"].items()))
     x = np.random.default_rng(0).integers(0, 256, size=1 << 20, dtype=np.uint8)
     expected = int(x.sum(dtype=np.uint64))
-    t_np = _median_seconds(lambda: x.sum(dtype=np.uint64))
+    t_np = median_seconds(lambda: x.sum(dtype=np.uint64))
     out(f"  dispatch check, exact sum of 1 MiB of uint8 (numpy {t_np * 1e6:.0f} us):")
     for level in info["available_isas"]:
         with _runtime.use_isa(level):
             got = ops.reduce_sum(x)
-            t = _median_seconds(lambda: ops.reduce_sum(x))
+            t = median_seconds(lambda: ops.reduce_sum(x))
         status = "ok" if got == expected else f"MISMATCH ({got} != {expected})"
         out(f"    {level:<11} {status}, {t * 1e6:7.1f} us ({t_np / t:5.1f}x numpy)")
 
@@ -90,8 +81,8 @@ def _show_model(out: Callable[[str], None]) -> None:
         s = Session(program, max_batch=_MNIST_BATCH)
         y = s.run(x)
         out1 = np.empty((1, 10), np.float32)
-        t1 = _median_seconds(lambda: s.run(x[:1], out=out1))
-        t64 = _median_seconds(lambda: s.run(x, out=y), repeat=7)
+        t1 = median_seconds(lambda: s.run(x[:1], out=out1))
+        t64 = median_seconds(lambda: s.run(x, out=y), repeat=7)
         rows.append((precision, s.memory_report(), t1, t64, y.copy()))
     # The reference runs last: its BLAS threads keep spinning for a while after each call
     # and would steal the cores from the timings above.

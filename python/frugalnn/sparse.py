@@ -21,12 +21,12 @@ blocks that are full.
 from __future__ import annotations
 
 import math
-import time
 from typing import Optional, Union
 
 import numpy as np
 
 from . import _core
+from ._timing import median_seconds
 from .gemm import _ACTIVATIONS, PackedWeights, _as_float32_vector, _output, matmul, pack_weights
 from .memory import Pool, default_pool
 
@@ -145,6 +145,11 @@ class CSRMatrix:
             )
         if len(shape) != 2 or min(shape) < 0:
             raise ValueError(f"shape must be (rows, cols), got {shape}")
+        self._store(shape, bk, values, indptr, indices, data, pool)
+
+    def _store(self, shape, bk: int, values: str, indptr: np.ndarray, indices: np.ndarray,
+               data: np.ndarray, pool: Optional[Pool]) -> None:
+        """Validate and copy the arrays into the native matrix (the one place that does)."""
         if values == "f16" and data.size and np.abs(data).max() > _F16_MAX:
             raise ValueError(f"values beyond the float16 range (|w| <= {_F16_MAX}) cannot be stored as f16")
         core_pool = (pool or default_pool())._core
@@ -188,13 +193,10 @@ class CSRMatrix:
             order = np.argsort(-score.reshape(-1), kind="stable")
             keep[order[:keep_n]] = True
         keep = keep.reshape(score.shape) & np.any(wb != 0, axis=2)
-        indptr, indices, data = _arrays_from_mask(wb, keep)
+        if pool is not None and not isinstance(pool, Pool):
+            raise TypeError(f"pool must be a frugalnn.Pool, got {type(pool).__name__}")
         obj = cls.__new__(cls)
-        core_pool = (pool or default_pool())._core
-        obj._core = _core.sparse_matrix(w.shape[0], w.shape[1], bk, _check_values(values), indptr, indices,
-                                        data, core_pool)
-        obj._shape = (int(w.shape[0]), int(w.shape[1]))
-        obj._bk = bk
+        obj._store(w.shape, bk, _check_values(values), *_arrays_from_mask(wb, keep), pool)
         return obj
 
     # ---- what it holds ------------------------------------------------------------------
@@ -348,16 +350,6 @@ def linear(x: np.ndarray, w: CSRMatrix, *, bias: Optional[np.ndarray] = None,
     return res
 
 
-def _median_seconds(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
-
-
 def choose(
     w: np.ndarray,
     *,
@@ -405,7 +397,7 @@ def choose(
             fn = (lambda c=c: qmatmul_dynamic(x, c))
         else:
             fn = (lambda c=c: matmul(x, c))
-        table[name] = (_median_seconds(fn, repeats), c.nbytes)
+        table[name] = (median_seconds(fn, repeats), c.nbytes)
     best_t = min(t for t, _ in table.values())
     near = [n for n, (t, _) in table.items() if t <= best_t * 1.05]
     name = min(near, key=lambda n: table[n][1])

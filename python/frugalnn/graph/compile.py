@@ -156,13 +156,6 @@ class _Compiler:
         self.tid[name] = t
         return t
 
-    def out_tensor(self, name: str) -> int:
-        """The tensor a step producing graph tensor `name` writes: external when it is a graph
-        output whose layout needs no conversion."""
-        if name in self.outputs and not _spatial(self.g.shapes[name]):
-            return self.new(name, external=True)
-        return self.new(name)
-
     def run(self) -> Program:
         g = self.g
         ext_in = []
@@ -227,8 +220,11 @@ class _Compiler:
         return self.g.nodes.index(node), node
 
     def writes(self, name: str) -> int:
-        t = self.out_tensor(name)
-        if name in self.outputs and not _spatial(self.g.shapes[name]):
+        """The tensor a step producing graph tensor `name` writes: the caller's buffer when it
+        is a graph output whose layout needs no conversion, else a planned one."""
+        external = name in self.outputs and not _spatial(self.g.shapes[name])
+        t = self.new(name, external=external)
+        if external:
             self.external.add(t)
         return t
 
@@ -242,7 +238,7 @@ class _Compiler:
             if perm is not None:  # the input is an NHWC map flattened without moving data
                 c, h, wd = perm
                 w = w.reshape(w.shape[0], c, h, wd).transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
-            w, b = _fold(w, b, scale_shift, conv=False)
+            w, b = _fold(w, b, scale_shift)
             y = self.writes(out_name)
             p = self.prec[layer.name]
             if p == "sparse":
@@ -259,7 +255,7 @@ class _Compiler:
             o, cg, kh, kw = layer.weight.shape
             _, oh, ow = g.shapes[node.output]
             t, left, _, _ = layer.pads(h, wd)
-            w, b = _fold(layer.weight, layer.bias, scale_shift, conv=True)
+            w, b = _fold(layer.weight, layer.bias, scale_shift)
             y = self.writes(out_name)
             geo = [h, wd, c, oh, ow, o, kh, kw, *layer.stride, *layer.dilation, t, left, layer.groups]
             if layer.groups == c == o:  # depthwise, channel multiplier 1
@@ -354,7 +350,7 @@ class _Compiler:
             self.tid[out_name] = x
 
 
-def _fold(w: np.ndarray, b: Optional[np.ndarray], scale_shift, conv: bool):
+def _fold(w: np.ndarray, b: Optional[np.ndarray], scale_shift):
     if scale_shift is None:
         return w, b
     scale, shift = scale_shift

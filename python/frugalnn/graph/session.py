@@ -148,9 +148,9 @@ class Session:
         for i, info in enumerate(self.program.steps):
             _, _, _, _, out = self.program._core.step_info(i)
             e = tensor_entry[out]
-            steps.append((info.name, info.kind, info.precision, sizes[e] if e >= 0 else 0,
-                          sizes[scratch_entry[i]] if scratch_entry[i] >= 0 else 0))
-        return MemoryReport(plan["arena_bytes"], plan["lower_bound"], plan["naive_bytes"],
+            steps.append((info.name, info.kind, info.precision, int(sizes[e]) if e >= 0 else 0,
+                          int(sizes[scratch_entry[i]]) if scratch_entry[i] >= 0 else 0))
+        return MemoryReport(int(plan["arena_bytes"]), int(plan["lower_bound"]), int(plan["naive_bytes"]),
                             self.program.weight_bytes, self.max_batch, steps)
 
     def clone(self) -> "Session":
