@@ -77,6 +77,17 @@ void bind_runtime(py::module_& m) {
               g.h = pool[0]; g.w = pool[1]; g.c = pool[2]; g.oh = pool[3]; g.ow = pool[4];
               g.kh = pool[5]; g.kw = pool[6]; g.sh = pool[7]; g.sw = pool[8];
               g.pad_top = pool[9]; g.pad_left = pool[10];
+              if (s.kind == StepKind::kConv) {
+                // A max-pool fused into the conv: windows tile the conv output exactly.
+                const Conv2dGeometry& c = s.conv;
+                if (g.h != c.oh || g.w != c.ow || g.c != c.oc || g.sh != g.kh || g.sw != g.kw ||
+                    g.pad_top != 0 || g.pad_left != 0 || g.oh != c.oh / g.kh ||
+                    g.ow != c.ow / g.kw || g.oh == 0 || g.ow == 0) {
+                  throw py::value_error("a fused max-pool needs stride == window, no padding, "
+                                        "over the conv's output");
+                }
+                s.pool_fused = true;
+              }
             }
             s.c = c;
             s.hw = hw;
@@ -100,13 +111,20 @@ void bind_runtime(py::module_& m) {
           py::arg("a_scale") = 1.0f, py::arg("a_zero_point") = 0)
       .def("set_io", &Program::set_io, py::arg("inputs"), py::arg("outputs"))
       .def_property_readonly("weight_bytes", &Program::weight_bytes)
+      .def("tensor_info", [](const Program& p, size_t t) {
+        const TensorInfo& i = p.tensors().at(t);
+        return py::make_tuple(i.sample_elems, i.dtype == DType::kU8 ? "uint8" : "float32",
+                              i.scale, i.zero_point);
+      }, "(elements per sample, dtype, scale, zero point) of tensor t")
       .def_property_readonly("num_steps", [](const Program& p) { return p.steps().size(); })
       .def("step_info", [](const Program& p, size_t i) {
         const Step& s = p.steps().at(i);
         std::string precision = "f32";
         if (!s.packed.empty()) precision = weight_kind_name(s.packed[0]->kind());
         if (s.sparse) precision = "sparse";
-        return py::make_tuple(s.name, step_kind_name(s.kind), precision, s.in, s.out);
+        if (s.kind == StepKind::kQuantize) precision = "int8";
+        const std::string kind = std::string(step_kind_name(s.kind)) + (s.pool_fused ? "+maxpool2d" : "");
+        return py::make_tuple(s.name, kind, precision, s.in, s.out);
       });
 
   py::class_<Session, std::shared_ptr<Session>>(m, "Session", "Runs a Program on one planned arena (native).")

@@ -15,7 +15,8 @@ std::shared_ptr<Pool> scratch_pool();
 class ScratchBlock {
  public:
   explicit ScratchBlock(size_t nbytes)
-      : pool_(scratch_pool()), data_(nbytes ? pool_->allocate(nbytes) : nullptr) {}
+      : pool_(nbytes ? scratch_pool() : nullptr),
+        data_(nbytes ? pool_->allocate(nbytes) : nullptr) {}
   ~ScratchBlock() {
     if (data_ != nullptr) pool_->deallocate(data_);
   }

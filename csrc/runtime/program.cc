@@ -1,5 +1,6 @@
 #include "runtime/program.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace fnn {
@@ -21,6 +22,7 @@ const char* step_kind_name(StepKind kind) {
     case StepKind::kSoftmax: return "softmax";
     case StepKind::kScaleShift: return "scale_shift";
     case StepKind::kConcat: return "concat";
+    case StepKind::kQuantize: return "quantize";
   }
   return "?";
 }
@@ -33,7 +35,11 @@ int Program::add_tensor(size_t sample_elems, bool external, int alias_of) {
     throw std::invalid_argument("an alias must have the size of the tensor it aliases");
   }
   while (alias_of >= 0 && tensors_[alias_of].alias_of >= 0) alias_of = tensors_[alias_of].alias_of;
-  tensors_.push_back({sample_elems, external, alias_of});
+  TensorInfo t;
+  t.sample_elems = sample_elems;
+  t.external = external;
+  t.alias_of = alias_of;
+  tensors_.push_back(t);
   return static_cast<int>(tensors_.size()) - 1;
 }
 
@@ -64,6 +70,7 @@ void Program::set_io(std::vector<int> inputs, std::vector<int> outputs) {
   }
   inputs_ = std::move(inputs);
   outputs_ = std::move(outputs);
+  assign_activation_dtypes();
 }
 
 size_t Program::weight_bytes() const {
@@ -82,26 +89,32 @@ bool Program::conv_is_pointwise(const Step& s) {
          g.groups == 1 && g.oh == g.h && g.ow == g.w;
 }
 
-size_t Program::step_scratch_bytes(size_t step, size_t max_batch, size_t threads) const {
+size_t Program::step_scratch_bytes(size_t step, size_t threads) const {
   const Step& s = steps_.at(step);
-  const bool int8 = !s.packed.empty() && s.packed[0]->kind() == WeightKind::kInt8;
-  if (s.kind == StepKind::kDense) {
-    return int8 ? max_batch * s.packed[0]->k() : 0;  // quantized activations
-  }
-  if (s.kind == StepKind::kConv) {
-    const size_t k = s.conv.kh * s.conv.kw * (s.conv.c / s.conv.groups);
-    if (conv_is_pointwise(s)) return int8 ? max_batch * s.conv.h * s.conv.w * k : 0;
+  if (s.kind == StepKind::kConv && (s.pool_fused || !conv_is_pointwise(s))) {
     return threads * conv_slot_bytes(s);
   }
   return 0;
 }
 
-size_t Program::conv_slot_bytes(const Step& s) {
+size_t Program::pool_units_per_tile(const Step& s) {
+  return std::max<size_t>(1, kConvTileRows / pool_unit_pixels(s));
+}
+
+size_t Program::conv_col_bytes(const Step& s) {
   const size_t k = s.conv.kh * s.conv.kw * (s.conv.c / s.conv.groups);
-  const bool int8 = !s.packed.empty() && s.packed[0]->kind() == WeightKind::kInt8;
-  auto round64 = [](size_t v) { return (v + 63) / 64 * 64; };
-  // An f32 im2col tile, and its u8 copy for int8 weights.
-  return round64(kConvTileRows * k * sizeof(float)) + (int8 ? round64(kConvTileRows * k) : 0);
+  const size_t rows = s.pool_fused ? pool_units_per_tile(s) * pool_unit_pixels(s) : kConvTileRows;
+  // u8 for int8 weights (their input is u8), else f32.
+  return (rows * k * (is_int8_gemm(s) ? 1 : sizeof(float)) + 63) / 64 * 64;
+}
+
+size_t Program::conv_slot_bytes(const Step& s) const {
+  size_t bytes = conv_col_bytes(s);
+  if (s.pool_fused) {
+    const size_t rows = pool_units_per_tile(s) * pool_unit_pixels(s);
+    bytes += (rows * s.conv.oc * tensors_[s.out].elem_bytes() + 63) / 64 * 64;
+  }
+  return bytes;
 }
 
 }  // namespace fnn

@@ -4,7 +4,8 @@
 //
 // Tensors are "external" (graph inputs and outputs: bound to the caller's buffers at run
 // time), "planned" (a slice of the session's arena) or an alias of another tensor (a
-// flatten or reshape that moves no data). Steps run in order; a tensor lives from the step
+// flatten or reshape that moves no data). Planned tensors between int8 layers hold u8
+// values (scale, zero point) rather than float32: see assign_activation_dtypes. Steps run in order; a tensor lives from the step
 // that writes it to the last step that reads it, which is what the memory plan packs.
 #pragma once
 
@@ -36,13 +37,20 @@ enum class StepKind : int {
   kSoftmax,       // rows of `cols`
   kScaleShift,    // per channel (BatchNorm that could not be folded)
   kConcat,        // channels last: inputs' channel slices side by side
+  kQuantize,      // f32 -> u8 with the output tensor's scale / zero point
 };
 const char* step_kind_name(StepKind kind);
 
+enum class DType : int { kF32, kU8 };
+
 struct TensorInfo {
-  size_t sample_elems = 0;  // float32 elements per sample
+  size_t sample_elems = 0;  // elements per sample
   bool external = false;
   int alias_of = -1;        // another tensor whose memory this one is
+  DType dtype = DType::kF32;
+  float scale = 1.f;        // kU8: real = scale * (q - zero_point)
+  int32_t zero_point = 0;
+  size_t elem_bytes() const { return dtype == DType::kU8 ? 1 : 4; }
 };
 
 struct Step {
@@ -52,7 +60,8 @@ struct Step {
   int out = -1;
   float lo = -__builtin_inff(), hi = __builtin_inff();
   Conv2dGeometry conv;  // per sample (n set at run time)
-  Pool2dGeometry pool;
+  Pool2dGeometry pool;  // pooling steps; a conv with pool_fused: the max-pool applied to its
+  bool pool_fused = false;  // output tile by tile (window == stride, no padding), see below
   size_t c = 0, hw = 0;  // layout changes, global pool, scale-shift, softmax (cols = c)
   std::vector<std::shared_ptr<PackedWeights>> packed;  // dense: 1; conv: one per group
   std::shared_ptr<SparseMatrix> sparse;
@@ -62,6 +71,10 @@ struct Step {
   // int8 weights: activations quantized with these calibrated parameters.
   float a_scale = 1.f;
   int32_t a_zero_point = 0;
+  // int8 weights: the GEMM output stage and its per-column vectors (one per group), set by
+  // assign_activation_dtypes once the output's dtype is known.
+  QuantArgs qargs;
+  std::vector<QGemmColumns> qcolumns;
 };
 
 class Program {
@@ -69,6 +82,12 @@ class Program {
   int add_tensor(size_t sample_elems, bool external, int alias_of);
   void add_step(Step step);
   void set_io(std::vector<int> inputs, std::vector<int> outputs);
+  // Keeps activations u8 between int8 layers: a tensor whose producer can write u8 (an int8
+  // dense / conv, or a max-pool of a u8 tensor) and whose every reader takes u8 with the
+  // same parameters (int8 dense / conv calibrated for it, or a max-pool passing them on)
+  // becomes u8. An int8 layer reading a float tensor gets a quantize step in front, so int8
+  // layers always read u8. Call once, after the last add_step; idempotent.
+  void assign_activation_dtypes();
 
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const std::vector<Step>& steps() const { return steps_; }
@@ -77,11 +96,19 @@ class Program {
   // Bytes held by packed weights (shared by every session of this program).
   size_t weight_bytes() const;
   // Scratch a step needs (im2col tiles per thread, quantized activations), in bytes.
-  size_t step_scratch_bytes(size_t step, size_t max_batch, size_t threads) const;
+  size_t step_scratch_bytes(size_t step, size_t threads) const;
+  static bool is_int8_gemm(const Step& s);
   // Whether a conv step reads its input directly as the GEMM's A (1x1, stride 1, no pad).
   static bool conv_is_pointwise(const Step& s);
-  // One thread's im2col scratch for a (not pointwise) conv step.
-  static size_t conv_slot_bytes(const Step& s);
+  // A conv with a fused max-pool works in units of one pool output row: the pool-window-high
+  // band of conv output rows under it. Conv output pixels per unit, and units per tile.
+  static size_t pool_unit_pixels(const Step& s) { return s.pool.kh * s.conv.ow; }
+  static size_t pool_units_per_tile(const Step& s);
+  // One thread's scratch for a (not pointwise) conv step: an im2col tile, plus with a fused
+  // pool the conv output tile the pool reads (so the pre-pool map never exists whole).
+  size_t conv_slot_bytes(const Step& s) const;
+  // Bytes of a conv slot's im2col part (the conv output tile follows it).
+  static size_t conv_col_bytes(const Step& s);
 
   static constexpr size_t kConvTileRows = 64;  // output pixels per im2col tile
 

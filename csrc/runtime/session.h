@@ -55,7 +55,7 @@ class Session {
   std::vector<int> tensor_entry_, scratch_entry_;
   size_t arena_bytes_ = 0;
   char* arena_ = nullptr;
-  std::vector<float*> ptr_;      // per tensor, resolved each run (no allocation)
+  std::vector<char*> ptr_;       // per tensor, resolved each run (no allocation)
   std::vector<char*> scratch_;   // per step
   std::vector<double> step_seconds_;
   bool profiling_ = false;

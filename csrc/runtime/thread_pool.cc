@@ -40,12 +40,21 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
+namespace {
+thread_local bool t_in_task = false;
+}  // namespace
+
+bool in_parallel_task() { return t_in_task; }
+
 void ThreadPool::drain() {
+  const bool outer = t_in_task;
+  t_in_task = true;
   for (;;) {
     const size_t task = next_.fetch_add(1, std::memory_order_relaxed);
-    if (task >= n_) return;
+    if (task >= n_) break;
     fn_(ctx_, task);
   }
+  t_in_task = outer;
 }
 
 void ThreadPool::worker_loop() {
@@ -81,7 +90,10 @@ void ThreadPool::run(size_t n, TaskFn fn, void* ctx) {
   if (n == 0) return;
   std::unique_lock<std::mutex> submit(submit_mu_, std::try_to_lock);
   if (workers_.empty() || n == 1 || !submit.owns_lock()) {
+    const bool outer = t_in_task;
+    t_in_task = true;
     for (size_t i = 0; i < n; ++i) fn(ctx, i);
+    t_in_task = outer;
     return;
   }
   {

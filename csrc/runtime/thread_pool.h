@@ -56,6 +56,12 @@ class ThreadPool {
   std::atomic<size_t> busy_workers_{0};
 };
 
+// Whether the calling thread is running a parallel_for task. Kernels called from inside one
+// (a convolution's tiles call the GEMM) then run serially on their thread without touching
+// the global pool: nested parallelism gains nothing, and the pool lookup's lock would be
+// contended by every tile.
+bool in_parallel_task();
+
 // The process-wide pool kernels use, created on first use with default_num_threads(). Hold
 // the returned pointer for the duration of a call: set_num_threads() may replace the pool.
 std::shared_ptr<ThreadPool> global_thread_pool();

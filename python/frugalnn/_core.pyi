@@ -119,6 +119,10 @@ class Program:
         ...
     def step_info(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> tuple[str, str, str, list[int], int]:
         ...
+    def tensor_info(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> tuple[int, str, float, int]:
+        """
+        (elements per sample, dtype, scale, zero point) of tensor t
+        """
     @property
     def num_steps(self) -> int:
         ...

@@ -67,9 +67,10 @@ def test_int8_agrees_on_top1(model, capsys):
     got = s.run(x)
     ref = reference.forward(g, x)["y"]
     agree = np.mean(got.argmax(1) == ref.argmax(1))
-    # Random weights give near-uniform softmax outputs (median top-1 margin ~0.1), so a few
-    # top-1 flips come from tiny perturbations: the 99% target is met by the MLP,
-    # not yet by the random-weight CNN (96%, output SQNR 37 dB). The floor guards regressions.
+    # Random weights on random images collapse onto a few classes with tiny margins, so one
+    # systematic perturbation tips whole clusters of near-ties (96-100% with the weight seed):
+    # the 99% criterion is tested on trained models (test_int8_accuracy.py). This floor only
+    # guards regressions.
     assert agree >= (0.99 if model is mlp else 0.95), agree
     assert sqnr_db(ref, got) > 30
     # Per-layer SQNR: each int8 layer alone, the rest f32.
@@ -207,6 +208,10 @@ def test_compile_errors():
     g = mnist_cnn()
     with pytest.raises(GraphError, match="calibration"):
         compile(g, precision="int8")
+    with pytest.raises(GraphError, match="calibration batch is empty"):
+        compile(g, precision="int8", calibration=images(0))
+    with pytest.raises(GraphError, match="NaN"):
+        compile(g, precision="int8", calibration=np.full((2, 1, 28, 28), np.nan, np.float32))
     with pytest.raises(GraphError, match="precision"):
         compile(g, precision="int4")
     with pytest.raises(GraphError, match="not Dense / Conv2d"):

@@ -3,6 +3,7 @@
 // Nothing here allocates: these run inside the runtime's zero-allocation steady state.
 #include "kernels/conv/conv_nhwc.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 
@@ -56,7 +57,8 @@ inline void clamp_row(size_t c, float* y, float lo, float hi) {
   }
 }
 
-inline void max_acc(size_t c, const float* __restrict x, float* __restrict m) {
+template <typename T>
+inline void max_acc(size_t c, const T* __restrict x, T* __restrict m) {
   for (size_t ch = 0; ch < c; ++ch) m[ch] = m[ch] < x[ch] ? x[ch] : m[ch];
 }
 
@@ -70,8 +72,8 @@ inline void scale_row(size_t c, float* y, float s) {
 
 // Pooling shares everything but the reduction: the first real tap seeds y (so padding never
 // enters a max), the others fold in with `Acc`, and `finish` sees the real tap count.
-template <typename Acc, typename Finish>
-void pool2d(const Pool2dGeometry& g, const float* __restrict x, float* __restrict y, size_t p0,
+template <typename T, typename Acc, typename Finish>
+void pool2d(const Pool2dGeometry& g, const T* __restrict x, T* __restrict y, size_t p0,
             size_t rows, Acc acc, Finish finish) {
   const size_t c = g.c;
   PixelCursor pc(p0, g.oh, g.ow);
@@ -81,15 +83,15 @@ void pool2d(const Pool2dGeometry& g, const float* __restrict x, float* __restric
     size_t ky0, ky1, kx0, kx1;
     tap_range(iy0, g.kh, 1, g.h, &ky0, &ky1);
     tap_range(ix0, g.kw, 1, g.w, &kx0, &kx1);
-    float* yr = y + (p0 + r) * c;
-    const float* xb = x + pc.b * g.h * g.w * c;
+    T* yr = y + (p0 + r) * c;
+    const T* xb = x + pc.b * g.h * g.w * c;
     bool first = true;
     for (size_t ky = ky0; ky < ky1; ++ky) {
-      const float* xrow = xb + static_cast<size_t>(iy0 + static_cast<idx>(ky)) * g.w * c;
+      const T* xrow = xb + static_cast<size_t>(iy0 + static_cast<idx>(ky)) * g.w * c;
       for (size_t kx = kx0; kx < kx1; ++kx) {
-        const float* xp = xrow + static_cast<size_t>(ix0 + static_cast<idx>(kx)) * c;
+        const T* xp = xrow + static_cast<size_t>(ix0 + static_cast<idx>(kx)) * c;
         if (first) {
-          std::memcpy(yr, xp, c * sizeof(float));
+          std::memcpy(yr, xp, c * sizeof(T));
           first = false;
         } else {
           acc(c, xp, yr);
@@ -125,44 +127,141 @@ void transpose_batched(size_t n, size_t rows, size_t cols, const float* x, float
   for (size_t b = 0; b < n; ++b) transpose_2d(rows, cols, x + b * plane, y + b * plane);
 }
 
+// dst and src never overlap. A patch row of a 3x3 conv on one channel is 3 floats or 3
+// bytes: memcpy with a run-time length is a library call per row, which dominated im2col
+// there, so short copies are two overlapping fixed-size moves.
+__attribute__((always_inline)) inline void copy_bytes(void* dst, const void* src, size_t n) {
+  auto* d = static_cast<char*>(dst);
+  const auto* s = static_cast<const char*>(src);
+  if (n > 32) {
+    std::memcpy(d, s, n);
+  } else if (n >= 16) {
+    std::memcpy(d, s, 16);
+    std::memcpy(d + n - 16, s + n - 16, 16);
+  } else if (n >= 8) {
+    std::memcpy(d, s, 8);
+    std::memcpy(d + n - 8, s + n - 8, 8);
+  } else if (n >= 4) {
+    std::memcpy(d, s, 4);
+    std::memcpy(d + n - 4, s + n - 4, 4);
+  } else if (n >= 2) {
+    std::memcpy(d, s, 2);
+    std::memcpy(d + n - 2, s + n - 2, 2);
+  } else if (n == 1) {
+    *d = *s;
+  }
+}
+
+// Padding taps are `pad` (0 for floats, the zero point for u8). Works a segment of one
+// output row at a time: which patch rows fall in the padding is the same for the whole
+// segment, and pixels whose patch lies inside horizontally copy without per-tap checks.
+// The pixels of a row segment whose patches lie inside horizontally (one group, dw == 1):
+// per patch row one copy of kBytes (0: `bytes`, known at run time). A fixed size turns each
+// copy into a couple of moves; the run-time size's branch chain cost ~4 ns per pixel on a
+// 3x3 conv over one channel.
+template <size_t kBytes, typename T>
+void copy_interior(const T* x_first, size_t x_px_step, size_t x_row_step, size_t n_px,
+                   size_t n_rows, size_t bytes, size_t lead, size_t trail, T pad, T* d,
+                   size_t ld) {
+  const size_t n = kBytes != 0 ? kBytes : bytes;
+  for (size_t j = 0; j < n_px; ++j, d += ld, x_first += x_px_step) {
+    T* o = d;
+    for (size_t e = 0; e < lead; ++e) o[e] = pad;
+    o += lead;
+    const T* xs = x_first;
+    for (size_t ky = 0; ky < n_rows; ++ky, xs += x_row_step) {
+      if (kBytes != 0) {
+        std::memcpy(o, xs, kBytes);
+      } else {
+        copy_bytes(o, xs, n);
+      }
+      o += n / sizeof(T);
+    }
+    for (size_t e = 0; e < trail; ++e) o[e] = pad;
+  }
+}
+
+template <typename T>
+void im2col(const Conv2dGeometry& g, const T* x, size_t p0, size_t rows, size_t group, T pad,
+            T* dst, size_t ld) {
+  // Geometry in locals: stores through a u8 `dst` may alias anything as far as the compiler
+  // knows, so fields read through `g` would be reloaded at every tap.
+  const size_t c = g.c, cg = c / g.groups, cbase = group * cg;
+  const size_t kh = g.kh, kw = g.kw, dh = g.dh, dw = g.dw, h = g.h, w = g.w;
+  const size_t sw = g.sw, pad_left = g.pad_left;
+  const size_t patch_row = kw * cg, row_elems = w * c;
+  // With dw == 1 and one group, the kw taps of a patch row are kw * c adjacent input values.
+  const bool row_runs = g.groups == 1 && dw == 1;
+  // Output columns [ox_lo, ox_hi) have every tap inside the input horizontally.
+  const size_t ox_lo = (pad_left + sw - 1) / sw;
+  const idx last_origin = static_cast<idx>(w) - 1 + static_cast<idx>(pad_left) -
+                          static_cast<idx>((kw - 1) * dw);
+  const size_t ox_hi = last_origin < 0 ? 0 : static_cast<size_t>(last_origin) / sw + 1;
+  PixelCursor pc(p0, g.oh, g.ow);
+  for (size_t r = 0; r < rows;) {
+    const size_t seg = std::min(rows - r, pc.ow - pc.ox);
+    const T* xb = x + pc.b * h * row_elems + cbase;
+    const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
+    size_t ky0, ky1;  // patch rows inside the input
+    tap_range(iy0, kh, dh, h, &ky0, &ky1);
+    const T* x_top = xb + static_cast<size_t>(iy0 + static_cast<idx>(ky0 * dh)) * row_elems;
+    const size_t x_step = dh * row_elems;
+    const size_t lead = ky0 * patch_row, trail = (kh - ky1) * patch_row;
+    // Interior pixels [j_lo, j_hi) of the segment take the fast path.
+    size_t j_lo = seg, j_hi = seg;
+    if (row_runs && ox_lo < ox_hi) {
+      j_lo = std::min(seg, ox_lo > pc.ox ? ox_lo - pc.ox : 0);
+      j_hi = std::max(j_lo, std::min(seg, ox_hi > pc.ox ? ox_hi - pc.ox : 0));
+    }
+    if (j_hi > j_lo) {
+      const size_t ix = (pc.ox + j_lo) * sw - pad_left;
+      const T* xf = x_top + ix * c;
+      const size_t bytes = patch_row * sizeof(T), nr = ky1 - ky0;
+      T* d = dst + (r + j_lo) * ld;
+      const size_t step = sw * c;
+      switch (bytes) {
+        case 3: copy_interior<3>(xf, step, x_step, j_hi - j_lo, nr, bytes, lead, trail, pad, d, ld); break;
+        case 12: copy_interior<12>(xf, step, x_step, j_hi - j_lo, nr, bytes, lead, trail, pad, d, ld); break;
+        default: copy_interior<0>(xf, step, x_step, j_hi - j_lo, nr, bytes, lead, trail, pad, d, ld); break;
+      }
+    }
+    for (size_t j = 0; j < seg; ++j) {
+      if (j == j_lo) j = j_hi;
+      if (j >= seg) break;
+      const size_t ox = pc.ox + j;
+      const idx ix0 = static_cast<idx>(ox * sw) - static_cast<idx>(pad_left);
+      T* d = dst + (r + j) * ld;
+      for (size_t e = 0; e < lead; ++e) d[e] = pad;
+      d += lead;
+      const T* xrow = x_top;
+      for (size_t ky = ky0; ky < ky1; ++ky, xrow += x_step) {
+        for (size_t kx = 0; kx < kw; ++kx, d += cg) {
+          const idx ix = ix0 + static_cast<idx>(kx * dw);
+          if (ix < 0 || ix >= static_cast<idx>(w)) {
+            for (size_t e = 0; e < cg; ++e) d[e] = pad;
+          } else {
+            copy_bytes(d, xrow + static_cast<size_t>(ix) * c, cg * sizeof(T));
+          }
+        }
+      }
+      for (size_t e = 0; e < trail; ++e) d[e] = pad;
+    }
+    r += seg;
+    pc.ox += seg - 1;
+    pc.next();
+  }
+}
+
 }  // namespace
 
 void im2col_nhwc(const Conv2dGeometry& g, const float* x, size_t p0, size_t rows, size_t group,
                  float* dst, size_t ld) {
-  const size_t c = g.c, cg = c / g.groups, cbase = group * cg;
-  // With dw == 1 and one group, the kw taps of a patch row are kw * c adjacent input floats.
-  const bool row_runs = g.groups == 1 && g.dw == 1;
-  const size_t run = g.kw * c;
-  PixelCursor pc(p0, g.oh, g.ow);
-  for (size_t r = 0; r < rows; ++r, pc.next()) {
-    float* d = dst + r * ld;
-    const float* xb = x + pc.b * g.h * g.w * c;
-    const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
-    const idx ix0 = static_cast<idx>(pc.ox * g.sw) - static_cast<idx>(g.pad_left);
-    const bool x_inside = ix0 >= 0 && static_cast<size_t>(ix0) + (g.kw - 1) * g.dw < g.w;
-    for (size_t ky = 0; ky < g.kh; ++ky) {
-      const idx iy = iy0 + static_cast<idx>(ky * g.dh);
-      if (iy < 0 || iy >= static_cast<idx>(g.h)) {
-        std::memset(d, 0, g.kw * cg * sizeof(float));
-        d += g.kw * cg;
-        continue;
-      }
-      const float* xrow = xb + static_cast<size_t>(iy) * g.w * c + cbase;
-      if (row_runs && x_inside) {
-        std::memcpy(d, xrow + static_cast<size_t>(ix0) * c, run * sizeof(float));
-        d += run;
-        continue;
-      }
-      for (size_t kx = 0; kx < g.kw; ++kx, d += cg) {
-        const idx ix = ix0 + static_cast<idx>(kx * g.dw);
-        if (ix < 0 || ix >= static_cast<idx>(g.w)) {
-          std::memset(d, 0, cg * sizeof(float));
-        } else {
-          std::memcpy(d, xrow + static_cast<size_t>(ix) * c, cg * sizeof(float));
-        }
-      }
-    }
-  }
+  im2col<float>(g, x, p0, rows, group, 0.0f, dst, ld);
+}
+
+void im2col_nhwc(const Conv2dGeometry& g, const uint8_t* x, size_t p0, size_t rows,
+                 size_t group, uint8_t pad, uint8_t* dst, size_t ld) {
+  im2col<uint8_t>(g, x, p0, rows, group, pad, dst, ld);
 }
 
 void depthwise_conv2d_nhwc(const Conv2dGeometry& g, const float* x, const float* w,
@@ -198,7 +297,12 @@ void depthwise_conv2d_nhwc(const Conv2dGeometry& g, const float* x, const float*
 }
 
 void maxpool2d_nhwc(const Pool2dGeometry& g, const float* x, float* y, size_t p0, size_t rows) {
-  pool2d(g, x, y, p0, rows, max_acc, [](size_t, float*, size_t) {});
+  pool2d(g, x, y, p0, rows, max_acc<float>, [](size_t, float*, size_t) {});
+}
+
+void maxpool2d_nhwc(const Pool2dGeometry& g, const uint8_t* x, uint8_t* y, size_t p0,
+                    size_t rows) {
+  pool2d(g, x, y, p0, rows, max_acc<uint8_t>, [](size_t, uint8_t*, size_t) {});
 }
 
 void avgpool2d_nhwc(const Pool2dGeometry& g, const float* x, float* y, size_t p0, size_t rows) {

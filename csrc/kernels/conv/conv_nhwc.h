@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace fnn {
 
@@ -22,6 +23,9 @@ struct Conv2dGeometry {
 // falls in the padding); rows are `ld` floats apart (ld >= kh * kw * c / groups).
 void im2col_nhwc(const Conv2dGeometry& g, const float* x, size_t p0, size_t rows, size_t group,
                  float* dst, size_t ld);
+// The same on u8 values; the padding holds `pad` (the zero point: the quantized 0.0).
+void im2col_nhwc(const Conv2dGeometry& g, const uint8_t* x, size_t p0, size_t rows,
+                 size_t group, uint8_t pad, uint8_t* dst, size_t ld);
 
 // Depthwise convolution (groups == c == oc): w is [kh][kw][c], bias c values or null, the
 // result clamped to [lo, hi].
@@ -38,6 +42,7 @@ struct Pool2dGeometry {
 
 // Max over each window (padding never wins); a window always holds at least one real input.
 void maxpool2d_nhwc(const Pool2dGeometry& g, const float* x, float* y, size_t p0, size_t rows);
+void maxpool2d_nhwc(const Pool2dGeometry& g, const uint8_t* x, uint8_t* y, size_t p0, size_t rows);
 // Mean over the real inputs of each window (padding not counted, ONNX count_include_pad=0).
 void avgpool2d_nhwc(const Pool2dGeometry& g, const float* x, float* y, size_t p0, size_t rows);
 // y[b][ch] = mean over the hw pixels of x[b][.][ch].

@@ -27,6 +27,13 @@ void clamp_f32(size_t n, const float* x, float* y, float lo, float hi) {
   for (size_t i = 0; i < n; ++i) y[i] = clamp1(x[i], lo, hi);
 }
 
+void clamp_u8(size_t n, const uint8_t* x, uint8_t* y, uint8_t lo, uint8_t hi) {
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t v = x[i] < lo ? lo : x[i];
+    y[i] = v > hi ? hi : v;
+  }
+}
+
 void sigmoid_f32(size_t n, const float* x, float* y) {
   // exp(-|x|) never overflows. For x < 0, 1 / (1 + exp(-x)) would round to 0 once exp(-x)
   // overflows (x < -88.7) although the true value is still a normal/denormal float, so that

@@ -1,7 +1,8 @@
-// Elementwise and row-wise float32 ops of the graph runtime. y may alias x (in place).
+// Elementwise and row-wise float32 (and u8 clamp) ops of the graph runtime. y may alias x (in place).
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace fnn {
 
@@ -9,6 +10,8 @@ namespace fnn {
 void add_clamp_f32(size_t n, const float* a, const float* b, float* y, float lo, float hi);
 // y = clamp(x, lo, hi)
 void clamp_f32(size_t n, const float* x, float* y, float lo, float hi);
+// y = min(max(x, lo), hi) on u8 values (a clamp in the quantized domain)
+void clamp_u8(size_t n, const uint8_t* x, uint8_t* y, uint8_t lo, uint8_t hi);
 // y = 1 / (1 + exp(-x)), accurate to a few ulp, saturating cleanly for |x| large
 void sigmoid_f32(size_t n, const float* x, float* y);
 // Per row of `cols`: y = exp(x - max) / sum(exp(x - max)). Rows are `cols` apart.

@@ -93,9 +93,19 @@ struct QuantArgs {
   bool relu = false;        // f32: clamp at 0; u8: clamp at out_zero_point
 };
 
+// gemm_int8's per-column output stage for one (weights, QuantArgs) pair: the combined scale
+// and, for u8 outputs, the bias in accumulator units (w.panels() * 16 values each). A caller
+// running many GEMMs with one pair — a convolution's tiles — computes them once.
+struct QGemmColumns {
+  std::vector<float> scale;
+  std::vector<int32_t> bias_i32;
+};
+QGemmColumns qgemm_columns(const PackedWeights& w, const QuantArgs& q);
+
 // C = (A - a_zero_point) * W, then the output stage of QuantArgs. A: m x k bytes.
+// columns: qgemm_columns(w, q), or null to compute them per call.
 void gemm_int8(const void* a, size_t m, size_t lda, const PackedWeights& w, void* c,
-               size_t ldc, const QuantArgs& q);
+               size_t ldc, const QuantArgs& q, const QGemmColumns* columns = nullptr);
 
 // A f32 quantized per tensor on the fly (ONNX DynamicQuantizeLinear), then gemm_int8 to f32.
 // Throws std::invalid_argument if A holds NaN or infinity.

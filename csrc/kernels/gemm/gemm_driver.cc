@@ -26,6 +26,10 @@ constexpr size_t kInt8PanelBlockBytes = size_t{256} << 10;
 template <typename TileFn>
 void for_each_task(size_t m, size_t mr, size_t panels, size_t macs, const TileFn& tile) {
   if (m == 0 || panels == 0) return;
+  if (in_parallel_task() || macs < 2 * kMinMacsPerThread) {
+    tile(0, m, 0, panels);
+    return;
+  }
   const std::shared_ptr<ThreadPool> pool = global_thread_pool();
   const size_t threads =
       std::min(pool->num_threads(), std::max<size_t>(1, macs / kMinMacsPerThread));
@@ -152,8 +156,36 @@ void gemm_float(const float* a, size_t m, size_t lda, const PackedWeights& w, fl
   throw std::invalid_argument("gemm_float: int8 weights need gemm_int8");
 }
 
+namespace {
+
+void fill_qgemm_columns(const PackedWeights& w, const QuantArgs& q, float* scale,
+                        int32_t* bias_i32) {
+  const size_t n = w.n(), np = w.panels() * kGemmNR;
+  for (size_t j = 0; j < np; ++j) {
+    const float s = q.a_scale * w.w_scale()[j];
+    scale[j] = q.output == QOutput::kU8 ? s / q.out_scale : s;
+    bias_i32[j] = 0;
+    if (w.has_bias() && j < n && s != 0.f) {
+      bias_i32[j] = static_cast<int32_t>(round_to_int_range(std::nearbyint(w.bias()[j] / s)));
+    }
+  }
+}
+
+}  // namespace
+
+QGemmColumns qgemm_columns(const PackedWeights& w, const QuantArgs& q) {
+  if (w.kind() != WeightKind::kInt8) {
+    throw std::invalid_argument("qgemm_columns: weights are not int8");
+  }
+  QGemmColumns cols;
+  cols.scale.resize(w.panels() * kGemmNR);
+  cols.bias_i32.resize(w.panels() * kGemmNR);
+  fill_qgemm_columns(w, q, cols.scale.data(), cols.bias_i32.data());
+  return cols;
+}
+
 void gemm_int8(const void* a, size_t m, size_t lda, const PackedWeights& w, void* c,
-               size_t ldc, const QuantArgs& q) {
+               size_t ldc, const QuantArgs& q, const QGemmColumns* columns) {
   if (w.kind() != WeightKind::kInt8) {
     throw std::invalid_argument("gemm_int8: weights are not int8");
   }
@@ -163,16 +195,22 @@ void gemm_int8(const void* a, size_t m, size_t lda, const PackedWeights& w, void
   // apart: MR rows then share one L1 set and evict each other (measured at K = 4096).
   const bool restride = m > uk.mr && lda % 4096 == 0;
   const size_t copy_stride = restride ? k + 64 : k;
-  ScratchBlock vectors(np * 8 + (q.a_signed || restride ? m * copy_stride : 0));
-  auto* scale = vectors.as<float>();
-  auto* bias_i32 = reinterpret_cast<int32_t*>(scale + np);
-  for (size_t j = 0; j < np; ++j) {
-    const float s = q.a_scale * w.w_scale()[j];
-    scale[j] = q.output == QOutput::kU8 ? s / q.out_scale : s;
-    bias_i32[j] = 0;
-    if (w.has_bias() && j < n && s != 0.f) {
-      bias_i32[j] = static_cast<int32_t>(round_to_int_range(std::nearbyint(w.bias()[j] / s)));
-    }
+  const size_t copy_bytes = q.a_signed || restride ? m * copy_stride : 0;
+  ScratchBlock vectors((columns ? 0 : np * 8) + copy_bytes);
+  const float* scale = nullptr;
+  const int32_t* bias_i32 = nullptr;
+  uint8_t* copy = nullptr;
+  if (columns != nullptr) {
+    scale = columns->scale.data();
+    bias_i32 = columns->bias_i32.data();
+    copy = vectors.as<uint8_t>();
+  } else {
+    auto* vs = vectors.as<float>();
+    auto* vb = reinterpret_cast<int32_t*>(vs + np);
+    fill_qgemm_columns(w, q, vs, vb);
+    scale = vs;
+    bias_i32 = vb;
+    copy = reinterpret_cast<uint8_t*>(vb + np);
   }
   const auto* a_u8 = static_cast<const uint8_t*>(a);
   int32_t zp = q.a_zero_point;
@@ -180,7 +218,6 @@ void gemm_int8(const void* a, size_t m, size_t lda, const PackedWeights& w, void
   if (q.a_signed || restride) {
     // u8 kernels take s8 activations shifted by 128: (a + 128) - (zp + 128) == a - zp.
     const uint8_t flip = q.a_signed ? 0x80u : 0u;
-    auto* copy = reinterpret_cast<uint8_t*>(bias_i32 + np);
     for (size_t i = 0; i < m; ++i) {
       const auto* row = static_cast<const uint8_t*>(a) + i * lda;
       for (size_t kk = 0; kk < k; ++kk) copy[i * copy_stride + kk] = row[kk] ^ flip;

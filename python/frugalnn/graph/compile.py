@@ -22,6 +22,7 @@ from .graph import Graph
 from .layers import GraphError
 
 PRECISIONS = ("f32", "f16", "bf16", "int8", "sparse")
+_CALIBRATION_CHUNK = 8  # samples per reference forward while calibrating
 _INF = math.inf
 
 
@@ -82,12 +83,28 @@ def _calibrate(graph: Graph, data, layers: set[str]) -> dict[str, tuple[float, i
     from .. import reference
 
     ranges: dict[str, list[float]] = {}
-    # Run the reference forward once and read every tensor an int8 layer consumes.
-    recorded = reference.forward_all(graph, data)
-    for node in graph.nodes:
-        if node.layer.name in layers:
-            x = recorded[node.inputs[0]]
-            ranges[node.layer.name] = [float(np.min(x)), float(np.max(x))]
+    if not isinstance(data, Mapping):
+        if len(graph.inputs) != 1:
+            raise GraphError("the graph has several inputs: pass calibration as a dict {name: array}")
+        data = {next(iter(graph.inputs)): data}
+    data = {k: np.asarray(v) for k, v in data.items()}
+    n = min(len(v) for v in data.values())
+    if n == 0:
+        raise GraphError("the calibration batch is empty")
+    if not all(np.isfinite(v).all() for v in data.values()):
+        raise GraphError("the calibration batch contains NaN or infinity")
+    # The reference forward keeps every float64 tensor of the batch: a few samples at a time
+    # bound the memory calibration takes (the whole 64-image batch at once peaked at ~80 MiB
+    # for the MNIST CNN).
+    for start in range(0, n, _CALIBRATION_CHUNK):
+        recorded = reference.forward_all(graph, {k: v[start:start + _CALIBRATION_CHUNK] for k, v in data.items()})
+        for node in graph.nodes:
+            if node.layer.name in layers:
+                x = recorded[node.inputs[0]]
+                lo, hi = float(np.min(x)), float(np.max(x))
+                r = ranges.setdefault(node.layer.name, [lo, hi])
+                r[0], r[1] = min(r[0], lo), max(r[1], hi)
+        del recorded
     params = {}
     for name, (lo, hi) in ranges.items():
         lo, hi = min(lo, 0.0), max(hi, 0.0)
@@ -98,7 +115,8 @@ def _calibrate(graph: Graph, data, layers: set[str]) -> dict[str, tuple[float, i
 
 
 def compile(graph: Graph, *, precision: Union[str, Mapping[str, str]] = "f32",
-            calibration: Optional[Union[np.ndarray, Mapping[str, np.ndarray]]] = None) -> Program:
+            calibration: Optional[Union[np.ndarray, Mapping[str, np.ndarray]]] = None,
+            fuse_pool: bool = True) -> Program:
     """Compile ``graph`` for the runtime.
 
     Args:
@@ -110,6 +128,9 @@ def compile(graph: Graph, *, precision: Union[str, Mapping[str, str]] = "f32",
             them first (``frugalnn.sparse.CSRMatrix.prune``). Depthwise convolutions run f32;
             ``"sparse"`` on a Conv2d runs dense f32.
         calibration: a representative input batch, needed when any layer is int8.
+        fuse_pool: run a Conv2d followed (after its activation) by a MaxPool2d whose stride
+            equals its window as one step that pools each tile of conv output as it is made,
+            so the pre-pool feature map is never stored (``False`` keeps two steps).
     """
     graph.check()
     weighted = [n.layer for n in graph.nodes if isinstance(n.layer, (L.Dense, L.Conv2d))]
@@ -130,12 +151,13 @@ def compile(graph: Graph, *, precision: Union[str, Mapping[str, str]] = "f32",
         if calibration is None:
             raise GraphError(f"int8 layers {sorted(int8_layers)} need a calibration batch: compile(..., calibration=x)")
         qparams = _calibrate(graph, calibration, int8_layers)
-    return _Compiler(graph, prec, qparams).run()
+    return _Compiler(graph, prec, qparams, fuse_pool).run()
 
 
 class _Compiler:
-    def __init__(self, graph: Graph, prec: dict[str, str], qparams: dict) -> None:
+    def __init__(self, graph: Graph, prec: dict[str, str], qparams: dict, fuse_pool: bool) -> None:
         self.g = graph
+        self.fuse_pool = fuse_pool
         self.prec = prec
         self.q = qparams
         self.core = _core.Program()
@@ -192,7 +214,14 @@ class _Compiler:
                     lo, hi = (0.0, _INF) if isinstance(a, L.ReLU) else (a.lo, a.hi)
                     skip.add(nxt[0])
                     out_name = nxt[1].output
-            self.emit(node, layer, out_name, lo, hi, scale_shift)
+            pool = None
+            if isinstance(layer, L.Conv2d) and self.fuse_pool and not _is_depthwise(layer, g.shapes[node.inputs[0]]):
+                nxt = self._sole_consumer(out_name, idx)
+                if nxt is not None and _fusible_pool(nxt[1].layer):
+                    pool = nxt[1].layer
+                    skip.add(nxt[0])
+                    out_name = nxt[1].output
+            self.emit(node, layer, out_name, lo, hi, scale_shift, pool)
         ext_out = []
         for name in g.outputs:
             t = self.tid[name]
@@ -228,7 +257,7 @@ class _Compiler:
             self.external.add(t)
         return t
 
-    def emit(self, node, layer, out_name: str, lo: float, hi: float, scale_shift) -> None:
+    def emit(self, node, layer, out_name: str, lo: float, hi: float, scale_shift, pool=None) -> None:
         g, core = self.g, self.core
         x = self.tid[node.inputs[0]]
         in_shape = g.shapes[node.inputs[0]]
@@ -258,7 +287,7 @@ class _Compiler:
             w, b = _fold(layer.weight, layer.bias, scale_shift)
             y = self.writes(out_name)
             geo = [h, wd, c, oh, ow, o, kh, kw, *layer.stride, *layer.dilation, t, left, layer.groups]
-            if layer.groups == c == o:  # depthwise, channel multiplier 1
+            if _is_depthwise(layer, in_shape):
                 core.add_step("depthwise_conv2d", layer.name, [x], y, lo=lo, hi=hi, conv=geo,
                               weights=np.ascontiguousarray(w[:, 0].transpose(1, 2, 0)).reshape(-1),
                               bias=b)
@@ -272,8 +301,12 @@ class _Compiler:
                 bg = None if b is None else np.ascontiguousarray(b[gi * og:(gi + 1) * og])
                 packed.append(pack_weights(np.ascontiguousarray(wg), kind, bias=bg)._core)
             a_scale, a_zp = self.q.get(layer.name, (1.0, 0))
+            pool_geo = []
+            if pool is not None:  # max-pooled tile by tile: the conv's own output is never stored
+                _, ph, pw = g.shapes[out_name]
+                pool_geo = [oh, ow, o, ph, pw, *pool.kernel, *pool.stride, 0, 0]
             core.add_step("conv2d", layer.name, [x], y, lo=lo, hi=hi, conv=geo, packed=packed,
-                          a_scale=a_scale, a_zero_point=a_zp)
+                          a_scale=a_scale, a_zero_point=a_zp, pool=pool_geo)
             return
         if isinstance(layer, (L.MaxPool2d, L.AvgPool2d)):
             c, h, wd = in_shape
@@ -348,6 +381,16 @@ class _Compiler:
             self.core.add_step("clamp", f"{layer.name}:copy", [x], y)
         else:
             self.tid[out_name] = x
+
+
+def _is_depthwise(layer, in_shape) -> bool:
+    """A depthwise Conv2d with channel multiplier 1 (runs as a direct convolution)."""
+    return layer.groups == in_shape[0] == layer.weight.shape[0]
+
+
+def _fusible_pool(layer) -> bool:
+    """A max-pool whose windows tile its input exactly (stride == window, no padding)."""
+    return isinstance(layer, L.MaxPool2d) and layer.stride == layer.kernel and layer.padding == (0, 0)
 
 
 def _fold(w: np.ndarray, b: Optional[np.ndarray], scale_shift):

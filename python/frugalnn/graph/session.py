@@ -182,6 +182,6 @@ class Session:
 def _kernel_isa(info, kernels: dict) -> str:
     family = {"f32": "gemm_f32", "f16": "gemm_f32_f16w", "bf16": "gemm_f32_bf16w", "int8": "gemm_qu8_qs8w",
               "sparse": "spmm"}
-    if info.kind in ("dense", "conv2d", "sparse_dense"):
+    if info.kind in ("dense", "conv2d", "conv2d+maxpool2d", "sparse_dense"):
         return kernels.get(family.get(info.precision, "gemm_f32"), "?")
     return "portable"

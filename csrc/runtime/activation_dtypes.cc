@@ -1,0 +1,132 @@
+// Program::assign_activation_dtypes: which planned tensors hold u8 instead of float32.
+//
+// Between int8 layers a float tensor is pure overhead: the producer converts its int32 sums
+// to float, stores 4 bytes per value, and the consumer re-quantizes them (after im2col,
+// for a convolution, once per tap). Storing the consumer's u8 directly — requantized in the
+// producer's GEMM epilogue — moves a quarter of the bytes and skips both conversions. A
+// max-pool commutes with quantization (it is monotone, saturation included), so pooling
+// the u8 values gives exactly the u8 of the pooled floats.
+#include <cmath>
+#include <map>
+#include <stdexcept>
+#include <tuple>
+#include <utility>
+
+#include "runtime/program.h"
+
+namespace fnn {
+namespace {
+
+// The (scale, zero point) every reader of a tensor wants, or a conflict / a float reader.
+struct Want {
+  bool any = false;
+  bool ok = true;
+  float scale = 1.f;
+  int32_t zero_point = 0;
+  void merge(float s, int32_t zp) {
+    if (!ok) return;
+    if (any && (s != scale || zp != zero_point)) {
+      ok = false;
+      return;
+    }
+    any = true;
+    scale = s;
+    zero_point = zp;
+  }
+  bool u8() const { return ok && any; }
+};
+
+}  // namespace
+
+bool Program::is_int8_gemm(const Step& s) {
+  return (s.kind == StepKind::kDense || s.kind == StepKind::kConv) && !s.packed.empty() &&
+         s.packed[0]->kind() == WeightKind::kInt8;
+}
+
+void Program::assign_activation_dtypes() {
+  const size_t nt = tensors_.size();
+  auto root = [&](int t) { return tensors_[t].alias_of >= 0 ? tensors_[t].alias_of : t; };
+  std::vector<Want> want(nt);
+  for (size_t i = steps_.size(); i-- > 0;) {
+    const Step& s = steps_[i];
+    for (int t : s.in) {
+      const int r = root(t);
+      Want& w = want[r];
+      if (tensors_[r].external) {
+        w.ok = false;
+      } else if (is_int8_gemm(s)) {
+        w.merge(s.a_scale, s.a_zero_point);
+      } else if (s.kind == StepKind::kMaxPool && want[root(s.out)].u8()) {
+        w.merge(want[root(s.out)].scale, want[root(s.out)].zero_point);
+      } else {
+        w.ok = false;
+      }
+    }
+  }
+  for (const Step& s : steps_) {
+    const int r = root(s.out);
+    const bool producer_ok =
+        is_int8_gemm(s) ||
+        (s.kind == StepKind::kMaxPool && tensors_[root(s.in[0])].dtype == DType::kU8);
+    if (tensors_[r].dtype == DType::kU8 || !producer_ok || !want[r].u8()) continue;
+    tensors_[r].dtype = DType::kU8;
+    tensors_[r].scale = want[r].scale;
+    tensors_[r].zero_point = want[r].zero_point;
+  }
+  for (TensorInfo& t : tensors_) {
+    if (t.alias_of >= 0) {
+      const TensorInfo& r = tensors_[t.alias_of];
+      t.dtype = r.dtype;
+      t.scale = r.scale;
+      t.zero_point = r.zero_point;
+    }
+  }
+  // Int8 layers reading floats: one quantize step per (tensor, parameters), placed before
+  // the first layer that needs it.
+  std::map<std::tuple<int, float, int32_t>, int> quantized;
+  std::vector<Step> steps;
+  steps.reserve(steps_.size());
+  for (Step& s : steps_) {
+    if (is_int8_gemm(s) && tensors_[s.in[0]].dtype == DType::kF32) {
+      const int src = s.in[0];
+      const auto key = std::make_tuple(src, s.a_scale, s.a_zero_point);
+      auto it = quantized.find(key);
+      if (it == quantized.end()) {
+        TensorInfo q;
+        q.sample_elems = tensors_[src].sample_elems;
+        q.dtype = DType::kU8;
+        q.scale = s.a_scale;
+        q.zero_point = s.a_zero_point;
+        tensors_.push_back(q);
+        const int dst = static_cast<int>(tensors_.size()) - 1;
+        Step qs;
+        qs.kind = StepKind::kQuantize;
+        qs.name = s.name + ":quantize";
+        qs.in = {src};
+        qs.out = dst;
+        steps.push_back(std::move(qs));
+        it = quantized.emplace(key, dst).first;
+      }
+      s.in[0] = it->second;
+    }
+    steps.push_back(std::move(s));
+  }
+  steps_ = std::move(steps);
+  // The output stage of each int8 layer: requantized u8 with its output tensor's parameters,
+  // or f32. Either way ReLU (lo == 0) is fused in the epilogue.
+  for (Step& s : steps_) {
+    if (!is_int8_gemm(s)) continue;
+    const TensorInfo& out = tensors_[s.out];
+    QuantArgs& q = s.qargs;
+    q.a_scale = s.a_scale;
+    q.a_zero_point = s.a_zero_point;
+    q.relu = s.lo == 0.0f;
+    q.output = out.dtype == DType::kU8 ? QOutput::kU8 : QOutput::kF32;
+    q.out_scale = out.scale;
+    q.out_zero_point = out.zero_point;
+    s.qcolumns.clear();
+    for (const auto& pw : s.packed) s.qcolumns.push_back(qgemm_columns(*pw, q));
+  }
+}
+
+}  // namespace fnn
