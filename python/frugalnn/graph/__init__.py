@@ -15,6 +15,7 @@ from .layers import (
     GraphError,
     Layer,
     MaxPool2d,
+    QuantParams,
     ReLU,
     ReLU6,
     Reshape,
@@ -24,7 +25,7 @@ from .layers import (
 
 __all__ = [
     "Add", "AvgPool2d", "BatchNorm", "Clip", "Concat", "Conv2d", "Dense", "Flatten",
-    "GlobalAvgPool", "Graph", "GraphError", "Layer", "MaxPool2d", "Node", "ReLU", "ReLU6",
+    "GlobalAvgPool", "Graph", "GraphError", "Layer", "MaxPool2d", "Node", "QuantParams", "ReLU", "ReLU6",
     "Reshape", "Sequential", "Sigmoid", "Softmax", "Tensor",
     "PRECISIONS", "Program", "StepInfo", "TensorSpec", "compile", "MemoryReport", "Session",
 ]

@@ -123,7 +123,8 @@ def compile(graph: Graph, *, precision: Union[str, Mapping[str, str]] = "f32",
         precision: for every Dense / Conv2d layer (``"f32"``, ``"f16"``, ``"bf16"``,
             ``"int8"``, ``"sparse"``), or a dict ``{layer name: precision}`` (others f32).
             int8 quantizes weights symmetric per output channel and activations with a
-            scale / zero point calibrated on ``calibration``; ``"sparse"`` stores a Dense
+            scale / zero point calibrated on ``calibration`` — or takes both from the
+            layer's ``quant`` (QuantParams of an already quantized model); ``"sparse"`` stores a Dense
             layer's weights as CSR (or 1x4 blocks when that stores few extra zeros) — prune
             them first (``frugalnn.sparse.CSRMatrix.prune``). Depthwise convolutions run f32;
             ``"sparse"`` on a Conv2d runs dense f32.
@@ -145,12 +146,16 @@ def compile(graph: Graph, *, precision: Union[str, Mapping[str, str]] = "f32",
     for name, p in prec.items():
         if p not in PRECISIONS:
             raise GraphError(f"layer '{name}': precision must be one of {PRECISIONS}, got {p!r}")
-    int8_layers = {n for n, p in prec.items() if p == "int8"}
-    qparams: dict[str, tuple[float, int]] = {}
-    if int8_layers:
+    # int8 layers from an already quantized model bring their parameters; the others calibrate.
+    qparams: dict[str, tuple[float, int]] = {
+        layer.name: (layer.quant.input_scale, layer.quant.input_zero_point)
+        for layer in weighted
+        if prec[layer.name] == "int8" and layer.quant is not None and layer.quant.input_scale is not None}
+    to_calibrate = {n for n, p in prec.items() if p == "int8" and n not in qparams}
+    if to_calibrate:
         if calibration is None:
-            raise GraphError(f"int8 layers {sorted(int8_layers)} need a calibration batch: compile(..., calibration=x)")
-        qparams = _calibrate(graph, calibration, int8_layers)
+            raise GraphError(f"int8 layers {sorted(to_calibrate)} need a calibration batch: compile(..., calibration=x)")
+        qparams.update(_calibrate(graph, calibration, to_calibrate))
     return _Compiler(graph, prec, qparams, fuse_pool).run()
 
 
@@ -262,19 +267,26 @@ class _Compiler:
         x = self.tid[node.inputs[0]]
         in_shape = g.shapes[node.inputs[0]]
         if isinstance(layer, L.Dense):
-            w, b = layer.weight, layer.bias
             perm = self.chw_perm.get(node.inputs[0])
-            if perm is not None:  # the input is an NHWC map flattened without moving data
-                c, h, wd = perm
-                w = w.reshape(w.shape[0], c, h, wd).transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
-            w, b = _fold(w, b, scale_shift)
+
+            def arrange(a: np.ndarray) -> np.ndarray:
+                if perm is not None:  # the input is an NHWC map flattened without moving data
+                    c, h, wd = perm
+                    a = a.reshape(a.shape[0], c, h, wd).transpose(0, 2, 3, 1).reshape(a.shape[0], -1)
+                return a
+
+            w, b = _fold(arrange(layer.weight), layer.bias, scale_shift)
             y = self.writes(out_name)
             p = self.prec[layer.name]
             if p == "sparse":
                 m = _sparse_of(w)
                 core.add_step("sparse_dense", layer.name, [x], y, lo=lo, hi=hi, sparse=m._core, bias=b)
             else:
-                pw = pack_weights(np.ascontiguousarray(w.T), p, bias=b)
+                wq = _given_int8(layer, p, scale_shift)
+                if wq is not None:
+                    pw = pack_weights(np.ascontiguousarray(arrange(wq[0]).T), "int8", bias=b, scales=wq[1])
+                else:
+                    pw = pack_weights(np.ascontiguousarray(w.T), p, bias=b)
                 a_scale, a_zp = self.q.get(layer.name, (1.0, 0))
                 core.add_step("dense", layer.name, [x], y, lo=lo, hi=hi, packed=[pw._core],
                               a_scale=a_scale, a_zero_point=a_zp)
@@ -295,10 +307,17 @@ class _Compiler:
             p = self.prec[layer.name]
             kind = p if p in ("f16", "bf16", "int8") else "f32"
             og = o // layer.groups
+            wq = _given_int8(layer, p, scale_shift)
             packed = []
             for gi in range(layer.groups):
-                wg = w[gi * og:(gi + 1) * og].transpose(2, 3, 1, 0).reshape(kh * kw * cg, og)
-                bg = None if b is None else np.ascontiguousarray(b[gi * og:(gi + 1) * og])
+                rows = slice(gi * og, (gi + 1) * og)
+                bg = None if b is None else np.ascontiguousarray(b[rows])
+                if wq is not None:
+                    wg = wq[0][rows].transpose(2, 3, 1, 0).reshape(kh * kw * cg, og)
+                    sg = wq[1] if wq[1].size == 1 else np.ascontiguousarray(wq[1][rows])
+                    packed.append(pack_weights(np.ascontiguousarray(wg), "int8", bias=bg, scales=sg)._core)
+                    continue
+                wg = w[rows].transpose(2, 3, 1, 0).reshape(kh * kw * cg, og)
                 packed.append(pack_weights(np.ascontiguousarray(wg), kind, bias=bg)._core)
             a_scale, a_zp = self.q.get(layer.name, (1.0, 0))
             pool_geo = []
@@ -381,6 +400,15 @@ class _Compiler:
             self.core.add_step("clamp", f"{layer.name}:copy", [x], y)
         else:
             self.tid[out_name] = x
+
+
+def _given_int8(layer, precision: str, scale_shift):
+    """(int8 weight, scales) a quantized model gave this layer, when compiled as int8 and no
+    BatchNorm was folded into it (a fold changes the weights: they are re-quantized then)."""
+    q = layer.quant
+    if precision != "int8" or q is None or q.weight is None or scale_shift is not None:
+        return None
+    return q.weight, q.weight_scale
 
 
 def _is_depthwise(layer, in_shape) -> bool:

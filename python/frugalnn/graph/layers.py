@@ -39,6 +39,63 @@ def _weights(layer: str, name: str, a: object, ndim: int) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
+class QuantParams:
+    """int8 parameters a Dense / Conv2d brings from an already quantized model (an ONNX QDQ
+    or QLinear graph): compiled as int8, the layer uses them instead of calibrating.
+
+    input_scale, input_zero_point: the u8 quantization of the layer's input
+        (real = scale * (q - zero_point)); None when only the weights are given (a model
+        quantized dynamically): the input is then calibrated like any int8 layer's.
+    weight, weight_scale: optionally the weights as int8 (the float weight's shape,
+        symmetric: zero point 0) with one scale per output channel or one for the tensor;
+        without them the float weights are quantized per output channel.
+    """
+
+    def __init__(self, input_scale: Optional[float], input_zero_point: Optional[int],
+                 weight: Optional[np.ndarray] = None, weight_scale: Optional[np.ndarray] = None) -> None:
+        if (input_scale is None) != (input_zero_point is None):
+            raise GraphError("QuantParams: give input_scale and input_zero_point together")
+        if input_scale is not None:
+            scale = float(input_scale)
+            if not (math.isfinite(scale) and scale > 0):
+                raise GraphError(f"QuantParams: input_scale must be positive and finite, got {input_scale!r}")
+            if not isinstance(input_zero_point, (int, np.integer)) or not 0 <= input_zero_point <= 255:
+                raise GraphError(f"QuantParams: input_zero_point must be an int in [0, 255], got {input_zero_point!r}")
+        if (weight is None) != (weight_scale is None):
+            raise GraphError("QuantParams: give weight and weight_scale together")
+        if input_scale is None and weight is None:
+            raise GraphError("QuantParams: give the input's parameters, the int8 weights, or both")
+        if weight is not None:
+            if not isinstance(weight, np.ndarray) or weight.dtype != np.int8:
+                raise GraphError("QuantParams: weight must be an int8 numpy array")
+            ws = np.asarray(weight_scale)
+            if ws.dtype != np.float32 or ws.ndim > 1 or ws.size not in (1, weight.shape[0]):
+                raise GraphError(f"QuantParams: weight_scale must be float32 with 1 or {weight.shape[0]} "
+                                 f"(output channels) values, got {ws.dtype} {ws.shape}")
+            if not (np.all(np.isfinite(ws)) and np.all(ws > 0)):
+                raise GraphError("QuantParams: weight_scale must be positive and finite")
+            weight, weight_scale = np.ascontiguousarray(weight), np.ascontiguousarray(ws.reshape(-1))
+        self.input_scale = None if input_scale is None else float(np.float32(input_scale))
+        self.input_zero_point = None if input_zero_point is None else int(input_zero_point)
+        self.weight = weight
+        self.weight_scale = weight_scale
+
+    def __repr__(self) -> str:
+        a = "calibrated" if self.input_scale is None else f"{self.input_scale:g} / {self.input_zero_point}"
+        w = "" if self.weight is None else f", int8 weight {self.weight.shape}"
+        return f"QuantParams(input {a}{w})"
+
+
+def _quant(layer: str, q: Optional[QuantParams], weight: np.ndarray) -> Optional[QuantParams]:
+    if q is None:
+        return None
+    if not isinstance(q, QuantParams):
+        raise GraphError(f"{layer}: quant must be a QuantParams, got {type(q).__name__}")
+    if q.weight is not None and q.weight.shape != weight.shape:
+        raise GraphError(f"{layer}: quant.weight has shape {q.weight.shape}, the weight {weight.shape}")
+    return q
+
+
 class Layer:
     """Base class: a named operation with fixed parameters."""
 
@@ -72,14 +129,17 @@ class Layer:
 
 
 class Dense(Layer):
-    """``y = x @ weight.T + bias`` with weight (out_features x in_features)."""
+    """``y = x @ weight.T + bias`` with weight (out_features x in_features); ``quant``: int8
+    parameters from an already quantized model (see QuantParams)."""
 
     op = "dense"
 
     def __init__(self, weight: np.ndarray, bias: Optional[np.ndarray] = None, *,
-                 activation: Optional[str] = None, name: Optional[str] = None) -> None:
+                 activation: Optional[str] = None, quant: Optional[QuantParams] = None,
+                 name: Optional[str] = None) -> None:
         super().__init__(name)
         self.weight = _weights(self._label(), "weight", weight, 2)
+        self.quant = _quant(self._label(), quant, self.weight)
         self.bias = None if bias is None else _weights(self._label(), "bias", bias, 1)
         if self.bias is not None and self.bias.shape[0] != self.weight.shape[0]:
             raise GraphError(f"{self._label()}: bias has {self.bias.shape[0]} values, weight has "
@@ -106,10 +166,12 @@ class Conv2d(Layer):
 
     def __init__(self, weight: np.ndarray, bias: Optional[np.ndarray] = None, *, stride: Pair = 1,
                  padding: Union[Pair, str] = 0, dilation: Pair = 1, groups: int = 1,
-                 activation: Optional[str] = None, name: Optional[str] = None) -> None:
+                 activation: Optional[str] = None, quant: Optional[QuantParams] = None,
+                 name: Optional[str] = None) -> None:
         super().__init__(name)
         lab = self._label()
         self.weight = _weights(lab, "weight", weight, 4)
+        self.quant = _quant(lab, quant, self.weight)
         self.bias = None if bias is None else _weights(lab, "bias", bias, 1)
         o = self.weight.shape[0]
         if self.bias is not None and self.bias.shape[0] != o:
