@@ -127,14 +127,20 @@ void transpose_batched(size_t n, size_t rows, size_t cols, const float* x, float
   for (size_t b = 0; b < n; ++b) transpose_2d(rows, cols, x + b * plane, y + b * plane);
 }
 
-// dst and src never overlap. A patch row of a 3x3 conv on one channel is 3 floats or 3
-// bytes: memcpy with a run-time length is a library call per row, which dominated im2col
-// there, so short copies are two overlapping fixed-size moves.
+// dst and src never overlap. A patch row of a 3x3 conv is 3 x channels values — 3 bytes
+// to a few hundred: memcpy with a run-time length is a library call per row, which
+// dominated im2col there, so copies up to 128 bytes are two overlapping fixed-size moves.
 __attribute__((always_inline)) inline void copy_bytes(void* dst, const void* src, size_t n) {
   auto* d = static_cast<char*>(dst);
   const auto* s = static_cast<const char*>(src);
-  if (n > 32) {
+  if (n > 128) {
     std::memcpy(d, s, n);
+  } else if (n > 64) {
+    std::memcpy(d, s, 64);
+    std::memcpy(d + n - 64, s + n - 64, 64);
+  } else if (n > 32) {
+    std::memcpy(d, s, 32);
+    std::memcpy(d + n - 32, s + n - 32, 32);
   } else if (n >= 16) {
     std::memcpy(d, s, 16);
     std::memcpy(d + n - 16, s + n - 16, 16);
