@@ -46,8 +46,8 @@ std::vector<float> floats(const std::optional<py::array>& a, const char* name) {
 void bind_runtime(py::module_& m) {
   py::class_<Program, std::shared_ptr<Program>>(m, "Program", "A compiled graph (native).")
       .def(py::init<>())
-      .def("add_tensor", &Program::add_tensor, py::arg("sample_elems"), py::arg("external"),
-           py::arg("alias_of"))
+      .def("add_tensor", py::overload_cast<size_t, bool, int>(&Program::add_tensor),
+           py::arg("sample_elems"), py::arg("external"), py::arg("alias_of"))
       .def(
           "add_step",
           [](Program& p, const std::string& kind, const std::string& name, std::vector<int> in,
@@ -119,10 +119,7 @@ void bind_runtime(py::module_& m) {
       .def_property_readonly("num_steps", [](const Program& p) { return p.steps().size(); })
       .def("step_info", [](const Program& p, size_t i) {
         const Step& s = p.steps().at(i);
-        std::string precision = "f32";
-        if (!s.packed.empty()) precision = weight_kind_name(s.packed[0]->kind());
-        if (s.sparse) precision = "sparse";
-        if (s.kind == StepKind::kQuantize) precision = "int8";
+        const std::string precision = step_precision(s);
         const std::string kind = std::string(step_kind_name(s.kind)) + (s.pool_fused ? "+maxpool2d" : "");
         return py::make_tuple(s.name, kind, precision, s.in, s.out);
       });

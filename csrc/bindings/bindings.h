@@ -12,6 +12,7 @@ void bind_ops(pybind11::module_& m);
 void bind_gemm(pybind11::module_& m);
 void bind_sparse(pybind11::module_& m);
 void bind_runtime(pybind11::module_& m);
+void bind_io(pybind11::module_& m);
 
 // A MemoryPlan as the dict frugalnn.memory reads (offsets and sizes as numpy arrays).
 pybind11::dict plan_dict(const MemoryPlan& plan);

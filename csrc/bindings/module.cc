@@ -25,4 +25,5 @@ PYBIND11_MODULE(_core, m) {
   fnn::bind_gemm(m);
   fnn::bind_sparse(m);
   fnn::bind_runtime(m);
+  fnn::bind_io(m);
 }

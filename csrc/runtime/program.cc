@@ -27,6 +27,25 @@ const char* step_kind_name(StepKind kind) {
   return "?";
 }
 
+const char* step_precision(const Step& s) {
+  if (s.sparse) return "sparse";
+  if (s.kind == StepKind::kQuantize) return "int8";
+  if (!s.packed.empty()) return weight_kind_name(s.packed[0]->kind());
+  return "f32";
+}
+
+int Program::add_tensor(const TensorInfo& info) {
+  const int t = add_tensor(info.sample_elems, info.external, info.alias_of);
+  if (tensors_[t].alias_of != info.alias_of) {
+    tensors_.pop_back();
+    throw std::invalid_argument("an alias of an alias: a compiled program points at the root");
+  }
+  tensors_[t].dtype = info.dtype;
+  tensors_[t].scale = info.scale;
+  tensors_[t].zero_point = info.zero_point;
+  return t;
+}
+
 int Program::add_tensor(size_t sample_elems, bool external, int alias_of) {
   if (alias_of >= static_cast<int>(tensors_.size())) {
     throw std::invalid_argument("alias of a tensor that does not exist");

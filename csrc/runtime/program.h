@@ -40,6 +40,7 @@ enum class StepKind : int {
   kQuantize,      // f32 -> u8 with the output tensor's scale / zero point
 };
 const char* step_kind_name(StepKind kind);
+constexpr int kNumStepKinds = static_cast<int>(StepKind::kQuantize) + 1;
 
 enum class DType : int { kF32, kU8 };
 
@@ -76,10 +77,15 @@ struct Step {
   QuantArgs qargs;
   std::vector<QGemmColumns> qcolumns;
 };
+// "f32", "f16", "bf16", "int8" (int8 weights, or a quantize step) or "sparse".
+const char* step_precision(const Step& s);
 
 class Program {
  public:
   int add_tensor(size_t sample_elems, bool external, int alias_of);
+  // A tensor as a compiled program holds it, dtype and quantization included (loading a
+  // saved program; assign_activation_dtypes then finds nothing left to change).
+  int add_tensor(const TensorInfo& info);
   void add_step(Step step);
   void set_io(std::vector<int> inputs, std::vector<int> outputs);
   // Keeps activations u8 between int8 layers: a tensor whose producer can write u8 (an int8

@@ -34,13 +34,9 @@ void parallel_ranges(size_t total, size_t min_chunk, size_t threads, const Fn& f
 
 }  // namespace
 
-Session::Session(std::shared_ptr<const Program> program, size_t max_batch, size_t threads,
-                 std::shared_ptr<Pool> pool)
-    : program_(std::move(program)), max_batch_(max_batch), threads_(std::max<size_t>(1, threads)),
-      pool_(std::move(pool)) {
-  if (max_batch_ == 0) throw std::invalid_argument("max_batch must be >= 1");
-  const auto& tensors = program_->tensors();
-  const auto& steps = program_->steps();
+ProgramPlan plan_program(const Program& program, size_t max_batch, size_t threads) {
+  const auto& tensors = program.tensors();
+  const auto& steps = program.steps();
   const size_t nt = tensors.size(), ns = steps.size();
   std::vector<int64_t> first(nt, -1), last(nt, -1);
   auto root = [&](int t) { return tensors[t].alias_of >= 0 ? tensors[t].alias_of : t; };
@@ -53,30 +49,44 @@ Session::Session(std::shared_ptr<const Program> program, size_t max_batch, size_
     for (int t : steps[i].in) touch(t);
     touch(steps[i].out);
   }
+  ProgramPlan pp;
   std::vector<uint64_t> sizes;
   std::vector<int64_t> f, l;
-  tensor_entry_.assign(nt, -1);
+  pp.tensor_entry.assign(nt, -1);
   for (size_t t = 0; t < nt; ++t) {
     if (tensors[t].external || tensors[t].alias_of >= 0 || first[t] < 0) continue;
     const size_t elems = tensors[t].sample_elems, eb = tensors[t].elem_bytes();
-    if (elems != 0 && max_batch_ > std::numeric_limits<size_t>::max() / eb / elems) {
+    if (elems != 0 && max_batch > std::numeric_limits<size_t>::max() / eb / elems) {
       throw std::length_error("max_batch x tensor size overflows");
     }
-    tensor_entry_[t] = static_cast<int>(sizes.size());
-    sizes.push_back(elems * max_batch_ * eb);
+    pp.tensor_entry[t] = static_cast<int>(sizes.size());
+    sizes.push_back(elems * max_batch * eb);
     f.push_back(first[t]);
     l.push_back(last[t]);
   }
-  scratch_entry_.assign(ns, -1);
+  pp.scratch_entry.assign(ns, -1);
   for (size_t i = 0; i < ns; ++i) {
-    const size_t bytes = program_->step_scratch_bytes(i, threads_);
+    const size_t bytes = program.step_scratch_bytes(i, threads);
     if (bytes == 0) continue;
-    scratch_entry_[i] = static_cast<int>(sizes.size());
+    pp.scratch_entry[i] = static_cast<int>(sizes.size());
     sizes.push_back(bytes);
     f.push_back(static_cast<int64_t>(i));
     l.push_back(static_cast<int64_t>(i));
   }
-  plan_ = plan_memory(sizes, f, l, Pool::kAlignment);
+  pp.plan = plan_memory(sizes, f, l, Pool::kAlignment);
+  return pp;
+}
+
+Session::Session(std::shared_ptr<const Program> program, size_t max_batch, size_t threads,
+                 std::shared_ptr<Pool> pool)
+    : program_(std::move(program)), max_batch_(max_batch), threads_(std::max<size_t>(1, threads)),
+      pool_(std::move(pool)) {
+  if (max_batch_ == 0) throw std::invalid_argument("max_batch must be >= 1");
+  const size_t nt = program_->tensors().size(), ns = program_->steps().size();
+  ProgramPlan pp = plan_program(*program_, max_batch_, threads_);
+  plan_ = std::move(pp.plan);
+  tensor_entry_ = std::move(pp.tensor_entry);
+  scratch_entry_ = std::move(pp.scratch_entry);
   arena_bytes_ = plan_.arena_bytes;
   if (arena_bytes_ > 0) arena_ = static_cast<char*>(pool_->allocate(arena_bytes_));
   ptr_.assign(nt, nullptr);

@@ -19,6 +19,14 @@
 
 namespace fnn {
 
+// The static memory plan of a program at max_batch: every planned tensor and every step's
+// scratch as an entry of one MemoryPlan (entry -1: external, alias, unused or no scratch).
+struct ProgramPlan {
+  MemoryPlan plan;
+  std::vector<int> tensor_entry, scratch_entry;
+};
+ProgramPlan plan_program(const Program& program, size_t max_batch, size_t threads);
+
 class Session {
  public:
   Session(std::shared_ptr<const Program> program, size_t max_batch, size_t threads,

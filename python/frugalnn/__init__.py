@@ -6,7 +6,7 @@ load time from the CPU's features.
 """
 from __future__ import annotations
 
-from . import graph, models, ops, sparse
+from . import graph, io, models, ops, sparse
 from ._runtime import (
     active_isa,
     available_isas,
@@ -17,6 +17,7 @@ from ._runtime import (
     set_num_threads,
     use_isa,
 )
+from .io import FormatError, load, save
 from .memory import (
     MemoryPlan,
     Pool,
@@ -32,6 +33,7 @@ from .memory import (
 __version__: str = ops._core.__version__
 
 __all__ = [
+    "FormatError",
     "MemoryPlan",
     "Pool",
     "PoolStats",
@@ -42,10 +44,13 @@ __all__ = [
     "empty",
     "get_num_threads",
     "graph",
+    "io",
+    "load",
     "models",
     "ops",
     "plan_memory",
     "runtime_info",
+    "save",
     "scratch_stats",
     "set_feature_kernels",
     "set_isa",

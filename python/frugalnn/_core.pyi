@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['PackedWeights', 'Pool', 'Program', 'Session', 'SparseMatrix', 'active_isa', 'available_isas', 'dynamic_quant_params', 'feature_kernels_enabled', 'get_num_threads', 'matmul', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads', 'sparse_matrix', 'spmm', 'spmm_linear']
+__all__: list[str] = ['FormatError', 'PackedWeights', 'Pool', 'Program', 'Session', 'SparseMatrix', 'active_isa', 'available_isas', 'dynamic_quant_params', 'feature_kernels_enabled', 'fnn_load', 'fnn_reseal', 'fnn_save', 'get_num_threads', 'matmul', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads', 'sparse_matrix', 'spmm', 'spmm_linear', 'xxh64']
 class Pool:
     """
     Thread-safe pool of 64-byte aligned blocks (native).
@@ -157,6 +157,10 @@ class Session:
     @property
     def threads(self) -> int:
         ...
+class FormatError(ValueError):
+    """
+    A file is not a valid .fnn file (truncated, corrupted, another format version): the message says what is wrong and where. A ValueError.
+    """
 def _isa_env() -> tuple[str, bool, str]:
     """
     (value, invalid, message) of FRUGALNN_ISA as read at load time.
@@ -191,6 +195,18 @@ def dynamic_quant_params(a: numpy.ndarray) -> tuple[float, int]:
     """
 def feature_kernels_enabled() -> bool:
     ...
+def fnn_load(path: str, map: bool, pool: Pool) -> tuple[Program, dict]:
+    """
+    (program, metadata dict) of a .fnn file: mapped (map=True) or read into the pool.
+    """
+def fnn_reseal(data: bytes) -> bytes:
+    """
+    For fuzz tests: the bytes with every checksum recomputed, so mutations reach the checks behind them.
+    """
+def fnn_save(program: Program, path: str, inputs: collections.abc.Sequence[tuple[str, collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]]], outputs: collections.abc.Sequence[tuple[str, collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]]], quantization: collections.abc.Sequence[tuple[str, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]], producer: str, plan_batch: typing.SupportsInt | typing.SupportsIndex) -> None:
+    """
+    Write a compiled program as a .fnn file (atomically: a temporary, then a rename).
+    """
 def get_num_threads() -> int:
     ...
 def matmul(a: numpy.ndarray, w: PackedWeights, out: numpy.ndarray, min: typing.SupportsFloat | typing.SupportsIndex, max: typing.SupportsFloat | typing.SupportsIndex, bf16_compute: bool) -> None:
@@ -235,4 +251,8 @@ def spmm(w: SparseMatrix, x: numpy.ndarray, out: numpy.ndarray, bias: numpy.ndar
     ...
 def spmm_linear(w: SparseMatrix, x: numpy.ndarray, out: numpy.ndarray, bias: numpy.ndarray | None, min: typing.SupportsFloat | typing.SupportsIndex, max: typing.SupportsFloat | typing.SupportsIndex) -> None:
     ...
+def xxh64(data: bytes, seed: typing.SupportsInt | typing.SupportsIndex = 0) -> int:
+    """
+    XXH64 of bytes: the .fnn checksum.
+    """
 __version__: str = '0.1.0'

@@ -3,7 +3,8 @@
 ``frugalnn info`` (the default) shows what this machine runs: the CPU dispatch with a timed
 check of every ISA level, a pool serving a batch loop, and the seed document's MNIST CNN
 compiled in every precision: weight bytes, planned arena against its lower bound, latency,
-and agreement with the numpy reference.
+and agreement with the numpy reference. ``convert``, ``inspect`` and ``run`` work on model
+files (cli_models.py).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from . import _runtime, memory, ops
+from . import _runtime, cli_models, memory, ops
 from ._timing import median_seconds
 from .memory import _format_bytes
 
@@ -119,13 +120,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     sub = parser.add_subparsers(dest="command")
     p_info = sub.add_parser("info", help="CPU dispatch, a pool at work, the MNIST CNN compiled and run")
     p_info.set_defaults(func=_cmd_info)
+    cli_models.add_commands(sub)
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["info"])
     try:
         return int(args.func(args))
-    except (ValueError, TypeError, MemoryError, OSError) as e:
-        print(f"frugalnn: error: {e}", file=sys.stderr)
+    except (ValueError, TypeError, MemoryError, OSError, NotImplementedError, ImportError) as e:
+        # One line, no traceback: a bad file or argument is the user's to fix, not a crash.
+        print(f"frugalnn: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
         return 1
 
 

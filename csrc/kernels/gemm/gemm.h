@@ -22,7 +22,8 @@ enum class WeightKind { kF32, kF16, kBf16, kInt8 };
 const char* weight_kind_name(WeightKind kind);
 
 // W (K x N) in the micro-kernels' panel layout (gemm_ukernels.h), plus what the epilogues
-// need, all in one pool block. The original array is not referenced after packing.
+// need, all in one pool block — or, for weights loaded from a .fnn file, in memory someone
+// else owns (view()). The original array is not referenced after packing.
 class PackedWeights {
  public:
   // w: K x N row-major (f32 for the float kinds, int8 for kInt8). bias: N floats or null.
@@ -34,6 +35,15 @@ class PackedWeights {
   static std::shared_ptr<PackedWeights> pack_int8(const int8_t* w, size_t k, size_t n,
                                                   const float* w_scales, size_t n_scales,
                                                   const float* bias, std::shared_ptr<Pool> pool);
+  // Bytes of the packed layout of a K x N matrix: panels, then bias, then (int8) column sums
+  // and scales, each section padded to 64. Throws std::length_error if that overflows.
+  static size_t layout_bytes(WeightKind kind, size_t k, size_t n);
+  // Weights already in the packed layout (a blob of a mapped .fnn file): nothing is copied or
+  // repacked; `owner` keeps the bytes alive. Throws std::invalid_argument unless k, n >= 1,
+  // int8 k <= kMaxInt8K, block is 64-byte aligned and block_bytes == layout_bytes(kind, k, n).
+  static std::shared_ptr<PackedWeights> view(WeightKind kind, size_t k, size_t n, bool has_bias,
+                                             const void* block, size_t block_bytes,
+                                             std::shared_ptr<const void> owner);
   ~PackedWeights();
   PackedWeights(const PackedWeights&) = delete;
   PackedWeights& operator=(const PackedWeights&) = delete;
@@ -44,9 +54,9 @@ class PackedWeights {
   size_t panels() const { return panels_; }
   size_t k_padded() const { return k_padded_; }
   bool has_bias() const { return has_bias_; }
-  size_t nbytes() const { return nbytes_; }  // pool bytes held
+  size_t nbytes() const { return nbytes_; }  // bytes of the layout (pool bytes held, or viewed)
 
-  const void* panel_data() const { return data_; }
+  const void* panel_data() const { return data_; }  // also the start of the whole layout
   const float* bias() const { return bias_; }        // panels*16, zero-padded (float kinds, int8)
   const int32_t* colsum() const { return colsum_; }  // int8: panels*16
   const float* w_scale() const { return w_scale_; }  // int8: panels*16
@@ -57,13 +67,15 @@ class PackedWeights {
 
  private:
   PackedWeights() = default;
-  void allocate(size_t panel_bytes, bool int8_extras, std::shared_ptr<Pool> pool);
+  void allocate(std::shared_ptr<Pool> pool);
+  void set_sections(void* block);
 
   WeightKind kind_ = WeightKind::kF32;
   size_t k_ = 0, n_ = 0, panels_ = 0, k_padded_ = 0, nbytes_ = 0;
   bool has_bias_ = false;
   std::shared_ptr<Pool> pool_;
-  void* block_ = nullptr;
+  void* block_ = nullptr;                // pool block, or null for a view
+  std::shared_ptr<const void> owner_;    // a view's memory
   void* data_ = nullptr;
   float* bias_ = nullptr;
   int32_t* colsum_ = nullptr;

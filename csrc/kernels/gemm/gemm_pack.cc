@@ -47,20 +47,81 @@ const char* weight_kind_name(WeightKind kind) {
   return "?";
 }
 
-void PackedWeights::allocate(size_t panel_bytes, bool int8_extras, std::shared_ptr<Pool> pool) {
-  const size_t vec_bytes = round_up(panels_ * kGemmNR * 4, Pool::kAlignment);
-  const size_t data_bytes = round_up(panel_bytes, Pool::kAlignment);
-  nbytes_ = data_bytes + vec_bytes * (int8_extras ? 3 : 1);
+void PackedWeights::allocate(std::shared_ptr<Pool> pool) {
+  nbytes_ = layout_bytes(kind_, k_, n_);
   pool_ = std::move(pool);
   block_ = pool_->allocate(nbytes_);
   std::memset(block_, 0, nbytes_);
-  auto* base = static_cast<char*>(block_);
+  set_sections(block_);
+}
+
+// Points the section pointers into a block holding the layout.
+void PackedWeights::set_sections(void* block) {
+  const size_t vec_bytes = round_up(panels_ * kGemmNR * 4, Pool::kAlignment);
+  const size_t data_bytes = round_up(panels_ * k_padded_ * kGemmNR * elem_bytes(kind_), Pool::kAlignment);
+  const bool int8_extras = kind_ == WeightKind::kInt8;
+  auto* base = static_cast<char*>(block);
   data_ = base;
   bias_ = reinterpret_cast<float*>(base + data_bytes);
   if (int8_extras) {
     colsum_ = reinterpret_cast<int32_t*>(base + data_bytes + vec_bytes);
     w_scale_ = reinterpret_cast<float*>(base + data_bytes + 2 * vec_bytes);
   }
+}
+
+size_t PackedWeights::layout_bytes(WeightKind kind, size_t k, size_t n) {
+  const size_t panels = n / kGemmNR + (n % kGemmNR != 0);
+  const size_t g = group_of(kind);
+  const size_t k_padded = k / g * g + (k % g != 0 ? g : 0);
+  // Sizes come from files too: every product is checked, and a 2^62 bound leaves room for
+  // the round-ups and the sum.
+  const size_t limit = size_t{1} << 62;
+  size_t data = 0, vec = 0;
+  if (k_padded < k || __builtin_mul_overflow(panels, k_padded, &data) ||
+      __builtin_mul_overflow(data, kGemmNR * elem_bytes(kind), &data) || data > limit ||
+      __builtin_mul_overflow(panels, kGemmNR * 4, &vec) || vec > limit / 4) {
+    throw std::length_error("packed weights of K = " + std::to_string(k) + ", N = " +
+                            std::to_string(n) + " overflow the address space");
+  }
+  const size_t a = Pool::kAlignment;
+  return round_up(data, a) + round_up(vec, a) * (kind == WeightKind::kInt8 ? 3 : 1);
+}
+
+std::shared_ptr<PackedWeights> PackedWeights::view(WeightKind kind, size_t k, size_t n,
+                                                   bool has_bias, const void* block,
+                                                   size_t block_bytes,
+                                                   std::shared_ptr<const void> owner) {
+  if (k == 0 || n == 0) throw std::invalid_argument("packed weights need K, N >= 1");
+  if (kind == WeightKind::kInt8 && k > kMaxInt8K) {
+    throw std::invalid_argument("int8 weights with K = " + std::to_string(k) + " > 65536");
+  }
+  if (reinterpret_cast<uintptr_t>(block) % Pool::kAlignment != 0) {
+    throw std::invalid_argument("packed weights must be 64-byte aligned");
+  }
+  size_t want;
+  try {
+    want = layout_bytes(kind, k, n);
+  } catch (const std::length_error& e) {
+    throw std::invalid_argument(e.what());
+  }
+  if (want != block_bytes) {
+    throw std::invalid_argument(std::string(weight_kind_name(kind)) + " weights of K = " +
+                                std::to_string(k) + ", N = " + std::to_string(n) + " take " +
+                                std::to_string(want) + " bytes, the blob has " +
+                                std::to_string(block_bytes));
+  }
+  std::shared_ptr<PackedWeights> p(new PackedWeights());
+  p->kind_ = kind;
+  p->k_ = k;
+  p->n_ = n;
+  p->panels_ = (n + kGemmNR - 1) / kGemmNR;
+  p->k_padded_ = round_up(k, group_of(kind));
+  p->nbytes_ = want;
+  p->has_bias_ = has_bias;
+  p->owner_ = std::move(owner);
+  // Nothing writes packed weights after packing: the const_cast never leads to a store.
+  p->set_sections(const_cast<void*>(block));
+  return p;
 }
 
 PackedWeights::~PackedWeights() {
@@ -77,7 +138,7 @@ std::shared_ptr<PackedWeights> PackedWeights::pack_float(WeightKind kind, const 
   p->n_ = n;
   p->panels_ = (n + kGemmNR - 1) / kGemmNR;
   p->k_padded_ = round_up(k, group_of(kind));
-  p->allocate(p->panels_ * p->k_padded_ * kGemmNR * elem_bytes(kind), false, std::move(pool));
+  p->allocate(std::move(pool));
   for (size_t kk = 0; kk < k; ++kk) {
     for (size_t col = 0; col < n; ++col) {
       const float v = w[kk * n + col];
@@ -114,7 +175,7 @@ std::shared_ptr<PackedWeights> PackedWeights::pack_int8(const int8_t* w, size_t 
   p->n_ = n;
   p->panels_ = (n + kGemmNR - 1) / kGemmNR;
   p->k_padded_ = round_up(k, 4);
-  p->allocate(p->panels_ * p->k_padded_ * kGemmNR, true, std::move(pool));
+  p->allocate(std::move(pool));
   auto* dst = static_cast<int8_t*>(p->data_);
   for (size_t kk = 0; kk < k; ++kk) {
     for (size_t col = 0; col < n; ++col) {

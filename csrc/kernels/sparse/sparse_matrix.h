@@ -1,5 +1,7 @@
 // A sparse weight matrix (rows x cols) in the SpMM kernels' storage (spmm_ukernels.h): row
-// pointers, block column indices, values and (s8) row scales in one pool block.
+// pointers, block column indices, values and (s8) row scales in one pool block — or, loaded
+// from a .fnn file, in memory someone else owns (view()). Each array starts 64-aligned; the
+// padding between them is zero.
 //
 // Built once from CSR / BSR arrays and validated then: every later call trusts it. The
 // values are converted at build time (f16 rounding to nearest even; s8 symmetric per row,
@@ -27,6 +29,19 @@ class SparseMatrix {
                                               SpmmValueKind values, const int64_t* indptr,
                                               const int64_t* indices, size_t nblocks,
                                               const float* data, std::shared_ptr<Pool> pool);
+  // Bytes of the storage layout (the arrays above, each padded to 64). Throws
+  // std::length_error if that overflows.
+  static size_t layout_bytes(size_t rows, size_t cols, size_t bk, SpmmValueKind values,
+                             size_t nblocks);
+  // A matrix already in the storage layout (a blob of a mapped .fnn file): nothing is copied;
+  // `owner` keeps the bytes alive. Throws std::invalid_argument naming the first defect: rows
+  // or cols 0, bk not 1 or 4, an unknown value kind, a size other than layout_bytes(...), a
+  // misaligned block, or row pointers / indices that would send a kernel out of bounds
+  // (checked as create() does; the values are not read).
+  static std::shared_ptr<SparseMatrix> view(size_t rows, size_t cols, size_t bk,
+                                            SpmmValueKind values, size_t nblocks,
+                                            const void* block, size_t block_bytes,
+                                            std::shared_ptr<const void> owner);
   ~SparseMatrix();
   SparseMatrix(const SparseMatrix&) = delete;
   SparseMatrix& operator=(const SparseMatrix&) = delete;
@@ -39,7 +54,8 @@ class SparseMatrix {
   SpmmValueKind value_kind() const { return values_; }
   SpmmIndexKind index_kind() const { return index_; }
   SpmmBlockKind block_kind() const { return bk_ == 4 ? kSpmmBk4 : kSpmmBk1; }
-  size_t nbytes() const { return nbytes_; }  // pool bytes held
+  size_t nbytes() const { return nbytes_; }  // pool bytes held (a view: layout bytes)
+  const void* storage() const { return row_ptr_; }  // the layout_bytes(...) bytes of storage
 
   const uint32_t* row_ptr() const { return row_ptr_; }
   const void* idx() const { return idx_; }
@@ -52,12 +68,14 @@ class SparseMatrix {
 
  private:
   SparseMatrix() = default;
+  void set_sections(void* block);
 
   size_t rows_ = 0, cols_ = 0, bk_ = 1, nblocks_ = 0, nbytes_ = 0;
   SpmmValueKind values_ = kSpmmF32;
   SpmmIndexKind index_ = kSpmmU16;
   std::shared_ptr<Pool> pool_;
-  void* block_ = nullptr;
+  void* block_ = nullptr;              // pool block, or null for a view
+  std::shared_ptr<const void> owner_;  // a view's memory
   uint32_t* row_ptr_ = nullptr;
   void* idx_ = nullptr;
   void* val_ = nullptr;

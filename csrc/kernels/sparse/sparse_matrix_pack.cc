@@ -63,6 +63,27 @@ void validate(size_t rows, size_t cols, size_t bk, const int64_t* indptr, const 
 
 size_t value_bytes(SpmmValueKind v) { return v == kSpmmF32 ? 4 : v == kSpmmF16 ? 2 : 1; }
 
+SpmmIndexKind index_kind_for(size_t cols, size_t bk) {
+  return (cols + bk - 1) / bk <= 65536 ? kSpmmU16 : kSpmmU32;
+}
+
+// Byte sizes of the four arrays, each rounded up to 64; false if they overflow.
+struct Sections {
+  size_t ptr = 0, idx = 0, val = 0, scale = 0;
+  size_t total() const { return ptr + idx + val + scale; }
+};
+bool sections_of(size_t rows, size_t cols, size_t bk, SpmmValueKind values, size_t nblocks,
+                 Sections* s) {
+  const size_t limit = size_t{1} << 60, a = Pool::kAlignment;
+  const size_t idx_bytes = index_kind_for(cols, bk) == kSpmmU16 ? 2 : 4;
+  if (rows >= limit || nblocks >= limit || bk > 4) return false;
+  s->ptr = round_up((rows + 1) * 4, a);
+  s->idx = round_up(nblocks * idx_bytes, a);
+  s->val = round_up(nblocks * bk * value_bytes(values), a);
+  s->scale = values == kSpmmS8 ? round_up(rows * 4, a) : 0;
+  return true;
+}
+
 }  // namespace
 
 std::shared_ptr<SparseMatrix> SparseMatrix::create(size_t rows, size_t cols, size_t bk,
@@ -81,22 +102,16 @@ std::shared_ptr<SparseMatrix> SparseMatrix::create(size_t rows, size_t cols, siz
   m->bk_ = bk;
   m->nblocks_ = nblocks;
   m->values_ = values;
-  m->index_ = (cols + bk - 1) / bk <= 65536 ? kSpmmU16 : kSpmmU32;
-  const size_t idx_bytes = m->index_ == kSpmmU16 ? 2 : 4;
-  const size_t a = Pool::kAlignment;
-  const size_t ptr_sz = round_up((rows + 1) * 4, a);
-  const size_t idx_sz = round_up(nblocks * idx_bytes, a);
-  const size_t val_sz = round_up(nblocks * bk * value_bytes(values), a);
-  const size_t scale_sz = values == kSpmmS8 ? round_up(rows * 4, a) : 0;
+  m->index_ = index_kind_for(cols, bk);
+  Sections sec;
+  if (!sections_of(rows, cols, bk, values, nblocks, &sec)) fail("the matrix is too large");
   m->pool_ = std::move(pool);
-  m->block_ = m->pool_->allocate(ptr_sz + idx_sz + val_sz + scale_sz);
+  m->block_ = m->pool_->allocate(sec.total());
   m->nbytes_ = m->pool_->block_bytes(m->block_);
-  auto* base = static_cast<char*>(m->block_);
-  m->row_ptr_ = reinterpret_cast<uint32_t*>(base);
-  m->idx_ = base + ptr_sz;
-  m->val_ = base + ptr_sz + idx_sz;
-  m->row_scale_ = values == kSpmmS8 ? reinterpret_cast<float*>(base + ptr_sz + idx_sz + val_sz)
-                                    : nullptr;
+  // Zeroed so that the padding between the arrays is too: the storage is saved byte for
+  // byte (.fnn files), and equal matrices must make equal files.
+  std::memset(m->block_, 0, sec.total());
+  m->set_sections(m->block_);
 
   for (size_t r = 0; r <= rows; ++r) m->row_ptr_[r] = static_cast<uint32_t>(indptr[r]);
   for (size_t b = 0; b < nblocks; ++b) {
@@ -129,6 +144,90 @@ std::shared_ptr<SparseMatrix> SparseMatrix::create(size_t rows, size_t cols, siz
       break;
     }
     default: fail("unknown value kind");
+  }
+  return m;
+}
+
+void SparseMatrix::set_sections(void* block) {
+  Sections sec;
+  sections_of(rows_, cols_, bk_, values_, nblocks_, &sec);
+  auto* base = static_cast<char*>(block);
+  row_ptr_ = reinterpret_cast<uint32_t*>(base);
+  idx_ = base + sec.ptr;
+  val_ = base + sec.ptr + sec.idx;
+  row_scale_ = values_ == kSpmmS8 ? reinterpret_cast<float*>(base + sec.ptr + sec.idx + sec.val)
+                                  : nullptr;
+}
+
+size_t SparseMatrix::layout_bytes(size_t rows, size_t cols, size_t bk, SpmmValueKind values,
+                                  size_t nblocks) {
+  Sections sec;
+  if (!sections_of(rows, cols, bk, values, nblocks, &sec)) {
+    throw std::length_error("a sparse matrix of " + std::to_string(rows) + " rows and " +
+                            std::to_string(nblocks) + " blocks overflows the address space");
+  }
+  return sec.total();
+}
+
+std::shared_ptr<SparseMatrix> SparseMatrix::view(size_t rows, size_t cols, size_t bk,
+                                                 SpmmValueKind values, size_t nblocks,
+                                                 const void* block, size_t block_bytes,
+                                                 std::shared_ptr<const void> owner) {
+  if (rows == 0 || cols == 0) fail("a sparse matrix needs rows, cols >= 1");
+  if (bk != 1 && bk != 4) fail("block width along K must be 1 or 4, got " + std::to_string(bk));
+  if (values != kSpmmF32 && values != kSpmmF16 && values != kSpmmS8) fail("unknown value kind");
+  if (nblocks > std::numeric_limits<uint32_t>::max()) {
+    fail(std::to_string(nblocks) + " stored blocks exceed the 2^32 - 1 that row pointers address");
+  }
+  if (reinterpret_cast<uintptr_t>(block) % Pool::kAlignment != 0) {
+    fail("sparse storage must be 64-byte aligned");
+  }
+  Sections sec;
+  if (!sections_of(rows, cols, bk, values, nblocks, &sec) || sec.total() != block_bytes) {
+    fail("a " + std::to_string(rows) + " x " + std::to_string(cols) + " matrix of " +
+         std::to_string(nblocks) + " blocks takes " +
+         (sec.total() != 0 ? std::to_string(sec.total()) : std::string("too many")) +
+         " bytes, the blob has " + std::to_string(block_bytes));
+  }
+  std::shared_ptr<SparseMatrix> m(new SparseMatrix());
+  m->rows_ = rows;
+  m->cols_ = cols;
+  m->bk_ = bk;
+  m->nblocks_ = nblocks;
+  m->values_ = values;
+  m->index_ = index_kind_for(cols, bk);
+  m->nbytes_ = block_bytes;
+  m->owner_ = std::move(owner);
+  // Nothing writes a matrix after it is built: the const_cast never leads to a store.
+  m->set_sections(const_cast<void*>(block));
+  // The kernels index activations and values with these: each must stay in range.
+  const uint32_t* rp = m->row_ptr_;
+  const size_t block_cols = (cols + bk - 1) / bk;
+  if (rp[0] != 0) fail("row_ptr[0] is " + std::to_string(rp[0]) + ", expected 0");
+  auto index = [&](size_t b) -> size_t {
+    return m->index_ == kSpmmU16 ? static_cast<const uint16_t*>(m->idx_)[b]
+                                 : static_cast<const uint32_t*>(m->idx_)[b];
+  };
+  for (size_t r = 0; r < rows; ++r) {
+    if (rp[r + 1] < rp[r] || rp[r + 1] > nblocks) {
+      fail("row_ptr[" + std::to_string(r + 1) + "] = " + std::to_string(rp[r + 1]) +
+           " decreases or passes the " + std::to_string(nblocks) + " stored blocks");
+    }
+    for (size_t b = rp[r]; b < rp[r + 1]; ++b) {
+      const size_t c = index(b);
+      if (c >= block_cols) {
+        fail("row " + std::to_string(r) + ": block column " + std::to_string(c) + " (entry " +
+             std::to_string(b) + ") is out of range [0, " + std::to_string(block_cols) + ")");
+      }
+      if (b > rp[r] && c <= index(b - 1)) {
+        fail("row " + std::to_string(r) + ": block columns are not strictly increasing at entry " +
+             std::to_string(b));
+      }
+    }
+  }
+  if (rp[rows] != nblocks) {
+    fail("row_ptr ends at " + std::to_string(rp[rows]) + " but " + std::to_string(nblocks) +
+         " blocks are stored");
   }
   return m;
 }

@@ -1,4 +1,7 @@
-"""Model I/O: ONNX export (optional ``onnx`` extra)."""
+"""Model I/O: .fnn save / load (mapped, no extra needed), ONNX export and import (optional
+``onnx`` extra)."""
+from .fnn import FormatError, load, save
 from .onnx_export import to_onnx
+from .onnx_import import load_onnx
 
-__all__ = ["to_onnx"]
+__all__ = ["FormatError", "load", "load_onnx", "save", "to_onnx"]

@@ -1,0 +1,148 @@
+"""``frugalnn convert | inspect | run``: model files from the command line.
+
+convert  an ONNX model -> a .fnn file (optionally int8 with a calibration batch, f16
+         weights, or dense layers pruned into sparse storage)
+inspect  a .fnn or ONNX model: inputs and outputs, steps with their precision and kernel,
+         weight bytes, and the arena plan against its lower bound
+run      a .fnn (or ONNX) model on an .npy batch, writing an .npy of outputs
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Callable
+
+import numpy as np
+
+from .memory import _format_bytes
+
+Out = Callable[[str], None]
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("convert", help="ONNX -> .fnn (compiled, packed, mmap-able)")
+    p.add_argument("model", help="an .onnx file")
+    p.add_argument("-o", "--output", required=True, help="the .fnn file to write")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--int8", action="store_true",
+                      help="int8 weights and activations (calibrated with --calib unless the model is quantized)")
+    mode.add_argument("--fp16", action="store_true", help="f16 weights, f32 compute")
+    p.add_argument("--calib", help="an .npy / .npz calibration batch for --int8 (first array of an .npz)")
+    p.add_argument("--prune", type=float, metavar="SPARSITY",
+                   help="prune Dense layers to this fraction of zeros and store them sparse (0 < s < 1)")
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("inspect", help="steps, precisions, kernels, weight bytes, arena plan")
+    p.add_argument("model", help="a .fnn or .onnx file")
+    p.add_argument("--batch", type=int, default=64, help="max batch to plan the arena for (default 64)")
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("run", help="run a model on an .npy batch")
+    p.add_argument("model", help="a .fnn or .onnx file")
+    p.add_argument("input", help="an .npy file: a float32 batch (batch, *input shape)")
+    p.add_argument("-o", "--output", help="write the outputs here (.npy; .npz for several outputs)")
+    p.set_defaults(func=cmd_run)
+
+
+def _load_program(path: str, **compile_args):
+    """A compiled Program from a .fnn (mapped) or an .onnx (imported and compiled) file."""
+    from .io import load, load_onnx
+    from .graph import compile
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such file: {path}")
+    if path.endswith(".onnx"):
+        return compile(load_onnx(path), **compile_args)
+    return load(path)
+
+
+def _calibration(path: str) -> np.ndarray:
+    data = np.load(path)
+    if isinstance(data, np.lib.npyio.NpzFile):
+        if not data.files:
+            raise ValueError(f"{path}: the .npz holds no arrays")
+        data = data[data.files[0]]
+    return np.ascontiguousarray(data, dtype=np.float32)
+
+
+def cmd_convert(args: argparse.Namespace, out: Out = print) -> int:
+    from .graph import Dense, compile
+    from .io import load_onnx, save
+    from .sparse import CSRMatrix
+
+    if not args.model.endswith(".onnx"):
+        raise ValueError(f"convert reads an .onnx model, got {args.model}")
+    g = load_onnx(args.model)
+    weighted = [n.layer for n in g.nodes if hasattr(n.layer, "quant")]
+    precision: dict = {layer.name: "f32" for layer in weighted}
+    calibration = None
+    if args.int8:
+        precision = {layer.name: "int8" for layer in weighted}
+        if any(layer.quant is None or layer.quant.input_scale is None for layer in weighted):
+            if not args.calib:
+                raise ValueError("--int8 needs --calib data.npz for a model that is not quantized already")
+            calibration = _calibration(args.calib)
+    elif args.fp16:
+        precision = {layer.name: "f16" for layer in weighted}
+    if args.prune is not None:
+        if not 0.0 < args.prune < 1.0:
+            raise ValueError(f"--prune takes a sparsity between 0 and 1, got {args.prune}")
+        for layer in weighted:
+            if isinstance(layer, Dense) and layer.quant is None:
+                layer.weight = CSRMatrix.prune(layer.weight, args.prune).to_dense()
+                precision[layer.name] = "sparse"
+    program = compile(g, precision=precision, calibration=calibration)
+    save(program, args.output)
+    onnx_bytes, fnn_bytes = os.path.getsize(args.model), os.path.getsize(args.output)
+    out(f"{args.output}: {_format_bytes(fnn_bytes)} (ONNX {_format_bytes(onnx_bytes)}, "
+        f"{fnn_bytes / onnx_bytes:.2f}x); {len(program.steps)} steps, "
+        f"weights {_format_bytes(program.weight_bytes)}")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace, out: Out = print) -> int:
+    from .graph import Session
+    from .graph.session import _kernel_isa
+    from ._runtime import runtime_info
+
+    if args.batch < 1:
+        raise ValueError(f"--batch must be >= 1, got {args.batch}")
+    program = _load_program(args.model)
+    out(f"{args.model}: {len(program.steps)} steps, weights {_format_bytes(program.weight_bytes)}")
+    for spec in program.inputs:
+        out(f"  input  {spec.name}: {spec.shape} {np.dtype(spec.dtype).name}")
+    for spec in program.outputs:
+        out(f"  output {spec.name}: {spec.shape} {np.dtype(spec.dtype).name}")
+    r = Session(program, max_batch=args.batch, num_threads=1).memory_report()
+    kernels = runtime_info()["kernels"]
+    out(f"  arena at max_batch={args.batch}: {_format_bytes(r.arena_bytes)} "
+        f"(lower bound {_format_bytes(r.lower_bound)}, one buffer per tensor {_format_bytes(r.naive_bytes)})")
+    for info, (name, kind, prec, out_b, scr_b) in zip(program.steps, r.steps):
+        q = program.quantization.get(name)
+        qs = f"  in u8 scale {q[0]:.4g} zp {q[1]}" if q else ""
+        out(f"    {name:<24}{kind:<18}{prec:<7}{_kernel_isa(info, kernels):<12}"
+            f"out {_format_bytes(out_b):>11}  scratch {_format_bytes(scr_b):>10}{qs}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, out: Out = print) -> int:
+    from .graph import Session
+
+    program = _load_program(args.model)
+    x = np.load(args.input)
+    if not isinstance(x, np.ndarray):
+        raise ValueError(f"{args.input}: expected one array (.npy)")
+    if x.ndim == 0 or len(x) == 0:
+        raise ValueError(f"{args.input}: an empty batch")
+    s = Session(program, max_batch=len(x))
+    y = s.run(np.ascontiguousarray(x))
+    ys = y if isinstance(y, dict) else {program.outputs[0].name: y}
+    if args.output:
+        if len(ys) == 1:
+            np.save(args.output, next(iter(ys.values())))
+        else:
+            np.savez(args.output, **ys)
+    for name, v in ys.items():
+        top = f", argmax {v.reshape(len(v), -1).argmax(1)[:8].tolist()}" if v.ndim == 2 else ""
+        out(f"{name}: {v.shape} {v.dtype}{top}")
+    return 0
