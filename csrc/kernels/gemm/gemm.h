@@ -67,6 +67,8 @@ class PackedWeights {
 
  private:
   PackedWeights() = default;
+  // An empty object with the geometry of K x N weights of `kind` (no storage yet).
+  static std::shared_ptr<PackedWeights> shaped(WeightKind kind, size_t k, size_t n);
   void allocate(std::shared_ptr<Pool> pool);
   void set_sections(void* block);
 

@@ -87,6 +87,16 @@ size_t PackedWeights::layout_bytes(WeightKind kind, size_t k, size_t n) {
   return round_up(data, a) + round_up(vec, a) * (kind == WeightKind::kInt8 ? 3 : 1);
 }
 
+std::shared_ptr<PackedWeights> PackedWeights::shaped(WeightKind kind, size_t k, size_t n) {
+  std::shared_ptr<PackedWeights> p(new PackedWeights());
+  p->kind_ = kind;
+  p->k_ = k;
+  p->n_ = n;
+  p->panels_ = (n + kGemmNR - 1) / kGemmNR;
+  p->k_padded_ = round_up(k, group_of(kind));
+  return p;
+}
+
 std::shared_ptr<PackedWeights> PackedWeights::view(WeightKind kind, size_t k, size_t n,
                                                    bool has_bias, const void* block,
                                                    size_t block_bytes,
@@ -110,12 +120,7 @@ std::shared_ptr<PackedWeights> PackedWeights::view(WeightKind kind, size_t k, si
                                 std::to_string(want) + " bytes, the blob has " +
                                 std::to_string(block_bytes));
   }
-  std::shared_ptr<PackedWeights> p(new PackedWeights());
-  p->kind_ = kind;
-  p->k_ = k;
-  p->n_ = n;
-  p->panels_ = (n + kGemmNR - 1) / kGemmNR;
-  p->k_padded_ = round_up(k, group_of(kind));
+  std::shared_ptr<PackedWeights> p = shaped(kind, k, n);
   p->nbytes_ = want;
   p->has_bias_ = has_bias;
   p->owner_ = std::move(owner);
@@ -132,12 +137,7 @@ std::shared_ptr<PackedWeights> PackedWeights::pack_float(WeightKind kind, const 
                                                          size_t k, size_t n, const float* bias,
                                                          std::shared_ptr<Pool> pool) {
   if (kind == WeightKind::kInt8) throw std::invalid_argument("pack_float: int8 is not a float kind");
-  std::shared_ptr<PackedWeights> p(new PackedWeights());
-  p->kind_ = kind;
-  p->k_ = k;
-  p->n_ = n;
-  p->panels_ = (n + kGemmNR - 1) / kGemmNR;
-  p->k_padded_ = round_up(k, group_of(kind));
+  std::shared_ptr<PackedWeights> p = shaped(kind, k, n);
   p->allocate(std::move(pool));
   for (size_t kk = 0; kk < k; ++kk) {
     for (size_t col = 0; col < n; ++col) {
@@ -169,12 +169,7 @@ std::shared_ptr<PackedWeights> PackedWeights::pack_int8(const int8_t* w, size_t 
   if (n_scales != 1 && n_scales != n) {
     throw std::invalid_argument("pack_int8: need 1 or N weight scales");
   }
-  std::shared_ptr<PackedWeights> p(new PackedWeights());
-  p->kind_ = WeightKind::kInt8;
-  p->k_ = k;
-  p->n_ = n;
-  p->panels_ = (n + kGemmNR - 1) / kGemmNR;
-  p->k_padded_ = round_up(k, 4);
+  std::shared_ptr<PackedWeights> p = shaped(WeightKind::kInt8, k, n);
   p->allocate(std::move(pool));
   auto* dst = static_cast<int8_t*>(p->data_);
   for (size_t kk = 0; kk < k; ++kk) {

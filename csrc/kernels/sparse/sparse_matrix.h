@@ -68,6 +68,9 @@ class SparseMatrix {
 
  private:
   SparseMatrix() = default;
+  // An empty object with the given geometry (no storage yet).
+  static std::shared_ptr<SparseMatrix> shaped(size_t rows, size_t cols, size_t bk, size_t nblocks,
+                                              SpmmValueKind values);
   void set_sections(void* block);
 
   size_t rows_ = 0, cols_ = 0, bk_ = 1, nblocks_ = 0, nbytes_ = 0;

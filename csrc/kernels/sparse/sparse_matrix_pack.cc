@@ -86,6 +86,18 @@ bool sections_of(size_t rows, size_t cols, size_t bk, SpmmValueKind values, size
 
 }  // namespace
 
+std::shared_ptr<SparseMatrix> SparseMatrix::shaped(size_t rows, size_t cols, size_t bk,
+                                                   size_t nblocks, SpmmValueKind values) {
+  std::shared_ptr<SparseMatrix> m(new SparseMatrix());
+  m->rows_ = rows;
+  m->cols_ = cols;
+  m->bk_ = bk;
+  m->nblocks_ = nblocks;
+  m->values_ = values;
+  m->index_ = index_kind_for(cols, bk);
+  return m;
+}
+
 std::shared_ptr<SparseMatrix> SparseMatrix::create(size_t rows, size_t cols, size_t bk,
                                                    SpmmValueKind values, const int64_t* indptr,
                                                    const int64_t* indices, size_t nblocks,
@@ -96,13 +108,7 @@ std::shared_ptr<SparseMatrix> SparseMatrix::create(size_t rows, size_t cols, siz
   }
   validate(rows, cols, bk, indptr, indices, nblocks, data);
 
-  std::shared_ptr<SparseMatrix> m(new SparseMatrix());
-  m->rows_ = rows;
-  m->cols_ = cols;
-  m->bk_ = bk;
-  m->nblocks_ = nblocks;
-  m->values_ = values;
-  m->index_ = index_kind_for(cols, bk);
+  std::shared_ptr<SparseMatrix> m = shaped(rows, cols, bk, nblocks, values);
   Sections sec;
   if (!sections_of(rows, cols, bk, values, nblocks, &sec)) fail("the matrix is too large");
   m->pool_ = std::move(pool);
@@ -189,13 +195,7 @@ std::shared_ptr<SparseMatrix> SparseMatrix::view(size_t rows, size_t cols, size_
          (sec.total() != 0 ? std::to_string(sec.total()) : std::string("too many")) +
          " bytes, the blob has " + std::to_string(block_bytes));
   }
-  std::shared_ptr<SparseMatrix> m(new SparseMatrix());
-  m->rows_ = rows;
-  m->cols_ = cols;
-  m->bk_ = bk;
-  m->nblocks_ = nblocks;
-  m->values_ = values;
-  m->index_ = index_kind_for(cols, bk);
+  std::shared_ptr<SparseMatrix> m = shaped(rows, cols, bk, nblocks, values);
   m->nbytes_ = block_bytes;
   m->owner_ = std::move(owner);
   // Nothing writes a matrix after it is built: the const_cast never leads to a store.
