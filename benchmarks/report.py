@@ -1,5 +1,5 @@
 """Print a pytest-benchmark JSON file as ratio tables: each group's median times against the
-group's baseline (numpy unless told otherwise).
+group's baseline (numpy unless told otherwise); groups that record RSS growth compare bytes.
 
     python benchmarks/report.py gemm.json [--baseline numpy_f32]
 """
@@ -20,14 +20,20 @@ def main() -> None:
         impl = b["extra_info"].get("impl") or b["params"].get("impl") or b["name"]
         groups[b["group"]].append((impl, b["stats"]["median"], b["extra_info"]))
     for group, rows in groups.items():
+        # Memory cases (bench_io's RSS growth) rank by bytes, not by the subprocess's time.
+        memory = all("rss_growth_bytes" in r[2] for r in rows)
+        metric = (lambda r: r[2]["rss_growth_bytes"]) if memory else (lambda r: r[1])
         base = [r for r in rows if (r[0] == args.baseline if args.baseline else r[0].startswith("numpy"))]
-        base_t = base[0][1] if base else None
+        base_v = metric(base[0]) if base else None
         print(f"\n{group}")
-        for impl, median, extra in sorted(rows, key=lambda r: r[1]):
+        for row in sorted(rows, key=metric):
+            impl, median, extra = row
+            ratio = f"{base_v / metric(row):6.2f}x" if base_v and metric(row) else ""
+            if memory:
+                print(f"  {impl:<24} {metric(row) / 2**20:9.2f} MiB {ratio}")
+                continue
             ops_rate = f"{2 * extra['macs'] / median / 1e9:8.1f} G(FL)OP/s" if "macs" in extra else ""
-            ratio = f"{base_t / median:6.2f}x" if base_t else ""
             print(f"  {impl:<24} {median * 1e6:12.1f} us {ops_rate} {ratio}")
-
 
 if __name__ == "__main__":
     main()

@@ -36,7 +36,7 @@ enum class StepKind : int {
   kSigmoid,
   kSoftmax,       // rows of `cols`
   kScaleShift,    // per channel (BatchNorm that could not be folded)
-  kConcat,        // channels last: inputs' channel slices side by side
+  kConcat,        // runs of parts[j] values from each input in turn, repeated (any axis)
   kQuantize,      // f32 -> u8 with the output tensor's scale / zero point
 };
 const char* step_kind_name(StepKind kind);
@@ -68,7 +68,7 @@ struct Step {
   std::shared_ptr<SparseMatrix> sparse;
   std::vector<float> bias;     // sparse dense, depthwise
   std::vector<float> weights;  // depthwise [kh][kw][c]; scale-shift: scale then shift
-  std::vector<size_t> parts;   // concat: channels of each input
+  std::vector<size_t> parts;   // concat: each input's run length; c = their sum
   // int8 weights: activations quantized with these calibrated parameters.
   float a_scale = 1.f;
   int32_t a_zero_point = 0;

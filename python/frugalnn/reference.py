@@ -107,7 +107,7 @@ def forward_all(graph: Graph, inputs: Union[np.ndarray, Mapping[str, np.ndarray]
         elif op == "add":
             y = _activate(xs[0] + xs[1], layer.activation)
         elif op == "concat":
-            y = np.concatenate(xs, axis=1)
+            y = np.concatenate(xs, axis=1 + layer.axis % (x.ndim - 1))
         elif op == "batchnorm":
             scale, shift = (a.astype(np.float64) for a in layer.scale_shift())
             shp = (1, -1) + (1,) * (x.ndim - 2)

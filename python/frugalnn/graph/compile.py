@@ -46,12 +46,12 @@ class Program:
     """A compiled graph: packed weights and the step list (create Sessions to run it)."""
 
     def __init__(self, core, inputs: list[TensorSpec], outputs: list[TensorSpec],
-                 quantization: dict[str, tuple[float, int]], graph: Graph) -> None:
+                 quantization: dict[str, tuple[float, int]], graph: Optional[Graph]) -> None:
         self._core = core
         self.inputs = inputs
         self.outputs = outputs
         self.quantization = quantization  # layer name -> (activation scale, zero point)
-        self.graph = graph
+        self.graph = graph  # None for a program loaded from a .fnn file (it holds steps, not layers)
         self.has_int8 = bool(quantization)
 
     @property
@@ -344,7 +344,7 @@ class _Compiler:
             core.add_step("add", layer.name, [x, self.tid[node.inputs[1]]], self.writes(out_name), lo=lo, hi=hi)
             return
         if isinstance(layer, L.Concat):
-            parts = [g.shapes[i][0] for i in node.inputs]
+            parts = _concat_parts([g.shapes[i] for i in node.inputs], layer.axis, g.shapes[node.output])
             core.add_step("concat", layer.name, [self.tid[i] for i in node.inputs], self.writes(out_name),
                           c=sum(parts), parts=parts)
             return
@@ -400,6 +400,19 @@ class _Compiler:
             self.core.add_step("clamp", f"{layer.name}:copy", [x], y)
         else:
             self.tid[out_name] = x
+
+
+def _concat_parts(shapes, axis: int, out_shape) -> list[int]:
+    """Per input, the contiguous run of values it contributes between two runs of the
+    others, in the stored layout. The runtime's concat step copies run after run; the
+    number of runs (values outside the concatenated axis and the ones inside it) is
+    implied by the output size. A spatial 3-D tensor is stored (H, W, C); every other one
+    in its logical order, which NHWC equals whenever the output is not spatial."""
+    rank = len(out_shape)
+    axis %= rank
+    order = (1, 2, 0) if _spatial(out_shape) else tuple(range(rank))
+    inner_axes = order[order.index(axis) + 1:]
+    return [int(s[axis]) * int(np.prod([s[a] for a in inner_axes], dtype=np.int64)) for s in shapes]
 
 
 def _given_int8(layer, precision: str, scale_shift):

@@ -352,18 +352,31 @@ class Add(Layer):
 
 
 class Concat(Layer):
-    """Concatenation along the channel axis (per-sample axis 0)."""
+    """Concatenation along a per-sample axis (``axis=0``, the channels, by default; negative
+    counts from the end). The other axes must agree."""
 
     op = "concat"
     arity = -1
 
+    def __init__(self, axis: int = 0, *, name: Optional[str] = None) -> None:
+        super().__init__(name)
+        self.axis = int(axis)
+
     def infer(self, shapes):
         if len(shapes) < 2:
             raise GraphError(f"{self._label()}: needs at least two inputs")
-        rest = {tuple(s[1:]) for s in shapes}
-        if len(rest) != 1 or len({len(s) for s in shapes}) != 1:
-            raise GraphError(f"{self._label()}: inputs differ beyond the channel axis: {list(shapes)}")
-        return (sum(s[0] for s in shapes),) + tuple(shapes[0][1:])
+        if len({len(s) for s in shapes}) != 1:
+            raise GraphError(f"{self._label()}: inputs differ in rank: {list(shapes)}")
+        rank = len(shapes[0])
+        if not -rank <= self.axis < rank:
+            raise GraphError(f"{self._label()}: axis {self.axis} is out of range for per-sample rank {rank}")
+        a = self.axis % rank
+        rest = {tuple(s[:a]) + tuple(s[a + 1:]) for s in shapes}
+        if len(rest) != 1:
+            raise GraphError(f"{self._label()}: inputs differ beyond axis {a}: {list(shapes)}")
+        out = list(shapes[0])
+        out[a] = sum(s[a] for s in shapes)
+        return tuple(out)
 
 
 class BatchNorm(Layer):

@@ -78,7 +78,7 @@ def _load(path: PathLike, mmap: bool) -> tuple[Program, dict]:
     core, meta = _core.fnn_load(_path(path), bool(mmap), default_pool()._core)
     inputs = [TensorSpec(name, (None,) + tuple(dims)) for name, dims in meta["inputs"]]
     outputs = [TensorSpec(name, (None,) + tuple(dims)) for name, dims in meta["outputs"]]
-    return Program(core, inputs, outputs, dict(meta["quantization"]), None), meta  # type: ignore[arg-type]
+    return Program(core, inputs, outputs, dict(meta["quantization"]), None), meta
 
 
 def load(path: PathLike, mmap: bool = True) -> Program:

@@ -82,7 +82,7 @@ def to_onnx(graph: Graph, *, opset: int = 17, batch: Any = "N") -> Any:
         elif isinstance(layer, L.Add):
             nodes.append(helper.make_node("Add", x, [pre]))
         elif isinstance(layer, L.Concat):
-            nodes.append(helper.make_node("Concat", x, [y], axis=1))
+            nodes.append(helper.make_node("Concat", x, [y], axis=1 + layer.axis % len(graph.shapes[y])))
         elif isinstance(layer, L.BatchNorm):
             ins = [x[0]] + [const(f"{y}_{n}", a) for n, a in
                             (("scale", layer.gamma), ("bias", layer.beta), ("mean", layer.mean), ("var", layer.var))]

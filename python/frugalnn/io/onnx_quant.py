@@ -27,10 +27,10 @@ from typing import Any, Optional
 import numpy as np
 
 from ..graph import layers as L
-from .onnx_import import (
-    CONV_ATTRS, POOL_ATTRS, Data, QConst, QInfo, _Importer, avgpool, bias_vector, check_concat_rank, conv, dense,
-    flag, malformed, op, quant_params, softmax, to_float32, unsupported, weights,
-)
+from .onnx_float_ops import avgpool, check_concat_axis, softmax
+from .onnx_import import _Importer, op
+from .onnx_layers import CONV_ATTRS, POOL_ATTRS, bias_vector, conv, dense, quant_params, weights
+from .onnx_values import Data, QConst, QInfo, flag, malformed, to_float32, unsupported
 
 QUANT_OPS: dict = {}
 _MS = "com.microsoft"
@@ -282,14 +282,12 @@ def _qlinear_concat(imp: _Importer, node: Any, a: dict) -> None:
         raise malformed(node, "expects Y_scale, Y_zero_point, then (X, X_scale, X_zero_point) triples")
     parts = [_activation_in(imp, node, i) for i in range(2, len(node.input), 3)]
     axis = imp.axis(node, int(a.get("axis", 1)), imp.rank(parts[0]))
-    if axis != 1:
-        raise unsupported(node, f"concatenation along axis {axis}; only the channel axis (1) is supported")
+    check_concat_axis(node, axis)
     q_out = qinfo(node, imp.const_float(node, 0, "Y_scale"), imp.const(node, 1), parts[0].q.signed)  # type: ignore
-    check_concat_rank(imp, node, parts[0])
     if len(parts) == 1:
         cat = Data(parts[0].tensor, range=parts[0].range)
     else:
-        cat = Data(imp.emit(node, L.Concat(name=imp.name_for(node, "concat")), [p.tensor for p in parts]))
+        cat = Data(imp.emit(node, L.Concat(axis - 1, name=imp.name_for(node, "concat")), [p.tensor for p in parts]))
     imp.set(node.output[0], _requantized(imp, node, cat, q_out))
 
 

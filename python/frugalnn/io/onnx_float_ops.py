@@ -1,0 +1,397 @@
+"""Float ONNX ops for :func:`frugalnn.io.load_onnx` (the quantized ones are in
+``onnx_quant``)."""
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import numpy as np
+
+from ..graph import layers as L
+from .onnx_import import _Importer, op
+from .onnx_layers import (
+    CONV_ATTRS, POOL_ATTRS, bias_vector, conv, dense, explicit_pads, pair_attr, quant_params, weights,
+)
+from .onnx_values import _FLOAT_MAX, Data, flag, malformed, unsupported
+
+# ---------------------------------------------------------------------------------------
+# Float ops
+
+
+@op("Identity")
+def _identity(imp: _Importer, node: Any, a: dict) -> None:
+    v = imp.value(node, 0)
+    if v is None:
+        raise malformed(node, "input 0 is required")
+    imp.alias(node, v)
+
+
+@op("Constant", "value:t value_float:f value_floats:floats value_int:i value_ints:ints sparse_value:sparse "
+                "value_string:s value_strings:strings")
+def _constant(imp: _Importer, node: Any, a: dict) -> None:
+    if len(a) != 1:
+        raise malformed(node, f"needs exactly one value attribute, got {sorted(a)}")
+    (key, v), = a.items()
+    if key == "value":
+        arr = imp.tensor_array(v)
+    elif key in ("value_float", "value_floats"):
+        arr = np.array(v, np.float32)
+    elif key in ("value_int", "value_ints"):
+        arr = np.array(v, np.int64)
+    else:
+        raise unsupported(node, f"{key} constants are not supported")
+    imp.set(node.output[0], arr)
+
+
+@op("Dropout", "ratio:f seed:i")
+def _dropout(imp: _Importer, node: Any, a: dict) -> None:
+    if len(node.output) > 1 and node.output[1] and (imp.uses[node.output[1]] or node.output[1] in imp.outputs):
+        raise unsupported(node, "the mask output is not supported (inference Dropout is the identity)")
+    r = imp.const(node, 1) if imp.opset >= 12 else a.get("ratio")
+    ratio = 0.5 if r is None else float(np.asarray(r).reshape(-1)[0])
+    if not 0 <= ratio < 1:
+        raise malformed(node, f"ratio must be in [0, 1), got {ratio}")
+    training = imp.const(node, 2)
+    if training is not None and bool(np.asarray(training).reshape(-1)[0]) and ratio != 0:
+        raise unsupported(node, "training_mode=True drops random values; only inference (or ratio 0) is supported")
+    imp.alias(node, imp.any_data(node, 0))
+
+
+@op("Relu")
+def _relu(imp: _Importer, node: Any, a: dict) -> None:
+    x = imp.data(node, 0)
+    if x.range is not None and x.range[0] >= 0:  # nothing below zero: ReLU is the identity
+        imp.set(node.output[0], Data(x.tensor, range=x.range))
+        return
+    t = imp.emit(node, L.ReLU(name=imp.name_for(node)), [x.tensor])
+    imp.set(node.output[0], Data(t, range=(0.0, math.inf if x.range is None else max(x.range[1], 0.0))))
+
+
+@op("Clip", "min:f max:f")
+def _clip(imp: _Importer, node: Any, a: dict) -> None:
+    x = imp.data(node, 0)
+    if imp.opset < 11:
+        lo, hi = float(a.get("min", -_FLOAT_MAX)), float(a.get("max", _FLOAT_MAX))
+    else:
+        if a:
+            raise malformed(node, "min / max are inputs since opset 11, not attributes")
+        bounds = []
+        for i, default in ((1, -_FLOAT_MAX), (2, _FLOAT_MAX)):  # onnxruntime's defaults
+            c = imp.const_float(node, i, "min / max")
+            if c is not None and c.size != 1:
+                raise malformed(node, f"input {i} must be a scalar, got shape {c.shape}")
+            bounds.append(default if c is None else float(c.reshape(-1)[0]))
+        lo, hi = bounds
+    if math.isnan(lo) or math.isnan(hi):
+        raise unsupported(node, "NaN bounds")
+    if lo > hi:  # ONNX (like numpy.clip) then sets every value to max
+        lo = hi
+    imp.set(node.output[0], imp.clip(node, x, lo, hi, imp.name_for(node)))
+
+
+@op("Sigmoid")
+def _sigmoid(imp: _Importer, node: Any, a: dict) -> None:
+    x = imp.data(node, 0)
+    imp.set(node.output[0], Data(imp.emit(node, L.Sigmoid(name=imp.name_for(node)), [x.tensor]), range=(0.0, 1.0)))
+
+
+def softmax(imp: _Importer, node: Any, x: Data, axis: int, coerced: bool, name: str) -> Data:
+    """Softmax of ``x`` over ONNX ``axis`` (``coerced``: opset < 13, over all axes from ``axis``
+    on); done per sample when the reduced axes hold the whole sample."""
+    rank = imp.rank(x)
+    axis = imp.axis(node, axis, rank)
+    if axis == 0:
+        raise unsupported(node, "softmax over the batch axis")
+    if (not coerced and axis != rank - 1) or int(np.prod(x.shape[:axis - 1], dtype=np.int64)) != 1:
+        raise unsupported(node, f"softmax over axis {axis} of shape (batch, {', '.join(map(str, x.shape))}): "
+                                "only over all of a sample's values (e.g. the last axis of a 2-D tensor)")
+    flat = x if len(x.shape) == 1 else Data(imp.emit(node, L.Flatten(name=imp.fresh(f"{name}/flatten")),
+                                                     [x.tensor]))
+    soft_name = name if len(x.shape) == 1 else imp.fresh(f"{name}/softmax")
+    y = Data(imp.emit(node, L.Softmax(name=soft_name), [flat.tensor]), range=(0.0, 1.0))
+    return y if len(x.shape) == 1 else imp.reshape(node, y, x.shape, name)
+
+
+@op("Softmax", "axis:i")
+def _softmax(imp: _Importer, node: Any, a: dict) -> None:
+    x = imp.data(node, 0)
+    coerced = imp.opset < 13
+    axis = int(a.get("axis", 1 if coerced else -1))
+    imp.set(node.output[0], softmax(imp, node, x, axis, coerced, imp.name_for(node)))
+
+
+@op("Flatten", "axis:i")
+def _flatten(imp: _Importer, node: Any, a: dict) -> None:
+    x = imp.any_data(node, 0)
+    rank = imp.rank(x)
+    axis = int(a.get("axis", 1))
+    if not -rank <= axis <= rank:
+        raise malformed(node, f"axis {axis} is out of range for rank {rank}")
+    axis %= rank + 1 if axis >= 0 else rank
+    if axis != 1:
+        raise unsupported(node, f"axis {a.get('axis')} folds the batch into another dimension; only axis 1 "
+                                "(batch x features) is supported")
+    if len(x.shape) == 1:
+        imp.set(node.output[0], x)
+        return
+    t = imp.emit(node, L.Flatten(name=imp.name_for(node)), [x.tensor])
+    imp.set(node.output[0], Data(t, q=x.q, integer=x.integer, range=x.range))
+
+
+@op("Reshape", "allowzero:i")
+def _reshape(imp: _Importer, node: Any, a: dict) -> None:
+    x = imp.any_data(node, 0)
+    target = imp.const(node, 1)
+    if target is None:
+        raise malformed(node, "the shape input is required")
+    if target.dtype != np.int64 or target.ndim != 1:
+        raise malformed(node, f"shape must be a 1-D int64 tensor, got {target.dtype} {target.shape}")
+    imp.set(node.output[0], imp.reshape(node, x, reshape_target(imp, node, x, [int(t) for t in target],
+                                                                flag(node, a, "allowzero")),
+                                        imp.name_for(node)))
+
+
+def reshape_target(imp: _Importer, node: Any, x: Data, t: list[int], allowzero: bool) -> tuple[int, ...]:
+    """The per-sample shape a Reshape to ``t`` gives, refusing one that moves the batch."""
+    full = [None] + list(x.shape)  # None: the batch
+    n = int(np.prod(x.shape, dtype=np.int64))
+    if not t:
+        raise unsupported(node, "a reshape to a scalar drops the batch dimension")
+    if any(v < -1 for v in t) or t.count(-1) > 1:
+        raise malformed(node, f"bad target shape {t}")
+    if 0 in t:
+        if allowzero:
+            raise unsupported(node, f"allowzero=1 with a 0 in the shape {t}: empty tensors are not supported")
+        if any(v == 0 and i >= len(full) for i, v in enumerate(t)):
+            raise malformed(node, f"shape {t} copies a dimension the input (rank {len(full)}) lacks")
+        t = [full[i] if v == 0 else v for i, v in enumerate(t)]
+    first, rest = t[0], t[1:]
+    known = int(np.prod([v for v in rest if v != -1], dtype=np.int64))
+    if first is None or (imp.batch is not None and first == imp.batch):
+        if -1 in rest:
+            if known == 0 or n % known:
+                raise malformed(node, f"cannot reshape (batch, {x.shape}) to {t}")
+            rest = [n // known if v == -1 else v for v in rest]
+    elif first == -1 and -1 not in rest and known == n:
+        pass  # -1 stands for the batch
+    else:
+        raise unsupported(node, f"reshape of (batch, {', '.join(map(str, x.shape))}) to {t} changes the batch "
+                                "dimension; the first dimension must stay the batch (0, or -1 with the others "
+                                "fixed)")
+    if int(np.prod(rest, dtype=np.int64)) != n:
+        raise malformed(node, f"cannot reshape (batch, {', '.join(map(str, x.shape))}) to {t}")
+    if not rest:
+        raise unsupported(node, "a reshape to (batch,) leaves no per-sample dimension")
+    return tuple(int(v) for v in rest)
+
+
+@op("Concat", "axis:i")
+def _concat(imp: _Importer, node: Any, a: dict) -> None:
+    parts = [imp.data(node, i) for i in range(len(node.input)) if node.input[i]]
+    if not parts:
+        raise malformed(node, "needs at least one input")
+    if "axis" not in a:
+        raise malformed(node, "the axis attribute is required")
+    axis = imp.axis(node, int(a["axis"]), imp.rank(parts[0]))
+    if len(parts) == 1:
+        imp.set(node.output[0], parts[0])
+        return
+    check_concat_axis(node, axis)
+    t = imp.emit(node, L.Concat(axis - 1, name=imp.name_for(node)), [p.tensor for p in parts])
+    ranges = [p.range for p in parts]
+    joint = None if None in ranges else (min(r[0] for r in ranges), max(r[1] for r in ranges))  # type: ignore
+    imp.set(node.output[0], Data(t, range=joint))
+
+
+def check_concat_axis(node: Any, axis: int) -> None:
+    if axis == 0:
+        raise unsupported(node, "concatenation along the batch axis (0); any other axis is supported")
+
+
+@op("Add")
+def _add(imp: _Importer, node: Any, a: dict) -> None:
+    va, vb = imp.value(node, 0), imp.value(node, 1)
+    if isinstance(va, Data) and isinstance(vb, Data):
+        x, y = imp.data(node, 0), imp.data(node, 1)
+        if x.shape != y.shape:
+            raise unsupported(node, f"broadcasting between two computed tensors ({x.shape} and {y.shape}): only "
+                                    "equal shapes are supported")
+        imp.set(node.output[0], Data(imp.emit(node, L.Add(name=imp.name_for(node)), [x.tensor, y.tensor])))
+        return
+    i = 0 if isinstance(va, Data) else 1
+    x, c = imp.data(node, i), imp.const_float(node, 1 - i, "the added constant")
+    assert c is not None
+    layer = x.layer
+    if layer is None or not imp.sole_use(x):
+        raise unsupported(node, "adding a constant is supported only as the bias of the MatMul / Gemm / Conv "
+                                "whose sole consumer this Add is")
+    channels = layer.weight.shape[0]
+    b = bias_vector(c, imp.rank(x), channels)
+    if b is None:
+        raise unsupported(node, f"a constant of shape {c.shape} is not one value per output channel of "
+                                f"(batch, {', '.join(map(str, x.shape))})")
+    new = b if layer.bias is None else (layer.bias + b).astype(np.float32)
+    if not np.all(np.isfinite(new)):
+        raise malformed(node, "the bias contains NaN or infinity")
+    layer.bias = np.ascontiguousarray(new)
+    imp.uses[node.input[i]] -= 1  # absorbed: a further bias Add may fold as well
+    imp.set(node.output[0], x)
+
+
+@op("Gemm", "alpha:f beta:f transA:i transB:i")
+def _gemm(imp: _Importer, node: Any, a: dict) -> None:
+    x = imp.data(node, 0)
+    if flag(node, a, "transA"):
+        raise unsupported(node, "transA=1 puts the batch on the second axis of A; only transA=0 is supported")
+    trans_b = flag(node, a, "transB")
+    alpha, beta = float(a.get("alpha", 1.0)), float(a.get("beta", 1.0))
+    if not (math.isfinite(alpha) and math.isfinite(beta)):
+        raise malformed(node, f"alpha and beta must be finite, got {alpha}, {beta}")
+    bv = imp.value(node, 1)
+    w, w8, ws = weights(node, bv, 0 if trans_b else 1, "B")
+    if w.ndim != 2:
+        raise malformed(node, f"B must be 2-D, got shape {w.shape}")
+    if not trans_b:
+        w, w8 = w.T, None if w8 is None else w8.T
+    if alpha != 1.0:
+        if w8 is not None and alpha <= 0:
+            raise unsupported(node, f"alpha={alpha} with int8 weights: only a positive alpha is supported")
+        w = (w * np.float32(alpha)).astype(np.float32)
+        ws = None if ws is None else (ws * np.float32(alpha)).astype(np.float32)
+    bias = gemm_bias(imp, node, imp.const_float(node, 2, "C"), w.shape[0], beta)
+    q = quant_params(node, x.q if not x.integer else None, w8, ws)
+    imp.set(node.output[0], dense(imp, node, x, w, bias, q))
+
+
+def gemm_bias(imp: _Importer, node: Any, c: Optional[np.ndarray], n: int, beta: float) -> Optional[np.ndarray]:
+    """beta * C as one value per output column, refusing a C that varies along the batch."""
+    if c is None:
+        return None
+    if c.ndim == 2 and c.shape[0] != 1:
+        if not np.all(c == c[:1]):
+            raise unsupported(node, f"C of shape {c.shape} varies along the batch axis: only a per-column "
+                                    "bias is supported")
+        c = c[:1]
+    b = bias_vector(c, 2, n)
+    if b is None:
+        raise malformed(node, f"C of shape {c.shape} does not broadcast to (batch, {n})")
+    if beta == 0.0:
+        return None
+    return (b * np.float32(beta)).astype(np.float32) if beta != 1.0 else b
+
+
+@op("MatMul")
+def _matmul(imp: _Importer, node: Any, a: dict) -> None:
+    if not isinstance(imp.value(node, 0), Data) and isinstance(imp.value(node, 1), Data):
+        raise unsupported(node, "the data must be the first operand (constant second operand only)")
+    x = imp.data(node, 0)
+    w, w8, ws = weights(node, imp.value(node, 1), 1, "the second operand")
+    if w.ndim != 2:
+        raise unsupported(node, f"the constant operand has shape {w.shape}: only a 2-D matrix is supported")
+    q = quant_params(node, x.q if not x.integer else None, None if w8 is None else w8.T, ws)
+    imp.set(node.output[0], dense(imp, node, x, w.T, None, q))
+
+
+@op("Conv", CONV_ATTRS)
+def _conv(imp: _Importer, node: Any, a: dict) -> None:
+    x = imp.data(node, 0)
+    w, w8, ws = weights(node, imp.value(node, 1), 0, "W")
+    bias = imp.const_float(node, 2, "B")
+    q = quant_params(node, x.q if not x.integer else None, w8, ws)
+    imp.set(node.output[0], conv(imp, node, a, x, w, bias, q))
+
+
+def pool_geometry(imp: _Importer, node: Any, a: dict, x: Data) -> tuple[tuple[int, int], tuple[int, int],
+                                                                      tuple[int, int]]:
+    """(kernel, stride, symmetric padding) of a MaxPool / AveragePool node."""
+    if len(x.shape) != 3:
+        raise unsupported(node, f"only 2-D pooling (NCHW input) is supported, got rank {imp.rank(x)}")
+    if "kernel_shape" not in a:
+        raise malformed(node, "kernel_shape is required")
+    kernel = pair_attr(node, a, "kernel_shape", 1)
+    stride = pair_attr(node, a, "strides", 1)
+    dilation = pair_attr(node, a, "dilations", 1)
+    if dilation != (1, 1):
+        raise unsupported(node, f"dilations {list(dilation)}: only 1 is supported")
+    hw = x.shape[1:]
+    t, left, b, r = explicit_pads(node, a, hw, kernel, stride, dilation)
+    if t != b or left != r:
+        raise unsupported(node, f"asymmetric padding (top, left, bottom, right) = {(t, left, b, r)}: only "
+                                "symmetric pads are supported for pooling")
+    if 2 * t > kernel[0] or 2 * left > kernel[1]:
+        raise unsupported(node, f"padding {(t, left)} is more than half the {kernel} window")
+    if flag(node, a, "ceil_mode"):
+        for size, k, s, p in zip(hw, kernel, stride, (t, left)):
+            floor_out = (size + 2 * p - k) // s + 1
+            ceil_out = -(-(size + 2 * p - k) // s) + 1
+            if (ceil_out - 1) * s >= size + p:  # ONNX drops a last window that starts in the padding
+                ceil_out -= 1
+            if ceil_out != floor_out:
+                raise unsupported(node, "ceil_mode=1 adds a partial window for this input size; only floor "
+                                        "mode is supported")
+    return kernel, stride, (t, left)
+
+
+@op("MaxPool", "auto_pad:s ceil_mode:i dilations:ints kernel_shape:ints pads:ints storage_order:i strides:ints")
+def _maxpool(imp: _Importer, node: Any, a: dict) -> None:
+    if len(node.output) > 1 and node.output[1]:
+        raise unsupported(node, "the Indices output is not supported")
+    x = imp.any_data(node, 0)
+    kernel, stride, pad = pool_geometry(imp, node, a, x)
+    layer = imp.layer(node, lambda: L.MaxPool2d(kernel, stride, pad, name=imp.name_for(node)))
+    # The max of quantized values is the quantized max: an 8-bit input keeps its parameters.
+    imp.set(node.output[0], Data(imp.emit(node, layer, [x.tensor]), q=x.q, integer=x.integer, range=x.range))
+
+
+@op("AveragePool", POOL_ATTRS + " dilations:ints")
+def _avgpool(imp: _Importer, node: Any, a: dict) -> None:
+    imp.set(node.output[0], avgpool(imp, node, a, imp.data(node, 0), imp.name_for(node)))
+
+
+def avgpool(imp: _Importer, node: Any, a: dict, x: Data, name: str) -> Data:
+    kernel, stride, pad = pool_geometry(imp, node, a, x)
+    if flag(node, a, "count_include_pad") and pad != (0, 0):
+        raise unsupported(node, "count_include_pad=1 with padding: only count_include_pad=0 is supported")
+    layer = imp.layer(node, lambda: L.AvgPool2d(kernel, stride, pad, name=name))
+    return Data(imp.emit(node, layer, [x.tensor]), range=x.range)
+
+
+@op("GlobalAveragePool")
+def _global_avgpool(imp: _Importer, node: Any, a: dict) -> None:
+    x = imp.data(node, 0)
+    if len(x.shape) != 3:
+        raise unsupported(node, f"only 2-D pooling (NCHW input) is supported, got rank {imp.rank(x)}")
+    t = imp.emit(node, L.GlobalAvgPool(name=imp.name_for(node, "pool")), [x.tensor])
+    imp.set(node.output[0], imp.reshape(node, Data(t, range=x.range), (x.shape[0], 1, 1), imp.name_for(node)))
+
+
+@op("BatchNormalization", "epsilon:f momentum:f spatial:i training_mode:i")
+def _batchnorm(imp: _Importer, node: Any, a: dict) -> None:
+    if flag(node, a, "training_mode") or any(o for o in node.output[1:]):
+        raise unsupported(node, "training mode (batch statistics, running-mean outputs): only inference")
+    if not flag(node, a, "spatial", True):
+        raise unsupported(node, "spatial=0 (per-activation statistics) is not supported")
+    x = imp.data(node, 0)
+    if len(x.shape) not in (1, 3):
+        raise unsupported(node, f"input of rank {imp.rank(x)}: only (batch, C) and (batch, C, H, W) are supported")
+    params = [imp.const_float(node, i, n) for i, n in ((1, "scale"), (2, "B"), (3, "mean"), (4, "var"))]
+    if any(p is None for p in params):
+        raise malformed(node, "scale, B, mean and var are required constants")
+    eps = float(a.get("epsilon", 1e-5))
+    if not eps > 0:
+        raise unsupported(node, f"epsilon={eps}: only a positive epsilon is supported")
+    gamma, beta, mean, var = (np.ascontiguousarray(p.reshape(-1)) for p in params)  # type: ignore[union-attr]
+    layer = imp.layer(node, lambda: L.BatchNorm(gamma, beta, mean, var, eps, name=imp.name_for(node)))
+    imp.set(node.output[0], Data(imp.emit(node, layer, [x.tensor])))
+
+
+@op("Cast", "to:i saturate:i round_mode:s")
+def _cast(imp: _Importer, node: Any, a: dict) -> None:
+    v = imp.value(node, 0)
+    if getattr(v, "on_cast", None) is not None:  # a symbolic value of onnx_quant
+        imp.set(node.output[0], v.on_cast(node, a))
+        return
+    x = imp.data(node, 0)
+    if int(a.get("to", 0)) != imp.onnx.TensorProto.FLOAT:
+        raise unsupported(node, "casting a computed tensor to another type than float32")
+    imp.set(node.output[0], x)
