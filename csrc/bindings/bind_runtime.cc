@@ -41,6 +41,12 @@ std::vector<float> floats(const std::optional<py::array>& a, const char* name) {
   return std::vector<float>(p, p + a->shape(0));
 }
 
+std::vector<int8_t> int8s(const std::optional<py::array>& a, const char* name) {
+  if (!a) return {};
+  const int8_t* p = checked<int8_t>(*a, name, 1);
+  return std::vector<int8_t>(p, p + a->shape(0));
+}
+
 }  // namespace
 
 void bind_runtime(py::module_& m) {
@@ -55,7 +61,8 @@ void bind_runtime(py::module_& m) {
              size_t c, size_t hw, std::vector<std::shared_ptr<PackedWeights>> packed,
              std::shared_ptr<SparseMatrix> sparse, const std::optional<py::array>& bias,
              const std::optional<py::array>& weights, std::vector<size_t> parts, float a_scale,
-             int32_t a_zero_point) {
+             int32_t a_zero_point, const std::optional<py::array>& weights_s8,
+             const std::optional<py::array>& w_scale) {
             Step s;
             s.kind = parse_kind(kind);
             s.name = name;
@@ -95,6 +102,8 @@ void bind_runtime(py::module_& m) {
             s.sparse = std::move(sparse);
             s.bias = floats(bias, "bias");
             s.weights = floats(weights, "weights");
+            s.weights_s8 = int8s(weights_s8, "weights_s8");
+            s.w_scale = floats(w_scale, "w_scale");
             s.parts = std::move(parts);
             s.a_scale = a_scale;
             s.a_zero_point = a_zero_point;
@@ -108,7 +117,8 @@ void bind_runtime(py::module_& m) {
           py::arg("packed") = std::vector<std::shared_ptr<PackedWeights>>{},
           py::arg("sparse") = nullptr, py::arg("bias") = py::none(),
           py::arg("weights") = py::none(), py::arg("parts") = std::vector<size_t>{},
-          py::arg("a_scale") = 1.0f, py::arg("a_zero_point") = 0)
+          py::arg("a_scale") = 1.0f, py::arg("a_zero_point") = 0,
+          py::arg("weights_s8") = py::none(), py::arg("w_scale") = py::none())
       .def("set_io", &Program::set_io, py::arg("inputs"), py::arg("outputs"))
       .def_property_readonly("weight_bytes", &Program::weight_bytes)
       .def("tensor_info", [](const Program& p, size_t t) {

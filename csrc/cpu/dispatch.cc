@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "kernels/conv/dwconv_config.h"
 #include "kernels/gemm/gemm_config.h"
 #include "kernels/quant/quant_config.h"
 #include "kernels/reduce/rsum_config.h"
@@ -86,6 +87,7 @@ std::vector<std::pair<std::string, std::string>> kernel_families() {
       {"gemm_qu8_qs8w", g.qu8.isa},
       {"quantize_f32_qu8", quant_config().isa},
       {"spmm", spmm_config().isa},
+      {"dwconv_qu8", dwconv_config().qu8_isa},
   };
 }
 

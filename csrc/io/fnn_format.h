@@ -50,7 +50,9 @@
 //            u8 has_bias, u16 reserved, u64 k, u64 n,
 //          u8 has_sparse, then if 1 (32 B): u32 blob, u8 bk, u8 values (SpmmValueKind),
 //            u16 reserved, u64 rows, u64 cols, u64 nblocks,
-//          u32 n_bias, f32 bias[n], u32 n_weights, f32 weights[n], u32 n_parts, u64 parts[n]
+//          u32 n_bias, f32 bias[n], u32 n_weights, f32 weights[n], u32 n_parts, u64 parts[n],
+//          u32 n_weights_s8, i8 weights_s8[n], u32 n_w_scale, f32 w_scale[n]
+//          (int8 depthwise: s8 weights [kh][kw][c] and a scale per channel; tiny, so inline)
 //   'PGIO' u32 n_in, i32 inputs[n_in], u32 n_out, i32 outputs[n_out]  (program tensors)
 //   'SPEC' the graph's inputs then outputs, each list u32 n, then per tensor: str name,
 //          u8 dtype (0: float32), u8 ndim, u16 reserved, u64 dims[ndim] (per sample, no batch)

@@ -283,6 +283,9 @@ Step get_step(ByteReader& r, size_t index, std::vector<BlobEntry>& blobs,
   s.weights = get_floats(r);
   s.parts.resize(r.get_count(8));
   for (size_t& v : s.parts) v = get_size(r);
+  s.weights_s8.resize(r.get_count(1));
+  if (!s.weights_s8.empty()) std::memcpy(s.weights_s8.data(), r.take(s.weights_s8.size()), s.weights_s8.size());
+  s.w_scale = get_floats(r);
   return s;
 }
 

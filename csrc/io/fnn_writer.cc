@@ -91,6 +91,10 @@ void put_step(ByteWriter& w, const Step& s, std::vector<Blob>& blobs) {
   w.put_bytes(s.weights.data(), s.weights.size() * sizeof(float));
   w.put<uint32_t>(static_cast<uint32_t>(s.parts.size()));
   for (size_t v : s.parts) w.put<uint64_t>(v);
+  w.put<uint32_t>(static_cast<uint32_t>(s.weights_s8.size()));
+  w.put_bytes(s.weights_s8.data(), s.weights_s8.size());
+  w.put<uint32_t>(static_cast<uint32_t>(s.w_scale.size()));
+  w.put_bytes(s.w_scale.data(), s.w_scale.size() * sizeof(float));
 }
 
 void put_specs(ByteWriter& w, const std::vector<FnnIoSpec>& specs) {

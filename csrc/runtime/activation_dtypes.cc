@@ -6,9 +6,11 @@
 // producer's GEMM epilogue — moves a quarter of the bytes and skips both conversions. A
 // max-pool commutes with quantization (it is monotone, saturation included), so pooling
 // the u8 values gives exactly the u8 of the pooled floats.
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <stdexcept>
+#include <string>
 #include <tuple>
 #include <utility>
 
@@ -36,11 +38,36 @@ struct Want {
   bool u8() const { return ok && any; }
 };
 
+// qgemm_columns for an int8 depthwise step: the same formulas, from the step's own vectors.
+QGemmColumns depthwise_columns(const Step& s, const QuantArgs& q) {
+  const size_t c = s.conv.c;
+  if (s.w_scale.size() != c || s.weights_s8.size() != s.conv.kh * s.conv.kw * c) {
+    throw std::invalid_argument("int8 depthwise '" + s.name + "': weights or scales do not match its channels");
+  }
+  QGemmColumns cols;
+  cols.scale.resize(c);
+  cols.bias_i32.assign(c, 0);
+  for (size_t j = 0; j < c; ++j) {
+    const float sc = q.a_scale * s.w_scale[j];
+    cols.scale[j] = q.output == QOutput::kU8 ? sc / q.out_scale : sc;
+    if (!s.bias.empty() && sc != 0.f) {
+      // As the GEMM's bias: rounded in float, kept inside int32's range.
+      const float b = std::nearbyint(s.bias[j] / sc);
+      cols.bias_i32[j] = static_cast<int32_t>(std::min(std::max(b, -2147483648.0f), 2147483520.0f));
+    }
+  }
+  return cols;
+}
+
 }  // namespace
 
 bool Program::is_int8_gemm(const Step& s) {
   return (s.kind == StepKind::kDense || s.kind == StepKind::kConv) && !s.packed.empty() &&
          s.packed[0]->kind() == WeightKind::kInt8;
+}
+
+bool Program::is_int8_layer(const Step& s) {
+  return is_int8_gemm(s) || (s.kind == StepKind::kDepthwise && !s.weights_s8.empty());
 }
 
 void Program::assign_activation_dtypes() {
@@ -54,7 +81,7 @@ void Program::assign_activation_dtypes() {
       Want& w = want[r];
       if (tensors_[r].external) {
         w.ok = false;
-      } else if (is_int8_gemm(s)) {
+      } else if (is_int8_layer(s)) {
         w.merge(s.a_scale, s.a_zero_point);
       } else if (s.kind == StepKind::kMaxPool && want[root(s.out)].u8()) {
         w.merge(want[root(s.out)].scale, want[root(s.out)].zero_point);
@@ -66,7 +93,7 @@ void Program::assign_activation_dtypes() {
   for (const Step& s : steps_) {
     const int r = root(s.out);
     const bool producer_ok =
-        is_int8_gemm(s) ||
+        is_int8_layer(s) ||
         (s.kind == StepKind::kMaxPool && tensors_[root(s.in[0])].dtype == DType::kU8);
     if (tensors_[r].dtype == DType::kU8 || !producer_ok || !want[r].u8()) continue;
     tensors_[r].dtype = DType::kU8;
@@ -87,7 +114,7 @@ void Program::assign_activation_dtypes() {
   std::vector<Step> steps;
   steps.reserve(steps_.size());
   for (Step& s : steps_) {
-    if (is_int8_gemm(s) && tensors_[s.in[0]].dtype == DType::kF32) {
+    if (is_int8_layer(s) && tensors_[s.in[0]].dtype == DType::kF32) {
       const int src = s.in[0];
       const auto key = std::make_tuple(src, s.a_scale, s.a_zero_point);
       auto it = quantized.find(key);
@@ -115,7 +142,7 @@ void Program::assign_activation_dtypes() {
   // The output stage of each int8 layer: requantized u8 with its output tensor's parameters,
   // or f32. Either way ReLU (lo == 0) is fused in the epilogue.
   for (Step& s : steps_) {
-    if (!is_int8_gemm(s)) continue;
+    if (!is_int8_layer(s)) continue;
     const TensorInfo& out = tensors_[s.out];
     QuantArgs& q = s.qargs;
     q.a_scale = s.a_scale;
@@ -125,7 +152,11 @@ void Program::assign_activation_dtypes() {
     q.out_scale = out.scale;
     q.out_zero_point = out.zero_point;
     s.qcolumns.clear();
-    for (const auto& pw : s.packed) s.qcolumns.push_back(qgemm_columns(*pw, q));
+    if (s.kind == StepKind::kDepthwise) {
+      s.qcolumns.push_back(depthwise_columns(s, q));
+    } else {
+      for (const auto& pw : s.packed) s.qcolumns.push_back(qgemm_columns(*pw, q));
+    }
   }
 }
 

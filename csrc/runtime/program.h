@@ -68,12 +68,16 @@ struct Step {
   std::shared_ptr<SparseMatrix> sparse;
   std::vector<float> bias;     // sparse dense, depthwise
   std::vector<float> weights;  // depthwise [kh][kw][c]; scale-shift: scale then shift
+  // int8 depthwise: s8 weights [kh][kw][c] and their per-channel scales (weights then empty).
+  std::vector<int8_t> weights_s8;
+  std::vector<float> w_scale;
   std::vector<size_t> parts;   // concat: each input's run length; c = their sum
   // int8 weights: activations quantized with these calibrated parameters.
   float a_scale = 1.f;
   int32_t a_zero_point = 0;
-  // int8 weights: the GEMM output stage and its per-column vectors (one per group), set by
-  // assign_activation_dtypes once the output's dtype is known.
+  // int8 weights: the GEMM output stage and its per-column vectors (one per group; for an
+  // int8 depthwise, one with a value per channel), set by assign_activation_dtypes once the
+  // output's dtype is known.
   QuantArgs qargs;
   std::vector<QGemmColumns> qcolumns;
 };
@@ -104,6 +108,8 @@ class Program {
   // Scratch a step needs (im2col tiles per thread, quantized activations), in bytes.
   size_t step_scratch_bytes(size_t step, size_t threads) const;
   static bool is_int8_gemm(const Step& s);
+  // An int8 GEMM or an int8 depthwise conv: reads u8, writes u8 or f32 through QuantArgs.
+  static bool is_int8_layer(const Step& s);
   // Whether a conv step reads its input directly as the GEMM's A (1x1, stride 1, no pad).
   static bool conv_is_pointwise(const Step& s);
   // A conv with a fused max-pool works in units of one pool output row: the pool-window-high

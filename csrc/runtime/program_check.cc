@@ -66,6 +66,7 @@ class StepChecker {
     if (sparse) expect(!s_.sparse, "has a sparse matrix it does not use");
     if (bias) expect(s_.bias.empty(), "has a bias it does not use");
     if (weights) expect(s_.weights.empty(), "has weights it does not use");
+    if (weights) expect(s_.weights_s8.empty() && s_.w_scale.empty(), "has int8 weights it does not use");
     if (parts) expect(s_.parts.empty(), "has concat parts it does not use");
   }
   void dims(std::initializer_list<size_t> v, const char* what) const {
@@ -165,11 +166,21 @@ class StepChecker {
         unused(true, true, false, false, true);
         conv_geometry();
         const Conv2dGeometry& g = s.conv;
-        all_f32();
         expect(g.groups == g.c && g.oc == g.c, "a depthwise conv has groups == channels == outputs");
         size_is(s.out, product({g.oh, g.ow, g.oc}), "the output");
         const size_t taps = product({g.kh, g.kw, g.c});
-        expect(taps != 0 && s.weights.size() == taps, "weights are not kh x kw x channels");
+        if (s.weights_s8.empty()) {
+          all_f32();
+          expect(s.w_scale.empty(), "has weight scales but no int8 weights");
+          expect(taps != 0 && s.weights.size() == taps, "weights are not kh x kw x channels");
+        } else {
+          expect(s.weights.empty(), "has float weights besides its int8 ones");
+          expect(taps != 0 && s.weights_s8.size() == taps, "int8 weights are not kh x kw x channels");
+          expect(s.w_scale.size() == g.c, "needs one weight scale per channel");
+          for (float v : s.w_scale) expect(std::isfinite(v) && v > 0.f, "a weight scale is not positive and finite");
+          expect(valid_u8_quant(s.a_scale, s.a_zero_point), "int8 input scale / zero point out of range");
+          expect(dtype(s.in[0]) == DType::kU8, "int8 weights read a u8 input (a quantize step first)");
+        }
         expect(s.bias.empty() || s.bias.size() == g.c, "bias length is not the channels");
         break;
       }

@@ -174,6 +174,27 @@ void Session::run_step(size_t i, size_t batch) {
       Conv2dGeometry g = s.conv;
       g.n = batch;
       const float* bias = s.bias.empty() ? nullptr : s.bias.data();
+      if (!s.weights_s8.empty()) {
+        QDwParams p;
+        p.a_zero_point = s.qargs.a_zero_point;
+        p.scale = s.qcolumns[0].scale.data();
+        p.out_u8 = s.qargs.output == QOutput::kU8;
+        if (p.out_u8) {
+          p.bias_i32 = s.qcolumns[0].bias_i32.data();
+          p.out_zero_point = s.qargs.out_zero_point;
+          p.qmin = s.qargs.relu ? s.qargs.out_zero_point : 0;
+        } else {
+          p.bias_f32 = bias;
+          if (s.qargs.relu) p.lo = 0.f;
+        }
+        const auto* xq = static_cast<const uint8_t*>(xv);
+        parallel_ranges(batch * g.oh * g.ow, 256, threads, [&](size_t b, size_t e) {
+          depthwise_conv2d_nhwc(g, xq, s.weights_s8.data(), p, yv, b, e - b);
+          finish_int8_clamp(s, out_info, static_cast<char*>(yv) + b * g.c * out_info.elem_bytes(),
+                            e - b, g.c, g.c);
+        });
+        break;
+      }
       parallel_ranges(batch * g.oh * g.ow, 256, threads, [&](size_t b, size_t e) {
         depthwise_conv2d_nhwc(g, x, s.weights.data(), bias, s.lo, s.hi, y, b, e - b);
       });

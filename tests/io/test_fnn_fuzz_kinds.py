@@ -1,16 +1,16 @@
-"""Fuzzing the .fnn reader across every blob kind and step kind: 10,500 mutations (fixed
-seed) of five valid files must each either raise frugalnn.FormatError — and nothing else — or
+"""Fuzzing the .fnn reader across every blob kind and step kind: 12,600 mutations (fixed
+seed) of six valid files must each either raise frugalnn.FormatError — and nothing else — or
 load into a program whose Session runs. Outcomes are counted per check that refused the file.
 
 Files: frugalnn.models.mlp at int8, a tiny conv net (fused max-pool, grouped conv) at int8 and
 at bf16 / f16, a pruned sparse MLP, and the residual CNN (add, depthwise, concat, average and
-global pooling, layout steps). Operators: bit flips, byte sets, truncations, insertions,
-deletions, chunk swaps, and fields of the fixed header, the blob table, the meta records and
-the blobs (sparse row pointers and indices) overwritten with extreme values. All field
-overwrites and a quarter of the rest are "resealed" — every checksum recomputed
-(_core.fnn_reseal), as a crafted file would have them — so that they reach the structural
-checks behind the checksums. (tests/io/test_fnn_fuzz.py is an independent fuzzer of small
-files.)
+global pooling, layout steps) at f32 and at int8 (int8 depthwise). Operators: bit flips,
+byte sets, truncations, insertions, deletions, chunk swaps, and fields of the fixed header,
+the blob table, the meta records and the blobs (sparse row pointers and indices) overwritten
+with extreme values. All field overwrites and a quarter of the rest are "resealed" — every
+checksum recomputed (_core.fnn_reseal), as a crafted file would have them — so that they
+reach the structural checks behind the checksums. (tests/io/test_fnn_fuzz.py is an
+independent fuzzer of small files.)
 """
 import collections
 import random
@@ -28,7 +28,7 @@ from frugalnn.sparse import CSRMatrix
 from tests.graph.models import residual_cnn
 
 SEED = 20240611
-MUTATIONS_PER_FILE = 2100  # x 5 files = 10,500
+MUTATIONS_PER_FILE = 2100  # x 6 files = 12,600
 EXTREMES = [0, 1, 2, 7, 0x7F, 0x80, 0xFF, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 1 << 32,
             (1 << 63) - 1, 1 << 63, (1 << 64) - 1]
 
@@ -77,6 +77,9 @@ def bases(tmp_path_factory):
         "tiny-cnn-bf16+f16": compile(cnn, precision={"c1": "bf16", "c2": "f16", "fc": "f32"}),
         "tiny-mlp-sparse": compile(_pruned_mlp(rng), precision="sparse"),
         "residual-f32": compile(residual_cnn()),
+        # int8 depthwise (inline s8 weights and scales), ReLU6 on u8, int8 grouped conv.
+        "residual-int8": compile(residual_cnn(), precision="int8",
+                                 calibration=rng.random((8, 3, 16, 16), dtype=np.float32)),
     }
     out = []
     for name, p in programs.items():

@@ -3,6 +3,8 @@
 // Nothing here allocates: these run inside the runtime's zero-allocation steady state.
 #include "kernels/conv/conv_nhwc.h"
 
+#include "kernels/conv/dwconv_config.h"
+
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
@@ -299,6 +301,33 @@ void depthwise_conv2d_nhwc(const Conv2dGeometry& g, const float* x, const float*
       }
     }
     clamp_row(c, yr, lo, hi);
+  }
+}
+
+void depthwise_conv2d_nhwc(const Conv2dGeometry& g, const uint8_t* x, const int8_t* w,
+                           const QDwParams& p, void* y, size_t p0, size_t rows) {
+  const QDwUkernelFn uk = dwconv_config().qu8;
+  const size_t c = g.c, out_bytes = p.out_u8 ? 1 : sizeof(float);
+  QDwTaps taps;
+  taps.x_row = g.dh * g.w * c;
+  taps.x_col = g.dw * c;
+  taps.w_row = g.kw * c;
+  taps.w_col = c;
+  PixelCursor pc(p0, g.oh, g.ow);
+  for (size_t r = 0; r < rows; ++r, pc.next()) {
+    const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
+    const idx ix0 = static_cast<idx>(pc.ox * g.sw) - static_cast<idx>(g.pad_left);
+    size_t ky0, ky1, kx0, kx1;
+    tap_range(iy0, g.kh, g.dh, g.h, &ky0, &ky1);
+    tap_range(ix0, g.kw, g.dw, g.w, &kx0, &kx1);
+    taps.rows = ky1 - ky0;
+    taps.cols = kx1 - kx0;
+    const size_t iy = static_cast<size_t>(iy0 + static_cast<idx>(ky0 * g.dh));
+    const size_t ix = static_cast<size_t>(ix0 + static_cast<idx>(kx0 * g.dw));
+    // With no valid tap the pointers are never read; keep them in bounds anyway.
+    taps.x = taps.rows && taps.cols ? x + ((pc.b * g.h + iy) * g.w + ix) * c : x;
+    taps.w = w + (ky0 * g.kw + kx0) * c;
+    uk(c, taps, p, static_cast<char*>(y) + (p0 + r) * c * out_bytes);
   }
 }
 

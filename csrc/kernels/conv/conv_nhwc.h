@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/conv/qu8_dwconv.h"
+
 namespace fnn {
 
 struct Conv2dGeometry {
@@ -32,6 +34,11 @@ void im2col_nhwc(const Conv2dGeometry& g, const uint8_t* x, size_t p0, size_t ro
 void depthwise_conv2d_nhwc(const Conv2dGeometry& g, const float* x, const float* w,
                            const float* bias, float lo, float hi, float* y, size_t p0,
                            size_t rows);
+
+// The same on u8 activations and s8 weights [kh][kw][c] (the dispatched qu8_dwconv kernel):
+// each output pixel gets the output stage of `p`, u8 or float32 (c values per pixel).
+void depthwise_conv2d_nhwc(const Conv2dGeometry& g, const uint8_t* x, const int8_t* w,
+                           const QDwParams& p, void* y, size_t p0, size_t rows);
 
 struct Pool2dGeometry {
   size_t n = 0, h = 0, w = 0, c = 0;

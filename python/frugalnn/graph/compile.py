@@ -15,7 +15,7 @@ from typing import Mapping, Optional, Union
 import numpy as np
 
 from .. import _core
-from ..gemm import pack_weights
+from ..gemm import pack_weights, quantize_weights
 from ..sparse import CSRMatrix
 from . import layers as L
 from .graph import Graph
@@ -126,8 +126,9 @@ def compile(graph: Graph, *, precision: Union[str, Mapping[str, str]] = "f32",
             scale / zero point calibrated on ``calibration`` — or takes both from the
             layer's ``quant`` (QuantParams of an already quantized model); ``"sparse"`` stores a Dense
             layer's weights as CSR (or 1x4 blocks when that stores few extra zeros) — prune
-            them first (``frugalnn.sparse.CSRMatrix.prune``). Depthwise convolutions run f32;
-            ``"sparse"`` on a Conv2d runs dense f32.
+            them first (``frugalnn.sparse.CSRMatrix.prune``). Depthwise convolutions run a
+            direct kernel (int8 or f32; f16 / bf16 / sparse run it in f32); ``"sparse"`` on
+            a Conv2d runs dense f32.
         calibration: a representative input batch, needed when any layer is int8.
         fuse_pool: run a Conv2d followed (after its activation) by a MaxPool2d whose stride
             equals its window as one step that pools each tile of conv output as it is made,
@@ -300,9 +301,7 @@ class _Compiler:
             y = self.writes(out_name)
             geo = [h, wd, c, oh, ow, o, kh, kw, *layer.stride, *layer.dilation, t, left, layer.groups]
             if _is_depthwise(layer, in_shape):
-                core.add_step("depthwise_conv2d", layer.name, [x], y, lo=lo, hi=hi, conv=geo,
-                              weights=np.ascontiguousarray(w[:, 0].transpose(1, 2, 0)).reshape(-1),
-                              bias=b)
+                self.emit_depthwise(layer, x, y, lo, hi, geo, w, b, scale_shift)
                 return
             p = self.prec[layer.name]
             kind = p if p in ("f16", "bf16", "int8") else "f32"
@@ -366,6 +365,30 @@ class _Compiler:
                           weights=np.concatenate([scale, shift]))
             return
         raise GraphError(f"{layer.name}: no runtime step for {type(layer).__name__}")
+
+    def emit_depthwise(self, layer, x: int, y: int, lo: float, hi: float, geo: list, w: np.ndarray,
+                       b: Optional[np.ndarray], scale_shift) -> None:
+        """A direct depthwise conv step: weights [kh][kw][c], f32 or (int8 precision) s8 with
+        a scale per channel, reading the u8 input the int8 layers before it write."""
+        def hwc(a: np.ndarray) -> np.ndarray:  # (c, 1, kh, kw) -> [kh][kw][c], flat
+            return np.ascontiguousarray(a[:, 0].transpose(1, 2, 0)).reshape(-1)
+
+        p = self.prec[layer.name]
+        if p != "int8":
+            self.core.add_step("depthwise_conv2d", layer.name, [x], y, lo=lo, hi=hi, conv=geo,
+                               weights=hwc(w), bias=b)
+            return
+        given = _given_int8(layer, p, scale_shift)
+        if given is not None:
+            w8, ws = given
+            ws = np.broadcast_to(ws, (w8.shape[0],))
+        else:
+            q, ws = quantize_weights(np.ascontiguousarray(w.reshape(w.shape[0], -1).T))
+            w8 = q.T.reshape(w.shape)
+        a_scale, a_zp = self.q[layer.name]
+        self.core.add_step("depthwise_conv2d", layer.name, [x], y, lo=lo, hi=hi, conv=geo,
+                           weights_s8=hwc(w8), w_scale=np.ascontiguousarray(ws, np.float32), bias=b,
+                           a_scale=a_scale, a_zero_point=a_zp)
 
     def emit_reshape(self, node, layer, out_name: str, in_shape) -> None:
         src = node.inputs[0]

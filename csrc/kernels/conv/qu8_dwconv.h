@@ -1,0 +1,49 @@
+// int8 depthwise convolution micro-kernels: u8 activations (with a zero point) times s8
+// weights, int32 sums, then the same output stage as the int8 GEMM (qu8_qs8w_gemm_*), so an
+// int8 depthwise layer between int8 convs reads and writes the u8 tensors they do.
+//
+// A micro-kernel computes one output pixel over all its channels from the taps of its window
+// that fall inside the input (taps in the padding would add (zero_point - zero_point) * w = 0,
+// so they are skipped, which is exact). Every ISA's kernel is bit-identical to the scalar one.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace fnn {
+
+// The valid taps of one output pixel: a rows x cols block of the kh x kw window.
+struct QDwTaps {
+  const uint8_t* x = nullptr;  // input channels at the first valid tap
+  const int8_t* w = nullptr;   // weights [.][.][c] of that tap
+  size_t rows = 0, cols = 0;   // valid taps: window rows x window columns
+  size_t x_row = 0;            // bytes between the input of vertically adjacent taps (dh*W*C)
+  size_t x_col = 0;            // ... of horizontally adjacent taps (dw*C)
+  size_t w_row = 0;            // bytes between weight rows of the window (kw*C)
+  size_t w_col = 0;            // ... of adjacent weight columns (C)
+};
+
+// Output stage, per channel j, acc = sum over taps of (x - a_zero_point) * w:
+//   u8:  q = clamp(nearbyint(float(acc + bias_i32[j]) * scale[j]), qmin - zp, qmax - zp) + zp
+//        (clamped before rounding, as the GEMM does; scale = a_scale * w_scale / out_scale)
+//   f32: y = clamp(float(acc) * scale[j] + bias_f32[j], lo, hi)   (scale = a_scale * w_scale;
+//        the product is rounded before the add, never fused)
+struct QDwParams {
+  int32_t a_zero_point = 0;
+  const float* scale = nullptr;      // c
+  const int32_t* bias_i32 = nullptr; // c, u8 output (null: none)
+  const float* bias_f32 = nullptr;   // c, f32 output (null: none)
+  bool out_u8 = true;
+  int32_t out_zero_point = 0;
+  int32_t qmin = 0, qmax = 255;      // u8 output bounds
+  float lo = -__builtin_inff(), hi = __builtin_inff();  // f32 output bounds
+};
+
+// y: c u8 values or c floats (per the params).
+using QDwUkernelFn = void (*)(size_t c, const QDwTaps& taps, const QDwParams& p, void* y);
+
+void qu8_dwconv_ukernel__scalar(size_t c, const QDwTaps& taps, const QDwParams& p, void* y);
+void qu8_dwconv_ukernel__avx2(size_t c, const QDwTaps& taps, const QDwParams& p, void* y);
+void qu8_dwconv_ukernel__avx512(size_t c, const QDwTaps& taps, const QDwParams& p, void* y);
+
+}  // namespace fnn
