@@ -62,7 +62,8 @@ void bind_runtime(py::module_& m) {
              std::shared_ptr<SparseMatrix> sparse, const std::optional<py::array>& bias,
              const std::optional<py::array>& weights, std::vector<size_t> parts, float a_scale,
              int32_t a_zero_point, const std::optional<py::array>& weights_s8,
-             const std::optional<py::array>& w_scale) {
+             const std::optional<py::array>& w_scale,
+             std::vector<std::pair<float, int32_t>> in_quant) {
             Step s;
             s.kind = parse_kind(kind);
             s.name = name;
@@ -104,6 +105,10 @@ void bind_runtime(py::module_& m) {
             s.weights = floats(weights, "weights");
             s.weights_s8 = int8s(weights_s8, "weights_s8");
             s.w_scale = floats(w_scale, "w_scale");
+            for (const auto& [scale, zp] : in_quant) {
+              s.in_scale.push_back(scale);
+              s.in_zero_point.push_back(zp);
+            }
             s.parts = std::move(parts);
             s.a_scale = a_scale;
             s.a_zero_point = a_zero_point;
@@ -118,7 +123,8 @@ void bind_runtime(py::module_& m) {
           py::arg("sparse") = nullptr, py::arg("bias") = py::none(),
           py::arg("weights") = py::none(), py::arg("parts") = std::vector<size_t>{},
           py::arg("a_scale") = 1.0f, py::arg("a_zero_point") = 0,
-          py::arg("weights_s8") = py::none(), py::arg("w_scale") = py::none())
+          py::arg("weights_s8") = py::none(), py::arg("w_scale") = py::none(),
+          py::arg("in_quant") = std::vector<std::pair<float, int32_t>>{})
       .def("set_io", &Program::set_io, py::arg("inputs"), py::arg("outputs"))
       .def_property_readonly("weight_bytes", &Program::weight_bytes)
       .def("tensor_info", [](const Program& p, size_t t) {

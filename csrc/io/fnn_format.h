@@ -52,7 +52,9 @@
 //            u16 reserved, u64 rows, u64 cols, u64 nblocks,
 //          u32 n_bias, f32 bias[n], u32 n_weights, f32 weights[n], u32 n_parts, u64 parts[n],
 //          u32 n_weights_s8, i8 weights_s8[n], u32 n_w_scale, f32 w_scale[n]
-//          (int8 depthwise: s8 weights [kh][kw][c] and a scale per channel; tiny, so inline)
+//          (int8 depthwise: s8 weights [kh][kw][c] and a scale per channel; tiny, so inline),
+//          u32 n_in_quant, then per input f32 scale, i32 zero_point (an int8 add / global
+//          average pool: the u8 parameters it reads each input with)
 //   'PGIO' u32 n_in, i32 inputs[n_in], u32 n_out, i32 outputs[n_out]  (program tensors)
 //   'SPEC' the graph's inputs then outputs, each list u32 n, then per tensor: str name,
 //          u8 dtype (0: float32), u8 ndim, u16 reserved, u64 dims[ndim] (per sample, no batch)

@@ -286,6 +286,11 @@ Step get_step(ByteReader& r, size_t index, std::vector<BlobEntry>& blobs,
   s.weights_s8.resize(r.get_count(1));
   if (!s.weights_s8.empty()) std::memcpy(s.weights_s8.data(), r.take(s.weights_s8.size()), s.weights_s8.size());
   s.w_scale = get_floats(r);
+  const size_t n_q = r.get_count(8);
+  for (size_t k = 0; k < n_q; ++k) {
+    s.in_scale.push_back(r.get<float>());
+    s.in_zero_point.push_back(r.get<int32_t>());
+  }
   return s;
 }
 

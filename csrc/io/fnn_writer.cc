@@ -95,6 +95,11 @@ void put_step(ByteWriter& w, const Step& s, std::vector<Blob>& blobs) {
   w.put_bytes(s.weights_s8.data(), s.weights_s8.size());
   w.put<uint32_t>(static_cast<uint32_t>(s.w_scale.size()));
   w.put_bytes(s.w_scale.data(), s.w_scale.size() * sizeof(float));
+  w.put<uint32_t>(static_cast<uint32_t>(s.in_scale.size()));
+  for (size_t k = 0; k < s.in_scale.size(); ++k) {
+    w.put<float>(s.in_scale[k]);
+    w.put<int32_t>(k < s.in_zero_point.size() ? s.in_zero_point[k] : 0);
+  }
 }
 
 void put_specs(ByteWriter& w, const std::vector<FnnIoSpec>& specs) {

@@ -70,19 +70,37 @@ bool Program::is_int8_layer(const Step& s) {
   return is_int8_gemm(s) || (s.kind == StepKind::kDepthwise && !s.weights_s8.empty());
 }
 
+bool Program::reads_u8(const Step& s, size_t k, float* scale, int32_t* zero_point) {
+  if (is_int8_layer(s) && k == 0) {
+    *scale = s.a_scale;
+    *zero_point = s.a_zero_point;
+    return true;
+  }
+  if (k < s.in_scale.size() && k < s.in_zero_point.size()) {
+    *scale = s.in_scale[k];
+    *zero_point = s.in_zero_point[k];
+    return true;
+  }
+  return false;
+}
+
+bool Program::writes_u8(const Step& s) { return is_int8_layer(s) || !s.in_scale.empty(); }
+
 void Program::assign_activation_dtypes() {
   const size_t nt = tensors_.size();
   auto root = [&](int t) { return tensors_[t].alias_of >= 0 ? tensors_[t].alias_of : t; };
   std::vector<Want> want(nt);
   for (size_t i = steps_.size(); i-- > 0;) {
     const Step& s = steps_[i];
-    for (int t : s.in) {
-      const int r = root(t);
+    for (size_t k = 0; k < s.in.size(); ++k) {
+      const int r = root(s.in[k]);
       Want& w = want[r];
+      float scale;
+      int32_t zp;
       if (tensors_[r].external) {
         w.ok = false;
-      } else if (is_int8_layer(s)) {
-        w.merge(s.a_scale, s.a_zero_point);
+      } else if (reads_u8(s, k, &scale, &zp)) {
+        w.merge(scale, zp);
       } else if (s.kind == StepKind::kMaxPool && want[root(s.out)].u8()) {
         w.merge(want[root(s.out)].scale, want[root(s.out)].zero_point);
       } else {
@@ -93,7 +111,7 @@ void Program::assign_activation_dtypes() {
   for (const Step& s : steps_) {
     const int r = root(s.out);
     const bool producer_ok =
-        is_int8_layer(s) ||
+        writes_u8(s) ||
         (s.kind == StepKind::kMaxPool && tensors_[root(s.in[0])].dtype == DType::kU8);
     if (tensors_[r].dtype == DType::kU8 || !producer_ok || !want[r].u8()) continue;
     tensors_[r].dtype = DType::kU8;
@@ -108,33 +126,36 @@ void Program::assign_activation_dtypes() {
       t.zero_point = r.zero_point;
     }
   }
-  // Int8 layers reading floats: one quantize step per (tensor, parameters), placed before
-  // the first layer that needs it.
+  // u8 readers of float tensors: one quantize step per (tensor, parameters), placed before
+  // the first step that needs it.
   std::map<std::tuple<int, float, int32_t>, int> quantized;
   std::vector<Step> steps;
   steps.reserve(steps_.size());
   for (Step& s : steps_) {
-    if (is_int8_layer(s) && tensors_[s.in[0]].dtype == DType::kF32) {
-      const int src = s.in[0];
-      const auto key = std::make_tuple(src, s.a_scale, s.a_zero_point);
+    for (size_t k = 0; k < s.in.size(); ++k) {
+      float scale;
+      int32_t zp;
+      if (!reads_u8(s, k, &scale, &zp) || tensors_[s.in[k]].dtype != DType::kF32) continue;
+      const int src = s.in[k];
+      const auto key = std::make_tuple(src, scale, zp);
       auto it = quantized.find(key);
       if (it == quantized.end()) {
         TensorInfo q;
         q.sample_elems = tensors_[src].sample_elems;
         q.dtype = DType::kU8;
-        q.scale = s.a_scale;
-        q.zero_point = s.a_zero_point;
+        q.scale = scale;
+        q.zero_point = zp;
         tensors_.push_back(q);
         const int dst = static_cast<int>(tensors_.size()) - 1;
         Step qs;
         qs.kind = StepKind::kQuantize;
-        qs.name = s.name + ":quantize";
+        qs.name = s.name + (s.in.size() > 1 ? ":quantize" + std::to_string(k) : ":quantize");
         qs.in = {src};
         qs.out = dst;
         steps.push_back(std::move(qs));
         it = quantized.emplace(key, dst).first;
       }
-      s.in[0] = it->second;
+      s.in[k] = it->second;
     }
     steps.push_back(std::move(s));
   }

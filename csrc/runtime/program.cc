@@ -29,7 +29,7 @@ const char* step_kind_name(StepKind kind) {
 
 const char* step_precision(const Step& s) {
   if (s.sparse) return "sparse";
-  if (s.kind == StepKind::kQuantize || !s.weights_s8.empty()) return "int8";
+  if (s.kind == StepKind::kQuantize || !s.weights_s8.empty() || !s.in_scale.empty()) return "int8";
   if (!s.packed.empty()) return weight_kind_name(s.packed[0]->kind());
   return "f32";
 }

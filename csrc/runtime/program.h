@@ -75,6 +75,10 @@ struct Step {
   // int8 weights: activations quantized with these calibrated parameters.
   float a_scale = 1.f;
   int32_t a_zero_point = 0;
+  // An int8 add / global average pool: the u8 parameters each input is read with (the
+  // output's follow from its readers, as for any u8 tensor). Empty: float inputs.
+  std::vector<float> in_scale;
+  std::vector<int32_t> in_zero_point;
   // int8 weights: the GEMM output stage and its per-column vectors (one per group; for an
   // int8 depthwise, one with a value per channel), set by assign_activation_dtypes once the
   // output's dtype is known.
@@ -110,6 +114,11 @@ class Program {
   static bool is_int8_gemm(const Step& s);
   // An int8 GEMM or an int8 depthwise conv: reads u8, writes u8 or f32 through QuantArgs.
   static bool is_int8_layer(const Step& s);
+  // Whether the step reads input k as u8, and with which parameters.
+  static bool reads_u8(const Step& s, size_t k, float* scale, int32_t* zero_point);
+  // Whether the step can write a u8 output (int8 layers, u8 element-wise ops; a max-pool of a
+  // u8 tensor is decided by its input's dtype).
+  static bool writes_u8(const Step& s);
   // Whether a conv step reads its input directly as the GEMM's A (1x1, stride 1, no pad).
   static bool conv_is_pointwise(const Step& s);
   // A conv with a fused max-pool works in units of one pool output row: the pool-window-high

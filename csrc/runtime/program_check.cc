@@ -50,6 +50,23 @@ class StepChecker {
     for (int t : s_.in) expect(dtype(t) == DType::kF32, "reads float32 inputs only");
     expect(dtype(s_.out) == DType::kF32, "writes a float32 output only");
   }
+  // An element-wise step reads float32, or (with in_scale) u8 tensors quantized as it says;
+  // its output is either.
+  void u8_inputs_or_f32() const {
+    if (s_.in_scale.empty()) {
+      expect(s_.in_zero_point.empty(), "has input zero points but no input scales");
+      all_f32();
+      return;
+    }
+    expect(s_.in_scale.size() == s_.in.size() && s_.in_zero_point.size() == s_.in.size(),
+           "needs one u8 scale and zero point per input");
+    for (size_t k = 0; k < s_.in.size(); ++k) {
+      const TensorInfo& t = t_[s_.in[k]];
+      expect(valid_u8_quant(s_.in_scale[k], s_.in_zero_point[k]), "an input scale / zero point out of range");
+      expect(t.dtype == DType::kU8 && t.scale == s_.in_scale[k] && t.zero_point == s_.in_zero_point[k],
+             "input " + std::to_string(k) + " is not the u8 tensor its parameters say");
+    }
+  }
   void same_size(int a, int b, const char* what) const {
     expect(elems(a) == elems(b), std::string(what) + ": " + std::to_string(elems(a)) + " vs " +
                                      std::to_string(elems(b)) + " elements per sample");
@@ -68,6 +85,9 @@ class StepChecker {
     if (weights) expect(s_.weights.empty(), "has weights it does not use");
     if (weights) expect(s_.weights_s8.empty() && s_.w_scale.empty(), "has int8 weights it does not use");
     if (parts) expect(s_.parts.empty(), "has concat parts it does not use");
+    if (s_.kind != StepKind::kAdd && s_.kind != StepKind::kGlobalAvgPool) {
+      expect(s_.in_scale.empty() && s_.in_zero_point.empty(), "has u8 input parameters it does not use");
+    }
   }
   void dims(std::initializer_list<size_t> v, const char* what) const {
     for (size_t x : v) expect(x >= 1 && x <= kMaxDim, std::string(what) + " has an extent outside [1, 2^24]");
@@ -202,14 +222,14 @@ class StepChecker {
       case StepKind::kGlobalAvgPool:
         inputs(1);
         unused(true, true, true, true, true);
-        all_f32();
+        u8_inputs_or_f32();
         size_is(s.in[0], product({s.c, s.hw}), "the input");
         size_is(s.out, product({s.c}), "the output");
         break;
       case StepKind::kAdd:
         inputs(2);
         unused(true, true, true, true, true);
-        all_f32();
+        u8_inputs_or_f32();
         same_size(s.in[0], s.out, "input 0 and output differ");
         same_size(s.in[1], s.out, "input 1 and output differ");
         break;

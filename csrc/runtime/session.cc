@@ -126,6 +126,26 @@ void Session::run(const float* const* inputs, float* const* outputs, size_t batc
   ++runs_;
 }
 
+namespace {
+
+// The output stage of a u8 element-wise step: its output tensor's u8 parameters with ReLU
+// fused (finish_int8_clamp applies other bounds), or float32 clamped to [lo, hi].
+QOutputStage output_stage(const Step& s, const TensorInfo& out) {
+  QOutputStage o;
+  o.u8 = out.dtype == DType::kU8;
+  if (o.u8) {
+    o.scale = out.scale;
+    o.zero_point = out.zero_point;
+    o.qmin = s.lo == 0.0f ? out.zero_point : 0;
+  } else {
+    o.lo = s.lo;
+    o.hi = s.hi;
+  }
+  return o;
+}
+
+}  // namespace
+
 void Session::run_step(size_t i, size_t batch) {
   const Step& s = program_->steps()[i];
   const auto& tensors = program_->tensors();
@@ -216,11 +236,25 @@ void Session::run_step(size_t i, size_t batch) {
       break;
     }
     case StepKind::kGlobalAvgPool:
-      global_avgpool_nhwc(batch, s.hw, s.c, x, y);
+      if (!s.in_scale.empty()) {
+        const TensorInfo& in = tensors[s.in[0]];
+        global_avgpool_nhwc(batch, s.hw, s.c, static_cast<const uint8_t*>(xv), in.scale, in.zero_point,
+                            output_stage(s, out_info), yv);
+      } else {
+        global_avgpool_nhwc(batch, s.hw, s.c, x, y);
+      }
       break;
     case StepKind::kAdd:
-      add_clamp_f32(batch * out_elems, x, reinterpret_cast<const float*>(ptr_[s.in[1]]), y, s.lo,
-                    s.hi);
+      if (!s.in_scale.empty()) {
+        const TensorInfo &a = tensors[s.in[0]], &b = tensors[s.in[1]];
+        add_qu8(batch * out_elems, static_cast<const uint8_t*>(xv), a.scale, a.zero_point,
+                reinterpret_cast<const uint8_t*>(ptr_[s.in[1]]), b.scale, b.zero_point,
+                output_stage(s, out_info), yv);
+        finish_int8_clamp(s, out_info, yv, batch, out_elems, out_elems);
+      } else {
+        add_clamp_f32(batch * out_elems, x, reinterpret_cast<const float*>(ptr_[s.in[1]]), y, s.lo,
+                      s.hi);
+      }
       break;
     case StepKind::kClamp:
       clamp_f32(batch * out_elems, x, y, s.lo, s.hi);

@@ -140,7 +140,7 @@ def _category(message: str) -> str:
     message = message.split(": ", 1)[1]  # drop the path
     for pattern, name in ((r"blob \d+ \(.*\): checksum", "blob checksum"), (r"header checksum", "header checksum"),
                           (r"blob \d+ \(", "blob vs step (size, indices)"),
-                          (r"blob \d+: ", "blob table"), (r"file header", "file header"),
+                          (r"blob \d+: ", "blob table"), (r"blob \d+ is not used", "blob vs step (size, indices)"), (r"file header", "file header"),
                           (r"record '(\w+)'", r"record '\1'"), (r"meta records", "meta records"),
                           (r"program: ", "program consistency"), (r"step \d+ ", "step precision"),
                           (r"truncated", "truncated"), (r"not a \.fnn", "not a .fnn file"),

@@ -6,6 +6,7 @@
 #include "kernels/conv/dwconv_config.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstring>
 
@@ -361,6 +362,39 @@ void global_avgpool_nhwc(size_t n, size_t hw, size_t c, const float* x, float* y
         for (size_t j = 0; j < cb; ++j) acc[j] += static_cast<double>(xp[j]);
       }
       for (size_t j = 0; j < cb; ++j) y[b * c + c0 + j] = static_cast<float>(acc[j] * inv);
+    }
+  }
+}
+
+void global_avgpool_nhwc(size_t n, size_t hw, size_t c, const uint8_t* x, float x_scale,
+                         int32_t x_zp, const QOutputStage& out, void* y) {
+  constexpr size_t kBlock = 64;
+  const float hwf = static_cast<float>(hw);
+  const float scale = out.u8 ? x_scale / (hwf * out.scale) : x_scale / hwf;
+  const float qlo = static_cast<float>(out.qmin - out.zero_point);
+  const float qhi = static_cast<float>(out.qmax - out.zero_point);
+  for (size_t b = 0; b < n; ++b) {
+    const uint8_t* xb = x + b * hw * c;
+    for (size_t c0 = 0; c0 < c; c0 += kBlock) {
+      const size_t cb = c - c0 < kBlock ? c - c0 : kBlock;
+      int64_t acc[kBlock] = {};  // exact: no map is large enough to overflow it
+      for (size_t p = 0; p < hw; ++p) {
+        const uint8_t* xp = xb + p * c + c0;
+        for (size_t j = 0; j < cb; ++j) acc[j] += xp[j];
+      }
+      const int64_t bias = static_cast<int64_t>(hw) * x_zp;
+      for (size_t j = 0; j < cb; ++j) {
+        float f = static_cast<float>(acc[j] - bias) * scale;
+        if (out.u8) {
+          f = f > qlo ? f : qlo;
+          f = f < qhi ? f : qhi;
+          static_cast<uint8_t*>(y)[b * c + c0 + j] =
+              static_cast<uint8_t>(static_cast<int32_t>(std::nearbyint(f)) + out.zero_point);
+        } else {
+          f = f > out.lo ? f : out.lo;
+          static_cast<float*>(y)[b * c + c0 + j] = f < out.hi ? f : out.hi;
+        }
+      }
     }
   }
 }

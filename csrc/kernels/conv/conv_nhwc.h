@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "kernels/conv/qu8_dwconv.h"
+#include "kernels/eltwise/eltwise.h"
 
 namespace fnn {
 
@@ -54,6 +55,10 @@ void maxpool2d_nhwc(const Pool2dGeometry& g, const uint8_t* x, uint8_t* y, size_
 void avgpool2d_nhwc(const Pool2dGeometry& g, const float* x, float* y, size_t p0, size_t rows);
 // y[b][ch] = mean over the hw pixels of x[b][.][ch].
 void global_avgpool_nhwc(size_t n, size_t hw, size_t c, const float* x, float* y);
+// The same on u8 values with (x_scale, x_zp), through `out`: exact integer sums of x - x_zp,
+// times x_scale / (hw * out.scale) for a u8 output or x_scale / hw for a float one.
+void global_avgpool_nhwc(size_t n, size_t hw, size_t c, const uint8_t* x, float x_scale,
+                         int32_t x_zp, const QOutputStage& out, void* y);
 
 // Layout changes between the API's NCHW and the runtime's NHWC.
 void nchw_to_nhwc(size_t n, size_t c, size_t hw, const float* x, float* y);

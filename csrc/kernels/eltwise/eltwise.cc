@@ -27,6 +27,31 @@ void clamp_f32(size_t n, const float* x, float* y, float lo, float hi) {
   for (size_t i = 0; i < n; ++i) y[i] = clamp1(x[i], lo, hi);
 }
 
+void add_qu8(size_t n, const uint8_t* a, float a_scale, int32_t a_zp, const uint8_t* b,
+             float b_scale, int32_t b_zp, const QOutputStage& out, void* y) {
+  if (!out.u8) {
+    auto* yf = static_cast<float*>(y);
+    for (size_t i = 0; i < n; ++i) {
+      float f = static_cast<float>(int32_t{a[i]} - a_zp) * a_scale;
+      f = f + static_cast<float>(int32_t{b[i]} - b_zp) * b_scale;
+      f = f > out.lo ? f : out.lo;
+      yf[i] = f < out.hi ? f : out.hi;
+    }
+    return;
+  }
+  const float ra = a_scale / out.scale, rb = b_scale / out.scale;
+  const float lo = static_cast<float>(out.qmin - out.zero_point);
+  const float hi = static_cast<float>(out.qmax - out.zero_point);
+  auto* yq = static_cast<uint8_t*>(y);
+  for (size_t i = 0; i < n; ++i) {
+    float f = static_cast<float>(int32_t{a[i]} - a_zp) * ra;
+    f = f + static_cast<float>(int32_t{b[i]} - b_zp) * rb;
+    f = f > lo ? f : lo;
+    f = f < hi ? f : hi;
+    yq[i] = static_cast<uint8_t>(static_cast<int32_t>(std::nearbyint(f)) + out.zero_point);
+  }
+}
+
 void clamp_u8(size_t n, const uint8_t* x, uint8_t* y, uint8_t lo, uint8_t hi) {
   for (size_t i = 0; i < n; ++i) {
     const uint8_t v = x[i] < lo ? lo : x[i];

@@ -6,6 +6,21 @@
 
 namespace fnn {
 
+// The output stage of the u8 element-wise ops (an int8 Add or global average pool): u8 with
+// (scale, zero_point), clamped to [qmin, qmax] before rounding half to even (as the int8
+// GEMM's epilogue), or float32 clamped to [lo, hi].
+struct QOutputStage {
+  bool u8 = true;
+  float scale = 1.f;
+  int32_t zero_point = 0;
+  int32_t qmin = 0, qmax = 255;
+  float lo = -__builtin_inff(), hi = __builtin_inff();
+};
+
+// y = a_scale * (a - a_zp) + b_scale * (b - b_zp) through `out` (ONNX QLinearAdd); for a u8
+// output each term is scaled by its input scale / out.scale, then summed, in float.
+void add_qu8(size_t n, const uint8_t* a, float a_scale, int32_t a_zp, const uint8_t* b,
+             float b_scale, int32_t b_zp, const QOutputStage& out, void* y);
 // y = clamp(a + b, lo, hi)
 void add_clamp_f32(size_t n, const float* a, const float* b, float* y, float lo, float hi);
 // y = clamp(x, lo, hi)

@@ -136,23 +136,30 @@ def compile(graph: Graph, *, precision: Union[str, Mapping[str, str]] = "f32",
     """
     graph.check()
     weighted = [n.layer for n in graph.nodes if isinstance(n.layer, (L.Dense, L.Conv2d))]
+    # Add / GlobalAvgPool layers with QuantParams (from quantized models) may run int8 too.
+    quantized_eltwise = [n.layer for n in graph.nodes
+                         if isinstance(n.layer, (L.Add, L.GlobalAvgPool)) and n.layer.quant is not None]
     if isinstance(precision, str):
-        prec = {layer.name: precision for layer in weighted}
+        prec = {layer.name: precision for layer in weighted + quantized_eltwise}
     else:
-        names = {layer.name for layer in weighted}
+        names = {layer.name for layer in weighted + quantized_eltwise}
         unknown = set(precision) - names
         if unknown:
-            raise GraphError(f"precision names layers that are not Dense / Conv2d layers of the graph: {sorted(unknown)}")
-        prec = {layer.name: precision.get(layer.name, "f32") for layer in weighted}
+            raise GraphError("precision names layers that are not Dense / Conv2d layers (or quantized Add / "
+                             f"GlobalAvgPool layers) of the graph: {sorted(unknown)}")
+        prec = {layer.name: precision.get(layer.name, "f32") for layer in weighted + quantized_eltwise}
     for name, p in prec.items():
         if p not in PRECISIONS:
             raise GraphError(f"layer '{name}': precision must be one of {PRECISIONS}, got {p!r}")
+    for layer in quantized_eltwise:  # f16 / bf16 / sparse mean nothing to them: float
+        if prec[layer.name] != "int8":
+            prec[layer.name] = "f32"
     # int8 layers from an already quantized model bring their parameters; the others calibrate.
     qparams: dict[str, tuple[float, int]] = {
         layer.name: (layer.quant.input_scale, layer.quant.input_zero_point)
         for layer in weighted
         if prec[layer.name] == "int8" and layer.quant is not None and layer.quant.input_scale is not None}
-    to_calibrate = {n for n, p in prec.items() if p == "int8" and n not in qparams}
+    to_calibrate = {layer.name for layer in weighted if prec[layer.name] == "int8" and layer.name not in qparams}
     if to_calibrate:
         if calibration is None:
             raise GraphError(f"int8 layers {sorted(to_calibrate)} need a calibration batch: compile(..., calibration=x)")
@@ -334,13 +341,15 @@ class _Compiler:
             return
         if isinstance(layer, L.GlobalAvgPool):
             c, h, wd = in_shape
-            core.add_step("global_avgpool", layer.name, [x], self.writes(out_name), c=c, hw=h * wd)
+            core.add_step("global_avgpool", layer.name, [x], self.writes(out_name), c=c, hw=h * wd,
+                          in_quant=self.in_quant(layer))
             return
         if isinstance(layer, (L.Flatten, L.Reshape)):
             self.emit_reshape(node, layer, out_name, in_shape)
             return
         if isinstance(layer, L.Add):
-            core.add_step("add", layer.name, [x, self.tid[node.inputs[1]]], self.writes(out_name), lo=lo, hi=hi)
+            core.add_step("add", layer.name, [x, self.tid[node.inputs[1]]], self.writes(out_name), lo=lo, hi=hi,
+                          in_quant=self.in_quant(layer))
             return
         if isinstance(layer, L.Concat):
             parts = _concat_parts([g.shapes[i] for i in node.inputs], layer.axis, g.shapes[node.output])
@@ -365,6 +374,13 @@ class _Compiler:
                           weights=np.concatenate([scale, shift]))
             return
         raise GraphError(f"{layer.name}: no runtime step for {type(layer).__name__}")
+
+    def in_quant(self, layer) -> list[tuple[float, int]]:
+        """u8 input parameters of an int8 Add / GlobalAvgPool (empty: it runs in float)."""
+        if layer.quant is None or self.prec.get(layer.name) != "int8":
+            return []
+        qs = layer.quant if isinstance(layer.quant, tuple) else (layer.quant,)
+        return [(q.input_scale, q.input_zero_point) for q in qs]
 
     def emit_depthwise(self, layer, x: int, y: int, lo: float, hi: float, geo: list, w: np.ndarray,
                        b: Optional[np.ndarray], scale_shift) -> None:

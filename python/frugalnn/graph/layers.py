@@ -8,7 +8,7 @@ PyTorch's layouts (Dense: out x in; Conv2d: out x in/groups x kh x kw).
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
@@ -93,6 +93,14 @@ def _quant(layer: str, q: Optional[QuantParams], weight: np.ndarray) -> Optional
         raise GraphError(f"{layer}: quant must be a QuantParams, got {type(q).__name__}")
     if q.weight is not None and q.weight.shape != weight.shape:
         raise GraphError(f"{layer}: quant.weight has shape {q.weight.shape}, the weight {weight.shape}")
+    return q
+
+
+def _input_quant(layer: str, q: Any) -> QuantParams:
+    """The u8 parameters an int8 element-wise layer reads one input with."""
+    if not isinstance(q, QuantParams) or q.input_scale is None or q.weight is not None:
+        raise GraphError(f"{layer}: quant takes QuantParams(input_scale, input_zero_point) per input "
+                         f"(no weights), got {q!r}")
     return q
 
 
@@ -253,9 +261,17 @@ class AvgPool2d(_Pool2d):
 
 
 class GlobalAvgPool(Layer):
-    """Mean over H and W: (C, H, W) -> (C,)."""
+    """Mean over H and W: (C, H, W) -> (C,).
+
+    ``quant``: QuantParams(input_scale, input_zero_point) of a quantized model (ONNX
+    QLinearGlobalAveragePool, or DequantizeLinear -> GlobalAveragePool): compiled as int8,
+    the pool reads the u8 input and writes u8 when its readers take it."""
 
     op = "global_avgpool"
+
+    def __init__(self, *, quant: Optional[QuantParams] = None, name: Optional[str] = None) -> None:
+        super().__init__(name)
+        self.quant = None if quant is None else _input_quant(self._label(), quant)
 
     def infer(self, shapes):
         (s,) = shapes
@@ -336,14 +352,25 @@ class Reshape(Layer):
 
 
 class Add(Layer):
-    """Elementwise sum of two tensors of the same shape."""
+    """Elementwise sum of two tensors of the same shape.
+
+    ``quant``: a QuantParams(input_scale, input_zero_point) per input, from a quantized model
+    (ONNX QLinearAdd, or DequantizeLinear on both inputs): compiled as int8, the add reads u8
+    inputs and writes u8 when its readers take it (a residual block then stays u8)."""
 
     op = "add"
     arity = 2
 
-    def __init__(self, *, activation: Optional[str] = None, name: Optional[str] = None) -> None:
+    def __init__(self, *, activation: Optional[str] = None,
+                 quant: Optional[Sequence[QuantParams]] = None, name: Optional[str] = None) -> None:
         super().__init__(name)
         self.activation = _activation(self._label(), activation)
+        if quant is not None:
+            quant = tuple(quant)
+            if len(quant) != 2:
+                raise GraphError(f"{self._label()}: quant needs one QuantParams per input (2), got {len(quant)}")
+            quant = tuple(_input_quant(self._label(), q) for q in quant)
+        self.quant = quant
 
     def infer(self, shapes):
         if len(shapes) != 2 or tuple(shapes[0]) != tuple(shapes[1]):

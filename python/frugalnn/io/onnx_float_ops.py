@@ -8,6 +8,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..graph import layers as L
+from ..graph.layers import QuantParams
 from .onnx_import import _Importer, op
 from .onnx_layers import (
     CONV_ATTRS, POOL_ATTRS, bias_vector, conv, dense, explicit_pads, pair_attr, quant_params, weights,
@@ -216,7 +217,8 @@ def _add(imp: _Importer, node: Any, a: dict) -> None:
         if x.shape != y.shape:
             raise unsupported(node, f"broadcasting between two computed tensors ({x.shape} and {y.shape}): only "
                                     "equal shapes are supported")
-        imp.set(node.output[0], Data(imp.emit(node, L.Add(name=imp.name_for(node)), [x.tensor, y.tensor])))
+        add = L.Add(quant=input_quant(x, y), name=imp.name_for(node))
+        imp.set(node.output[0], Data(imp.emit(node, add, [x.tensor, y.tensor])))
         return
     i = 0 if isinstance(va, Data) else 1
     x, c = imp.data(node, i), imp.const_float(node, 1 - i, "the added constant")
@@ -361,8 +363,17 @@ def _global_avgpool(imp: _Importer, node: Any, a: dict) -> None:
     x = imp.data(node, 0)
     if len(x.shape) != 3:
         raise unsupported(node, f"only 2-D pooling (NCHW input) is supported, got rank {imp.rank(x)}")
-    t = imp.emit(node, L.GlobalAvgPool(name=imp.name_for(node, "pool")), [x.tensor])
+    q = input_quant(x)
+    t = imp.emit(node, L.GlobalAvgPool(quant=q and q[0], name=imp.name_for(node, "pool")), [x.tensor])
     imp.set(node.output[0], imp.reshape(node, Data(t, range=x.range), (x.shape[0], 1, 1), imp.name_for(node)))
+
+
+def input_quant(*xs: Data) -> Optional[tuple[QuantParams, ...]]:
+    """The u8 parameters of inputs that all come from quantized tensors (dequantized in a QDQ
+    model, or QOperator inputs): an Add / GlobalAvgPool then runs int8 on them."""
+    if not all(x.q is not None for x in xs):
+        return None
+    return tuple(QuantParams(x.q.scale, x.q.zero_point) for x in xs)  # type: ignore[union-attr]
 
 
 @op("BatchNormalization", "epsilon:f momentum:f spatial:i training_mode:i")

@@ -27,7 +27,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..graph import layers as L
-from .onnx_float_ops import avgpool, check_concat_axis, softmax
+from .onnx_float_ops import avgpool, check_concat_axis, input_quant, softmax
 from .onnx_import import _Importer, op
 from .onnx_layers import CONV_ATTRS, POOL_ATTRS, bias_vector, conv, dense, quant_params, weights
 from .onnx_values import Data, QConst, QInfo, flag, malformed, to_float32, unsupported
@@ -239,7 +239,7 @@ def _qlinear_add(imp: _Importer, node: Any, a: dict) -> None:
     x, y = _activation_in(imp, node, 0), _activation_in(imp, node, 3)
     if x.shape != y.shape:
         raise unsupported(node, f"broadcasting ({x.shape} and {y.shape}): only equal shapes are supported")
-    s = Data(imp.emit(node, L.Add(name=imp.name_for(node, "add")), [x.tensor, y.tensor]))
+    s = Data(imp.emit(node, L.Add(quant=input_quant(x, y), name=imp.name_for(node, "add")), [x.tensor, y.tensor]))
     q_out = qinfo(node, imp.const_float(node, 6, "C_scale"), imp.const(node, 7), x.q.signed)  # type: ignore
     imp.set(node.output[0], _requantized(imp, node, s, q_out))
 
@@ -251,7 +251,8 @@ def _qlinear_global_avgpool(imp: _Importer, node: Any, a: dict) -> None:
     x = _activation_in(imp, node, 0)
     if len(x.shape) != 3:
         raise unsupported(node, f"only 2-D pooling (NCHW input) is supported, got rank {imp.rank(x)}")
-    t = imp.emit(node, L.GlobalAvgPool(name=imp.name_for(node, "pool")), [x.tensor])
+    t = imp.emit(node, L.GlobalAvgPool(quant=input_quant(x)[0], name=imp.name_for(node, "pool")),  # type: ignore
+                 [x.tensor])
     pooled = imp.reshape(node, Data(t, range=x.range), (x.shape[0], 1, 1), imp.name_for(node, "reshape"))
     q_out = qinfo(node, imp.const_float(node, 3, "y_scale"), imp.const(node, 4), x.q.signed)  # type: ignore
     imp.set(node.output[0], _requantized(imp, node, pooled, q_out))
