@@ -10,6 +10,14 @@
 namespace fnn {
 namespace {
 
+// nearbyint for |v| <= 2^22 (round half to even in the default rounding mode) without the
+// libm call std::nearbyint becomes on baseline x86-64 (no SSE4.1 roundss), so loops using it
+// vectorize: adding 1.5 * 2^23 leaves no fraction bits, and the constant is even.
+inline float round_small(float v) {
+  constexpr float kMagic = 12582912.0f;
+  return (v + kMagic) - kMagic;
+}
+
 // Same comparison form as the GEMM epilogue so every clamp in the runtime agrees: NaN passes
 // through, and GCC turns each select into one maxps / minps.
 inline float clamp1(float v, float lo, float hi) {
@@ -39,16 +47,19 @@ void add_qu8(size_t n, const uint8_t* a, float a_scale, int32_t a_zp, const uint
     }
     return;
   }
+  // Locals only: stores through a uint8_t pointer may alias anything, so reading `out`'s
+  // fields in the loop would reload them every element and keep it scalar.
   const float ra = a_scale / out.scale, rb = b_scale / out.scale;
-  const float lo = static_cast<float>(out.qmin - out.zero_point);
-  const float hi = static_cast<float>(out.qmax - out.zero_point);
+  const int32_t zp = out.zero_point;
+  const float lo = static_cast<float>(out.qmin - zp);
+  const float hi = static_cast<float>(out.qmax - zp);
   auto* yq = static_cast<uint8_t*>(y);
   for (size_t i = 0; i < n; ++i) {
     float f = static_cast<float>(int32_t{a[i]} - a_zp) * ra;
     f = f + static_cast<float>(int32_t{b[i]} - b_zp) * rb;
     f = f > lo ? f : lo;
     f = f < hi ? f : hi;
-    yq[i] = static_cast<uint8_t>(static_cast<int32_t>(std::nearbyint(f)) + out.zero_point);
+    yq[i] = static_cast<uint8_t>(static_cast<int32_t>(round_small(f)) + zp);
   }
 }
 
