@@ -87,6 +87,7 @@ std::vector<std::pair<std::string, std::string>> kernel_families() {
       {"gemm_qu8_qs8w", g.qu8.isa},
       {"quantize_f32_qu8", quant_config().isa},
       {"spmm", spmm_config().isa},
+      {"dwconv_f32", dwconv_config().f32_isa},
       {"dwconv_qu8", dwconv_config().qu8_isa},
   };
 }

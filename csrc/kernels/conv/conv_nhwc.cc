@@ -44,22 +44,6 @@ inline void tap_range(idx origin, size_t k, size_t dil, size_t extent, size_t* t
   *t1 = static_cast<size_t>(hi);
 }
 
-// acc[ch] += x[ch] * w[ch]; the operands are distinct buffers, so no runtime alias checks.
-inline void mul_acc(size_t c, const float* __restrict x, const float* __restrict w,
-                    float* __restrict acc) {
-  for (size_t ch = 0; ch < c; ++ch) acc[ch] += x[ch] * w[ch];
-}
-
-// Same comparison form as the GEMM epilogue: maxps/minps on x86, NaN passes through.
-inline void clamp_row(size_t c, float* y, float lo, float hi) {
-  for (size_t ch = 0; ch < c; ++ch) {
-    float v = y[ch];
-    v = v < lo ? lo : v;
-    v = v > hi ? hi : v;
-    y[ch] = v;
-  }
-}
-
 template <typename T>
 inline void max_acc(size_t c, const T* __restrict x, T* __restrict m) {
   for (size_t ch = 0; ch < c; ++ch) m[ch] = m[ch] < x[ch] ? x[ch] : m[ch];
@@ -273,35 +257,49 @@ void im2col_nhwc(const Conv2dGeometry& g, const uint8_t* x, size_t p0, size_t ro
   im2col<uint8_t>(g, x, p0, rows, group, pad, dst, ld);
 }
 
+namespace {
+
+// The part of output pixel pc's window inside the input: rows x cols taps, the element
+// offsets of the first one's input (x_off) and weights (w_off), for a depthwise conv.
+struct WindowPart {
+  size_t rows, cols, x_off, w_off;
+};
+
+WindowPart window_part(const Conv2dGeometry& g, const PixelCursor& pc) {
+  const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
+  const idx ix0 = static_cast<idx>(pc.ox * g.sw) - static_cast<idx>(g.pad_left);
+  size_t ky0, ky1, kx0, kx1;
+  tap_range(iy0, g.kh, g.dh, g.h, &ky0, &ky1);
+  tap_range(ix0, g.kw, g.dw, g.w, &kx0, &kx1);
+  WindowPart part{ky1 - ky0, kx1 - kx0, 0, (ky0 * g.kw + kx0) * g.c};
+  if (part.rows != 0 && part.cols != 0) {  // else nothing is read: keep the offset 0
+    const size_t iy = static_cast<size_t>(iy0 + static_cast<idx>(ky0 * g.dh));
+    const size_t ix = static_cast<size_t>(ix0 + static_cast<idx>(kx0 * g.dw));
+    part.x_off = ((pc.b * g.h + iy) * g.w + ix) * g.c;
+  }
+  return part;
+}
+
+}  // namespace
+
 void depthwise_conv2d_nhwc(const Conv2dGeometry& g, const float* x, const float* w,
                            const float* bias, float lo, float hi, float* y, size_t p0,
                            size_t rows) {
+  const F32DwUkernelFn uk = dwconv_config().f32;
   const size_t c = g.c;
+  F32DwTaps taps;
+  taps.x_row = g.dh * g.w * c;
+  taps.x_col = g.dw * c;
+  taps.w_row = g.kw * c;
+  taps.w_col = c;
   PixelCursor pc(p0, g.oh, g.ow);
   for (size_t r = 0; r < rows; ++r, pc.next()) {
-    // The y row is the accumulator: it stays in L1 across the taps and needs no scratch.
-    float* yr = y + (p0 + r) * c;
-    if (bias) {
-      std::memcpy(yr, bias, c * sizeof(float));
-    } else {
-      std::memset(yr, 0, c * sizeof(float));
-    }
-    const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
-    const idx ix0 = static_cast<idx>(pc.ox * g.sw) - static_cast<idx>(g.pad_left);
-    size_t ky0, ky1, kx0, kx1;
-    tap_range(iy0, g.kh, g.dh, g.h, &ky0, &ky1);
-    tap_range(ix0, g.kw, g.dw, g.w, &kx0, &kx1);
-    const float* xb = x + pc.b * g.h * g.w * c;
-    for (size_t ky = ky0; ky < ky1; ++ky) {
-      const size_t iy = static_cast<size_t>(iy0 + static_cast<idx>(ky * g.dh));
-      const float* xrow = xb + iy * g.w * c;
-      const float* wrow = w + ky * g.kw * c;
-      for (size_t kx = kx0; kx < kx1; ++kx) {
-        const size_t ix = static_cast<size_t>(ix0 + static_cast<idx>(kx * g.dw));
-        mul_acc(c, xrow + ix * c, wrow + kx * c, yr);
-      }
-    }
-    clamp_row(c, yr, lo, hi);
+    const WindowPart part = window_part(g, pc);
+    taps.rows = part.rows;
+    taps.cols = part.cols;
+    taps.x = x + part.x_off;
+    taps.w = w + part.w_off;
+    uk(c, taps, bias, lo, hi, y + (p0 + r) * c);
   }
 }
 
@@ -316,18 +314,11 @@ void depthwise_conv2d_nhwc(const Conv2dGeometry& g, const uint8_t* x, const int8
   taps.w_col = c;
   PixelCursor pc(p0, g.oh, g.ow);
   for (size_t r = 0; r < rows; ++r, pc.next()) {
-    const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
-    const idx ix0 = static_cast<idx>(pc.ox * g.sw) - static_cast<idx>(g.pad_left);
-    size_t ky0, ky1, kx0, kx1;
-    tap_range(iy0, g.kh, g.dh, g.h, &ky0, &ky1);
-    tap_range(ix0, g.kw, g.dw, g.w, &kx0, &kx1);
-    taps.rows = ky1 - ky0;
-    taps.cols = kx1 - kx0;
-    const size_t iy = static_cast<size_t>(iy0 + static_cast<idx>(ky0 * g.dh));
-    const size_t ix = static_cast<size_t>(ix0 + static_cast<idx>(kx0 * g.dw));
-    // With no valid tap the pointers are never read; keep them in bounds anyway.
-    taps.x = taps.rows && taps.cols ? x + ((pc.b * g.h + iy) * g.w + ix) * c : x;
-    taps.w = w + (ky0 * g.kw + kx0) * c;
+    const WindowPart part = window_part(g, pc);
+    taps.rows = part.rows;
+    taps.cols = part.cols;
+    taps.x = x + part.x_off;
+    taps.w = w + part.w_off;
     uk(c, taps, p, static_cast<char*>(y) + (p0 + r) * c * out_bytes);
   }
 }

@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels/conv/qu8_dwconv.h"
+#include "kernels/conv/dwconv_ukernels.h"
 #include "kernels/eltwise/eltwise.h"
 
 namespace fnn {

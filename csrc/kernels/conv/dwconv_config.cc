@@ -9,17 +9,23 @@ namespace {
 // taps per lane, and a depthwise pixel has few taps per channel).
 DwconvConfig make_config(IsaLevel level, bool /*features: none for this family*/) {
   DwconvConfig c;
+  c.f32 = f32_dwconv_ukernel__scalar;
+  c.f32_isa = "scalar";
   c.qu8 = qu8_dwconv_ukernel__scalar;
   c.qu8_isa = "scalar";
   const int l = static_cast<int>(level);
 #ifdef FNN_BUILT_AVX2
   if (l >= static_cast<int>(IsaLevel::kAvx2)) {
+    c.f32 = f32_dwconv_ukernel__avx2;
+    c.f32_isa = "avx2";
     c.qu8 = qu8_dwconv_ukernel__avx2;
     c.qu8_isa = "avx2";
   }
 #endif
 #ifdef FNN_BUILT_AVX512
   if (l >= static_cast<int>(IsaLevel::kAvx512)) {
+    c.f32 = f32_dwconv_ukernel__avx512;
+    c.f32_isa = "avx512";
     c.qu8 = qu8_dwconv_ukernel__avx512;
     c.qu8_isa = "avx512";
   }

@@ -1,10 +1,12 @@
 #pragma once
 
-#include "kernels/conv/qu8_dwconv.h"
+#include "kernels/conv/dwconv_ukernels.h"
 
 namespace fnn {
 
 struct DwconvConfig {
+  F32DwUkernelFn f32 = nullptr;
+  const char* f32_isa = "";
   QDwUkernelFn qu8 = nullptr;
   const char* qu8_isa = "";
 };

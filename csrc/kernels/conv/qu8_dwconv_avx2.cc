@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "kernels/conv/qu8_dwconv.h"
+#include "kernels/conv/dwconv_ukernels.h"
 
 namespace fnn {
 namespace {

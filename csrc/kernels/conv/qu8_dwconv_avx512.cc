@@ -5,7 +5,7 @@
 // instruction, whatever w's sign extension put in the other half.
 #include <immintrin.h>
 
-#include "kernels/conv/qu8_dwconv.h"
+#include "kernels/conv/dwconv_ukernels.h"
 
 namespace fnn {
 namespace {

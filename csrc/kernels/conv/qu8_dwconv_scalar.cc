@@ -1,7 +1,7 @@
 // The reference int8 depthwise kernel: every SIMD kernel must match it bit for bit.
 #include <cmath>
 
-#include "kernels/conv/qu8_dwconv.h"
+#include "kernels/conv/dwconv_ukernels.h"
 
 namespace fnn {
 namespace {

@@ -184,8 +184,8 @@ def _kernel_isa(info, kernels: dict) -> str:
               "sparse": "spmm"}
     if info.kind in ("dense", "conv2d", "conv2d+maxpool2d", "sparse_dense"):
         return kernels.get(family.get(info.precision, "gemm_f32"), "?")
-    if info.kind == "depthwise_conv2d" and info.precision == "int8":
-        return kernels.get("dwconv_qu8", "?")
+    if info.kind == "depthwise_conv2d":
+        return kernels.get("dwconv_qu8" if info.precision == "int8" else "dwconv_f32", "?")
     if info.kind == "quantize":
         return kernels.get("quantize_f32_qu8", "?")
     return "portable"

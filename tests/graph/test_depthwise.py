@@ -1,11 +1,13 @@
-"""int8 depthwise convolution: u8 in, s8 weights, u8 or f32 out, bit-exact against an integer
-emulation in numpy on every ISA this CPU has (padding taps skipped = zero-point padding,
-strides, dilations, channel counts around the vector widths)."""
+"""Depthwise convolution on every ISA this CPU has: f32 against the numpy reference, and int8
+(u8 in, s8 weights, u8 or f32 out) bit-exact against an integer emulation in numpy (padding
+taps skipped = zero-point padding, strides, dilations, channel counts around the vector
+widths)."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 import frugalnn
+from frugalnn import reference
 from frugalnn.graph import Conv2d, GraphError, QuantParams, ReLU, Sequential, Session, compile
 
 from .test_int8_pipeline import _quantize, _requant_u8, _tensor_dtypes
@@ -43,6 +45,29 @@ def _case(rng, c, h, w, k, stride, dilation, padding, relu, bias=True):
                    dilation=dilation, groups=c, activation="relu" if relu else None, name="dw",
                    quant=QuantParams(float(a_scale), a_zp, weight=w8, weight_scale=ws))
     return layer, w8, ws, b, a_scale, a_zp
+
+
+@settings(max_examples=40, deadline=None)
+@given(c=st.sampled_from([1, 3, 7, 8, 9, 16, 17, 31, 32, 33, 48]), h=st.integers(1, 9), w=st.integers(1, 9),
+       k=st.sampled_from([1, 3, 5]), stride=st.integers(1, 2), dilation=st.integers(1, 2),
+       pad=st.integers(0, 2), act=st.sampled_from([None, "relu", "relu6"]), bias=st.booleans(),
+       batch=st.integers(1, 3), seed=st.integers(0, 2**16))
+def test_f32_matches_the_reference(c, h, w, k, stride, dilation, pad, act, bias, batch, seed):
+    rng = np.random.default_rng(seed)
+    if (h + 2 * pad - dilation * (k - 1) - 1) < 0 or (w + 2 * pad - dilation * (k - 1) - 1) < 0:
+        return  # no output pixel
+    wt = rng.standard_normal((c, 1, k, k)).astype(np.float32)
+    b = rng.standard_normal(c).astype(np.float32) if bias else None
+    g = Sequential([Conv2d(wt, b, stride=stride, padding=pad, dilation=dilation, groups=c, activation=act,
+                           name="dw")], input_shape=(c, h, w))
+    p = compile(g)
+    assert [s.kind for s in p.steps if s.name == "dw"] == ["depthwise_conv2d"]
+    x = rng.standard_normal((batch, c, h, w)).astype(np.float32)
+    want = reference.forward(g, x)[g.outputs[0]]
+    for isa in ISAS:
+        with frugalnn.use_isa(isa):
+            got = Session(p, max_batch=batch).run(x)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * k * k, err_msg=isa)
 
 
 @settings(max_examples=40, deadline=None)

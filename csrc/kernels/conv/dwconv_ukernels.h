@@ -1,10 +1,12 @@
-// int8 depthwise convolution micro-kernels: u8 activations (with a zero point) times s8
-// weights, int32 sums, then the same output stage as the int8 GEMM (qu8_qs8w_gemm_*), so an
-// int8 depthwise layer between int8 convs reads and writes the u8 tensors they do.
+// Depthwise convolution micro-kernels (NHWC). A micro-kernel computes one output pixel over
+// all its channels from the taps of its window that fall inside the input; taps in the
+// padding add nothing (a zero, or for u8 (zero_point - zero_point) * w = 0), so they are
+// skipped, which is exact.
 //
-// A micro-kernel computes one output pixel over all its channels from the taps of its window
-// that fall inside the input (taps in the padding would add (zero_point - zero_point) * w = 0,
-// so they are skipped, which is exact). Every ISA's kernel is bit-identical to the scalar one.
+// qu8: u8 activations (with a zero point) times s8 weights, int32 sums, then the same output
+// stage as the int8 GEMM (qu8_qs8w_gemm_*), so an int8 depthwise layer between int8 convs
+// reads and writes the u8 tensors they do. Every ISA's kernel is bit-identical to the scalar
+// one. f32: float sums (FMA where the ISA has it), bias, clamp.
 #pragma once
 
 #include <cstddef>
@@ -41,6 +43,25 @@ struct QDwParams {
 
 // y: c u8 values or c floats (per the params).
 using QDwUkernelFn = void (*)(size_t c, const QDwTaps& taps, const QDwParams& p, void* y);
+
+// The valid taps of one output pixel, float32 (strides in floats, as in QDwTaps).
+struct F32DwTaps {
+  const float* x = nullptr;
+  const float* w = nullptr;
+  size_t rows = 0, cols = 0;
+  size_t x_row = 0, x_col = 0, w_row = 0, w_col = 0;
+};
+
+// y[j] = clamp(bias[j] (or 0) + sum over taps of x * w, lo, hi) for j < c.
+using F32DwUkernelFn = void (*)(size_t c, const F32DwTaps& taps, const float* bias, float lo,
+                                float hi, float* y);
+
+void f32_dwconv_ukernel__scalar(size_t c, const F32DwTaps& taps, const float* bias, float lo,
+                                float hi, float* y);
+void f32_dwconv_ukernel__avx2(size_t c, const F32DwTaps& taps, const float* bias, float lo,
+                              float hi, float* y);
+void f32_dwconv_ukernel__avx512(size_t c, const F32DwTaps& taps, const float* bias, float lo,
+                                float hi, float* y);
 
 void qu8_dwconv_ukernel__scalar(size_t c, const QDwTaps& taps, const QDwParams& p, void* y);
 void qu8_dwconv_ukernel__avx2(size_t c, const QDwTaps& taps, const QDwParams& p, void* y);
