@@ -175,6 +175,12 @@ void Program::assign_activation_dtypes() {
     s.qcolumns.clear();
     if (s.kind == StepKind::kDepthwise) {
       s.qcolumns.push_back(depthwise_columns(s, q));
+      const size_t c = s.conv.c;
+      s.w_sum.assign(c, 0);
+      for (size_t i = 0; i < s.weights_s8.size(); ++i) {  // wrapping, as the kernels' sums
+        const auto sum = static_cast<uint32_t>(s.w_sum[i % c]) + static_cast<uint32_t>(int32_t{s.weights_s8[i]});
+        s.w_sum[i % c] = static_cast<int32_t>(sum);
+      }
     } else {
       for (const auto& pw : s.packed) s.qcolumns.push_back(qgemm_columns(*pw, q));
     }

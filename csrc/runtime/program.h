@@ -71,6 +71,7 @@ struct Step {
   // int8 depthwise: s8 weights [kh][kw][c] and their per-channel scales (weights then empty).
   std::vector<int8_t> weights_s8;
   std::vector<float> w_scale;
+  std::vector<int32_t> w_sum;  // derived: per channel, the weights' sum over the window
   std::vector<size_t> parts;   // concat: each input's run length; c = their sum
   // int8 weights: activations quantized with these calibrated parameters.
   float a_scale = 1.f;

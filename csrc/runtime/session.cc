@@ -197,6 +197,7 @@ void Session::run_step(size_t i, size_t batch) {
       if (!s.weights_s8.empty()) {
         QDwParams p;
         p.a_zero_point = s.qargs.a_zero_point;
+        p.w_sum = s.w_sum.data();
         p.scale = s.qcolumns[0].scale.data();
         p.out_u8 = s.qargs.output == QOutput::kU8;
         if (p.out_u8) {

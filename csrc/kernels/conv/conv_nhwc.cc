@@ -317,6 +317,7 @@ void depthwise_conv2d_nhwc(const Conv2dGeometry& g, const uint8_t* x, const int8
     const WindowPart part = window_part(g, pc);
     taps.rows = part.rows;
     taps.cols = part.cols;
+    taps.full = part.rows == g.kh && part.cols == g.kw;
     taps.x = x + part.x_off;
     taps.w = w + part.w_off;
     uk(c, taps, p, static_cast<char*>(y) + (p0 + r) * c * out_bytes);

@@ -5,8 +5,7 @@
 namespace fnn {
 namespace {
 
-// Best kernel at or below `level` (avx512vnni runs the avx512 kernel: vpdpbusd needs four
-// taps per lane, and a depthwise pixel has few taps per channel).
+// Best kernel at or below `level`.
 DwconvConfig make_config(IsaLevel level, bool /*features: none for this family*/) {
   DwconvConfig c;
   c.f32 = f32_dwconv_ukernel__scalar;
@@ -28,6 +27,12 @@ DwconvConfig make_config(IsaLevel level, bool /*features: none for this family*/
     c.f32_isa = "avx512";
     c.qu8 = qu8_dwconv_ukernel__avx512;
     c.qu8_isa = "avx512";
+  }
+#endif
+#ifdef FNN_BUILT_AVX512VNNI
+  if (l >= static_cast<int>(IsaLevel::kAvx512Vnni)) {
+    c.qu8 = qu8_dwconv_ukernel__avx512vnni;
+    c.qu8_isa = "avx512vnni";
   }
 #endif
   (void)l;

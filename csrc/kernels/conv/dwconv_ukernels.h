@@ -23,6 +23,7 @@ struct QDwTaps {
   size_t x_col = 0;            // ... of horizontally adjacent taps (dw*C)
   size_t w_row = 0;            // bytes between weight rows of the window (kw*C)
   size_t w_col = 0;            // ... of adjacent weight columns (C)
+  bool full = false;           // the whole kh x kw window is inside the input
 };
 
 // Output stage, per channel j, acc = sum over taps of (x - a_zero_point) * w:
@@ -32,6 +33,10 @@ struct QDwTaps {
 //        the product is rounded before the add, never fused)
 struct QDwParams {
   int32_t a_zero_point = 0;
+  // Per channel, the sum of the s8 weights over the whole window: SIMD kernels compute
+  // sum(x * w) - a_zero_point * sum(w), equal to sum((x - zp) * w) in wrapping int32, and
+  // use these for full windows (partial ones sum their own taps' weights).
+  const int32_t* w_sum = nullptr;
   const float* scale = nullptr;      // c
   const int32_t* bias_i32 = nullptr; // c, u8 output (null: none)
   const float* bias_f32 = nullptr;   // c, f32 output (null: none)
@@ -66,5 +71,6 @@ void f32_dwconv_ukernel__avx512(size_t c, const F32DwTaps& taps, const float* bi
 void qu8_dwconv_ukernel__scalar(size_t c, const QDwTaps& taps, const QDwParams& p, void* y);
 void qu8_dwconv_ukernel__avx2(size_t c, const QDwTaps& taps, const QDwParams& p, void* y);
 void qu8_dwconv_ukernel__avx512(size_t c, const QDwTaps& taps, const QDwParams& p, void* y);
+void qu8_dwconv_ukernel__avx512vnni(size_t c, const QDwTaps& taps, const QDwParams& p, void* y);
 
 }  // namespace fnn
