@@ -416,6 +416,17 @@ def _eval_inputs():
     return {"held-out digits": x[TRAIN:], "random images": rand}
 
 
+def top1_agreement(label, want, got):
+    """Asserts that our top-1 class is onnxruntime's on >= 99% of the rows, and ties its
+    maximum on >= 99.8% (its int8 output is 8-bit: near-equal top classes become equal and
+    its argmax takes the first); returns the line to report."""
+    pick = got.argmax(1)
+    agree = np.mean(pick == want.argmax(1))
+    tie_aware = np.mean(want[np.arange(len(want)), pick] == want.max(1))
+    assert agree >= 0.99 and tie_aware >= 0.998, (label, agree, tie_aware)
+    return f"{label} {agree:.4f} (tie-aware {tie_aware:.4f})"
+
+
 def _calibration_reader(name, shape=(1, 28, 28)):
     """32 random images in [0, 1), one per batch."""
     from onnxruntime.quantization import CalibrationDataReader
@@ -450,15 +461,7 @@ def test_static_quantized_model_agrees_with_onnxruntime(name, fmt, per_channel, 
     assert all(s.precision == "int8" for s in program.steps if s.kind.startswith(("dense", "conv2d")))
     sess = ort.InferenceSession(str(dst), providers=["CPUExecutionProvider"])
     ours = Session(program, max_batch=512)
-    lines = []
-    for label, x in _eval_inputs().items():
-        want, got = sess.run(None, {"x": x})[0], ours.run(x).argmax(1)
-        agree = np.mean(got == want.argmax(1))
-        # onnxruntime's output is 8-bit: near-equal top classes become equal and its argmax
-        # takes the first; counting our pick as agreeing when it ties with the maximum:
-        tie_aware = np.mean(want[np.arange(len(want)), got] == want.max(1))
-        lines.append(f"{label} {agree:.4f} (tie-aware {tie_aware:.4f})")
-        assert agree >= 0.99 and tie_aware >= 0.998, (label, agree, tie_aware)
+    lines = [top1_agreement(label, sess.run(None, {"x": x})[0], ours.run(x)) for label, x in _eval_inputs().items()]
     with capsys.disabled():
         print(f"\n  {name} {fmt} {'per-channel' if per_channel else 'per-tensor'}: top-1 agreement with "
               f"onnxruntime int8: " + ", ".join(lines))

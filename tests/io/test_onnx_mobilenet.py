@@ -17,7 +17,7 @@ from frugalnn.graph import Session, compile  # noqa: E402
 from frugalnn.io import load_onnx  # noqa: E402
 
 from ..graph.trained import TRAIN, digits28  # noqa: E402
-from .test_onnx_import import max_rel, run_ort  # noqa: E402
+from .test_onnx_import import max_rel, run_ort, top1_agreement  # noqa: E402
 
 
 @functools.lru_cache(maxsize=None)
@@ -114,14 +114,8 @@ def test_quantized_model_agrees_with_onnxruntime(fmt, tmp_path, capsys):
     rand = np.random.default_rng(11).random((512, 1, 28, 28), dtype=np.float32)
     sess = ort.InferenceSession(str(dst), providers=["CPUExecutionProvider"])
     ours = Session(program, max_batch=512)
-    lines = []
-    for label, batch in (("held-out digits", x), ("random images", rand)):
-        want, got = sess.run(None, {"x": batch})[0], ours.run(batch)
-        pick = got.argmax(1)
-        agree = np.mean(pick == want.argmax(1))
-        tie_aware = np.mean(want[np.arange(len(want)), pick] == want.max(1))
-        lines.append(f"{label} {agree:.4f} (tie-aware {tie_aware:.4f})")
-        assert agree >= 0.99 and tie_aware >= 0.998, (label, agree, tie_aware)
+    lines = [top1_agreement(label, sess.run(None, {"x": batch})[0], ours.run(batch))
+             for label, batch in (("held-out digits", x), ("random images", rand))]
     with capsys.disabled():
         print(f"\n  mobilenet-style {fmt}: int8 accuracy on held-out digits "
               f"{np.mean(ours.run(x).argmax(1) == labels):.4f}; top-1 agreement with onnxruntime int8: "

@@ -280,48 +280,45 @@ WindowPart window_part(const Conv2dGeometry& g, const PixelCursor& pc) {
   return part;
 }
 
+// Calls run(r, taps) for output pixels p0 .. p0 + rows - 1 with the taps of their windows.
+template <typename Taps, typename T, typename W, typename Run>
+void for_each_window(const Conv2dGeometry& g, const T* x, const W* w, size_t p0, size_t rows,
+                     const Run& run) {
+  Taps taps;
+  taps.x_row = g.dh * g.w * g.c;
+  taps.x_col = g.dw * g.c;
+  taps.w_row = g.kw * g.c;
+  taps.w_col = g.c;
+  PixelCursor pc(p0, g.oh, g.ow);
+  for (size_t r = 0; r < rows; ++r, pc.next()) {
+    const WindowPart part = window_part(g, pc);
+    taps.rows = part.rows;
+    taps.cols = part.cols;
+    taps.x = x + part.x_off;
+    taps.w = w + part.w_off;
+    run(r, taps, part.rows == g.kh && part.cols == g.kw);
+  }
+}
+
 }  // namespace
 
 void depthwise_conv2d_nhwc(const Conv2dGeometry& g, const float* x, const float* w,
                            const float* bias, float lo, float hi, float* y, size_t p0,
                            size_t rows) {
   const F32DwUkernelFn uk = dwconv_config().f32;
-  const size_t c = g.c;
-  F32DwTaps taps;
-  taps.x_row = g.dh * g.w * c;
-  taps.x_col = g.dw * c;
-  taps.w_row = g.kw * c;
-  taps.w_col = c;
-  PixelCursor pc(p0, g.oh, g.ow);
-  for (size_t r = 0; r < rows; ++r, pc.next()) {
-    const WindowPart part = window_part(g, pc);
-    taps.rows = part.rows;
-    taps.cols = part.cols;
-    taps.x = x + part.x_off;
-    taps.w = w + part.w_off;
-    uk(c, taps, bias, lo, hi, y + (p0 + r) * c);
-  }
+  for_each_window<F32DwTaps>(g, x, w, p0, rows, [&](size_t r, const F32DwTaps& taps, bool) {
+    uk(g.c, taps, bias, lo, hi, y + (p0 + r) * g.c);
+  });
 }
 
 void depthwise_conv2d_nhwc(const Conv2dGeometry& g, const uint8_t* x, const int8_t* w,
                            const QDwParams& p, void* y, size_t p0, size_t rows) {
   const QDwUkernelFn uk = dwconv_config().qu8;
-  const size_t c = g.c, out_bytes = p.out_u8 ? 1 : sizeof(float);
-  QDwTaps taps;
-  taps.x_row = g.dh * g.w * c;
-  taps.x_col = g.dw * c;
-  taps.w_row = g.kw * c;
-  taps.w_col = c;
-  PixelCursor pc(p0, g.oh, g.ow);
-  for (size_t r = 0; r < rows; ++r, pc.next()) {
-    const WindowPart part = window_part(g, pc);
-    taps.rows = part.rows;
-    taps.cols = part.cols;
-    taps.full = part.rows == g.kh && part.cols == g.kw;
-    taps.x = x + part.x_off;
-    taps.w = w + part.w_off;
-    uk(c, taps, p, static_cast<char*>(y) + (p0 + r) * c * out_bytes);
-  }
+  const size_t out_bytes = p.out_u8 ? 1 : sizeof(float);
+  for_each_window<QDwTaps>(g, x, w, p0, rows, [&](size_t r, QDwTaps taps, bool full) {
+    taps.full = full;
+    uk(g.c, taps, p, static_cast<char*>(y) + (p0 + r) * g.c * out_bytes);
+  });
 }
 
 void maxpool2d_nhwc(const Pool2dGeometry& g, const float* x, float* y, size_t p0, size_t rows) {
