@@ -108,7 +108,10 @@ def forward_all(graph: Graph, inputs: Union[np.ndarray, Mapping[str, np.ndarray]
             y = _activate(xs[0] + xs[1], layer.activation)
         elif op == "concat":
             y = np.concatenate(xs, axis=1 + layer.axis % (x.ndim - 1))
-        elif op == "batchnorm":
+        elif op in ("batchnorm", "scale_shift") and layer.scale_shift()[0].shape[0] == 1:
+            scale, shift = (float(a[0]) for a in layer.scale_shift())
+            y = x * np.float64(np.float32(scale)) + np.float64(np.float32(shift))
+        elif op in ("batchnorm", "scale_shift"):
             scale, shift = (a.astype(np.float64) for a in layer.scale_shift())
             shp = (1, -1) + (1,) * (x.ndim - 2)
             y = x * scale.reshape(shp) + shift.reshape(shp)

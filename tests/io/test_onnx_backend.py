@@ -38,7 +38,8 @@ from frugalnn.graph import Session, compile  # noqa: E402
 from frugalnn.io import load_onnx  # noqa: E402
 
 OPS = ["Gemm", "MatMul", "Conv", "Relu", "Clip", "Sigmoid", "MaxPool", "AveragePool", "GlobalAveragePool",
-       "Flatten", "Reshape", "Add", "Concat", "Softmax", "BatchNormalization", "Identity", "Dropout",
+       "Flatten", "Reshape", "Add", "Sub", "Mul", "Div", "Concat", "Softmax", "BatchNormalization", "Identity",
+       "Dropout",
        "QuantizeLinear", "DequantizeLinear", "QLinearMatMul", "QLinearConv", "MatMulInteger", "ConvInteger",
        "DynamicQuantizeLinear"]
 # Inputs that carry data (stay graph inputs); every other input becomes an initializer.

@@ -168,6 +168,17 @@ FLOAT_CASES = {
     "concat_width": make([N("Concat", ["a", "b"], ["y"], axis=-1)], {"a": (2, 3, 3), "b": (2, 3, 5)}),
     "concat_rank_2": make([N("Concat", ["a", "b"], ["y"], axis=1)], {"a": (2, 3), "b": (4, 3)}),
     "concat_rank_2_last": make([N("Concat", ["a", "b"], ["y"], axis=2)], {"a": (2, 3), "b": (2, 1)}),
+    "mul_per_channel": make([N("Mul", ["x", "s"], ["y"])], {"x": (3, 4, 4)}, {"s": rnd(3, 1, 1)}),
+    "mul_scalar_any_rank": make([N("Mul", ["s", "x"], ["y"])], {"x": (3, 5)}, {"s": np.float32(0.5)}),
+    "normalize_sub_div": make([N("Sub", ["x", "m"], ["c"]), N("Div", ["c", "s"], ["y"])], {"x": (3, 4, 4)},
+                              {"m": rnd(1, 3, 1, 1), "s": np.abs(rnd(3, 1, 1)) + np.float32(0.5)}),
+    "rescale_mul_add": make([N("Mul", ["x", "s"], ["m"]), N("Add", ["m", "b"], ["y"])], {"x": (2, 5, 5)},
+                            {"s": np.float32(1 / 255), "b": np.float32(-0.5)}),
+    "sub_from_constant": make([N("Sub", ["c", "x"], ["y"])], {"x": (4,)}, {"c": rnd(4)}),
+    "add_after_relu": make([N("Relu", ["x"], ["r"]), N("Add", ["r", "c"], ["y"])], {"x": (3, 4, 4)},
+                           {"c": rnd(3, 1, 1)}),
+    "conv_mul_per_channel": make([N("Conv", ["x", "W"], ["h"], pads=[1, 1, 1, 1]), N("Mul", ["h", "s"], ["y"])],
+                                 {"x": (2, 6, 6)}, {"W": rnd(4, 2, 3, 3), "s": rnd(1, 4, 1, 1)}),
     "softmax": make([N("Softmax", ["x"], ["y"], axis=-1)], {"x": (7,)}),
     "softmax_default_axis": make([N("Softmax", ["x"], ["y"])], {"x": (7,)}, None, 13),
     "softmax_opset11_coerced": make([N("Softmax", ["x"], ["y"], axis=1)], {"x": (2, 3, 2)}, None, 11),
@@ -199,11 +210,16 @@ def test_bias_add_folds_into_the_layer():
         g = load_onnx(FLOAT_CASES[name])
         assert [type(n.layer).__name__ for n in g.nodes] == [kind]
         assert g.nodes[0].layer.bias is not None
-    # The product is used elsewhere too: folding the bias would change that other use.
+    # The product is used elsewhere too: folding the bias would change that other use, so the
+    # Add becomes a shift of its own.
     shared = make([N("MatMul", ["x", "W"], ["h"]), N("Add", ["h", "B"], ["y"]), N("Relu", ["h"], ["z"])],
                   {"x": (6,)}, {"W": rnd(6, 5), "B": rnd(5)}, outputs=("y", "z"))
-    with pytest.raises(NotImplementedError, match="Add node .*sole consumer"):
-        load_onnx(shared)
+    g = load_onnx(shared)
+    assert [type(n.layer).__name__ for n in g.nodes] == ["Dense", "ScaleShift", "ReLU"]
+    assert g.nodes[0].layer.bias is None
+    feeds = feeds_for(shared)
+    for a, b in zip(run_ours(shared, feeds), run_ort(shared, feeds)):
+        assert max_rel(a, b) <= RTOL
 
 
 def test_names_and_model_sources(tmp_path):
@@ -371,11 +387,24 @@ def _torch_models():
         m.running_mean.uniform_(-0.5, 0.5)
         m.running_var.uniform_(0.5, 2.0)
         m.weight.data.uniform_(0.5, 1.5)
-    return torch, {"mlp": (mlp_, (1, 8, 8)), "cnn": (cnn, (1, 12, 12)), "cnn_batchnorm": (bn, (1, 8, 8))}
+
+
+    class Normalized(nn.Module):  # preprocessing inside the graph: (x - mean) / std, x * 2 + 1
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("mean", torch.tensor([0.4, 0.5, 0.6]).reshape(1, 3, 1, 1))
+            self.register_buffer("std", torch.tensor([0.2, 0.25, 0.3]).reshape(1, 3, 1, 1))
+            self.body = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 5))
+
+        def forward(self, x):
+            return self.body((x - self.mean) / self.std) * 2 + 1
+
+    return torch, {"mlp": (mlp_, (1, 8, 8)), "cnn": (cnn, (1, 12, 12)), "cnn_batchnorm": (bn, (1, 8, 8)),
+                   "cnn_normalized": (Normalized(), (3, 6, 6))}
 
 
 @pytest.mark.parametrize("opset", [17, 11])
-@pytest.mark.parametrize("name", ["mlp", "cnn", "cnn_batchnorm"])
+@pytest.mark.parametrize("name", ["mlp", "cnn", "cnn_batchnorm", "cnn_normalized"])
 def test_torch_export_agrees_with_onnxruntime(name, opset, capsys):
     torch, models = _torch_models()
     module, shape = models[name]
@@ -565,7 +594,9 @@ def test_dynamic_quantized_model_agrees_with_the_float_model(name, per_channel, 
     (_reshape([6, -1]), r"Reshape node .*batch"),
     (make([N("Softmax", ["x"], ["y"], axis=1)], {"x": (3, 4)}, None, 13), r"Softmax node .*axis"),
     (make([N("Concat", ["x", "x"], ["y"], axis=0)], {"x": (3, 4, 4)}), r"Concat node .*batch axis"),
-    (make([N("Add", ["x", "c"], ["y"])], {"x": (3,)}, {"c": rnd(3)}), r"Add node .*bias"),
+    (make([N("Add", ["x", "c"], ["y"])], {"x": (2, 3, 4)}, {"c": rnd(4)}), r"Add node .*one per channel"),
+    (make([N("Mul", ["x", "x"], ["y"])], {"x": (3,)}), r"Mul node .*supported by a constant"),
+    (make([N("Div", ["c", "x"], ["y"])], {"x": (3,)}, {"c": rnd(3)}), r"Div node .*constant by a computed"),
     (make([N("MatMul", ["x", "W"], ["y"])], {"x": (2, 3)}, {"W": rnd(3, 2)}), r"MatMul node .*2-D"),
     (make([N("Foo", ["x"], ["y"], domain="my.domain")], {"x": (3,)}, None, 17,
           extra_opsets=[helper.make_opsetid("my.domain", 1)]), r"Foo node .*domain my.domain"),

@@ -19,6 +19,7 @@ from .layers import (
     ReLU,
     ReLU6,
     Reshape,
+    ScaleShift,
     Sigmoid,
     Softmax,
 )
@@ -26,6 +27,6 @@ from .layers import (
 __all__ = [
     "Add", "AvgPool2d", "BatchNorm", "Clip", "Concat", "Conv2d", "Dense", "Flatten",
     "GlobalAvgPool", "Graph", "GraphError", "Layer", "MaxPool2d", "Node", "QuantParams", "ReLU", "ReLU6",
-    "Reshape", "Sequential", "Sigmoid", "Softmax", "Tensor",
+    "Reshape", "ScaleShift", "Sequential", "Sigmoid", "Softmax", "Tensor",
     "PRECISIONS", "Program", "StepInfo", "TensorSpec", "compile", "MemoryReport", "Session",
 ]

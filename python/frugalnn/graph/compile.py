@@ -216,7 +216,7 @@ class _Compiler:
             scale_shift = None
             if isinstance(layer, (L.Conv2d, L.Dense)) and act is None:
                 nxt = self._sole_consumer(out_name, idx)
-                if nxt is not None and isinstance(nxt[1].layer, L.BatchNorm):
+                if nxt is not None and isinstance(nxt[1].layer, (L.BatchNorm, L.ScaleShift)):
                     scale_shift = nxt[1].layer.scale_shift()
                     skip.add(nxt[0])
                     out_name = nxt[1].output
@@ -368,9 +368,9 @@ class _Compiler:
         if isinstance(layer, L.Softmax):
             core.add_step("softmax", layer.name, [x], self.writes(out_name), c=in_shape[-1])
             return
-        if isinstance(layer, L.BatchNorm):
-            scale, shift = layer.scale_shift()
-            core.add_step("scale_shift", layer.name, [x], self.writes(out_name), c=in_shape[0],
+        if isinstance(layer, (L.BatchNorm, L.ScaleShift)):
+            scale, shift = layer.scale_shift()  # per channel, or one value for any layout
+            core.add_step("scale_shift", layer.name, [x], self.writes(out_name), c=scale.shape[0],
                           weights=np.concatenate([scale, shift]))
             return
         raise GraphError(f"{layer.name}: no runtime step for {type(layer).__name__}")

@@ -436,6 +436,41 @@ class BatchNorm(Layer):
         return tuple(s)
 
 
+class ScaleShift(Layer):
+    """y = x * scale + shift: one scale / shift per channel (per-sample axis 0 of a (C,) or
+    (C, H, W) tensor) or one for every value (length 1, any shape). Constant Mul / Add / Sub /
+    Div of imported models (input normalization, rescaling) become these; compile folds one
+    into the Conv2d / Dense before it, like a BatchNorm."""
+
+    op = "scale_shift"
+
+    def __init__(self, scale: Optional[np.ndarray] = None, shift: Optional[np.ndarray] = None, *,
+                 name: Optional[str] = None) -> None:
+        super().__init__(name)
+        lab = self._label()
+        one = np.ones(1, np.float32)
+        self.scale = one if scale is None else _weights(lab, "scale", np.atleast_1d(scale), 1)
+        self.shift = 0 * one if shift is None else _weights(lab, "shift", np.atleast_1d(shift), 1)
+        self.channels = 1
+
+    def scale_shift(self) -> tuple[np.ndarray, np.ndarray]:
+        """(scale, shift), each with one value per channel (or one value)."""
+        c = self.channels
+        return (np.ascontiguousarray(np.broadcast_to(self.scale, (c,)), np.float32),
+                np.ascontiguousarray(np.broadcast_to(self.shift, (c,)), np.float32))
+
+    def infer(self, shapes):
+        (s,) = shapes
+        n = {self.scale.shape[0], self.shift.shape[0]} - {1}
+        if n:
+            self._need_rank(s, (1, 3))
+            if n != {s[0]}:
+                raise GraphError(f"{self._label()}: input has {s[0]} channels, scale / shift have "
+                                 f"{self.scale.shape[0]} / {self.shift.shape[0]} values")
+            self.channels = s[0]
+        return tuple(s)
+
+
 _ACTIVATIONS = (None, "relu", "relu6")
 
 

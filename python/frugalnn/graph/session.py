@@ -1,7 +1,6 @@
 """Session: runs a compiled Program in one native call on one statically planned arena."""
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Mapping, Optional, Union
 

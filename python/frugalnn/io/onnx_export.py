@@ -83,6 +83,12 @@ def to_onnx(graph: Graph, *, opset: int = 17, batch: Any = "N") -> Any:
             nodes.append(helper.make_node("Add", x, [pre]))
         elif isinstance(layer, L.Concat):
             nodes.append(helper.make_node("Concat", x, [y], axis=1 + layer.axis % len(graph.shapes[y])))
+        elif isinstance(layer, L.ScaleShift):
+            scale, shift = layer.scale_shift()
+            shape = (-1,) + (1,) * (len(graph.shapes[y]) - 1) if scale.size > 1 else ()
+            mul = f"{y}_scaled"
+            nodes.append(helper.make_node("Mul", [x[0], const(f"{y}_scale", scale.reshape(shape))], [mul]))
+            nodes.append(helper.make_node("Add", [mul, const(f"{y}_shift", shift.reshape(shape))], [y]))
         elif isinstance(layer, L.BatchNorm):
             ins = [x[0]] + [const(f"{y}_{n}", a) for n, a in
                             (("scale", layer.gamma), ("bias", layer.beta), ("mean", layer.mean), ("var", layer.var))]

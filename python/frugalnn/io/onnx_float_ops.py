@@ -13,7 +13,7 @@ from .onnx_import import _Importer, op
 from .onnx_layers import (
     CONV_ATTRS, POOL_ATTRS, bias_vector, conv, dense, explicit_pads, pair_attr, quant_params, weights,
 )
-from .onnx_values import _FLOAT_MAX, Data, flag, malformed, unsupported
+from .onnx_values import _FLOAT_MAX, Data, flag, malformed, to_float32, unsupported
 
 # ---------------------------------------------------------------------------------------
 # Float ops
@@ -224,20 +224,78 @@ def _add(imp: _Importer, node: Any, a: dict) -> None:
     x, c = imp.data(node, i), imp.const_float(node, 1 - i, "the added constant")
     assert c is not None
     layer = x.layer
-    if layer is None or not imp.sole_use(x):
-        raise unsupported(node, "adding a constant is supported only as the bias of the MatMul / Gemm / Conv "
-                                "whose sole consumer this Add is")
-    channels = layer.weight.shape[0]
-    b = bias_vector(c, imp.rank(x), channels)
-    if b is None:
-        raise unsupported(node, f"a constant of shape {c.shape} is not one value per output channel of "
-                                f"(batch, {', '.join(map(str, x.shape))})")
+    b = None if layer is None or not imp.sole_use(x) else bias_vector(c, imp.rank(x), layer.weight.shape[0])
+    if b is None:  # not the bias of the layer before: a shift of its own
+        scale_shift(imp, node, x, None, c)
+        return
     new = b if layer.bias is None else (layer.bias + b).astype(np.float32)
     if not np.all(np.isfinite(new)):
         raise malformed(node, "the bias contains NaN or infinity")
     layer.bias = np.ascontiguousarray(new)
     imp.uses[node.input[i]] -= 1  # absorbed: a further bias Add may fold as well
     imp.set(node.output[0], x)
+
+
+def scale_shift(imp: _Importer, node: Any, x: Data, scale: Optional[np.ndarray],
+                shift: Optional[np.ndarray]) -> None:
+    """node's output = x * scale + shift for constants that are one value, or one per channel
+    of a (batch, C) / (batch, C, H, W) tensor: a ScaleShift layer (folded into a Conv2d /
+    Dense before it by compile)."""
+    def per_channel(c: Optional[np.ndarray], what: str) -> Optional[np.ndarray]:
+        if c is None:
+            return None
+        c = to_float32(node, np.asarray(c), what)
+        if c.size == 1 and c.ndim <= imp.rank(x):
+            return c.reshape(1)
+        v = bias_vector(c, imp.rank(x), x.shape[0]) if len(x.shape) in (1, 3) else None
+        if v is None:
+            raise unsupported(node, f"{what} of shape {c.shape} on (batch, {', '.join(map(str, x.shape))}): only "
+                                    "one value, or one per channel of (batch, C) or (batch, C, H, W), is supported")
+        return v
+
+    sc, sh = per_channel(scale, "the constant factor"), per_channel(shift, "the constant term")
+    if not all(v is None or np.all(np.isfinite(v)) for v in (sc, sh)):
+        raise malformed(node, "the constant contains NaN or infinity")
+    layer = imp.layer(node, lambda: L.ScaleShift(sc, sh, name=imp.name_for(node)))
+    imp.set(node.output[0], Data(imp.emit(node, layer, [x.tensor])))
+
+
+def _data_and_constant(imp: _Importer, node: Any) -> tuple[int, Data, np.ndarray]:
+    """(index of the data input, it, the other input as a constant) of a binary op."""
+    if isinstance(imp.value(node, 0), Data) and isinstance(imp.value(node, 1), Data):
+        raise unsupported(node, f"{node.op_type} of two computed tensors: only with a constant operand")
+    i = 0 if isinstance(imp.value(node, 0), Data) else 1
+    c = imp.const_float(node, 1 - i, "the constant operand")
+    assert c is not None
+    return i, imp.data(node, i), c
+
+
+@op("Sub")
+def _sub(imp: _Importer, node: Any, a: dict) -> None:
+    i, x, c = _data_and_constant(imp, node)
+    if i == 0:  # x - c
+        scale_shift(imp, node, x, None, -c)
+    else:  # c - x
+        scale_shift(imp, node, x, -np.ones(1, np.float32), c)
+
+
+@op("Div")
+def _div(imp: _Importer, node: Any, a: dict) -> None:
+    i, x, c = _data_and_constant(imp, node)
+    if i != 0:
+        raise unsupported(node, "dividing a constant by a computed tensor: only x / constant is supported")
+    # x * (1 / c): within an ulp of x / c, as ONNX runtimes that fold divisions compute it.
+    scale_shift(imp, node, x, (np.float32(1) / to_float32(node, c, "the divisor")).astype(np.float32), None)
+
+
+def mul_by_constant(imp: _Importer, node: Any) -> bool:
+    """Mul of a computed tensor by a constant, as a ScaleShift; False when it is not one."""
+    u, v = imp.value(node, 0), imp.value(node, 1)
+    if not (isinstance(u, Data) != isinstance(v, Data) and isinstance(u if isinstance(v, Data) else v, np.ndarray)):
+        return False
+    i, x, c = _data_and_constant(imp, node)
+    scale_shift(imp, node, x, c, None)
+    return True
 
 
 @op("Gemm", "alpha:f beta:f transA:i transB:i")

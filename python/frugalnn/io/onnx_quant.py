@@ -27,7 +27,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..graph import layers as L
-from .onnx_float_ops import avgpool, check_concat_axis, input_quant, softmax
+from .onnx_float_ops import avgpool, check_concat_axis, input_quant, mul_by_constant, softmax
 from .onnx_import import _Importer, op
 from .onnx_layers import CONV_ATTRS, POOL_ATTRS, bias_vector, conv, dense, quant_params, weights
 from .onnx_values import Data, QConst, QInfo, flag, malformed, to_float32, unsupported
@@ -387,8 +387,11 @@ def _mul(imp: _Importer, node: Any, a: dict) -> None:
         if isinstance(p, _IntegerProduct) and isinstance(s, _ProductScale) and s.x is p.x and p.cast:
             imp.set(node.output[0], _rescaled_layer(imp, node, p, s.scale))
             return
-    raise unsupported(node, "Mul is supported only as the rescaling step of dynamic quantization "
-                            "(MatMulInteger / ConvInteger -> Cast -> Mul by input scale x weight scale)")
+    if mul_by_constant(imp, node):
+        return
+    raise unsupported(node, "Mul is supported by a constant (one value or one per channel), and as the "
+                            "rescaling step of dynamic quantization (MatMulInteger / ConvInteger -> Cast -> Mul "
+                            "by input scale x weight scale)")
 
 
 def _rescaled_layer(imp: _Importer, node: Any, p: _IntegerProduct, scale: np.ndarray) -> Data:
