@@ -27,15 +27,15 @@ enum class StepKind : int {
   kDense,         // y = x @ W (+ bias), clamp: float PackedWeights, or int8 with static act quant
   kSparseDense,   // y = x @ S^T (+ bias), clamp
   kConv,          // im2col tiles + GEMM per group (float or int8 weights)
-  kDepthwise,     // direct depthwise conv
+  kDepthwise,     // direct depthwise conv: f32 weights, or s8 (weights_s8) on u8 input
   kMaxPool,
   kAvgPool,
-  kGlobalAvgPool,
-  kAdd,           // y = clamp(a + b)
+  kGlobalAvgPool, // f32, or u8 (in_scale) with a requantized output
+  kAdd,           // y = clamp(a + b); u8 inputs (in_scale) give QLinearAdd semantics
   kClamp,
   kSigmoid,
   kSoftmax,       // rows of `cols`
-  kScaleShift,    // per channel (BatchNorm that could not be folded)
+  kScaleShift,    // per channel, or c = 1 for every value (BatchNorm / ScaleShift not folded)
   kConcat,        // runs of parts[j] values from each input in turn, repeated (any axis)
   kQuantize,      // f32 -> u8 with the output tensor's scale / zero point
 };
