@@ -11,7 +11,6 @@ ort_int8_qdq, which runs the same file.
 """
 import functools
 import os
-import tempfile
 
 import numpy as np
 import pytest
@@ -57,27 +56,13 @@ def _mobilenet(seed=0) -> Graph:
 @functools.lru_cache(maxsize=None)
 def _files():
     """(float32 ONNX bytes, QDQ int8 ONNX bytes)."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
+    from onnx_qdq import quantize_qdq
 
     from frugalnn.io import to_onnx
 
     f32 = to_onnx(_mobilenet()).SerializeToString()
-    calib = np.random.default_rng(1).random((16, 1) + SHAPE, dtype=np.float32)
-
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self.it = iter([{"x": c} for c in calib])
-
-        def get_next(self):
-            return next(self.it, None)
-
-    with tempfile.TemporaryDirectory() as d:
-        src, dst = os.path.join(d, "f32.onnx"), os.path.join(d, "int8.onnx")
-        with open(src, "wb") as f:
-            f.write(f32)
-        quantize_static(src, dst, Reader(), quant_format=QuantFormat.QDQ, per_channel=True)
-        with open(dst, "rb") as f:
-            return f32, f.read()
+    calib = np.random.default_rng(1).random((16,) + SHAPE, dtype=np.float32)
+    return f32, quantize_qdq(f32, calib)
 
 
 def _runner(impl, batch):

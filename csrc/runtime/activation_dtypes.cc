@@ -6,7 +6,6 @@
 // producer's GEMM epilogue — moves a quarter of the bytes and skips both conversions. A
 // max-pool commutes with quantization (it is monotone, saturation included), so pooling
 // the u8 values gives exactly the u8 of the pooled floats.
-#include <algorithm>
 #include <cmath>
 #include <map>
 #include <stdexcept>
@@ -38,7 +37,7 @@ struct Want {
   bool u8() const { return ok && any; }
 };
 
-// qgemm_columns for an int8 depthwise step: the same formulas, from the step's own vectors.
+// qgemm_columns for an int8 depthwise step, from the step's own vectors.
 QGemmColumns depthwise_columns(const Step& s, const QuantArgs& q) {
   const size_t c = s.conv.c;
   if (s.w_scale.size() != c || s.weights_s8.size() != s.conv.kh * s.conv.kw * c) {
@@ -46,15 +45,9 @@ QGemmColumns depthwise_columns(const Step& s, const QuantArgs& q) {
   }
   QGemmColumns cols;
   cols.scale.resize(c);
-  cols.bias_i32.assign(c, 0);
+  cols.bias_i32.resize(c);
   for (size_t j = 0; j < c; ++j) {
-    const float sc = q.a_scale * s.w_scale[j];
-    cols.scale[j] = q.output == QOutput::kU8 ? sc / q.out_scale : sc;
-    if (!s.bias.empty() && sc != 0.f) {
-      // As the GEMM's bias: rounded in float, kept inside int32's range.
-      const float b = std::nearbyint(s.bias[j] / sc);
-      cols.bias_i32[j] = static_cast<int32_t>(std::min(std::max(b, -2147483648.0f), 2147483520.0f));
-    }
+    qgemm_column(q, s.w_scale[j], s.bias.empty() ? nullptr : &s.bias[j], &cols.scale[j], &cols.bias_i32[j]);
   }
   return cols;
 }

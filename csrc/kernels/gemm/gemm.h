@@ -115,6 +115,10 @@ struct QGemmColumns {
   std::vector<int32_t> bias_i32;
 };
 QGemmColumns qgemm_columns(const PackedWeights& w, const QuantArgs& q);
+// One column's part of it, for a weight scale and an optional bias (also the int8 depthwise
+// conv's per-channel output stage).
+void qgemm_column(const QuantArgs& q, float w_scale, const float* bias, float* scale,
+                  int32_t* bias_i32);
 
 // C = (A - a_zero_point) * W, then the output stage of QuantArgs. A: m x k bytes.
 // columns: qgemm_columns(w, q), or null to compute them per call.

@@ -162,16 +162,20 @@ void fill_qgemm_columns(const PackedWeights& w, const QuantArgs& q, float* scale
                         int32_t* bias_i32) {
   const size_t n = w.n(), np = w.panels() * kGemmNR;
   for (size_t j = 0; j < np; ++j) {
-    const float s = q.a_scale * w.w_scale()[j];
-    scale[j] = q.output == QOutput::kU8 ? s / q.out_scale : s;
-    bias_i32[j] = 0;
-    if (w.has_bias() && j < n && s != 0.f) {
-      bias_i32[j] = static_cast<int32_t>(round_to_int_range(std::nearbyint(w.bias()[j] / s)));
-    }
+    qgemm_column(q, w.w_scale()[j], w.has_bias() && j < n ? &w.bias()[j] : nullptr, &scale[j], &bias_i32[j]);
   }
 }
 
 }  // namespace
+
+void qgemm_column(const QuantArgs& q, float w_scale, const float* bias, float* scale,
+                  int32_t* bias_i32) {
+  const float s = q.a_scale * w_scale;
+  *scale = q.output == QOutput::kU8 ? s / q.out_scale : s;
+  *bias_i32 = bias != nullptr && s != 0.f
+                  ? static_cast<int32_t>(round_to_int_range(std::nearbyint(*bias / s)))
+                  : 0;
+}
 
 QGemmColumns qgemm_columns(const PackedWeights& w, const QuantArgs& q) {
   if (w.kind() != WeightKind::kInt8) {
