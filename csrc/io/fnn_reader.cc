@@ -440,8 +440,7 @@ std::shared_ptr<Program> read(const std::shared_ptr<FileBytes>& file, FnnFileInf
   try {
     for (const TensorInfo& t : tensors) program->add_tensor(t);
     for (Step& s : steps) program->add_step(std::move(s));
-    program->set_io(inputs, outputs);
-    check_program(*program);
+    program->set_io(inputs, outputs);  // checks the program again, as compiled
   } catch (const std::invalid_argument& e) {
     fail(std::string("program: ") + e.what());
   }

@@ -80,6 +80,7 @@ bool Program::reads_u8(const Step& s, size_t k, float* scale, int32_t* zero_poin
 bool Program::writes_u8(const Step& s) { return is_int8_layer(s) || !s.in_scale.empty(); }
 
 void Program::assign_activation_dtypes() {
+  require_open();
   const size_t nt = tensors_.size();
   auto root = [&](int t) { return tensors_[t].alias_of >= 0 ? tensors_[t].alias_of : t; };
   std::vector<Want> want(nt);

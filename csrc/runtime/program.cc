@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "runtime/program_check.h"
+
 namespace fnn {
 
 const char* step_kind_name(StepKind kind) {
@@ -46,7 +48,12 @@ int Program::add_tensor(const TensorInfo& info) {
   return t;
 }
 
+void Program::require_open() const {
+  if (frozen_) throw std::logic_error("the program is finished (set_io ran): it can no longer change");
+}
+
 int Program::add_tensor(size_t sample_elems, bool external, int alias_of) {
+  require_open();
   if (alias_of >= static_cast<int>(tensors_.size())) {
     throw std::invalid_argument("alias of a tensor that does not exist");
   }
@@ -63,6 +70,7 @@ int Program::add_tensor(size_t sample_elems, bool external, int alias_of) {
 }
 
 void Program::add_step(Step step) {
+  require_open();
   const int n = static_cast<int>(tensors_.size());
   for (int t : step.in) {
     if (t < 0 || t >= n) throw std::invalid_argument("step '" + step.name + "' reads an unknown tensor");
@@ -77,6 +85,7 @@ void Program::add_step(Step step) {
 }
 
 void Program::set_io(std::vector<int> inputs, std::vector<int> outputs) {
+  require_open();
   for (int t : inputs) {
     if (t < 0 || t >= static_cast<int>(tensors_.size()) || !tensors_[t].external) {
       throw std::invalid_argument("inputs must be external tensors");
@@ -90,6 +99,8 @@ void Program::set_io(std::vector<int> inputs, std::vector<int> outputs) {
   inputs_ = std::move(inputs);
   outputs_ = std::move(outputs);
   assign_activation_dtypes();
+  check_program(*this);
+  frozen_ = true;
 }
 
 size_t Program::weight_bytes() const {

@@ -96,12 +96,17 @@ class Program {
   // saved program; assign_activation_dtypes then finds nothing left to change).
   int add_tensor(const TensorInfo& info);
   void add_step(Step step);
+  // Finishes the program: sets its inputs and outputs, assigns activation dtypes, runs
+  // check_program (the last line of defence for compiled and loaded programs alike) and
+  // freezes it. A frozen program never changes again, so any number of sessions on any
+  // threads may share it; add_tensor / add_step / set_io then throw std::logic_error.
   void set_io(std::vector<int> inputs, std::vector<int> outputs);
+  bool frozen() const { return frozen_; }
   // Keeps activations u8 between int8 layers: a tensor whose producer can write u8 (an int8
   // dense / conv, or a max-pool of a u8 tensor) and whose every reader takes u8 with the
   // same parameters (int8 dense / conv calibrated for it, or a max-pool passing them on)
   // becomes u8. An int8 layer reading a float tensor gets a quantize step in front, so int8
-  // layers always read u8. Call once, after the last add_step; idempotent.
+  // layers always read u8. set_io calls it; idempotent.
   void assign_activation_dtypes();
 
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
@@ -135,9 +140,12 @@ class Program {
   static constexpr size_t kConvTileRows = 64;  // output pixels per im2col tile
 
  private:
+  void require_open() const;
+
   std::vector<TensorInfo> tensors_;
   std::vector<Step> steps_;
   std::vector<int> inputs_, outputs_;
+  bool frozen_ = false;
 };
 
 }  // namespace fnn

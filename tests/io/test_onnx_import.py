@@ -446,13 +446,14 @@ def _eval_inputs():
 
 
 def top1_agreement(label, want, got):
-    """Asserts that our top-1 class is onnxruntime's on >= 99% of the rows, and ties its
-    maximum on >= 99.8% (its int8 output is 8-bit: near-equal top classes become equal and
-    its argmax takes the first); returns the line to report."""
+    """Asserts that our top-1 class ties onnxruntime's maximum on >= 99.8% of the rows and
+    is its argmax on >= 98%: its int8 output is 8-bit, so near-equal top classes become
+    equal and its argmax takes the first (onnxruntime 1.32's MobileNet-style QDQ output ties
+    on 1.4% of random images, every one of our disagreements); returns the line to report."""
     pick = got.argmax(1)
     agree = np.mean(pick == want.argmax(1))
     tie_aware = np.mean(want[np.arange(len(want)), pick] == want.max(1))
-    assert agree >= 0.99 and tie_aware >= 0.998, (label, agree, tie_aware)
+    assert agree >= 0.98 and tie_aware >= 0.998, (label, agree, tie_aware)
     return f"{label} {agree:.4f} (tie-aware {tie_aware:.4f})"
 
 
