@@ -1,7 +1,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <optional>
 #include <stdexcept>
+#include <string>
 
 #include "bindings/bindings.h"
 #include "cpu/cpu_features.h"
@@ -74,7 +76,7 @@ void bind_cpu(py::module_& m) {
   m.def("available_isas", [] { return isa_names(available_isas()); },
         "ISA levels this build and CPU can run, lowest first.");
   m.def("active_isa", [] { return std::string(isa_name(active_isa())); },
-        "The ISA level kernels dispatch to now.");
+        "The ISA level kernels called from this thread dispatch to now.");
   m.def(
       "set_isa",
       [](const std::string& name) {
@@ -85,7 +87,30 @@ void bind_cpu(py::module_& m) {
         }
         set_active_isa(level);  // std::invalid_argument -> ValueError when unavailable
       },
-      py::arg("level"), "Dispatch every kernel family to `level` (must be available).");
+      py::arg("level"),
+      "The process default: dispatch every kernel family to `level` (must be available) on "
+      "threads without a pin of their own.");
+  m.def(
+      "_thread_isa",
+      []() -> py::object {
+        Dispatch d;
+        if (!thread_dispatch_pinned(&d)) return py::none();
+        return py::make_tuple(isa_name(d.level), d.feature_kernels);
+      },
+      "(level, feature kernels) this thread is pinned to, or None.");
+  m.def(
+      "_set_thread_isa",
+      [](const std::optional<std::string>& name, bool feature_kernels) {
+        Dispatch d;
+        d.feature_kernels = feature_kernels;
+        if (name && !parse_isa(*name, &d.level)) {
+          throw py::value_error("unknown ISA level '" + *name +
+                                "'; use one of scalar, avx2, avx512, avx512vnni");
+        }
+        set_thread_dispatch(name.has_value(), d);
+      },
+      py::arg("level"), py::arg("feature_kernels"),
+      "Pins this thread's dispatch (None: unpins it).");
   m.def("set_feature_kernels", &set_feature_kernels, py::arg("enabled"),
         "Use (default) or skip kernels gated by a feature off the ladder (AVX-VNNI, "
         "AVX512-BF16).");

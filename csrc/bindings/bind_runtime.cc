@@ -47,6 +47,45 @@ std::vector<int8_t> int8s(const std::optional<py::array>& a, const char* name) {
   return std::vector<int8_t>(p, p + a->shape(0));
 }
 
+// The buffers of one run, checked. Fixed arrays: a run allocates nothing, not even here.
+struct RunBuffers {
+  std::array<const float*, 16> in{};
+  std::array<float*, 16> out{};
+};
+
+// One array of a run's input or output list: float32, C-contiguous, batch x elems values.
+float* run_array(const py::list& list, size_t i, size_t elems, const char* what) {
+  const py::handle h = PyList_GET_ITEM(list.ptr(), static_cast<py::ssize_t>(i));
+  if (!py::isinstance<py::array>(h)) {
+    throw py::type_error(std::string(what) + " " + std::to_string(i) + " is not a numpy array");
+  }
+  const auto a = py::reinterpret_borrow<py::array>(h);
+  checked<float>(a, what, a.ndim());
+  if (static_cast<size_t>(a.size()) != elems) {
+    throw py::value_error(std::string(what) + " " + std::to_string(i) + " has the wrong size");
+  }
+  return static_cast<float*>(const_cast<void*>(a.data()));
+}
+
+RunBuffers run_buffers(const Session& s, const py::list& inputs, const py::list& outputs,
+                       size_t batch) {
+  const Program& p = s.program();
+  if (inputs.size() != p.inputs().size() || outputs.size() != p.outputs().size()) {
+    throw py::value_error("wrong number of inputs or outputs");
+  }
+  if (batch == 0 || batch > s.max_batch()) throw py::value_error("batch out of range");
+  RunBuffers b;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    b.in[i] = run_array(inputs, i, batch * p.tensors()[p.inputs()[i]].sample_elems, "input");
+  }
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    b.out[i] = run_array(outputs, i, batch * p.tensors()[p.outputs()[i]].sample_elems, "output");
+    const auto a = py::reinterpret_borrow<py::array>(PyList_GET_ITEM(outputs.ptr(), i));
+    if (!a.writeable()) throw py::value_error("output " + std::to_string(i) + " is read-only");
+  }
+  return b;
+}
+
 }  // namespace
 
 void bind_runtime(py::module_& m) {
@@ -140,57 +179,62 @@ void bind_runtime(py::module_& m) {
         return py::make_tuple(s.name, kind, precision, s.in, s.out);
       });
 
-  py::class_<Session, std::shared_ptr<Session>>(m, "Session", "Runs a Program on one planned arena (native).")
+  py::class_<Session, std::shared_ptr<Session>>(
+      m, "Session",
+      "Runs a Program on `concurrency` planned arenas; run() is safe from any number of threads "
+      "(native).")
       .def(py::init([](std::shared_ptr<const Program> p, size_t max_batch, size_t threads,
-                       std::shared_ptr<Pool> pool) {
-             return std::make_shared<Session>(std::move(p), max_batch, threads, std::move(pool));
+                       std::shared_ptr<Pool> pool, size_t concurrency, size_t budget) {
+             return std::make_shared<Session>(std::move(p), max_batch, threads, std::move(pool),
+                                              concurrency, budget);
            }),
-           py::arg("program"), py::arg("max_batch"), py::arg("threads"), py::arg("pool"))
+           py::arg("program"), py::arg("max_batch"), py::arg("threads"), py::arg("pool"),
+           py::arg("concurrency") = 1, py::arg("budget") = 0)
       .def(
           "run",
-          [](Session& s, const std::vector<py::array>& inputs, std::vector<py::array>& outputs,
-             size_t batch) {
-            const Program& p = s.program();
-            if (inputs.size() != p.inputs().size() || outputs.size() != p.outputs().size()) {
-              throw py::value_error("wrong number of inputs or outputs");
-            }
-            if (batch == 0 || batch > s.max_batch()) throw py::value_error("batch out of range");
-            std::array<const float*, 16> in{};
-            std::array<float*, 16> out{};
-            if (inputs.size() > in.size() || outputs.size() > out.size()) {
-              throw py::value_error("at most 16 inputs and 16 outputs");
-            }
-            for (size_t i = 0; i < inputs.size(); ++i) {
-              checked<float>(inputs[i], "input", inputs[i].ndim());
-              if (static_cast<size_t>(inputs[i].size()) != batch * p.tensors()[p.inputs()[i]].sample_elems) {
-                throw py::value_error("input " + std::to_string(i) + " has the wrong size");
-              }
-              in[i] = checked<float>(inputs[i], "input", inputs[i].ndim());
-            }
-            for (size_t i = 0; i < outputs.size(); ++i) {
-              checked<float>(outputs[i], "output", outputs[i].ndim());
-              if (static_cast<size_t>(outputs[i].size()) != batch * p.tensors()[p.outputs()[i]].sample_elems) {
-                throw py::value_error("output " + std::to_string(i) + " has the wrong size");
-              }
-              if (!outputs[i].writeable()) throw py::value_error("output is read-only");
-              out[i] = static_cast<float*>(outputs[i].mutable_data());
-            }
+          [](Session& s, const py::list& inputs, const py::list& outputs, size_t batch,
+             bool check_finite) {
+            RunBuffers b = run_buffers(s, inputs, outputs, batch);
             py::gil_scoped_release nogil;
-            s.run(in.data(), out.data(), batch);
+            s.run(b.in.data(), b.out.data(), batch, nullptr, check_finite);
           },
-          py::arg("inputs"), py::arg("outputs"), py::arg("batch"))
+          py::arg("inputs"), py::arg("outputs"), py::arg("batch"), py::arg("check_finite") = false,
+          "Runs one batch into the caller's output arrays; allocates nothing. Waits (without "
+          "the GIL) while every arena is in use.")
+      .def(
+          "profile_run",
+          [](Session& s, const py::list& inputs, const py::list& outputs, size_t batch,
+             bool check_finite) {
+            RunBuffers b = run_buffers(s, inputs, outputs, batch);
+            std::vector<double> seconds(s.program().steps().size());
+            {
+              py::gil_scoped_release nogil;
+              s.run(b.in.data(), b.out.data(), batch, seconds.data(), check_finite);
+            }
+            return seconds;
+          },
+          py::arg("inputs"), py::arg("outputs"), py::arg("batch"), py::arg("check_finite") = false,
+          "run(), returning each step's wall time in seconds.")
       .def_property_readonly("max_batch", &Session::max_batch)
       .def_property_readonly("threads", &Session::threads)
-      .def_property_readonly("arena_bytes", &Session::arena_bytes)
+      .def_property_readonly("concurrency", &Session::concurrency)
+      .def_property_readonly("arena_bytes", &Session::arena_bytes, "Bytes of one arena.")
       .def_property_readonly("runs", &Session::runs)
       .def_property_readonly("plan", [](const Session& s) {
         py::dict d = plan_dict(s.plan());
         d["tensor_entry"] = s.tensor_entry();
         d["scratch_entry"] = s.scratch_entry();
         return d;
-      })
-      .def("set_profiling", &Session::set_profiling, py::arg("on"))
-      .def_property_readonly("step_seconds", &Session::step_seconds);
+      });
+  m.def(
+      "largest_max_batch",
+      [](const Program& p, size_t threads, size_t concurrency, size_t budget, size_t limit) {
+        if (!p.frozen()) throw py::value_error("the program is not finished (set_io)");
+        return largest_max_batch(p, std::max<size_t>(1, threads), concurrency, budget, limit);
+      },
+      py::arg("program"), py::arg("threads"), py::arg("concurrency"), py::arg("budget"),
+      py::arg("limit"),
+      "The largest max_batch <= limit whose arenas fit in budget bytes (0: none fits).");
 }
 
 }  // namespace fnn

@@ -43,37 +43,68 @@ int initial_level() {
   return static_cast<int>(best_isa());
 }
 
-std::atomic<int>& active_level_slot() {
-  static std::atomic<int> level{initial_level()};
-  return level;
+// The process default, level and feature flag in one word so a reader never sees half of a
+// change.
+std::atomic<int>& default_slot() {
+  static std::atomic<int> code{Dispatch{static_cast<IsaLevel>(initial_level()), true}.code()};
+  return code;
 }
 
-std::atomic<bool> g_feature_kernels{true};
+// The calling thread's pin: a Dispatch code, or -1 for none.
+thread_local int t_pinned = -1;
+
+void require_available(IsaLevel level) {
+  if (!isa_compiled(level) || !isa_supported(level)) {
+    throw std::invalid_argument(std::string("ISA level '") + isa_name(level) +
+                                "' is not available here; the best level is '" +
+                                isa_name(best_isa()) + "'");
+  }
+}
 
 }  // namespace
-
-bool feature_kernels_enabled() { return g_feature_kernels.load(std::memory_order_acquire); }
-void set_feature_kernels(bool enabled) {
-  g_feature_kernels.store(enabled, std::memory_order_release);
-}
 
 const IsaEnvSelection& isa_env_selection() {
   static const IsaEnvSelection sel = read_env();
   return sel;
 }
 
-IsaLevel active_isa() {
-  return static_cast<IsaLevel>(active_level_slot().load(std::memory_order_acquire));
+Dispatch current_dispatch() {
+  const int code = t_pinned >= 0 ? t_pinned : default_slot().load(std::memory_order_acquire);
+  return Dispatch::from_code(code);
 }
 
+IsaLevel active_isa() { return current_dispatch().level; }
+bool feature_kernels_enabled() { return current_dispatch().feature_kernels; }
+
 void set_active_isa(IsaLevel level) {
-  if (!isa_compiled(level) || !isa_supported(level)) {
-    throw std::invalid_argument(std::string("ISA level '") + isa_name(level) +
-                                "' is not available here; the best level is '" +
-                                isa_name(best_isa()) + "'");
+  require_available(level);
+  int code = default_slot().load(std::memory_order_relaxed);
+  while (!default_slot().compare_exchange_weak(
+      code, Dispatch{level, Dispatch::from_code(code).feature_kernels}.code(),
+      std::memory_order_acq_rel)) {
   }
-  active_level_slot().store(static_cast<int>(level), std::memory_order_release);
 }
+
+void set_feature_kernels(bool enabled) {
+  int code = default_slot().load(std::memory_order_relaxed);
+  while (!default_slot().compare_exchange_weak(
+      code, Dispatch{Dispatch::from_code(code).level, enabled}.code(), std::memory_order_acq_rel)) {
+  }
+}
+
+bool thread_dispatch_pinned(Dispatch* pinned) {
+  if (t_pinned < 0) return false;
+  *pinned = Dispatch::from_code(t_pinned);
+  return true;
+}
+
+void set_thread_dispatch(bool pinned, Dispatch d) {
+  if (pinned) require_available(d.level);
+  t_pinned = pinned ? d.code() : -1;
+}
+
+DispatchPin::DispatchPin(Dispatch d) : previous_(t_pinned) { t_pinned = d.code(); }
+DispatchPin::~DispatchPin() { t_pinned = previous_; }
 
 std::vector<std::pair<std::string, std::string>> kernel_families() {
   const GemmConfig& g = gemm_config();

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
 
+#include "cpu/dispatch.h"
 #include "kernels/eltwise/eltwise.h"
 #include "kernels/quant/quant_config.h"
 #include "kernels/sparse/spmm.h"
@@ -49,18 +51,27 @@ ProgramPlan plan_program(const Program& program, size_t max_batch, size_t thread
     for (int t : steps[i].in) touch(t);
     touch(steps[i].out);
   }
+  if (threads == 0 || threads > kMaxSessionThreads) {
+    throw std::invalid_argument("a session's threads must be 1.." + std::to_string(kMaxSessionThreads) +
+                                ", got " + std::to_string(threads));
+  }
   ProgramPlan pp;
+  // Every tensor's bytes and their sum stay far below what the planner's arithmetic takes.
+  constexpr size_t kMaxPlanBytes = size_t{1} << 60;
+  size_t total = 0;
   std::vector<uint64_t> sizes;
   std::vector<int64_t> f, l;
   pp.tensor_entry.assign(nt, -1);
   for (size_t t = 0; t < nt; ++t) {
     if (tensors[t].external || tensors[t].alias_of >= 0 || first[t] < 0) continue;
-    const size_t elems = tensors[t].sample_elems, eb = tensors[t].elem_bytes();
-    if (elems != 0 && max_batch > std::numeric_limits<size_t>::max() / eb / elems) {
-      throw std::length_error("max_batch x tensor size overflows");
+    size_t bytes;
+    if (__builtin_mul_overflow(tensors[t].sample_elems * tensors[t].elem_bytes(), max_batch, &bytes) ||
+        __builtin_add_overflow(total, bytes + Pool::kAlignment, &total) || total > kMaxPlanBytes) {
+      throw std::length_error("the plan at max_batch=" + std::to_string(max_batch) +
+                              " needs more than 2^60 bytes");
     }
     pp.tensor_entry[t] = static_cast<int>(sizes.size());
-    sizes.push_back(elems * max_batch * eb);
+    sizes.push_back(bytes);
     f.push_back(first[t]);
     l.push_back(last[t]);
   }
@@ -68,6 +79,10 @@ ProgramPlan plan_program(const Program& program, size_t max_batch, size_t thread
   for (size_t i = 0; i < ns; ++i) {
     const size_t bytes = program.step_scratch_bytes(i, threads);
     if (bytes == 0) continue;
+    if (__builtin_add_overflow(total, bytes + Pool::kAlignment, &total) || total > kMaxPlanBytes) {
+      throw std::length_error("the plan with " + std::to_string(threads) +
+                              " threads' scratch needs more than 2^60 bytes");
+    }
     pp.scratch_entry[i] = static_cast<int>(sizes.size());
     sizes.push_back(bytes);
     f.push_back(static_cast<int64_t>(i));
@@ -77,53 +92,195 @@ ProgramPlan plan_program(const Program& program, size_t max_batch, size_t thread
   return pp;
 }
 
+size_t session_arena_bytes(const Program& program, size_t max_batch, size_t threads,
+                           size_t concurrency) {
+  size_t arena;
+  try {
+    arena = plan_program(program, max_batch, threads).plan.arena_bytes;
+  } catch (const std::length_error&) {
+    return 0;
+  }
+  size_t total;
+  return __builtin_mul_overflow(arena, concurrency, &total) ? 0 : total;
+}
+
+size_t largest_max_batch(const Program& program, size_t threads, size_t concurrency,
+                         size_t budget, size_t limit) {
+  auto fits = [&](size_t b) {
+    const size_t bytes = session_arena_bytes(program, b, threads, concurrency);
+    return bytes != 0 && bytes <= budget;
+  };
+  if (limit == 0 || !fits(1)) return 0;
+  // Arena bytes grow with max_batch (every planned tensor scales with it; scratch does not).
+  size_t lo = 1, hi = limit;
+  while (lo < hi) {
+    const size_t mid = lo + (hi - lo + 1) / 2;
+    if (fits(mid)) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return lo;
+}
+
+namespace {
+
+std::string mib(size_t bytes) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%zu bytes (%.2f MiB)", bytes, bytes / 1048576.0);
+  return buf;
+}
+
+}  // namespace
+
 Session::Session(std::shared_ptr<const Program> program, size_t max_batch, size_t threads,
-                 std::shared_ptr<Pool> pool)
+                 std::shared_ptr<Pool> pool, size_t concurrency, size_t budget)
     : program_(std::move(program)), max_batch_(max_batch), threads_(std::max<size_t>(1, threads)),
       pool_(std::move(pool)) {
   if (max_batch_ == 0) throw std::invalid_argument("max_batch must be >= 1");
+  if (concurrency == 0) throw std::invalid_argument("concurrency must be >= 1");
+  if (!program_->frozen()) throw std::invalid_argument("the program is not finished (set_io)");
   const size_t nt = program_->tensors().size(), ns = program_->steps().size();
-  ProgramPlan pp = plan_program(*program_, max_batch_, threads_);
+  ProgramPlan pp;
+  try {
+    pp = plan_program(*program_, max_batch_, threads_);
+  } catch (const std::length_error& e) {
+    throw PoolBudgetError(std::string("cannot allocate the session's arena: ") + e.what() +
+                          "; a smaller max_batch needs less");
+  }
   plan_ = std::move(pp.plan);
   tensor_entry_ = std::move(pp.tensor_entry);
   scratch_entry_ = std::move(pp.scratch_entry);
   arena_bytes_ = plan_.arena_bytes;
-  if (arena_bytes_ > 0) arena_ = static_cast<char*>(pool_->allocate(arena_bytes_));
-  ptr_.assign(nt, nullptr);
-  for (size_t t = 0; t < nt; ++t) {
-    if (tensor_entry_[t] >= 0) ptr_[t] = arena_ + plan_.offsets[tensor_entry_[t]];
+  size_t total;
+  if (__builtin_mul_overflow(arena_bytes_, concurrency, &total)) {
+    throw PoolBudgetError("the session's " + std::to_string(concurrency) + " arenas of " +
+                          mib(arena_bytes_) + " overflow the address space");
   }
-  scratch_.assign(ns, nullptr);
-  for (size_t i = 0; i < ns; ++i) {
-    if (scratch_entry_[i] >= 0) scratch_[i] = arena_ + plan_.offsets[scratch_entry_[i]];
+  if (budget != 0 && total > budget) {
+    const size_t fit = largest_max_batch(*program_, threads_, concurrency, budget, max_batch_);
+    throw PoolBudgetError(
+        "the plan needs " + mib(total) + " (" + std::to_string(concurrency) + " arena(s) of " +
+        mib(arena_bytes_) + " at max_batch=" + std::to_string(max_batch_) +
+        "), over the budget of " + mib(budget) + "; " +
+        (fit != 0 ? "max_batch=" + std::to_string(fit) + " fits (" +
+                        mib(session_arena_bytes(*program_, fit, threads_, concurrency)) + ")"
+                  : "not even max_batch=1 fits (" +
+                        mib(session_arena_bytes(*program_, 1, threads_, concurrency)) + ")"));
   }
-  step_seconds_.assign(ns, 0.0);
+  contexts_.resize(concurrency);
+  free_.reserve(concurrency);
+  try {
+    for (Context& c : contexts_) {
+      if (arena_bytes_ > 0) c.arena = static_cast<char*>(pool_->allocate(arena_bytes_));
+      c.ptr.assign(nt, nullptr);
+      for (size_t t = 0; t < nt; ++t) {
+        if (tensor_entry_[t] >= 0) c.ptr[t] = c.arena + plan_.offsets[tensor_entry_[t]];
+      }
+      c.scratch.assign(ns, nullptr);
+      for (size_t i = 0; i < ns; ++i) {
+        if (scratch_entry_[i] >= 0) c.scratch[i] = c.arena + plan_.offsets[scratch_entry_[i]];
+      }
+      free_.push_back(&c);
+    }
+  } catch (const PoolBudgetError&) {
+    for (Context& c : contexts_) {
+      if (c.arena != nullptr) pool_->deallocate(c.arena);
+    }
+    throw;
+  } catch (const std::exception&) {  // std::bad_alloc from the OS, std::length_error
+    for (Context& c : contexts_) {
+      if (c.arena != nullptr) pool_->deallocate(c.arena);
+    }
+    throw PoolBudgetError("cannot allocate the session's arena: " + std::to_string(concurrency) +
+                          " x " + mib(arena_bytes_) + " at max_batch=" +
+                          std::to_string(max_batch_) + "; a smaller max_batch needs less");
+  }
 }
 
 Session::~Session() {
-  if (arena_ != nullptr) pool_->deallocate(arena_);
+  for (Context& c : contexts_) {
+    if (c.arena != nullptr) pool_->deallocate(c.arena);
+  }
 }
 
-void Session::run(const float* const* inputs, float* const* outputs, size_t batch) {
+Session::Context* Session::acquire() {
+  std::unique_lock<std::mutex> lock(mu_);
+  freed_.wait(lock, [&] { return !free_.empty(); });
+  Context* c = free_.back();
+  free_.pop_back();
+  return c;
+}
+
+void Session::release(Context* c) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    free_.push_back(c);
+  }
+  freed_.notify_one();
+}
+
+// Holds a context for one run and gives it back however the run ends.
+class Session::Lease {
+ public:
+  explicit Lease(Session& s) : s_(s), c_(s.acquire()) {}
+  ~Lease() { s_.release(c_); }
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+  Context& operator*() const { return *c_; }
+
+ private:
+  Session& s_;
+  Context* c_;
+};
+
+namespace {
+
+// No NaN or infinity among n floats: exponent bits not all ones (vectorizes; no branches).
+bool all_finite(const float* x, size_t n) {
+  const auto* u = reinterpret_cast<const uint32_t*>(x);
+  uint32_t bad = 0;
+  for (size_t i = 0; i < n; ++i) bad |= ((u[i] & 0x7F800000u) == 0x7F800000u);
+  return bad == 0;
+}
+
+}  // namespace
+
+void Session::run(const float* const* inputs, float* const* outputs, size_t batch,
+                  double* step_seconds, bool check_finite) {
   const Program& p = *program_;
-  for (size_t i = 0; i < p.inputs().size(); ++i) {
-    ptr_[p.inputs()[i]] = reinterpret_cast<char*>(const_cast<float*>(inputs[i]));
-  }
-  for (size_t i = 0; i < p.outputs().size(); ++i) ptr_[p.outputs()[i]] = reinterpret_cast<char*>(outputs[i]);
-  const auto& tensors = p.tensors();
-  for (size_t t = 0; t < tensors.size(); ++t) {
-    if (tensors[t].alias_of >= 0) ptr_[t] = ptr_[tensors[t].alias_of];
-  }
-  for (size_t i = 0; i < p.steps().size(); ++i) {
-    if (profiling_) {
-      const auto t0 = std::chrono::steady_clock::now();
-      run_step(i, batch);
-      step_seconds_[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    } else {
-      run_step(i, batch);
+  if (check_finite) {
+    for (size_t i = 0; i < p.inputs().size(); ++i) {
+      if (!all_finite(inputs[i], batch * p.tensors()[p.inputs()[i]].sample_elems)) {
+        throw std::invalid_argument("input " + std::to_string(i) +
+                                    " contains NaN or infinity (int8 layers would quantize it "
+                                    "silently)");
+      }
     }
   }
-  ++runs_;
+  // One dispatch for the whole run, whatever other threads switch meanwhile.
+  DispatchPin pin(current_dispatch());
+  Lease lease(*this);
+  Context& c = *lease;
+  for (size_t i = 0; i < p.inputs().size(); ++i) {
+    c.ptr[p.inputs()[i]] = reinterpret_cast<char*>(const_cast<float*>(inputs[i]));
+  }
+  for (size_t i = 0; i < p.outputs().size(); ++i) c.ptr[p.outputs()[i]] = reinterpret_cast<char*>(outputs[i]);
+  const auto& tensors = p.tensors();
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    if (tensors[t].alias_of >= 0) c.ptr[t] = c.ptr[tensors[t].alias_of];
+  }
+  for (size_t i = 0; i < p.steps().size(); ++i) {
+    if (step_seconds != nullptr) {
+      const auto t0 = std::chrono::steady_clock::now();
+      run_step(c, i, batch);
+      step_seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    } else {
+      run_step(c, i, batch);
+    }
+  }
+  runs_.fetch_add(1, std::memory_order_relaxed);
 }
 
 namespace {
@@ -146,13 +303,13 @@ QOutputStage output_stage(const Step& s, const TensorInfo& out) {
 
 }  // namespace
 
-void Session::run_step(size_t i, size_t batch) {
+void Session::run_step(const Context& c, size_t i, size_t batch) const {
   const Step& s = program_->steps()[i];
   const auto& tensors = program_->tensors();
   const TensorInfo& out_info = tensors[s.out];
   // Typed views of the first input and the output (a step reads only the types it handles).
-  const void* xv = s.in.empty() ? nullptr : ptr_[s.in[0]];
-  void* yv = ptr_[s.out];
+  const void* xv = s.in.empty() ? nullptr : c.ptr[s.in[0]];
+  void* yv = c.ptr[s.out];
   const float* x = static_cast<const float*>(xv);
   float* y = static_cast<float*>(yv);
   const size_t in_elems = s.in.empty() ? 0 : tensors[s.in[0]].sample_elems;
@@ -188,7 +345,7 @@ void Session::run_step(size_t i, size_t batch) {
       break;
     }
     case StepKind::kConv:
-      run_conv_step(*program_, s, batch, threads, xv, yv, scratch_[i]);
+      run_conv_step(*program_, s, batch, threads, xv, yv, c.scratch[i]);
       break;
     case StepKind::kDepthwise: {
       Conv2dGeometry g = s.conv;
@@ -249,11 +406,11 @@ void Session::run_step(size_t i, size_t batch) {
       if (!s.in_scale.empty()) {
         const TensorInfo &a = tensors[s.in[0]], &b = tensors[s.in[1]];
         add_qu8(batch * out_elems, static_cast<const uint8_t*>(xv), a.scale, a.zero_point,
-                reinterpret_cast<const uint8_t*>(ptr_[s.in[1]]), b.scale, b.zero_point,
+                reinterpret_cast<const uint8_t*>(c.ptr[s.in[1]]), b.scale, b.zero_point,
                 output_stage(s, out_info), yv);
         finish_int8_clamp(s, out_info, yv, batch, out_elems, out_elems);
       } else {
-        add_clamp_f32(batch * out_elems, x, reinterpret_cast<const float*>(ptr_[s.in[1]]), y, s.lo,
+        add_clamp_f32(batch * out_elems, x, reinterpret_cast<const float*>(c.ptr[s.in[1]]), y, s.lo,
                       s.hi);
       }
       break;
@@ -274,7 +431,7 @@ void Session::run_step(size_t i, size_t batch) {
       const size_t pixels = batch * (out_elems / s.c);
       size_t off = 0;
       for (size_t j = 0; j < s.in.size(); ++j) {
-        const auto* src = reinterpret_cast<const float*>(ptr_[s.in[j]]);
+        const auto* src = reinterpret_cast<const float*>(c.ptr[s.in[j]]);
         const size_t cj = s.parts[j];
         for (size_t p = 0; p < pixels; ++p) std::memcpy(y + p * s.c + off, src + p * cj, cj * sizeof(float));
         off += cj;

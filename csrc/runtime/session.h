@@ -1,16 +1,25 @@
-// A Session runs a Program on one arena: every planned tensor and every step's scratch is a
-// slice of one pool block whose offsets come from the static memory plan, made once for
+// A Session runs a Program on planned arenas: every planned tensor and every step's scratch is
+// a slice of one pool block whose offsets come from the static memory plan, made once for
 // max_batch. Any batch up to max_batch reuses the same offsets, so a steady-state run
-// allocates nothing: the arena is already there, and the kernels' own scratch (re-strided
+// allocates nothing: the arenas are already there, and the kernels' own scratch (re-strided
 // GEMM rows, transposed SpMM activations) is served from the scratch pool's free blocks.
 //
-// One session per thread: run() is not re-entrant. Sessions of one program share its
-// packed weights.
+// Threads: run() may be called from any number of threads at once. The session owns
+// `concurrency` arenas (one plan, N blocks); a run takes a free one for its duration and a
+// run that finds none waits for one (callers release the GIL first). concurrency = 1
+// serializes runs. A run keeps the kernel dispatch it started with (cpu/dispatch.h) and
+// splits its work by the session's thread count, so its result does not depend on what other
+// threads do meanwhile. Sessions of one program share its packed weights; the program is
+// frozen, so sharing it is safe.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <vector>
 
 #include "memory/planner.h"
@@ -25,36 +34,62 @@ struct ProgramPlan {
   MemoryPlan plan;
   std::vector<int> tensor_entry, scratch_entry;
 };
+// Threads one run may split its work over (each conv step plans a scratch slot per thread).
+constexpr size_t kMaxSessionThreads = 1024;
+// Throws std::invalid_argument for a thread count outside 1..kMaxSessionThreads and
+// std::length_error when the plan's bytes would pass 2^60.
 ProgramPlan plan_program(const Program& program, size_t max_batch, size_t threads);
+
+// The arena bytes of `concurrency` arenas at max_batch, or 0 when the sizes overflow.
+size_t session_arena_bytes(const Program& program, size_t max_batch, size_t threads,
+                           size_t concurrency);
+// The largest max_batch (up to `limit`) whose `concurrency` arenas fit in `budget` bytes, or 0
+// when not even max_batch 1 fits.
+size_t largest_max_batch(const Program& program, size_t threads, size_t concurrency,
+                         size_t budget, size_t limit);
 
 class Session {
  public:
+  // budget: the most bytes the arenas may take together (0: no limit); a larger plan throws
+  // PoolBudgetError naming the largest max_batch that fits. An arena the pool cannot allocate
+  // throws PoolBudgetError naming the bytes it needed.
   Session(std::shared_ptr<const Program> program, size_t max_batch, size_t threads,
-          std::shared_ptr<Pool> pool);
+          std::shared_ptr<Pool> pool, size_t concurrency = 1, size_t budget = 0);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
   // inputs[i] / outputs[i]: the buffers of program().inputs()[i] / outputs()[i], batch x
-  // sample_elems floats each. 1 <= batch <= max_batch (checked by the caller).
-  void run(const float* const* inputs, float* const* outputs, size_t batch);
+  // sample_elems floats each. 1 <= batch <= max_batch (checked by the caller). With
+  // step_seconds (program().steps().size() values), each step's wall time is written there.
+  // check_finite: refuse (std::invalid_argument) inputs holding NaN or infinity.
+  void run(const float* const* inputs, float* const* outputs, size_t batch,
+           double* step_seconds = nullptr, bool check_finite = false);
 
   const Program& program() const { return *program_; }
   size_t max_batch() const { return max_batch_; }
   size_t threads() const { return threads_; }
+  size_t concurrency() const { return contexts_.size(); }
   const MemoryPlan& plan() const { return plan_; }
   // Plan entry of each tensor (-1: external or alias) and of each step's scratch (-1: none).
   const std::vector<int>& tensor_entry() const { return tensor_entry_; }
   const std::vector<int>& scratch_entry() const { return scratch_entry_; }
+  // Bytes of one arena; the session holds concurrency() of them.
   size_t arena_bytes() const { return arena_bytes_; }
-
-  // Per-step wall time of the last run, in seconds, when profiling is on.
-  void set_profiling(bool on) { profiling_ = on; }
-  const std::vector<double>& step_seconds() const { return step_seconds_; }
-  uint64_t runs() const { return runs_; }
+  uint64_t runs() const { return runs_.load(std::memory_order_relaxed); }
 
  private:
-  void run_step(size_t i, size_t batch);
+  // What one run in flight owns: an arena and the tensor addresses resolved into it.
+  struct Context {
+    char* arena = nullptr;
+    std::vector<char*> ptr;      // per tensor (inputs / outputs bound per run)
+    std::vector<char*> scratch;  // per step
+  };
+  class Lease;
+
+  Context* acquire();
+  void release(Context* c);
+  void run_step(const Context& c, size_t i, size_t batch) const;
 
   std::shared_ptr<const Program> program_;
   size_t max_batch_, threads_;
@@ -62,12 +97,11 @@ class Session {
   MemoryPlan plan_;
   std::vector<int> tensor_entry_, scratch_entry_;
   size_t arena_bytes_ = 0;
-  char* arena_ = nullptr;
-  std::vector<char*> ptr_;       // per tensor, resolved each run (no allocation)
-  std::vector<char*> scratch_;   // per step
-  std::vector<double> step_seconds_;
-  bool profiling_ = false;
-  uint64_t runs_ = 0;
+  std::vector<Context> contexts_;
+  std::mutex mu_;
+  std::condition_variable freed_;
+  std::vector<Context*> free_;  // capacity reserved for every context: push / pop never allocate
+  std::atomic<uint64_t> runs_{0};
 };
 
 }  // namespace fnn

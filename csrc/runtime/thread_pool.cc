@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "cpu/dispatch.h"
+
 #if defined(__linux__)
 #include <sched.h>
 #endif
@@ -78,7 +80,10 @@ void ThreadPool::worker_loop() {
       if (stop_) return;
     }
     seen = generation_.load(std::memory_order_acquire);
-    drain();
+    {
+      DispatchPin pin(Dispatch::from_code(dispatch_));
+      drain();
+    }
     if (busy_workers_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> lock(mu_);
       done_.notify_one();
@@ -101,6 +106,7 @@ void ThreadPool::run(size_t n, TaskFn fn, void* ctx) {
     fn_ = fn;
     ctx_ = ctx;
     n_ = n;
+    dispatch_ = current_dispatch().code();
     next_.store(0, std::memory_order_relaxed);
     busy_workers_.store(workers_.size(), std::memory_order_relaxed);
     generation_.fetch_add(1, std::memory_order_release);

@@ -5,6 +5,8 @@
 // caller always takes part, so a pool of one thread is just a loop. If another thread is
 // already using the pool, the call runs serially on its own thread instead of waiting.
 // Nothing is allocated per call: the task function travels as a pointer plus a context.
+// Workers run a job's tasks with the submitting thread's kernel dispatch (cpu/dispatch.h),
+// so a pinned ISA level holds for every task of the call.
 #pragma once
 
 #include <atomic>
@@ -52,6 +54,7 @@ class ThreadPool {
   TaskFn fn_ = nullptr;
   void* ctx_ = nullptr;
   size_t n_ = 0;
+  int dispatch_ = 0;  // the submitter's Dispatch code
   std::atomic<size_t> next_{0};
   std::atomic<size_t> busy_workers_{0};
 };

@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['FormatError', 'PackedWeights', 'Pool', 'Program', 'Session', 'SparseMatrix', 'active_isa', 'available_isas', 'dynamic_quant_params', 'feature_kernels_enabled', 'fnn_load', 'fnn_reseal', 'fnn_save', 'get_num_threads', 'matmul', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads', 'sparse_matrix', 'spmm', 'spmm_linear', 'xxh64']
+__all__: list[str] = ['FormatError', 'PackedWeights', 'Pool', 'Program', 'Session', 'SparseMatrix', 'active_isa', 'available_isas', 'dynamic_quant_params', 'feature_kernels_enabled', 'fnn_load', 'fnn_reseal', 'fnn_save', 'get_num_threads', 'largest_max_batch', 'matmul', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads', 'sparse_matrix', 'spmm', 'spmm_linear', 'xxh64']
 class Pool:
     """
     Thread-safe pool of 64-byte aligned blocks (native).
@@ -131,16 +131,25 @@ class Program:
         ...
 class Session:
     """
-    Runs a Program on one planned arena (native).
+    Runs a Program on `concurrency` planned arenas; run() is safe from any number of threads (native).
     """
-    def __init__(self, program: Program, max_batch: typing.SupportsInt | typing.SupportsIndex, threads: typing.SupportsInt | typing.SupportsIndex, pool: Pool) -> None:
+    def __init__(self, program: Program, max_batch: typing.SupportsInt | typing.SupportsIndex, threads: typing.SupportsInt | typing.SupportsIndex, pool: Pool, concurrency: typing.SupportsInt | typing.SupportsIndex = 1, budget: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
         ...
-    def run(self, inputs: collections.abc.Sequence[numpy.ndarray], outputs: collections.abc.Sequence[numpy.ndarray], batch: typing.SupportsInt | typing.SupportsIndex) -> None:
-        ...
-    def set_profiling(self, on: bool) -> None:
-        ...
+    def profile_run(self, inputs: list, outputs: list, batch: typing.SupportsInt | typing.SupportsIndex, check_finite: bool = False) -> list[float]:
+        """
+        run(), returning each step's wall time in seconds.
+        """
+    def run(self, inputs: list, outputs: list, batch: typing.SupportsInt | typing.SupportsIndex, check_finite: bool = False) -> None:
+        """
+        Runs one batch into the caller's output arrays; allocates nothing. Waits (without the GIL) while every arena is in use.
+        """
     @property
     def arena_bytes(self) -> int:
+        """
+        Bytes of one arena.
+        """
+    @property
+    def concurrency(self) -> int:
         ...
     @property
     def max_batch(self) -> int:
@@ -150,9 +159,6 @@ class Session:
         ...
     @property
     def runs(self) -> int:
-        ...
-    @property
-    def step_seconds(self) -> list[float]:
         ...
     @property
     def threads(self) -> int:
@@ -181,9 +187,17 @@ def _scratch_pool() -> Pool:
     """
     The pool behind kernels' per-call scratch (re-strided A, quantized A, per-call scales).
     """
+def _set_thread_isa(level: str | None, feature_kernels: bool) -> None:
+    """
+    Pins this thread's dispatch (None: unpins it).
+    """
+def _thread_isa() -> typing.Any:
+    """
+    (level, feature kernels) this thread is pinned to, or None.
+    """
 def active_isa() -> str:
     """
-    The ISA level kernels dispatch to now.
+    The ISA level kernels called from this thread dispatch to now.
     """
 def available_isas() -> list:
     """
@@ -209,6 +223,10 @@ def fnn_save(program: Program, path: str, inputs: collections.abc.Sequence[tuple
     """
 def get_num_threads() -> int:
     ...
+def largest_max_batch(program: Program, threads: typing.SupportsInt | typing.SupportsIndex, concurrency: typing.SupportsInt | typing.SupportsIndex, budget: typing.SupportsInt | typing.SupportsIndex, limit: typing.SupportsInt | typing.SupportsIndex) -> int:
+    """
+    The largest max_batch <= limit whose arenas fit in budget bytes (0: none fits).
+    """
 def matmul(a: numpy.ndarray, w: PackedWeights, out: numpy.ndarray, min: typing.SupportsFloat | typing.SupportsIndex, max: typing.SupportsFloat | typing.SupportsIndex, bf16_compute: bool) -> None:
     ...
 def pack_weights(w: numpy.ndarray, kind: str, bias: numpy.ndarray | None, scales: numpy.ndarray | None, pool: Pool) -> PackedWeights:
@@ -237,7 +255,7 @@ def set_feature_kernels(enabled: bool) -> None:
     """
 def set_isa(level: str) -> None:
     """
-    Dispatch every kernel family to `level` (must be available).
+    The process default: dispatch every kernel family to `level` (must be available) on threads without a pin of their own.
     """
 def set_num_threads(n: typing.SupportsInt | typing.SupportsIndex) -> None:
     """

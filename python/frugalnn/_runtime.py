@@ -7,7 +7,11 @@
 * a level this CPU or build lacks emits a ``RuntimeWarning`` and the best available level is
   used instead: levels above the hardware are skipped, never faked.
 
-``set_isa`` / ``use_isa`` switch levels at run time (tests sweep every level in one process).
+``set_isa`` changes the process default at run time; ``use_isa`` pins the calling thread
+alone for a ``with`` block (tests sweep every level in one process). Threads without a pin run
+the default. A kernel call, and a whole ``Session.run``, keeps the dispatch it started with
+(the library's worker threads take their caller's), so switching never changes the kernels of
+a call in flight on another thread.
 """
 from __future__ import annotations
 
@@ -42,15 +46,17 @@ def available_isas() -> list[str]:
 
 
 def active_isa() -> str:
-    """The ISA level kernels dispatch to now."""
+    """The ISA level kernels called from this thread dispatch to now (its ``use_isa`` pin, else
+    the process default)."""
     return _core.active_isa()
 
 
 def set_isa(level: str) -> None:
-    """Dispatch every kernel family to ``level``.
+    """Make ``level`` the process default: every kernel family dispatches to it on threads
+    without a ``use_isa`` pin, from their next kernel call or run on (calls in flight finish
+    with the level they started with).
 
-    Raises ``ValueError`` for an unknown name or a level this CPU / build cannot run. Not meant
-    to be called while kernels run on other threads.
+    Raises ``ValueError`` for an unknown name or a level this CPU / build cannot run.
     """
     if not isinstance(level, str):
         raise TypeError(f"level must be a str, got {type(level).__name__}")
@@ -58,7 +64,7 @@ def set_isa(level: str) -> None:
 
 
 def set_feature_kernels(enabled: bool) -> None:
-    """Use (the default) or skip *feature kernels*: kernels gated by a CPU feature that is not
+    """Process default: use (the default) or skip *feature kernels*: kernels gated by a CPU feature that is not
     a rung of the ladder (AVX-VNNI int8 on the avx2 rung and above, AVX512-BF16 dot products
     on the avx512 rung). Switching them off runs the rung's own kernels, so one machine can
     test both."""
@@ -69,16 +75,20 @@ def set_feature_kernels(enabled: bool) -> None:
 
 @contextlib.contextmanager
 def use_isa(level: str, feature_kernels: bool = True) -> Iterator[str]:
-    """Run the ``with`` block at ISA ``level`` (with or without feature kernels), then
-    restore the previous setting."""
-    previous, previous_features = active_isa(), _core.feature_kernels_enabled()
-    set_isa(level)
-    set_feature_kernels(feature_kernels)
+    """Run the ``with`` block's kernels at ISA ``level`` (with or without feature kernels) on
+    this thread only, then restore its previous setting. Other threads keep theirs; the
+    library's worker threads follow the thread that hands them work.
+
+    Raises ``ValueError`` for an unknown name or a level this CPU / build cannot run.
+    """
+    if not isinstance(level, str):
+        raise TypeError(f"level must be a str, got {type(level).__name__}")
+    previous = _core._thread_isa()
+    _core._set_thread_isa(level, bool(feature_kernels))
     try:
         yield level
     finally:
-        _core.set_isa(previous)
-        _core.set_feature_kernels(previous_features)
+        _core._set_thread_isa(*(previous if previous is not None else (None, True)))
 
 
 def set_num_threads(n: int) -> None:

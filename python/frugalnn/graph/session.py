@@ -18,15 +18,23 @@ Arrays = Union[np.ndarray, Mapping[str, np.ndarray]]
 class MemoryReport:
     """Where a session's memory goes (bytes)."""
 
-    arena_bytes: int     # the one block holding every activation and scratch buffer
-    lower_bound: int     # the most bytes alive at one step: no plan can do better
+    arena_bytes: int     # one arena: the block holding every activation and scratch buffer of a run
+    lower_bound: int     # the most bytes alive at one step: no plan of one arena can do better
     naive_bytes: int     # one buffer per tensor, as without planning
-    weight_bytes: int    # packed weights, shared by clones
+    weight_bytes: int    # packed weights, shared by clones and by every arena
     max_batch: int
     steps: list          # (step, kind, precision, activation bytes written, scratch bytes)
+    concurrency: int = 1  # arenas the session holds: runs that may be in flight at once
+
+    @property
+    def total_arena_bytes(self) -> int:
+        """Bytes of all the session's arenas together (``concurrency`` x ``arena_bytes``)."""
+        return self.arena_bytes * self.concurrency
 
     def __str__(self) -> str:
-        lines = [f"arena {self.arena_bytes:,} B (lower bound {self.lower_bound:,}, naive {self.naive_bytes:,}) "
+        arenas = (f"{self.concurrency} arenas x {self.arena_bytes:,} B = {self.total_arena_bytes:,} B"
+                  if self.concurrency > 1 else f"arena {self.arena_bytes:,} B")
+        lines = [f"{arenas} (lower bound {self.lower_bound:,}, naive {self.naive_bytes:,} per arena) "
                  f"at max_batch={self.max_batch}; weights {self.weight_bytes:,} B"]
         for name, kind, prec, out_b, scr_b in self.steps:
             lines.append(f"  {name:<24} {kind:<18} {prec:<6} out {out_b:>10,} B  scratch {scr_b:>9,} B")
@@ -34,25 +42,36 @@ class MemoryReport:
 
 
 class Session:
-    """Runs ``program`` for any batch up to ``max_batch`` on one planned arena.
+    """Runs ``program`` for any batch up to ``max_batch`` on statically planned arenas.
 
     ``run(x)`` returns fresh output arrays; ``run(x, out=...)`` writes the caller's buffers and
-    allocates nothing in steady state. The GIL is released for the whole run. A session is
-    for one thread at a time: ``clone()`` gives another (same weights, own arena).
+    makes no heap allocation at all in steady state. The GIL is released for the whole run.
+
+    Threads: ``run`` may be called from any number of threads at once and always returns the
+    result a lone call would (bit for bit). The session holds ``concurrency`` arenas, planned
+    once at creation: each run takes a free arena for its duration, and a run that finds none
+    free waits for one with the GIL released. ``concurrency=1`` (the default) serializes the
+    runs and costs one arena; ``concurrency=N`` lets N runs go at once for N arenas. A run
+    keeps the ISA level and the work split it started with, whatever other threads change
+    meanwhile (``set_isa``, ``set_num_threads``). ``clone()`` gives an independent session
+    on the same weights.
+
+    ``num_threads``: threads one run may use (default: ``get_num_threads()``). ``budget``: the
+    most bytes the arenas may take together; a larger plan raises ``MemoryError`` at creation,
+    naming the largest ``max_batch`` that fits. ``pool``: where the arenas come from.
     """
 
     def __init__(self, program: Program, max_batch: int = 64, num_threads: Optional[int] = None,
-                 pool: Optional[Pool] = None) -> None:
+                 pool: Optional[Pool] = None, *, concurrency: int = 1, budget: Optional[int] = None) -> None:
         if not isinstance(program, Program):
             raise TypeError(f"program must come from frugalnn.graph.compile, got {type(program).__name__}")
-        if not isinstance(max_batch, (int, np.integer)) or isinstance(max_batch, bool) or max_batch < 1:
-            raise ValueError(f"max_batch must be an int >= 1, got {max_batch!r}")
-        threads = get_num_threads() if num_threads is None else int(num_threads)
-        if threads < 1:
-            raise ValueError(f"num_threads must be >= 1, got {num_threads}")
+        max_batch = _count("max_batch", max_batch, 1)
+        threads = get_num_threads() if num_threads is None else _count("num_threads", num_threads, 1)
+        concurrency = _count("concurrency", concurrency, 1)
+        budget = 0 if budget is None else _count("budget", budget, 1)
         self.program = program
         self._pool = pool or default_pool()
-        self._core = _core.Session(program._core, int(max_batch), threads, self._pool._core)
+        self._core = _core.Session(program._core, max_batch, threads, self._pool._core, concurrency, budget)
         self._in_shapes = [tuple(s.shape[1:]) for s in program.inputs]
         self._out_shapes = [tuple(s.shape[1:]) for s in program.outputs]
 
@@ -67,6 +86,11 @@ class Session:
     @property
     def max_batch(self) -> int:
         return self._core.max_batch
+
+    @property
+    def concurrency(self) -> int:
+        """Runs that may be in flight at once (one arena each)."""
+        return self._core.concurrency
 
     def _inputs(self, x: Arrays) -> tuple[list[np.ndarray], int]:
         specs = self.program.inputs
@@ -96,8 +120,6 @@ class Session:
                 batch = a.shape[0]
             elif a.shape[0] != batch:
                 raise ValueError("inputs disagree on the batch size")
-            if self.program.has_int8 and not np.isfinite(a).all():
-                raise ValueError(f"input '{spec.name}' contains NaN or infinity (int8 layers would quantize it silently)")
         assert batch is not None
         if batch < 1:
             raise ValueError("empty batch: nothing to run")
@@ -135,7 +157,8 @@ class Session:
         """Outputs for a batch (one array for a single-output program, else a dict)."""
         inputs, batch = self._inputs(x)
         outputs, result = self._outputs(out, batch, inputs)
-        self._core.run(inputs, outputs, batch)
+        # int8 layers would quantize NaN / inf silently: the native run refuses them first.
+        self._core.run(inputs, outputs, batch, self.program.has_int8)
         return result
 
     __call__ = run
@@ -150,11 +173,11 @@ class Session:
             steps.append((info.name, info.kind, info.precision, int(sizes[e]) if e >= 0 else 0,
                           int(sizes[scratch_entry[i]]) if scratch_entry[i] >= 0 else 0))
         return MemoryReport(int(plan["arena_bytes"]), int(plan["lower_bound"]), int(plan["naive_bytes"]),
-                            self.program.weight_bytes, self.max_batch, steps)
+                            self.program.weight_bytes, self.max_batch, steps, self.concurrency)
 
     def clone(self) -> "Session":
-        """A session on the same program (weights shared) with its own arena."""
-        return Session(self.program, self.max_batch, self._core.threads, self._pool)
+        """A session on the same program (weights shared) with its own arenas, as many as this one's."""
+        return Session(self.program, self.max_batch, self._core.threads, self._pool, concurrency=self.concurrency)
 
     def profile(self, x: Arrays, repeats: int = 20) -> list[tuple[str, str, str, float]]:
         """Median seconds per step over ``repeats`` runs: (step, kind, precision, seconds)."""
@@ -162,20 +185,25 @@ class Session:
 
         inputs, batch = self._inputs(x)
         outputs, _ = self._outputs(None, batch, inputs)
-        self._core.set_profiling(True)
-        try:
-            samples = []
-            for _ in range(max(1, repeats)):
-                self._core.run(inputs, outputs, batch)
-                samples.append(list(self._core.step_seconds))
-        finally:
-            self._core.set_profiling(False)
+        samples = [self._core.profile_run(inputs, outputs, batch, self.program.has_int8)
+                   for _ in range(max(1, repeats))]
         med = np.median(np.array(samples), axis=0)
         kernels = runtime_info()["kernels"]
         rows = []
         for info, t in zip(self.program.steps, med):
             rows.append((info.name, f"{info.kind} [{_kernel_isa(info, kernels)}]", info.precision, float(t)))
         return rows
+
+
+def _count(name: str, value, minimum: int) -> int:
+    """An int argument >= minimum (numpy ints accepted, bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if value >= 2**63:
+        raise ValueError(f"{name} is too large: {value}")
+    return int(value)
 
 
 def _kernel_isa(info, kernels: dict) -> str:
