@@ -160,10 +160,12 @@ Session::Session(std::shared_ptr<const Program> program, size_t max_batch, size_
   }
   if (budget != 0 && total > budget) {
     const size_t fit = largest_max_batch(*program_, threads_, concurrency, budget, max_batch_);
+    const std::string arenas =
+        concurrency == 1 ? std::string("one arena")
+                         : std::to_string(concurrency) + " arenas of " + std::to_string(arena_bytes_) + " bytes";
     throw PoolBudgetError(
-        "the plan needs " + mib(total) + " (" + std::to_string(concurrency) + " arena(s) of " +
-        mib(arena_bytes_) + " at max_batch=" + std::to_string(max_batch_) +
-        "), over the budget of " + mib(budget) + "; " +
+        "the plan needs " + mib(total) + " for " + arenas + " at max_batch=" +
+        std::to_string(max_batch_) + ", over the budget of " + mib(budget) + "; " +
         (fit != 0 ? "max_batch=" + std::to_string(fit) + " fits (" +
                         mib(session_arena_bytes(*program_, fit, threads_, concurrency)) + ")"
                   : "not even max_batch=1 fits (" +

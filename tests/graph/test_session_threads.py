@@ -14,29 +14,28 @@ import pytest
 import frugalnn
 from frugalnn.graph import Session, compile
 
-from .models import mnist_cnn, residual_cnn
+from .models import mlp, mnist_cnn, residual_cnn
 from .test_session import images
 
 THREADS = 2  # threads one run may use: fixed, so the work split is the same in every run
 
 
-def _programs():
-    """name -> (program, input maker): f32 and int8 CNNs, and a residual / depthwise / concat
-    net with two outputs."""
+@pytest.fixture(scope="module")
+def programs(tmp_path_factory):
+    """name -> (program, input maker): f32 and int8 CNNs, a residual / depthwise / concat net
+    with two outputs, and a program mapped from a .fnn file."""
     calib = images(16, seed=99)
     res_calib = np.random.default_rng(98).random((16, 3, 16, 16), dtype=np.float32)
+    digits = lambda rng, n: rng.random((n, 1, 28, 28), dtype=np.float32)  # noqa: E731
+    path = tmp_path_factory.mktemp("threads") / "mlp.fnn"
+    frugalnn.save(compile(mlp(), precision={"fc1": "sparse", "fc2": "f16"}), path)
     return {
-        "cnn-f32": (compile(mnist_cnn()), lambda rng, n: rng.random((n, 1, 28, 28), dtype=np.float32)),
-        "cnn-int8": (compile(mnist_cnn(), precision="int8", calibration=calib),
-                     lambda rng, n: rng.random((n, 1, 28, 28), dtype=np.float32)),
+        "cnn-f32": (compile(mnist_cnn()), digits),
+        "cnn-int8": (compile(mnist_cnn(), precision="int8", calibration=calib), digits),
         "residual-int8": (compile(residual_cnn(), precision="int8", calibration=res_calib),
                           lambda rng, n: rng.random((n, 3, 16, 16), dtype=np.float32)),
+        "mlp-mmap": (frugalnn.load(path, mmap=True), digits),
     }
-
-
-@pytest.fixture(scope="module")
-def programs():
-    return _programs()
 
 
 def _as_tuple(y):
@@ -239,7 +238,7 @@ def test_budget_refuses_a_larger_plan_and_names_what_fits(programs):
     assert s.memory_report().total_arena_bytes <= budget
     s.run(make(np.random.default_rng(0), fits))
     # The budget covers every arena together.
-    with pytest.raises(MemoryError, match="2 arena"):
+    with pytest.raises(MemoryError, match="2 arenas"):
         Session(program, max_batch=fits, num_threads=THREADS, budget=budget, concurrency=2)
     with pytest.raises(MemoryError, match="not even max_batch=1 fits"):
         Session(program, max_batch=4, num_threads=THREADS, budget=per_batch[1] - 1)
