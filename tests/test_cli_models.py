@@ -79,3 +79,63 @@ def test_errors_are_one_line(files, tmp_path, capsys):
     r = subprocess.run([sys.executable, "-m", "frugalnn", "run", str(bad), str(d / "x.npy")],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "Traceback" not in r.stderr
+
+
+@pytest.fixture(scope="module")
+def qdq_file(files):
+    """The CNN quantized by onnxruntime (static QDQ, per channel)."""
+    quantization = pytest.importorskip("onnxruntime.quantization")
+    d, _ = files
+    calib = np.load(d / "calib.npz")["x"]
+
+    class Reader(quantization.CalibrationDataReader):
+        def __init__(self):
+            self.it = iter([{"x": calib[i:i + 1]} for i in range(len(calib))])
+
+        def get_next(self):
+            return next(self.it, None)
+
+    dst = d / "cnn_qdq.onnx"
+    quantization.quantize_static(str(d / "cnn.onnx"), str(dst), Reader(), quant_format=quantization.QuantFormat.QDQ,
+                                 per_channel=True)
+    return dst
+
+
+def test_convert_keeps_a_quantized_model_int8(files, qdq_file, capsys):
+    d, _ = files
+    code, out, err = _run(["convert", qdq_file, "-o", d / "kept.fnn"], capsys)
+    assert code == 0, err
+    code, out, err = _run(["inspect", d / "kept.fnn"], capsys)
+    steps = [line.split() for line in out.splitlines() if line.startswith("    ")]
+    assert {s[2] for s in steps if s[1].startswith(("conv2d", "dense"))} == {"int8"}, out
+    # int8 weights: the file is about the ONNX file's size, not 4x it.
+    assert (d / "kept.fnn").stat().st_size < 1.5 * qdq_file.stat().st_size
+    code, out, err = _run(["convert", qdq_file, "-o", d / "float.fnn", "--float"], capsys)
+    assert code == 0, err
+    code, out, err = _run(["inspect", d / "float.fnn"], capsys)
+    steps = [line.split() for line in out.splitlines() if line.startswith("    ")]
+    assert {s[2] for s in steps if s[1].startswith(("conv2d", "dense"))} == {"f32"}, out
+
+
+def test_inspect_columns_stay_apart_with_long_names(tmp_path, capsys):
+    from frugalnn.graph import Dense, Sequential
+    from frugalnn.io import save
+
+    long = "/features/features.13/conv/conv.0/conv.0.0/Conv_quantized_and_then_some"
+    rng = np.random.default_rng(0)
+    g = Sequential([Dense(rng.standard_normal((4, 3)).astype(np.float32), None, name=long)], input_shape=(3,))
+    save(compile(g), tmp_path / "long.fnn")
+    code, out, err = _run(["inspect", tmp_path / "long.fnn"], capsys)
+    assert code == 0, err
+    row = next(line for line in out.splitlines() if long in line)
+    assert row.split()[:3] == [long, "dense", "f32"], row
+
+
+def test_a_closed_pipe_is_quiet(files):
+    d, _ = files
+    p = subprocess.Popen([sys.executable, "-m", "frugalnn", "inspect", str(d / "cnn.onnx")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()  # like `| head -0`: the reader is gone before the first line is written
+    err = p.stderr.read().decode()
+    p.stderr.close()
+    assert p.wait(timeout=120) == 0 and err == "", err

@@ -9,6 +9,7 @@ files (cli_models.py).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import Callable, Optional, Sequence
@@ -126,6 +127,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args = parser.parse_args(["info"])
     try:
         return int(args.func(args))
+    except BrokenPipeError:
+        # `frugalnn inspect m.fnn | head`: the reader has what it wanted. Nothing is wrong, so
+        # nothing is said; stdout goes to /dev/null so the interpreter's final flush is quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ValueError, TypeError, MemoryError, OSError, NotImplementedError, ImportError) as e:
         # One line, no traceback: a bad file or argument is the user's to fix, not a crash.
         print(f"frugalnn: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)

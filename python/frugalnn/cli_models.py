@@ -27,6 +27,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     mode.add_argument("--int8", action="store_true",
                       help="int8 weights and activations (calibrated with --calib unless the model is quantized)")
     mode.add_argument("--fp16", action="store_true", help="f16 weights, f32 compute")
+    mode.add_argument("--float", action="store_true",
+                      help="float32 weights even for a quantized model (default: a quantized model stays int8)")
     p.add_argument("--calib", help="an .npy / .npz calibration batch for --int8 (first array of an .npz)")
     p.add_argument("--prune", type=float, metavar="SPARSITY",
                    help="prune Dense layers to this fraction of zeros and store them sparse (0 < s < 1)")
@@ -74,7 +76,11 @@ def cmd_convert(args: argparse.Namespace, out: Out = print) -> int:
         raise ValueError(f"convert reads an .onnx model, got {args.model}")
     g = load_onnx(args.model)
     weighted = [n.layer for n in g.nodes if hasattr(n.layer, "quant")]
-    precision: dict = {layer.name: "f32" for layer in weighted}
+    # A layer the model quantized statically (input scale and zero point included) stays
+    # int8 unless asked otherwise: writing its weights back as float would make the file
+    # ~4x the ONNX one and change its numbers.
+    precision: dict = {layer.name: "int8" if _statically_quantized(layer) and not args.float else "f32"
+                       for layer in weighted}
     calibration = None
     if args.int8:
         precision = {layer.name: "int8" for layer in weighted}
@@ -100,6 +106,10 @@ def cmd_convert(args: argparse.Namespace, out: Out = print) -> int:
     return 0
 
 
+def _statically_quantized(layer) -> bool:
+    return layer.quant is not None and layer.quant.input_scale is not None
+
+
 def cmd_inspect(args: argparse.Namespace, out: Out = print) -> int:
     from .graph import Session
     from .graph.session import _kernel_isa
@@ -117,10 +127,13 @@ def cmd_inspect(args: argparse.Namespace, out: Out = print) -> int:
     kernels = runtime_info()["kernels"]
     out(f"  arena at max_batch={args.batch}: {_format_bytes(r.arena_bytes)} "
         f"(lower bound {_format_bytes(r.lower_bound)}, one buffer per tensor {_format_bytes(r.naive_bytes)})")
+    # Columns as wide as their longest entry: ONNX names run long ("/features/features.3/conv/...").
+    name_w = max([len(st[0]) for st in r.steps] + [4]) + 2
+    kind_w = max([len(st[1]) for st in r.steps] + [4]) + 2
     for info, (name, kind, prec, out_b, scr_b) in zip(program.steps, r.steps):
         q = program.quantization.get(name)
         qs = f"  in u8 scale {q[0]:.4g} zp {q[1]}" if q else ""
-        out(f"    {name:<24}{kind:<18}{prec:<7}{_kernel_isa(info, kernels):<12}"
+        out(f"    {name:<{name_w}}{kind:<{kind_w}}{prec:<7}{_kernel_isa(info, kernels):<12}"
             f"out {_format_bytes(out_b):>11}  scratch {_format_bytes(scr_b):>10}{qs}")
     return 0
 
