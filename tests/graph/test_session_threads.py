@@ -5,6 +5,7 @@ ISA made alone, before any thread starts: concurrency may change when a run happ
 what it computes.
 """
 import gc
+import os
 import random
 import threading
 
@@ -18,6 +19,10 @@ from .models import mlp, mnist_cnn, residual_cnn
 from .test_session import images
 
 THREADS = 2  # threads one run may use: fixed, so the work split is the same in every run
+# The stress test's size. ThreadSanitizer (.ci/tsan.sh) needs overlapping runs of every path,
+# not thousands of them, and runs ~10x slower: it sets 4 runners x 16 runs.
+STRESS_RUNNERS = int(os.environ.get("FRUGALNN_STRESS_RUNNERS", 8))
+STRESS_RUNS = int(os.environ.get("FRUGALNN_STRESS_RUNS", 120))
 
 
 @pytest.fixture(scope="module")
@@ -70,19 +75,21 @@ def test_one_session_shared_by_threads_gives_lone_results(programs, concurrency)
 
 
 def test_stress_sessions_threads_and_switches(programs):
-    """8 runner threads over several sessions of shared programs (random batch sizes, with
-    and without out=), while one thread creates and drops sessions, one changes the thread
-    count and one switches the process-default ISA."""
+    """8 runner threads over several sessions of shared programs (every program at
+    concurrency 1 and 2, random batch sizes, with and without out=), while one thread creates
+    and drops sessions, one changes the thread count and one switches the process-default
+    ISA."""
     rng = np.random.default_rng(1)
     sessions = []
     for name, (program, make) in programs.items():
         for concurrency in (1, 2):
             sessions.append((name, Session(program, max_batch=16, num_threads=THREADS, concurrency=concurrency)))
     isas = frugalnn.available_isas()
-    # Cases: (session index, input, {isa: the lone result at that ISA}).
+    # Cases: (session index, input, {isa: the lone result at that ISA}); every session at least
+    # once.
     cases = []
-    for _ in range(24):
-        i = int(rng.integers(len(sessions)))
+    for j in range(max(24, len(sessions))):
+        i = j if j < len(sessions) else int(rng.integers(len(sessions)))
         x = programs[sessions[i][0]][1](rng, int(rng.integers(1, 17)))
         want = {}
         for isa in isas:
@@ -90,12 +97,12 @@ def test_stress_sessions_threads_and_switches(programs):
                 want[isa] = sessions[i][1].run(x)
         cases.append((i, x, want))
     stop = threading.Event()
-    errors, mismatches, runs = [], [], [0] * 8
+    errors, mismatches, runs = [], [], [0] * STRESS_RUNNERS
 
     def runner(k):
         r = random.Random(k)
         try:
-            for _ in range(120):
+            for _ in range(STRESS_RUNS):
                 i, x, want = cases[r.randrange(len(cases))]
                 s = sessions[i][1]
                 if r.random() < 0.5:
@@ -124,15 +131,17 @@ def test_stress_sessions_threads_and_switches(programs):
         while not stop.is_set():
             frugalnn.set_num_threads(n)
             n = 3 - n
+            stop.wait(0.001)
 
     def isa_switcher():
         r = random.Random(7)
         while not stop.is_set():
             frugalnn.set_isa(r.choice(isas))
+            stop.wait(0.001)
 
     best_isa, best_threads = frugalnn.active_isa(), frugalnn.get_num_threads()
     side = [threading.Thread(target=f) for f in (creator, thread_counter, isa_switcher)]
-    workers = [threading.Thread(target=runner, args=(k,)) for k in range(8)]
+    workers = [threading.Thread(target=runner, args=(k,)) for k in range(STRESS_RUNNERS)]
     try:
         for t in side + workers:
             t.start()
@@ -146,7 +155,7 @@ def test_stress_sessions_threads_and_switches(programs):
         frugalnn.set_num_threads(best_threads)
     assert not errors, errors[:5]
     assert not mismatches, f"{len(mismatches)} of {sum(runs)} results differ from every lone run: {mismatches[:5]}"
-    assert sum(runs) == 8 * 120
+    assert sum(runs) == STRESS_RUNNERS * STRESS_RUNS
 
 
 def test_use_isa_pins_only_its_thread():

@@ -1,5 +1,6 @@
 """frugalnn.Pool: alignment, reuse, budget, trim, lifetime of views, counters, threads."""
 import gc
+import os
 import threading
 
 import numpy as np
@@ -234,9 +235,14 @@ def test_bad_budget(budget, exc):
         frugalnn.Pool(budget=budget)
 
 
+# ThreadSanitizer (.ci/tsan.sh) needs overlapping operations, not many: it sets 4 x 1,500.
+STRESS_THREADS = int(os.environ.get("FRUGALNN_STRESS_RUNNERS", 8))
+STRESS_ITERATIONS = int(os.environ.get("FRUGALNN_POOL_STRESS_ITERATIONS", 20_000))
+
+
 def test_native_threads_hammering_one_pool():
     pool = frugalnn.Pool()
-    r = _core._pool_stress(pool._core, threads=8, iterations=20_000, max_bytes=MiB // 2,
+    r = _core._pool_stress(pool._core, threads=STRESS_THREADS, iterations=STRESS_ITERATIONS, max_bytes=MiB // 2,
                            max_live=16, seed=7)
     assert r["corrupted"] == 0 and r["misaligned"] == 0
     s = pool.stats()
