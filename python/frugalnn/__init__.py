@@ -6,7 +6,7 @@ load time from the CPU's features.
 """
 from __future__ import annotations
 
-from . import graph, io, models, ops, sparse
+from . import graph, io, models, ops, reference, sparse
 from ._runtime import (
     active_isa,
     available_isas,
@@ -49,6 +49,7 @@ __all__ = [
     "models",
     "ops",
     "plan_memory",
+    "reference",
     "runtime_info",
     "save",
     "scratch_stats",
