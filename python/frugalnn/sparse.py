@@ -334,13 +334,17 @@ def spmm(w: CSRMatrix, x: np.ndarray, *, bias: Optional[np.ndarray] = None,
     return res
 
 
-def linear(x: np.ndarray, w: CSRMatrix, *, bias: Optional[np.ndarray] = None,
+def linear(x: np.ndarray, w: Union[CSRMatrix, PackedWeights], *, bias: Optional[np.ndarray] = None,
            activation: Optional[str] = None, out: Optional[np.ndarray] = None) -> np.ndarray:
     """The dense-layer form ``Y = act(x @ W.T + bias)``: x is (cols,) or (B x cols) float32.
 
-    Returns (rows,) or (B x rows) float32 (``out`` if given). Nothing is transposed by the
-    caller: W stays rows x cols (PyTorch's ``Linear.weight`` layout).
+    ``w`` is a :class:`CSRMatrix` (rows x cols: PyTorch's ``Linear.weight`` layout, nothing
+    transposed by the caller) or whatever :func:`choose` returned: the packed weights of W.T
+    run on the dense kernels (int8 ones quantize x on the fly), so one call runs either choice.
+    Returns (rows,) or (B x rows) float32 (``out`` if given).
     """
+    if isinstance(w, PackedWeights):
+        return _dense_linear(x, w, bias, activation, out)
     w = _check_matrix(w)
     rows, cols = w.shape
     x2, vector = _check_x(x, 1, cols)
@@ -348,6 +352,32 @@ def linear(x: np.ndarray, w: CSRMatrix, *, bias: Optional[np.ndarray] = None,
     y, res = _output(out, x2.shape[0], rows, np.float32, x2, vector)
     _core.spmm_linear(w._core, x2, y, b, lo, hi)
     return res
+
+
+def _dense_linear(x: np.ndarray, w: PackedWeights, bias: Optional[np.ndarray], activation: Optional[str],
+                  out: Optional[np.ndarray]) -> np.ndarray:
+    """:func:`linear` on packed W.T: the bias and activation fuse into the kernel unless a bias
+    is given here that the packing does not hold, which is added after."""
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"activation must be one of {tuple(_ACTIVATIONS)}, got {activation!r}")
+    cols, rows = w.shape
+    b = None if bias is None else _as_float32_vector("bias", bias, rows)
+    if b is not None and w.bias is not None:
+        raise ValueError("the packed weights already hold a bias (pack_weights(bias=...)): pass none here")
+    late = b is not None or (w.kind == "int8" and activation == "relu6")
+    act = None if late else activation
+    if w.kind == "int8":
+        from .gemm import qmatmul_dynamic
+
+        y = qmatmul_dynamic(x, w, activation=act, out=out)
+    else:
+        y = matmul(x, w, activation=act, out=out)
+    if late:
+        if b is not None:
+            y += b
+        if activation is not None:
+            np.clip(y, *_ACTIVATIONS[activation], out=y)
+    return y
 
 
 def choose(
@@ -368,8 +398,8 @@ def choose(
     timed on the real shape in the dense-layer form ``x (batch x cols) @ W.T`` and the
     fastest kept; a tie within 5% goes to the smaller one.
 
-    Returns the chosen object (a :class:`CSRMatrix` or a ``PackedWeights`` of W.T), or with
-    ``explain=True`` a tuple (chosen, {name: (median seconds, bytes)}).
+    Returns the chosen object (a :class:`CSRMatrix` or a ``PackedWeights`` of W.T; :func:`linear`
+    runs either), or with ``explain=True`` a tuple (chosen, {name: (median seconds, bytes)}).
     """
     w = _check_dense(w)
     values = _check_values(values)
