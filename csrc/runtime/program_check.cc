@@ -92,11 +92,27 @@ class StepChecker {
   void dims(std::initializer_list<size_t> v, const char* what) const {
     for (size_t x : v) expect(x >= 1 && x <= kMaxDim, std::string(what) + " has an extent outside [1, 2^24]");
   }
+  // The windows of `out` outputs span (out - 1) * stride + (k - 1) * dil + 1 padded rows:
+  // `pad` before the input, the rest after it. compile() pads symmetrically, or one more
+  // after (SAME_UPPER), and rounds down, so the padding after is at most pad + 1. More
+  // outputs than that can produce mean the geometry is inconsistent (a crafted file), and
+  // is refused. Every operand is at most 2^24 (dims() ran first): the products stay below
+  // 2^50, far from overflow.
+  void extent_fits(size_t out, size_t k, size_t stride, size_t dil, size_t in, size_t pad,
+                   const char* axis) const {
+    const size_t span = (out - 1) * stride + (k - 1) * dil + 1;
+    expect(span <= in + 2 * pad + 1,
+           std::string(axis) + ": " + std::to_string(out) + " outputs need " + std::to_string(span) +
+               " padded values, more than the input " + std::to_string(in) + " with padding " +
+               std::to_string(pad) + " before and at most " + std::to_string(pad + 1) + " after");
+  }
   void conv_geometry() const {
     const Conv2dGeometry& g = s_.conv;
     dims({g.h, g.w, g.c, g.oh, g.ow, g.oc, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.groups}, "conv geometry");
     expect(g.pad_top <= kMaxDim && g.pad_left <= kMaxDim, "conv padding past 2^24");
     expect(g.c % g.groups == 0 && g.oc % g.groups == 0, "channels are not a multiple of the groups");
+    extent_fits(g.oh, g.kh, g.sh, g.dh, g.h, g.pad_top, "conv rows");
+    extent_fits(g.ow, g.kw, g.sw, g.dw, g.w, g.pad_left, "conv columns");
     size_is(s_.in[0], product({g.h, g.w, g.c}), "the input");
   }
   // A pooling window always holds at least one real input (the kernels seed each output
@@ -106,6 +122,8 @@ class StepChecker {
     expect(g.pad_top < g.kh && g.pad_left < g.kw, "pool padding as large as the window");
     expect((g.oh - 1) * g.sh < g.h + g.pad_top && (g.ow - 1) * g.sw < g.w + g.pad_left,
            "the last pool window lies wholly in the padding");
+    extent_fits(g.oh, g.kh, g.sh, 1, g.h, g.pad_top, "pool rows");
+    extent_fits(g.ow, g.kw, g.sw, 1, g.w, g.pad_left, "pool columns");
   }
   void packed_gemm(size_t count, size_t k, size_t n) const {
     expect(s_.packed.size() == count, "needs " + std::to_string(count) + " packed weights, has " +

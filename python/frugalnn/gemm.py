@@ -97,14 +97,16 @@ def quantize_weights(w: np.ndarray, per_channel: bool = True) -> tuple[np.ndarra
     """Symmetric int8 quantization of K x N float32 weights: (w_int8, scales).
 
     ``scales[n] = max|w[:, n]| / 127`` (one scale for the whole matrix if not per channel),
-    values rounded half to even and clipped to [-127, 127]; an all-zero column gets scale 1.
+    values rounded half to even and clipped to [-127, 127]; an all-zero column gets scale 1,
+    and so does one whose scale underflows to 0 (all |w| below ~1.8e-43: they round to 0).
     """
     if not isinstance(w, np.ndarray) or w.dtype != np.float32 or w.ndim != 2:
         raise TypeError("w must be a 2-D float32 numpy array")
     if not np.all(np.isfinite(w)):
         raise ValueError("w contains NaN or infinity")
     amax = np.abs(w).max(axis=0) if per_channel else np.array([np.abs(w).max()], np.float32)
-    scales = np.where(amax > 0, amax / np.float32(127), np.float32(1)).astype(np.float32)
+    scales = (amax / np.float32(127)).astype(np.float32)
+    scales = np.where(scales > 0, scales, np.float32(1)).astype(np.float32)
     q = np.clip(np.rint(w / scales), -127, 127).astype(np.int8)
     return q, scales
 

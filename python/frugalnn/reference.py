@@ -13,20 +13,37 @@ from .graph.graph import Graph
 from .graph import layers as L
 
 
+def _taps_inside(offset: int, stride: int, n_out: int, size: int) -> tuple[int, int]:
+    """Outputs [lo, hi) whose tap at ``offset + o * stride`` lies in [0, size): the rest read
+    padding. Padding is never materialized, so a legal but huge pad (up to 2^24) costs
+    nothing here."""
+    lo = max(0, -(offset // stride))  # ceil(-offset / stride)
+    hi = min(n_out, (size - 1 - offset) // stride + 1) if size - 1 - offset >= 0 else 0
+    return lo, max(lo, hi)
+
+
 def _conv2d(x: np.ndarray, layer: L.Conv2d) -> np.ndarray:
     n, c, h, w = x.shape
     o, cg, kh, kw = layer.weight.shape
     t, l, b, r = layer.pads(h, w)
-    xp = np.pad(x, ((0, 0), (0, 0), (t, b), (l, r)))
     dh, dw = layer.dilation
     sh, sw = layer.stride
     oh = (h + t + b - (kh - 1) * dh - 1) // sh + 1
     ow = (w + l + r - (kw - 1) * dw - 1) // sw + 1
-    # cols[n, c, i, j, oh, ow] = xp[n, c, i*dh + oh*sh, j*dw + ow*sw]
-    cols = np.empty((n, c, kh, kw, oh, ow), x.dtype)
+    # cols[n, c, i, j, oy, ox] = x[n, c, i*dh + oy*sh - t, j*dw + ox*sw - l], 0 in the padding
+    cols = np.zeros((n, c, kh, kw, oh, ow), x.dtype)
     for i in range(kh):
+        y0, y1 = _taps_inside(i * dh - t, sh, oh, h)
+        if y0 == y1:
+            continue
+        iy = i * dh - t + y0 * sh
         for j in range(kw):
-            cols[:, :, i, j] = xp[:, :, i * dh: i * dh + (oh - 1) * sh + 1: sh, j * dw: j * dw + (ow - 1) * sw + 1: sw]
+            x0, x1 = _taps_inside(j * dw - l, sw, ow, w)
+            if x0 == x1:
+                continue
+            ix = j * dw - l + x0 * sw
+            cols[:, :, i, j, y0:y1, x0:x1] = x[:, :, iy: iy + (y1 - y0 - 1) * sh + 1: sh,
+                                               ix: ix + (x1 - x0 - 1) * sw + 1: sw]
     g = layer.groups
     og = o // g
     wt = layer.weight.astype(np.float64)
@@ -40,15 +57,31 @@ def _conv2d(x: np.ndarray, layer: L.Conv2d) -> np.ndarray:
     return out
 
 
+def _pool_axis(x: np.ndarray, axis: int, k: int, s: int, p: int, n_out: int, op: str) -> tuple[np.ndarray, np.ndarray]:
+    """Max or sum over the windows along one axis (the real values of each, padding left
+    out), and how many real values each window holds. Max and sum are separable, so two
+    passes give the 2-D pool; windows are clipped, never padded (a 2^24 window costs what
+    its real part does)."""
+    size = x.shape[axis]
+    parts, counts = [], []
+    for o in range(n_out):
+        lo, hi = max(o * s - p, 0), min(o * s - p + k, size)
+        win = np.take(x, range(lo, hi), axis=axis)
+        parts.append(win.max(axis=axis) if op == "max" else win.sum(axis=axis))
+        counts.append(hi - lo)
+    return np.stack(parts, axis=axis), np.array(counts, np.float64)
+
+
 def _pool(x: np.ndarray, layer: L._Pool2d, op: str) -> np.ndarray:
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
-    fill = -np.inf if op == "max" else np.nan
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
     oh = (h + 2 * ph - kh) // sh + 1
     ow = (w + 2 * pw - kw) // sw + 1
-    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw][:, :, :oh, :ow]
-    return win.max(axis=(4, 5)) if op == "max" else np.nanmean(win, axis=(4, 5))
+    rows, count_h = _pool_axis(x, 2, kh, sh, ph, oh, op)
+    y, count_w = _pool_axis(rows, 3, kw, sw, pw, ow, op)
+    # Every window holds a real value (padding is at most half the window), so a max never
+    # sees only padding and a mean divides by its real count (count_include_pad=0).
+    return y if op == "max" else y / (count_h[:, None] * count_w[None, :])
 
 
 def _activate(y: np.ndarray, activation) -> np.ndarray:
@@ -96,7 +129,8 @@ def forward_all(graph: Graph, inputs: Union[np.ndarray, Mapping[str, np.ndarray]
         elif op == "clip":
             y = np.clip(x, layer.lo, layer.hi)
         elif op == "sigmoid":
-            y = 1 / (1 + np.exp(-x))
+            with np.errstate(over="ignore"):  # exp(-x) overflows to inf for x < -709: y is then 0, as it should
+                y = 1 / (1 + np.exp(-x))
         elif op == "softmax":
             e = np.exp(x - x.max(axis=-1, keepdims=True))
             y = e / e.sum(axis=-1, keepdims=True)

@@ -6,11 +6,18 @@ header fields overwritten with extreme values. Half of the mutants get their che
 recomputed (_core.fnn_reseal), because a checksum mismatch would otherwise stop almost every
 mutation before the structural checks behind it. Run under AddressSanitizer (.ci/run) this
 also proves that no mutation makes the reader or a later Session read out of bounds.
+
+Mutants run in child processes (tests/io/fuzz_harness.py): a crash or a hang fails this
+test with the mutant saved, instead of killing the test session. The mutants and the
+inputs are drawn in this process, from one seeded stream, as they always were.
 """
+import atexit
 import collections
 import os
 import re
-import time
+import shutil
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +25,7 @@ import pytest
 import frugalnn
 from frugalnn import _core
 from frugalnn.graph import Conv2d, Dense, Flatten, MaxPool2d, ReLU, Sequential, Session, compile
+from tests.io.fuzz_harness import Case, run_cases
 
 # Longer or other runs: FRUGALNN_FUZZ_MUTATIONS=100000 FRUGALNN_FUZZ_SEED=1 python -m pytest ...
 MUTATIONS = int(os.environ.get("FRUGALNN_FUZZ_MUTATIONS", 10_000))
@@ -104,13 +112,42 @@ def _mutate(rng, data: bytes) -> bytes:
     return bytes(b)
 
 
-def test_mutated_files_fail_cleanly_or_run(seeds, tmp_path, capsys):
+_WORKER = {}
+
+
+def setup(_):
+    """In the worker: a private folder for the mutant file."""
+    folder = tempfile.mkdtemp(prefix="fnn-fuzz-")
+    atexit.register(shutil.rmtree, folder, True)
+    _WORKER["path"] = Path(folder) / "mutant.fnn"
+
+
+def run_case(payload) -> str:
+    """In the worker: load one mutant and run it; the outcome, or "FAIL..." with why."""
+    mutant, x, mmap = payload
+    path = _WORKER["path"]
+    path.write_bytes(mutant)
+    try:
+        program = frugalnn.load(path, mmap=mmap)
+    except frugalnn.FormatError as e:
+        # The check that spoke, numbers and the path left out: "header checksum mismatch", ...
+        message = str(e)[len(str(path)) + 2:]
+        return "FormatError: " + re.sub(r"\d+", "N", message)[:72]
+    except Exception as e:  # noqa: BLE001  (anything else is a failure, reported with the case)
+        return f"FAIL: load raised {type(e).__name__}: {e}"
+    try:
+        Session(program, max_batch=2, num_threads=1).run(x)
+    except Exception as e:  # noqa: BLE001
+        return f"FAIL: loaded but its Session raised {type(e).__name__}: {e}"
+    # Dropped before the next mutant overwrites the file in place: a mapping whose file
+    # shrinks raises SIGBUS when touched (mapped_file.h).
+    del program
+    return "loaded and ran"
+
+
+def _cases(seeds):
     rng = np.random.default_rng(SEED)
     names = sorted(seeds)
-    path = tmp_path / "mutant.fnn"
-    outcomes = collections.Counter()
-    messages = collections.Counter()
-    start = time.perf_counter()
     for i in range(MUTATIONS):
         name = names[i % len(names)]
         data, shape = seeds[name]
@@ -120,33 +157,25 @@ def test_mutated_files_fail_cleanly_or_run(seeds, tmp_path, capsys):
             mutant = _mutate(rng, data)
             if resealed:
                 mutant = _core.fnn_reseal(mutant)
-        path.write_bytes(mutant)
         mmap = bool(rng.random() < 0.5)
-        try:
-            program = frugalnn.load(path, mmap=mmap)
-        except frugalnn.FormatError as e:
-            outcomes["FormatError"] += 1
-            # The check that spoke, numbers and the path left out: "header checksum mismatch", ...
-            message = str(e)[len(str(path)) + 2:]
-            messages[re.sub(r"\d+", "N", message)[:72]] += 1
-            continue
-        except Exception as e:  # noqa: BLE001  (anything else is a failure, reported with the case)
-            pytest.fail(f"mutation {i} of {name} (resealed={resealed}, mmap={mmap}) raised "
-                        f"{type(e).__name__}: {e}")
         x = rng.standard_normal((2,) + tuple(shape)).astype(np.float32)
-        try:
-            Session(program, max_batch=2, num_threads=1).run(x)
-        except Exception as e:  # noqa: BLE001
-            pytest.fail(f"mutation {i} of {name} (resealed={resealed}, mmap={mmap}) loaded but its "
-                        f"Session raised {type(e).__name__}: {e}")
-        # Dropped before the next mutant overwrites the file in place: a mapping whose file
-        # shrinks raises SIGBUS when touched (mapped_file.h).
-        del program
-        outcomes["loaded and ran"] += 1
-    elapsed = time.perf_counter() - start
+        yield Case(f"mutation {i} of {name} (seed {SEED}, resealed={resealed}, mmap={mmap})", (mutant, x, mmap))
+
+
+def test_mutated_files_fail_cleanly_or_run(seeds, tmp_path, capsys):
+    report = run_cases("tests.io.test_fnn_fuzz:run_case", _cases(seeds), save_dir=tmp_path / "failures")
+    outcomes = collections.Counter()
+    messages = collections.Counter()
+    for outcome, n in report.outcomes.items():
+        kind = outcome.split(":")[0]
+        outcomes[kind] += n
+        if kind == "FormatError":
+            messages[outcome[len("FormatError: "):]] += n
     with capsys.disabled():
-        print(f"\n{MUTATIONS} mutations in {elapsed:.1f} s: {dict(outcomes)}")
+        print(f"\n{report.cases} mutations in {report.seconds:.1f} s ({report.workers_started} worker processes): "
+              f"{dict(outcomes)}")
         for msg, n in messages.most_common(30):
             print(f"  {n:6d}  {msg}")
-    assert sum(outcomes.values()) == MUTATIONS
+    assert not report.failures, "\n".join(map(str, report.failures[:20]))
+    assert report.cases == MUTATIONS
     assert outcomes["FormatError"] > MUTATIONS // 2  # the mutator still reaches the checks

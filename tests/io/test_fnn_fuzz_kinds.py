@@ -10,12 +10,16 @@ the blob table, the meta records and the blobs (sparse row pointers and indices)
 with extreme values. All field overwrites and a quarter of the rest are "resealed" — every
 checksum recomputed (_core.fnn_reseal), as a crafted file would have them — so that they
 reach the structural checks behind the checksums. (tests/io/test_fnn_fuzz.py is an
-independent fuzzer of small files.)
+independent fuzzer of small files.) Mutants run in child processes
+(tests/io/fuzz_harness.py): a crash or a hang fails the test with the mutant saved.
 """
+import atexit
 import collections
 import random
 import re
-import time
+import shutil
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,6 +30,7 @@ from frugalnn.graph import Conv2d, Dense, Flatten, MaxPool2d, ReLU, Sequential, 
 from frugalnn.io.fnn import info
 from frugalnn.sparse import CSRMatrix
 from tests.graph.models import residual_cnn
+from tests.io.fuzz_harness import Case, run_cases
 
 SEED = 20240611
 MUTATIONS_PER_FILE = 2100  # x 6 files = 12,600
@@ -151,45 +156,62 @@ def _category(message: str) -> str:
     return "other"
 
 
-def test_mutated_files_raise_format_error_or_run(bases, tmp_path, capsys):
+_WORKER = {}
+
+
+def setup(_):
+    """In the worker: a private folder for the mutant file."""
+    folder = tempfile.mkdtemp(prefix="fnn-fuzz-kinds-")
+    atexit.register(shutil.rmtree, folder, True)
+    _WORKER["path"] = Path(folder) / "m.fnn"
+
+
+def run_case(payload) -> str:
+    """In the worker: load one mutant (mmap or read) and run it on a seeded input."""
+    mutated, mmap, seed, unchanged = payload
+    path = _WORKER["path"]
+    path.write_bytes(mutated)
+    try:
+        program = frugalnn.load(path, mmap=mmap)
+    except frugalnn.FormatError as e:
+        return "FormatError: " + _category(str(e))
+    except Exception as e:  # noqa: BLE001 - anything else is the failure we look for
+        return f"FAIL: load raised {type(e).__name__}: {e}"
+    try:
+        x = {s.name: np.random.default_rng(seed).random((2,) + tuple(s.shape[1:]), dtype=np.float32)
+             for s in program.inputs}
+        y = Session(program, max_batch=2, num_threads=1).run(x)
+        outputs = y if isinstance(y, dict) else {program.outputs[0].name: y}
+        if [v.shape[1:] for v in outputs.values()] != [tuple(s.shape[1:]) for s in program.outputs]:
+            return "FAIL: the outputs have other shapes than the program says"
+    except Exception as e:  # noqa: BLE001
+        return f"FAIL: run raised {type(e).__name__}: {e}"
+    del program  # before the next mutant overwrites the mapped file
+    return "loaded and ran" + (" (unchanged bytes)" if unchanged else "")
+
+
+def _cases(bases, ops):
     rng = random.Random(SEED)
-    path = tmp_path / "m.fnn"
-    outcomes = collections.Counter()
-    ops = collections.Counter()
-    failures = []
-    start = time.perf_counter()
-    total = 0
     for name, data, meta in bases:
         for i in range(MUTATIONS_PER_FILE):
             op, mutated = _mutate(data, meta, rng)
             ops[op] += 1
-            total += 1
-            path.write_bytes(mutated)
-            try:
-                program = frugalnn.load(path, mmap=i % 4 != 0)
-            except frugalnn.FormatError as e:
-                outcomes["FormatError: " + _category(str(e))] += 1
-                continue
-            except Exception as e:  # noqa: BLE001 - anything else is the failure we look for
-                failures.append((name, i, op, f"load raised {type(e).__name__}: {e}"))
-                continue
-            try:
-                x = {s.name: np.random.default_rng(i).random((2,) + tuple(s.shape[1:]), dtype=np.float32)
-                     for s in program.inputs}
-                y = Session(program, max_batch=2, num_threads=1).run(x)
-                outputs = y if isinstance(y, dict) else {program.outputs[0].name: y}
-                assert [v.shape[1:] for v in outputs.values()] == [tuple(s.shape[1:]) for s in program.outputs]
-                outcomes["loaded and ran" + (" (unchanged bytes)" if mutated == data else "")] += 1
-            except Exception as e:  # noqa: BLE001
-                failures.append((name, i, op, f"run raised {type(e).__name__}: {e}"))
-    seconds = time.perf_counter() - start
+            yield Case(f"{name} mutation {i} ({op}, seed {SEED})", (mutated, i % 4 != 0, i, mutated == data))
+
+
+def test_mutated_files_raise_format_error_or_run(bases, tmp_path, capsys):
+    ops = collections.Counter()
+    report = run_cases("tests.io.test_fnn_fuzz_kinds:run_case", _cases(bases, ops),
+                       save_dir=tmp_path / "failures")
+    outcomes = report.outcomes
     with capsys.disabled():
-        print(f"\n.fnn fuzz: {total:,} mutations of {len(bases)} files in {seconds:.1f} s (seed {SEED})")
+        print(f"\n.fnn fuzz: {report.cases:,} mutations of {len(bases)} files in {report.seconds:.1f} s "
+              f"(seed {SEED}, {report.workers_started} worker processes)")
         for k, v in sorted(ops.items()):
             print(f"  {k:<22} {v:>6,}")
         for k, v in sorted(outcomes.items(), key=lambda kv: -kv[1]):
             print(f"  {k:<40} {v:>6,}")
-    assert total >= 10_000
-    assert not failures, "\n".join(map(str, failures[:20]))
+    assert not report.failures, "\n".join(map(str, report.failures[:20]))
+    assert report.cases >= 10_000
     assert outcomes["loaded and ran"] + outcomes["loaded and ran (unchanged bytes)"] > 0
     assert outcomes["FormatError: program consistency"] > 0 and outcomes["FormatError: other"] == 0

@@ -34,6 +34,10 @@ struct PixelCursor {
 };
 
 // First and one-past-last tap t in [0, k) with 0 <= origin + t * dil < extent.
+// Overflow: check_program caps every extent, kernel size, stride, dilation and pad at 2^24
+// and the output extent at what the input and padding can produce, so |origin| =
+// |o * stride - pad| < 2^49 and every sum below stays under 2^50: no signed overflow,
+// with no per-pixel check.
 inline void tap_range(idx origin, size_t k, size_t dil, size_t extent, size_t* t0, size_t* t1) {
   const idx d = static_cast<idx>(dil), e = static_cast<idx>(extent), kk = static_cast<idx>(k);
   idx lo = origin < 0 ? (-origin + d - 1) / d : 0;
@@ -215,7 +219,10 @@ void im2col(const Conv2dGeometry& g, const T* x, size_t p0, size_t rows, size_t 
     const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
     size_t ky0, ky1;  // patch rows inside the input
     tap_range(iy0, kh, dh, h, &ky0, &ky1);
-    const T* x_top = xb + static_cast<size_t>(iy0 + static_cast<idx>(ky0 * dh)) * row_elems;
+    // No patch row inside (a window wholly in the padding): nothing is read, and x_top must
+    // not point far outside the input either (pointer arithmetic past an object is UB).
+    const T* x_top =
+        ky1 > ky0 ? xb + static_cast<size_t>(iy0 + static_cast<idx>(ky0 * dh)) * row_elems : xb;
     const size_t x_step = dh * row_elems;
     const size_t lead = ky0 * patch_row, trail = (kh - ky1) * patch_row;
     // Interior pixels [j_lo, j_hi) of the segment take the fast path.

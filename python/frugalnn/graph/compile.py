@@ -97,10 +97,17 @@ def _calibrate(graph: Graph, data, layers: set[str]) -> dict[str, tuple[float, i
     # bound the memory calibration takes (the whole 64-image batch at once peaked at ~80 MiB
     # for the MNIST CNN).
     for start in range(0, n, _CALIBRATION_CHUNK):
-        recorded = reference.forward_all(graph, {k: v[start:start + _CALIBRATION_CHUNK] for k, v in data.items()})
+        # The float64 forward may overflow on a model's extreme weights: the inf / NaN it
+        # then holds are refused below, by layer, rather than warned about on the way.
+        with np.errstate(all="ignore"):
+            recorded = reference.forward_all(graph, {k: v[start:start + _CALIBRATION_CHUNK]
+                                                     for k, v in data.items()})
         for node in graph.nodes:
             if node.layer.name in layers:
                 x = recorded[node.inputs[0]]
+                if not np.all(np.isfinite(x)):
+                    raise GraphError(f"layer '{node.layer.name}': its input holds inf or NaN on the calibration "
+                                     "batch, so no int8 scale can cover it")
                 lo, hi = float(np.min(x)), float(np.max(x))
                 r = ranges.setdefault(node.layer.name, [lo, hi])
                 r[0], r[1] = min(r[0], lo), max(r[1], hi)
@@ -109,6 +116,11 @@ def _calibrate(graph: Graph, data, layers: set[str]) -> dict[str, tuple[float, i
     for name, (lo, hi) in ranges.items():
         lo, hi = min(lo, 0.0), max(hi, 0.0)
         scale = (hi - lo) / 255.0 if hi > lo else 1.0
+        if not np.isfinite(np.float32(scale)):
+            raise GraphError(f"layer '{name}': its input ranges over [{lo:g}, {hi:g}] on the calibration batch, "
+                             "too wide for an int8 scale in float32")
+        if np.float32(scale) == 0:  # a range narrower than float32 resolves: every value quantizes to 0
+            scale = 1.0
         zp = int(np.clip(round(-lo / scale), 0, 255))
         params[name] = (float(np.float32(scale)), zp)
     return params
@@ -184,7 +196,7 @@ class _Compiler:
         self.external: set[int] = set()
 
     def elems(self, name: str) -> int:
-        return int(np.prod(self.g.shapes[name]))
+        return math.prod(self.g.shapes[name])
 
     def new(self, name: str, external: bool = False) -> int:
         t = self.core.add_tensor(self.elems(name), external, -1)
@@ -283,7 +295,7 @@ class _Compiler:
                     a = a.reshape(a.shape[0], c, h, wd).transpose(0, 2, 3, 1).reshape(a.shape[0], -1)
                 return a
 
-            w, b = _fold(arrange(layer.weight), layer.bias, scale_shift)
+            w, b = _fold(arrange(layer.weight), layer.bias, scale_shift, layer, node)
             y = self.writes(out_name)
             p = self.prec[layer.name]
             if p == "sparse":
@@ -304,7 +316,7 @@ class _Compiler:
             o, cg, kh, kw = layer.weight.shape
             _, oh, ow = g.shapes[node.output]
             t, left, _, _ = layer.pads(h, wd)
-            w, b = _fold(layer.weight, layer.bias, scale_shift)
+            w, b = _fold(layer.weight, layer.bias, scale_shift, layer, node)
             y = self.writes(out_name)
             geo = [h, wd, c, oh, ow, o, kh, kw, *layer.stride, *layer.dilation, t, left, layer.groups]
             if _is_depthwise(layer, in_shape):
@@ -451,7 +463,7 @@ def _concat_parts(shapes, axis: int, out_shape) -> list[int]:
     axis %= rank
     order = (1, 2, 0) if _spatial(out_shape) else tuple(range(rank))
     inner_axes = order[order.index(axis) + 1:]
-    return [int(s[axis]) * int(np.prod([s[a] for a in inner_axes], dtype=np.int64)) for s in shapes]
+    return [int(s[axis]) * math.prod(int(s[a]) for a in inner_axes) for s in shapes]
 
 
 def _given_int8(layer, precision: str, scale_shift):
@@ -473,13 +485,21 @@ def _fusible_pool(layer) -> bool:
     return isinstance(layer, L.MaxPool2d) and layer.stride == layer.kernel and layer.padding == (0, 0)
 
 
-def _fold(w: np.ndarray, b: Optional[np.ndarray], scale_shift):
+def _fold(w: np.ndarray, b: Optional[np.ndarray], scale_shift, layer, node):
+    """Weights and bias with a following per-channel scale / shift folded in. Refused when
+    that overflows float32: the folded layer would compute inf where the two layers apart
+    may not, a silently different answer."""
     if scale_shift is None:
         return w, b
     scale, shift = scale_shift
-    w = (w * scale.reshape((-1,) + (1,) * (w.ndim - 1))).astype(np.float32)
-    b0 = np.zeros(w.shape[0], np.float32) if b is None else b
-    return w, (b0 * scale + shift).astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = (w * scale.reshape((-1,) + (1,) * (w.ndim - 1))).astype(np.float32)
+        b0 = np.zeros(w.shape[0], np.float32) if b is None else b
+        b = (b0 * scale + shift).astype(np.float32)
+    if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+        raise GraphError(f"{layer.name}: folding the BatchNorm / ScaleShift after it into its weights overflows "
+                         "float32")
+    return w, b
 
 
 def _sparse_of(w: np.ndarray) -> CSRMatrix:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 from .layers import GraphError, Layer, Shape
+from .limits import check_shape
 
 
 @dataclass
@@ -46,10 +47,9 @@ class Graph:
     shapes: dict[str, Shape] = field(default_factory=dict)
 
     def input(self, name: str, shape: Sequence[int]) -> Tensor:
-        """Declare an input: float32, per-sample ``shape`` (the batch dimension is added)."""
-        shape = tuple(int(s) for s in shape)
-        if not shape or any(s < 1 for s in shape):
-            raise GraphError(f"input '{name}': shape must be non-empty with sizes >= 1, got {shape}")
+        """Declare an input: float32, per-sample ``shape`` (the batch dimension is added):
+        sizes in [1, 2^24], at most 2^40 values per sample (the native program's caps)."""
+        shape = check_shape(f"input '{name}'", shape)
         if name in self.shapes:
             raise GraphError(f"input '{name}': the name is taken")
         self.inputs[name] = shape
@@ -63,7 +63,8 @@ class Graph:
             raise GraphError(f"{layer.name}: takes {layer.arity} input(s), got {len(inputs)}")
         if any(n.layer is layer for n in self.nodes):
             raise GraphError(f"{layer.name}: a layer object can be used once per graph (weights are not shared)")
-        out_shape = layer.infer([t.shape for t in inputs])
+        # Every layer's output is held to the caps here, once for all layer kinds.
+        out_shape = check_shape(layer._label(), layer.infer([t.shape for t in inputs]), "output shape")
         name = layer.name
         if name in self.shapes:
             raise GraphError(f"{layer.name}: the name is taken")

@@ -4,6 +4,11 @@ Shapes at the API are NCHW as in ONNX and PyTorch, without the batch dimension: 
 ``infer`` takes the per-sample input shapes and returns the per-sample output shape, raising
 ``GraphError`` that names the layer and the mismatch. Weights are float32 numpy arrays in
 PyTorch's layouts (Dense: out x in; Conv2d: out x in/groups x kh x kw).
+
+Every integer that sizes a layer is range-checked where it enters, with Python integers:
+kernel sizes, strides, dilations, pads, groups and shape sizes in [1, 2^24] (pads from 0),
+at most 2^40 values per sample, at most 32 axes (``limits.py``). These are the caps the
+native program check applies, so a graph that builds always passes it.
 """
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ import math
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
+
+from .limits import MAX_DIM, MAX_RANK, check_int, check_shape, is_int
 
 Shape = tuple[int, ...]
 Pair = Union[int, tuple[int, int]]
@@ -21,9 +28,10 @@ class GraphError(ValueError):
 
 
 def _pair(name: str, v: Pair, layer: str, minimum: int) -> tuple[int, int]:
-    t = (v, v) if isinstance(v, (int, np.integer)) else tuple(v)
-    if len(t) != 2 or not all(isinstance(a, (int, np.integer)) and a >= minimum for a in t):
-        raise GraphError(f"{layer}: {name} must be an int >= {minimum} or a pair of them, got {v!r}")
+    """An int or a pair of ints, each in [minimum, 2^24] (the native program's cap)."""
+    t = (v, v) if is_int(v) else tuple(v) if isinstance(v, (tuple, list)) else ()
+    if len(t) != 2 or not all(is_int(a) and minimum <= a <= MAX_DIM for a in t):
+        raise GraphError(f"{layer}: {name} must be an int in [{minimum}, 2^24] or a pair of them, got {v!r}")
     return (int(t[0]), int(t[1]))
 
 
@@ -34,6 +42,7 @@ def _weights(layer: str, name: str, a: object, ndim: int) -> np.ndarray:
         raise GraphError(f"{layer}: {name} must be float32, got {a.dtype} (no implicit casts)")
     if a.ndim != ndim:
         raise GraphError(f"{layer}: {name} must be {ndim}-D, got shape {a.shape}")
+    check_shape(layer, a.shape, f"{name} shape")  # no empty axis, none past 2^24
     if not np.all(np.isfinite(a)):
         raise GraphError(f"{layer}: {name} contains NaN or infinity")
     return np.ascontiguousarray(a)
@@ -192,9 +201,10 @@ class Conv2d(Layer):
             self.padding: Union[str, tuple[int, int]] = padding if padding == "same" else (0, 0)
         else:
             self.padding = _pair("padding", padding, lab, 0)
-        if not isinstance(groups, (int, np.integer)) or groups < 1 or o % groups:
+        groups = check_int(lab, "groups", groups, 1)
+        if o % groups:
             raise GraphError(f"{lab}: groups must divide the {o} output channels, got {groups!r}")
-        self.groups = int(groups)
+        self.groups = groups
         self.activation = _activation(lab, activation)
 
     def pads(self, h: int, w: int) -> tuple[int, int, int, int]:
@@ -203,7 +213,7 @@ class Conv2d(Layer):
             out = []
             for size, s, d, k in ((h, self.stride[0], self.dilation[0], self.weight.shape[2]),
                                   (w, self.stride[1], self.dilation[1], self.weight.shape[3])):
-                total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
+                total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)  # integer ceil
                 out.append((total // 2, total - total // 2))
             return (out[0][0], out[1][0], out[0][1], out[1][1])
         ph, pw = self.padding  # type: ignore[misc]
@@ -217,7 +227,11 @@ class Conv2d(Layer):
         if c != cg * self.groups:
             raise GraphError(f"{self._label()}: input has {c} channels, weight expects {cg} x groups "
                              f"{self.groups} = {cg * self.groups}")
-        t, l, b, r = self.pads(h, w)
+        pads = self.pads(h, w)
+        if max(pads) > MAX_DIM:  # "same" on a large dilation: the native program caps pads too
+            raise GraphError(f"{self._label()}: padding {pads} (top, left, bottom, right) is past 2^24")
+        t, l, b, r = pads
+        # Python ints: no overflow, whatever the (already capped) geometry.
         oh = (h + t + b - (kh - 1) * self.dilation[0] - 1) // self.stride[0] + 1
         ow = (w + l + r - (kw - 1) * self.dilation[1] - 1) // self.stride[1] + 1
         if oh < 1 or ow < 1:
@@ -327,7 +341,7 @@ class Flatten(Layer):
 
     def infer(self, shapes):
         (s,) = shapes
-        return (int(np.prod(s)),)
+        return (math.prod(s),)
 
 
 class Reshape(Layer):
@@ -337,16 +351,20 @@ class Reshape(Layer):
 
     def __init__(self, shape: Sequence[int], *, name: Optional[str] = None) -> None:
         super().__init__(name)
+        shape = tuple(shape)
+        if len(shape) > MAX_RANK:
+            raise GraphError(f"{self._label()}: the target shape has {len(shape)} axes, more than {MAX_RANK}")
+        if (not shape or not all(is_int(v) and (v == -1 or 1 <= v <= MAX_DIM) for v in shape)
+                or sum(v == -1 for v in shape) > 1):
+            raise GraphError(f"{self._label()}: bad target shape {shape}: sizes in [1, 2^24], at most one -1")
         self.shape = tuple(int(v) for v in shape)
-        if sum(v == -1 for v in self.shape) > 1 or any(v < -1 or v == 0 for v in self.shape):
-            raise GraphError(f"{self._label()}: bad target shape {self.shape}")
 
     def infer(self, shapes):
         (s,) = shapes
-        n = int(np.prod(s))
-        known = int(np.prod([v for v in self.shape if v != -1]))
+        n = math.prod(s)
+        known = math.prod(v for v in self.shape if v != -1)
         out = tuple(n // known if v == -1 else v for v in self.shape)
-        if int(np.prod(out)) != n:
+        if math.prod(out) != n:
             raise GraphError(f"{self._label()}: cannot reshape {s} ({n} values) to {self.shape}")
         return out
 
@@ -387,7 +405,7 @@ class Concat(Layer):
 
     def __init__(self, axis: int = 0, *, name: Optional[str] = None) -> None:
         super().__init__(name)
-        self.axis = int(axis)
+        self.axis = check_int(self._label(), "axis", axis, -MAX_DIM)
 
     def infer(self, shapes):
         if len(shapes) < 2:
@@ -423,10 +441,13 @@ class BatchNorm(Layer):
         if np.any(self.var < 0) or not eps > 0:
             raise GraphError(f"{lab}: var must be >= 0 and eps > 0")
         self.eps = float(eps)
+        if not all(np.all(np.isfinite(a)) for a in self.scale_shift()):
+            raise GraphError(f"{lab}: gamma / sqrt(var + eps) or beta - mean * scale overflows float32")
 
     def scale_shift(self) -> tuple[np.ndarray, np.ndarray]:
-        scale = (self.gamma / np.sqrt(self.var.astype(np.float64) + self.eps)).astype(np.float32)
-        return scale, (self.beta - self.mean * scale).astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow -> inf, refused by __init__
+            scale = (self.gamma / np.sqrt(self.var.astype(np.float64) + self.eps)).astype(np.float32)
+            return scale, (self.beta - self.mean * scale).astype(np.float32)
 
     def infer(self, shapes):
         (s,) = shapes

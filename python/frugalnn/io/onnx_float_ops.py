@@ -9,6 +9,7 @@ import numpy as np
 
 from ..graph import layers as L
 from ..graph.layers import QuantParams
+from ..graph.limits import MAX_DIM, MAX_RANK
 from .onnx_import import _Importer, op
 from .onnx_layers import (
     CONV_ATTRS, POOL_ATTRS, bias_vector, conv, dense, explicit_pads, pair_attr, quant_params, weights,
@@ -103,7 +104,7 @@ def softmax(imp: _Importer, node: Any, x: Data, axis: int, coerced: bool, name: 
     axis = imp.axis(node, axis, rank)
     if axis == 0:
         raise unsupported(node, "softmax over the batch axis")
-    if (not coerced and axis != rank - 1) or int(np.prod(x.shape[:axis - 1], dtype=np.int64)) != 1:
+    if (not coerced and axis != rank - 1) or math.prod(x.shape[:axis - 1]) != 1:
         raise unsupported(node, f"softmax over axis {axis} of shape (batch, {', '.join(map(str, x.shape))}): "
                                 "only over all of a sample's values (e.g. the last axis of a 2-D tensor)")
     flat = x if len(x.shape) == 1 else Data(imp.emit(node, L.Flatten(name=imp.fresh(f"{name}/flatten")),
@@ -147,6 +148,8 @@ def _reshape(imp: _Importer, node: Any, a: dict) -> None:
         raise malformed(node, "the shape input is required")
     if target.dtype != np.int64 or target.ndim != 1:
         raise malformed(node, f"shape must be a 1-D int64 tensor, got {target.dtype} {target.shape}")
+    if target.size > MAX_RANK + 1:  # + the batch
+        raise malformed(node, f"the shape has {target.size} values: at most {MAX_RANK + 1} axes are supported")
     imp.set(node.output[0], imp.reshape(node, x, reshape_target(imp, node, x, [int(t) for t in target],
                                                                 flag(node, a, "allowzero")),
                                         imp.name_for(node)))
@@ -155,11 +158,12 @@ def _reshape(imp: _Importer, node: Any, a: dict) -> None:
 def reshape_target(imp: _Importer, node: Any, x: Data, t: list[int], allowzero: bool) -> tuple[int, ...]:
     """The per-sample shape a Reshape to ``t`` gives, refusing one that moves the batch."""
     full = [None] + list(x.shape)  # None: the batch
-    n = int(np.prod(x.shape, dtype=np.int64))
+    n = math.prod(x.shape)  # Python ints throughout: a crafted shape cannot wrap around
     if not t:
         raise unsupported(node, "a reshape to a scalar drops the batch dimension")
-    if any(v < -1 for v in t) or t.count(-1) > 1:
-        raise malformed(node, f"bad target shape {t}")
+    if any(v < -1 or v > MAX_DIM for v in t) or t.count(-1) > 1:
+        raise malformed(node, f"bad target shape {t[:8]}{'...' if len(t) > 8 else ''}: sizes must be -1, 0 or "
+                              "in [1, 2^24], with at most one -1")
     if 0 in t:
         if allowzero:
             raise unsupported(node, f"allowzero=1 with a 0 in the shape {t}: empty tensors are not supported")
@@ -167,7 +171,7 @@ def reshape_target(imp: _Importer, node: Any, x: Data, t: list[int], allowzero: 
             raise malformed(node, f"shape {t} copies a dimension the input (rank {len(full)}) lacks")
         t = [full[i] if v == 0 else v for i, v in enumerate(t)]
     first, rest = t[0], t[1:]
-    known = int(np.prod([v for v in rest if v != -1], dtype=np.int64))
+    known = math.prod(v for v in rest if v != -1)
     if first is None or (imp.batch is not None and first == imp.batch):
         if -1 in rest:
             if known == 0 or n % known:
@@ -179,7 +183,7 @@ def reshape_target(imp: _Importer, node: Any, x: Data, t: list[int], allowzero: 
         raise unsupported(node, f"reshape of (batch, {', '.join(map(str, x.shape))}) to {t} changes the batch "
                                 "dimension; the first dimension must stay the batch (0, or -1 with the others "
                                 "fixed)")
-    if int(np.prod(rest, dtype=np.int64)) != n:
+    if math.prod(rest) != n:
         raise malformed(node, f"cannot reshape (batch, {', '.join(map(str, x.shape))}) to {t}")
     if not rest:
         raise unsupported(node, "a reshape to (batch,) leaves no per-sample dimension")
@@ -222,7 +226,8 @@ def _add(imp: _Importer, node: Any, a: dict) -> None:
         return
     i = 0 if isinstance(va, Data) else 1
     x, c = imp.data(node, i), imp.const_float(node, 1 - i, "the added constant")
-    assert c is not None
+    if c is None:  # check_arity requires both inputs: kept for direct callers
+        raise malformed(node, f"input {1 - i} is required")
     layer = x.layer
     b = None if layer is None or not imp.sole_use(x) else bias_vector(c, imp.rank(x), layer.weight.shape[0])
     if b is None:  # not the bias of the layer before: a shift of its own
@@ -266,7 +271,8 @@ def _data_and_constant(imp: _Importer, node: Any) -> tuple[int, Data, np.ndarray
         raise unsupported(node, f"{node.op_type} of two computed tensors: only with a constant operand")
     i = 0 if isinstance(imp.value(node, 0), Data) else 1
     c = imp.const_float(node, 1 - i, "the constant operand")
-    assert c is not None
+    if c is None:
+        raise malformed(node, f"input {1 - i} is required")
     return i, imp.data(node, i), c
 
 

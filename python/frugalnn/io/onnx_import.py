@@ -28,19 +28,31 @@ Conventions and limits:
   The saturation of each ``QuantizeLinear`` is kept as a ``Clip`` (fused into the layer
   before it by ``compile``); its rounding is not emulated between float layers, so float
   ops between Q/DQ pairs see unrounded values (int8 layers quantize exactly as the model).
+
+Hostile files: every integer read from the model (dims, pads, strides, dilations, groups,
+axes, shapes) is range-checked before any geometry is computed (sizes at most 2^24, as
+the native program check allows). Node arity is checked against onnx's schemas.
+External data is read only from regular files inside the model's folder. Constant
+folding runs under a budget of values, work and time (``onnx_fold``). Whatever the file
+holds, load_onnx returns a Graph or raises ValueError / NotImplementedError. It must not
+crash, hang or exhaust memory, and tests/io/test_onnx_fuzz.py fuzzes it for that.
 """
 from __future__ import annotations
 
 import os
 from collections import Counter
-from typing import Any, Callable, Optional, Union
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Optional, Union
 
 import numpy as np
 
 from ..graph import layers as L
 from ..graph.graph import Graph, Tensor
 from ..graph.layers import GraphError
-from .onnx_values import Data, QConst, Value, attributes, malformed, to_float32, unsupported
+from .onnx_arity import check_arity
+from .onnx_external import load_external_data
+from .onnx_fold import FoldBudget, FoldRefused, evaluate
+from .onnx_values import Data, QConst, Value, attributes, malformed, to_float32, unsupported, where
 
 OPSET_RANGE = (7, 28)  # default-domain opsets whose operator semantics this importer knows
 # Ops never evaluated at load time even with constant inputs: random ones would freeze
@@ -69,14 +81,18 @@ def load_onnx(model: ModelSource) -> Graph:
         NotImplementedError: an op, attribute value, dtype or shape frugalnn cannot run
             exactly (the message names the op type, the node and what is supported).
         ValueError: the model is not valid ONNX (undecodable bytes, undefined tensors,
-            inconsistent shapes).
+            inconsistent shapes, sizes past 2^24, missing inputs or outputs, external data
+            outside the model's folder), or a constant subgraph exceeds the folding budget.
+            Errors about a node name it.
         TypeError: ``model`` is none of the accepted kinds.
+        OSError: the file at ``model`` cannot be read.
     """
     onnx = require_onnx("load_onnx")
+    proto, base_dir = _read_model(onnx, model)
     # A model's weights may be NaN / inf: arithmetic on them must not warn, since the layers
     # reject non-finite parameters with a ValueError naming the node anyway.
     with np.errstate(all="ignore"):
-        return _Importer(onnx, _read_model(onnx, model)).run()
+        return _Importer(onnx, proto, base_dir).run()
 
 
 def require_onnx(who: str) -> Any:
@@ -87,16 +103,20 @@ def require_onnx(who: str) -> Any:
     return onnx
 
 
-def _read_model(onnx: Any, model: ModelSource) -> Any:
+def _read_model(onnx: Any, model: ModelSource) -> tuple[Any, Optional[str]]:
+    """(the ModelProto, the folder its external data may come from: None unless a path)."""
     from google.protobuf.message import DecodeError
 
     if isinstance(model, onnx.ModelProto):
-        return model
+        return model, None
     try:
         if isinstance(model, (bytes, bytearray, memoryview)):
-            return onnx.load_from_string(bytes(model))
+            return onnx.load_from_string(bytes(model)), None
         if isinstance(model, (str, os.PathLike)):
-            return onnx.load(os.fspath(model))
+            path = os.fspath(model)
+            # External data is read by onnx_external (inside the model's folder only), not
+            # by onnx.load, whose checker raises its own exception type on bad paths.
+            return onnx.load(path, load_external_data=False), os.path.dirname(os.path.abspath(path))
     except (DecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"load_onnx: not a valid ONNX model ({type(e).__name__}: {e})") from e
     raise TypeError(f"load_onnx: model must be a path, bytes or an onnx.ModelProto, got {type(model).__name__}")
@@ -129,10 +149,38 @@ def _handlers() -> dict[tuple[str, str], tuple[Handler, dict[str, str]]]:
     return {**_FLOAT_OPS, **QUANT_OPS}
 
 
+# What a message of the load_onnx backstop says: an exception type the importer should
+# have prevented reached its boundary. The fuzzers look for these words.
+BACKSTOP_NOTE = "an unchecked case in frugalnn's ONNX importer: please report it"
+
+
+@contextmanager
+def _boundary(what: str) -> Iterator[None]:
+    """Any exception other than ValueError / NotImplementedError leaving the import of
+    ``what`` (a node, an initializer, a graph input or output) becomes a ValueError that
+    names it. That is only a backstop: the importer checks what it reads and raises
+    the documented types itself."""
+    try:
+        yield
+    except GraphError as e:  # a layer's refusal that no handler tied to its node yet
+        raise ValueError(f"load_onnx: {what}: {e}") from e
+    except (ValueError, NotImplementedError):
+        raise
+    except MemoryError as e:
+        raise ValueError(f"load_onnx: {what}: ran out of memory importing it") from e
+    except RecursionError as e:
+        raise ValueError(f"load_onnx: {what}: nested too deeply to import") from e
+    except Exception as e:
+        raise ValueError(f"load_onnx: {what}: cannot be imported ({type(e).__name__}: {e}); "
+                         f"{BACKSTOP_NOTE}") from e
+
+
 class _Importer:
-    def __init__(self, onnx: Any, model: Any) -> None:
+    def __init__(self, onnx: Any, model: Any, base_dir: Optional[str] = None) -> None:
         self.onnx = onnx
         self.model = model
+        self.base_dir = base_dir
+        self.fold_budget = FoldBudget()
         if not model.HasField("graph") or not model.graph.node:
             raise ValueError("load_onnx: the model has no graph (or an empty one)")
         self.proto = model.graph
@@ -159,23 +207,52 @@ class _Importer:
 
     # -- building ----------------------------------------------------------------------
 
+    def _check_text(self) -> None:
+        """Names and op types the importer reads must be text. protobuf hands a string
+        field that is not valid UTF-8 over as bytes, which no lookup would expect."""
+        def bad(v: Any) -> bool:
+            return not isinstance(v, str)
+
+        if any(bad(o.domain) for o in self.model.opset_import):
+            raise ValueError("load_onnx: an opset domain is not valid UTF-8")
+        for what, items in (("graph input", self.proto.input), ("graph output", self.proto.output),
+                            ("initializer", self.proto.initializer)):
+            for v in items:
+                if bad(v.name):
+                    raise ValueError(f"load_onnx: the name of a {what} ({v.name!r}) is not valid UTF-8")
+        for node in self.proto.node:
+            fields = [node.op_type, node.domain, node.name, *node.input, *node.output,
+                      *(a.name for a in node.attribute)]
+            if any(bad(v) for v in fields):
+                raise malformed(node, "its op type, domain, name, an input, output or attribute name is not "
+                                      "valid UTF-8")
+
     def run(self) -> Graph:
+        self._check_text()
+        with _boundary("external data"):
+            load_external_data(self.onnx, self.model, self.base_dir)
         for t in self.proto.initializer:
-            self.values[t.name] = self.tensor_array(t)
+            with _boundary(f"initializer '{t.name}'"):
+                self.values[t.name] = self.tensor_array(t)
         if len(self.proto.sparse_initializer):
             raise NotImplementedError("load_onnx: sparse initializers are not supported")
         for vi in self.proto.input:
             if vi.name not in self.values:
-                self._graph_input(vi)
+                with _boundary(f"graph input '{vi.name}'"):
+                    self._graph_input(vi)
         if not self.g.inputs:
             raise ValueError("load_onnx: the model has no (non-initializer) inputs")
         for node in self.proto.node:
-            self._node(node)
-        self._graph_outputs()
+            with _boundary(where(node)):
+                self._node(node)
+        with _boundary("the graph outputs"):
+            self._graph_outputs()
         return self.g
 
     def tensor_array(self, t: Any) -> np.ndarray:
         """A TensorProto's values (ValueError when they cannot be read)."""
+        if t.data_location == self.onnx.TensorProto.EXTERNAL:  # load_external_data read them all
+            raise ValueError(f"load_onnx: tensor '{t.name}' has external data that was not read")
         try:
             a = self.onnx.numpy_helper.to_array(t)
         except Exception as e:  # a truncated raw_data, unreadable external data, a bad type
@@ -202,7 +279,7 @@ class _Importer:
                 label = d.dim_param or "unknown"
                 raise NotImplementedError(f"graph input '{name}': dimension {i} is dynamic ({label}); only "
                                           "the first (batch) dimension may be")
-        if dims[0].HasField("dim_value"):
+        if dims[0].HasField("dim_value") and dims[0].dim_value >= 1:  # 0 / -1: old exporters' "any"
             b = int(dims[0].dim_value)
             if self.batch is not None and b != self.batch:
                 raise NotImplementedError(f"graph input '{name}': batch {b} differs from {self.batch}: all "
@@ -215,6 +292,7 @@ class _Importer:
         self.set(name, Data(t))
 
     def _node(self, node: Any) -> None:
+        check_arity(self.onnx, node, self.opset)
         domain = "" if node.domain in ("", "ai.onnx") else node.domain
         for i in node.input:
             if i and i not in self.values:
@@ -242,17 +320,16 @@ class _Importer:
         return all(isinstance(v, np.ndarray) for v in inputs) and (bool(inputs) or not handled)
 
     def _fold(self, node: Any) -> None:
-        """Evaluate a node whose inputs are all constants with onnx's reference evaluator."""
-        from onnx.reference import ReferenceEvaluator
-
-        helper = self.onnx.helper
-        names = [i for i in node.input if i]
+        """Evaluate a node whose inputs are all constants with onnx's reference evaluator,
+        under the model's folding budget."""
         outs = [o for o in node.output if o]
         try:
-            g = helper.make_graph([node], "fold", [helper.make_empty_tensor_value_info(n) for n in names],
-                                  [helper.make_empty_tensor_value_info(o) for o in outs])
-            m = helper.make_model(g, opset_imports=list(self.model.opset_import))
-            results = ReferenceEvaluator(m).run(None, {n: self.values[n] for n in names})
+            results = evaluate(self.onnx, node, self.model.opset_import,
+                               {i: self.values[i] for i in node.input if i}, self.fold_budget)
+        except FoldRefused as e:
+            raise malformed(node, f"its inputs are all constants, but {e}") from e
+        except MemoryError as e:
+            raise malformed(node, "its inputs are all constants, but evaluating it ran out of memory") from e
         except Exception as e:
             raise unsupported(node, f"its inputs are all constants but onnx's reference evaluator could not "
                                     f"compute it ({type(e).__name__}: {e})") from e
@@ -398,7 +475,7 @@ class _Importer:
         """``d`` with a new per-sample shape (quantization and range carried over)."""
         if tuple(shape) == d.shape:
             return Data(d.tensor, q=d.q, integer=d.integer, range=d.range)
-        t = self.emit(node, L.Reshape(shape, name=name), [d.tensor])
+        t = self.emit(node, self.layer(node, lambda: L.Reshape(shape, name=name)), [d.tensor])
         return Data(t, q=d.q, integer=d.integer, range=d.range)
 
     def rank(self, d: Data) -> int:

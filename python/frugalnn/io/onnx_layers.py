@@ -2,13 +2,13 @@
 quantized ONNX op handlers."""
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 
 from ..graph import layers as L
 from ..graph.layers import GraphError, QuantParams
+from ..graph.limits import MAX_DIM
 from .onnx_values import Data, QConst, QInfo, Value, malformed, to_float32, unsupported
 
 if TYPE_CHECKING:
@@ -31,6 +31,8 @@ def explicit_pads(node: Any, a: dict, hw: tuple[int, int], kernel: tuple[int, in
             raise malformed(node, f"pads must have 4 values for a 2-D window, got {pads}")
         if min(pads) < 0:
             raise unsupported(node, f"negative pads {pads}")
+        if max(pads) > MAX_DIM:
+            raise malformed(node, f"pads {pads} are past 2^24")
         return pads[0], pads[1], pads[2], pads[3]
     if mode == "VALID":
         return 0, 0, 0, 0
@@ -50,7 +52,7 @@ def same_pads(hw: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, i
     (SAME_UPPER) or the start; None when that would need negative padding."""
     begin, end = [], []
     for size, k, s, d in zip(hw, kernel, stride, dilation):
-        total = (math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size
+        total = (-(-size // s) - 1) * s + (k - 1) * d + 1 - size  # integers: exact at any size
         if total < 0:
             return None
         small, large = total // 2, total - total // 2
@@ -63,8 +65,8 @@ def pair_attr(node: Any, a: dict, name: str, default: int) -> tuple[int, int]:
     v = [int(x) for x in a.get(name, [default, default])]
     if len(v) != 2:
         raise malformed(node, f"{name} must have 2 values for a 2-D window, got {v}")
-    if min(v) < 1:
-        raise malformed(node, f"{name} must be >= 1, got {v}")
+    if min(v) < 1 or max(v) > MAX_DIM:
+        raise malformed(node, f"{name} must be in [1, 2^24], got {v}")
     return v[0], v[1]
 
 
@@ -79,6 +81,8 @@ def conv_geometry(node: Any, a: dict, in_shape: tuple[int, ...], wshape: tuple[i
     stride = pair_attr(node, a, "strides", 1)
     dilation = pair_attr(node, a, "dilations", 1)
     groups = int(a.get("group", 1))
+    if not 1 <= groups <= MAX_DIM:
+        raise malformed(node, f"group must be in [1, 2^24], got {groups}")
     pads = explicit_pads(node, a, in_shape[1:], kernel, stride, dilation)
     t, left, b, r = pads
     if t == b and left == r:
