@@ -139,3 +139,15 @@ def test_a_closed_pipe_is_quiet(files):
     err = p.stderr.read().decode()
     p.stderr.close()
     assert p.wait(timeout=120) == 0 and err == "", err
+
+
+def test_convert_says_a_dynamically_quantized_model_goes_float(files, capsys):
+    quantization = pytest.importorskip("onnxruntime.quantization")
+    d, _ = files
+    dyn = d / "cnn_dynamic.onnx"
+    quantization.quantize_dynamic(str(d / "cnn.onnx"), str(dyn), weight_type=quantization.QuantType.QInt8)
+    code, out, err = _run(["convert", dyn, "-o", d / "dyn.fnn"], capsys)
+    assert code == 0, err
+    assert "quantized dynamically" in out and "--int8 --calib" in out
+    code, out, err = _run(["convert", dyn, "-o", d / "dyn8.fnn", "--int8", "--calib", d / "calib.npz"], capsys)
+    assert code == 0 and "note:" not in out, err

@@ -103,6 +103,11 @@ def cmd_convert(args: argparse.Namespace, out: Out = print) -> int:
     out(f"{args.output}: {_format_bytes(fnn_bytes)} (ONNX {_format_bytes(onnx_bytes)}, "
         f"{fnn_bytes / onnx_bytes:.2f}x); {len(program.steps)} steps, "
         f"weights {_format_bytes(program.weight_bytes)}")
+    dynamic = [layer.name for layer in weighted
+               if layer.quant is not None and not _statically_quantized(layer) and precision[layer.name] != "int8"]
+    if dynamic and not (args.float or args.fp16):
+        out(f"note: {len(dynamic)} layer(s) were quantized dynamically (no activation scales) and are written "
+            "in float; --int8 --calib data.npz calibrates them to int8")
     return 0
 
 

@@ -12,7 +12,7 @@ ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from frugalnn import reference  # noqa: E402
-from frugalnn.graph import Conv2d, Dense, QuantParams, Session, compile  # noqa: E402
+from frugalnn.graph import Conv2d, Dense, GraphError, QuantParams, Session, compile  # noqa: E402
 from frugalnn.io import load_onnx, to_onnx  # noqa: E402
 
 from ..graph.models import mlp, mnist_cnn, residual_cnn  # noqa: E402
@@ -567,6 +567,8 @@ def test_dynamic_quantized_model_agrees_with_the_float_model(name, per_channel, 
     assert all(layer.quant.input_scale is None and layer.quant.weight.dtype == np.int8 for layer in weighted)
     from ..graph.trained import digits28
 
+    with pytest.raises(GraphError, match=r"quantized dynamically.*calibration=x.*precision='f32'"):
+        compile(g, precision="int8")  # no calibration: the message offers both ways on
     held = _eval_inputs()["held-out digits"]
     calib = digits28()[0][:64]  # training digits: frugalnn calibrates once where onnxruntime measures each batch
     got = Session(compile(g, precision="int8", calibration=calib), max_batch=512).run(held)

@@ -174,6 +174,14 @@ def compile(graph: Graph, *, precision: Union[str, Mapping[str, str]] = "f32",
     to_calibrate = {layer.name for layer in weighted if prec[layer.name] == "int8" and layer.name not in qparams}
     if to_calibrate:
         if calibration is None:
+            dynamic = sorted(layer.name for layer in weighted if layer.name in to_calibrate and layer.quant is not None)
+            if dynamic:
+                raise GraphError(
+                    f"layers {dynamic} were quantized dynamically (onnxruntime's quantize_dynamic: activation "
+                    "scales computed per batch at run time); frugalnn's int8 kernels take static activation "
+                    "scales. Either calibrate them: compile(g, precision='int8', calibration=x) with a few "
+                    "typical input batches, or run these layers in float with the model's dequantized weights: "
+                    "compile(g) / precision='f32'")
             raise GraphError(f"int8 layers {sorted(to_calibrate)} need a calibration batch: compile(..., calibration=x)")
         qparams.update(_calibrate(graph, calibration, to_calibrate))
     return _Compiler(graph, prec, qparams, fuse_pool).run()
