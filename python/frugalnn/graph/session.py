@@ -56,7 +56,9 @@ class Session:
     meanwhile (``set_isa``, ``set_num_threads``). ``clone()`` gives an independent session
     on the same weights.
 
-    ``num_threads``: threads one run may use (default: ``get_num_threads()``). ``budget``: the
+    ``num_threads``: threads one run splits its convolution, pooling and element-wise work over
+    (default: ``get_num_threads()``); dense-layer GEMMs split over the library's pool
+    (``set_num_threads``). Results never depend on either. ``budget``: the
     most bytes the arenas may take together; a larger plan raises ``MemoryError`` at creation,
     naming the largest ``max_batch`` that fits. ``pool``: where the arenas come from.
     """
