@@ -20,19 +20,9 @@ namespace fnn {
 namespace {
 
 StepKind parse_kind(const std::string& k) {
-  static const std::pair<const char*, StepKind> kinds[] = {
-      {"to_nhwc", StepKind::kToNhwc}, {"to_nchw", StepKind::kToNchw},
-      {"dense", StepKind::kDense}, {"sparse_dense", StepKind::kSparseDense},
-      {"conv2d", StepKind::kConv}, {"depthwise_conv2d", StepKind::kDepthwise},
-      {"maxpool2d", StepKind::kMaxPool}, {"avgpool2d", StepKind::kAvgPool},
-      {"global_avgpool", StepKind::kGlobalAvgPool}, {"add", StepKind::kAdd},
-      {"clamp", StepKind::kClamp}, {"sigmoid", StepKind::kSigmoid},
-      {"softmax", StepKind::kSoftmax}, {"scale_shift", StepKind::kScaleShift},
-      {"concat", StepKind::kConcat}};
-  for (const auto& [name, kind] : kinds) {
-    if (k == name) return kind;
-  }
-  throw py::value_error("unknown step kind '" + k + "'");
+  StepKind kind;
+  if (!parse_step_kind(k, &kind)) throw py::value_error("unknown step kind '" + k + "'");
+  return kind;
 }
 
 std::vector<float> floats(const std::optional<py::array>& a, const char* name) {

@@ -7,26 +7,31 @@
 
 namespace fnn {
 
+namespace {
+
+constexpr const char* kStepKindNames[] = {
+#define FNN_STEP_KIND(id, name, what) name,
+#include "runtime/step_kinds.inc"
+#undef FNN_STEP_KIND
+};
+static_assert(sizeof(kStepKindNames) / sizeof(kStepKindNames[0]) == kNumStepKinds,
+              "one name per step kind");
+
+}  // namespace
+
 const char* step_kind_name(StepKind kind) {
-  switch (kind) {
-    case StepKind::kToNhwc: return "to_nhwc";
-    case StepKind::kToNchw: return "to_nchw";
-    case StepKind::kDense: return "dense";
-    case StepKind::kSparseDense: return "sparse_dense";
-    case StepKind::kConv: return "conv2d";
-    case StepKind::kDepthwise: return "depthwise_conv2d";
-    case StepKind::kMaxPool: return "maxpool2d";
-    case StepKind::kAvgPool: return "avgpool2d";
-    case StepKind::kGlobalAvgPool: return "global_avgpool";
-    case StepKind::kAdd: return "add";
-    case StepKind::kClamp: return "clamp";
-    case StepKind::kSigmoid: return "sigmoid";
-    case StepKind::kSoftmax: return "softmax";
-    case StepKind::kScaleShift: return "scale_shift";
-    case StepKind::kConcat: return "concat";
-    case StepKind::kQuantize: return "quantize";
+  const int k = static_cast<int>(kind);
+  return k >= 0 && k < kNumStepKinds ? kStepKindNames[k] : "?";
+}
+
+bool parse_step_kind(const std::string& name, StepKind* kind) {
+  for (int k = 0; k < kNumStepKinds; ++k) {
+    if (name == kStepKindNames[k]) {
+      *kind = static_cast<StepKind>(k);
+      return true;
+    }
   }
-  return "?";
+  return false;
 }
 
 const char* step_precision(const Step& s) {

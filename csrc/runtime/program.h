@@ -22,25 +22,18 @@
 namespace fnn {
 
 enum class StepKind : int {
-  kToNhwc,        // NCHW -> NHWC (c, hw)
-  kToNchw,        // NHWC -> NCHW (c, hw)
-  kDense,         // y = x @ W (+ bias), clamp: float PackedWeights, or int8 with static act quant
-  kSparseDense,   // y = x @ S^T (+ bias), clamp
-  kConv,          // im2col tiles + GEMM per group (float or int8 weights)
-  kDepthwise,     // direct depthwise conv: f32 weights, or s8 (weights_s8) on u8 input
-  kMaxPool,
-  kAvgPool,
-  kGlobalAvgPool, // f32, or u8 (in_scale) with a requantized output
-  kAdd,           // y = clamp(a + b); u8 inputs (in_scale) give QLinearAdd semantics
-  kClamp,
-  kSigmoid,
-  kSoftmax,       // rows of `cols`
-  kScaleShift,    // per channel, or c = 1 for every value (BatchNorm / ScaleShift not folded)
-  kConcat,        // runs of parts[j] values from each input in turn, repeated (any axis)
-  kQuantize,      // f32 -> u8 with the output tensor's scale / zero point
+#define FNN_STEP_KIND(id, name, what) id,
+#include "runtime/step_kinds.inc"
+#undef FNN_STEP_KIND
 };
+constexpr int kNumStepKinds = 0
+#define FNN_STEP_KIND(id, name, what) +1
+#include "runtime/step_kinds.inc"
+#undef FNN_STEP_KIND
+    ;
 const char* step_kind_name(StepKind kind);
-constexpr int kNumStepKinds = static_cast<int>(StepKind::kQuantize) + 1;
+// The kind called `name` (step_kind_name's inverse); false for an unknown name.
+bool parse_step_kind(const std::string& name, StepKind* kind);
 
 enum class DType : int { kF32, kU8 };
 

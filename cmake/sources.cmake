@@ -1,0 +1,112 @@
+# Every C++ source of the build, listed by hand and grouped per folder and per ISA level.
+# CMakeLists.txt refuses to configure when a .cc file under csrc/ is on no list, so a new file
+# cannot silently go uncompiled.
+
+set(FNN_UKERNELS_scalar
+  csrc/kernels/conv/f32_dwconv_scalar.cc
+  csrc/kernels/conv/qu8_dwconv_scalar.cc
+  csrc/kernels/gemm/bf16_gemm_scalar.cc
+  csrc/kernels/gemm/f32_bf16_convert_scalar.cc
+  csrc/kernels/gemm/f32_bf16w_gemm_scalar.cc
+  csrc/kernels/gemm/f32_f16w_gemm_scalar.cc
+  csrc/kernels/gemm/f32_gemm_scalar.cc
+  csrc/kernels/gemm/qu8_qs8w_gemm_scalar.cc
+  csrc/kernels/quant/quant_scalar.cc
+  csrc/kernels/reduce/rsum_scalar.cc
+  csrc/kernels/sparse/spmm_scalar.cc
+)
+
+set(FNN_UKERNELS_avx2
+  csrc/kernels/conv/f32_dwconv_avx2.cc
+  csrc/kernels/conv/qu8_dwconv_avx2.cc
+  csrc/kernels/gemm/f32_bf16w_gemm_avx2.cc
+  csrc/kernels/gemm/f32_f16w_gemm_avx2.cc
+  csrc/kernels/gemm/f32_gemm_avx2.cc
+  csrc/kernels/gemm/qu8_qs8w_gemm_avx2.cc
+  csrc/kernels/quant/quant_avx2.cc
+  csrc/kernels/reduce/rsum_avx2.cc
+  csrc/kernels/sparse/spmm_avx2.cc
+)
+
+set(FNN_UKERNELS_avx512
+  csrc/kernels/conv/f32_dwconv_avx512.cc
+  csrc/kernels/conv/qu8_dwconv_avx512.cc
+  csrc/kernels/gemm/f32_bf16w_gemm_avx512.cc
+  csrc/kernels/gemm/f32_f16w_gemm_avx512.cc
+  csrc/kernels/gemm/f32_gemm_avx512.cc
+  csrc/kernels/gemm/qu8_qs8w_gemm_avx512.cc
+  csrc/kernels/quant/quant_avx512.cc
+  csrc/kernels/reduce/rsum_avx512.cc
+  csrc/kernels/sparse/spmm_avx512.cc
+)
+
+set(FNN_UKERNELS_avx512vnni
+  csrc/kernels/conv/qu8_dwconv_avx512vnni.cc
+  csrc/kernels/gemm/qu8_qs8w_gemm_avx512vnni.cc
+  csrc/kernels/reduce/rsum_avx512vnni.cc
+)
+
+set(FNN_UKERNELS_avx512bf16
+  csrc/kernels/gemm/bf16_gemm_avx512bf16.cc
+  csrc/kernels/gemm/f32_bf16_convert_avx512bf16.cc
+)
+
+set(FNN_UKERNELS_avxvnni
+  csrc/kernels/gemm/qu8_qs8w_gemm_avxvnni.cc
+)
+
+# Portable core: CPU detection, dispatch, memory, runtime, .fnn I/O, kernel drivers.
+set(FNN_CORE_SOURCES
+  # csrc/cpu
+  csrc/cpu/cpu_features.cc
+  csrc/cpu/dispatch.cc
+  csrc/cpu/isa.cc
+  # csrc/io
+  csrc/io/fnn_hash.cc
+  csrc/io/fnn_reader.cc
+  csrc/io/fnn_writer.cc
+  csrc/io/mapped_file.cc
+  # csrc/kernels/common
+  csrc/kernels/common/half.cc
+  # csrc/kernels/conv
+  csrc/kernels/conv/conv_nhwc.cc
+  csrc/kernels/conv/dwconv_config.cc
+  # csrc/kernels/eltwise
+  csrc/kernels/eltwise/eltwise.cc
+  # csrc/kernels/gemm
+  csrc/kernels/gemm/gemm_config.cc
+  csrc/kernels/gemm/gemm_driver.cc
+  csrc/kernels/gemm/gemm_pack.cc
+  # csrc/kernels/quant
+  csrc/kernels/quant/quant_config.cc
+  # csrc/kernels/reduce
+  csrc/kernels/reduce/rsum_config.cc
+  # csrc/kernels/sparse
+  csrc/kernels/sparse/sparse_matrix_pack.cc
+  csrc/kernels/sparse/spmm_config.cc
+  csrc/kernels/sparse/spmm_driver.cc
+  # csrc/memory
+  csrc/memory/planner.cc
+  csrc/memory/pool.cc
+  csrc/memory/scratch.cc
+  # csrc/runtime
+  csrc/runtime/activation_dtypes.cc
+  csrc/runtime/conv_step.cc
+  csrc/runtime/program.cc
+  csrc/runtime/program_check.cc
+  csrc/runtime/session.cc
+  csrc/runtime/thread_pool.cc
+  # csrc/testing
+  csrc/testing/pool_stress.cc
+)
+
+set(FNN_BINDING_SOURCES
+  csrc/bindings/bind_cpu.cc
+  csrc/bindings/bind_gemm.cc
+  csrc/bindings/bind_io.cc
+  csrc/bindings/bind_memory.cc
+  csrc/bindings/bind_ops.cc
+  csrc/bindings/bind_runtime.cc
+  csrc/bindings/bind_sparse.cc
+  csrc/bindings/module.cc
+)
