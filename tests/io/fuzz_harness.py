@@ -242,6 +242,18 @@ def run_cases(target: str, cases: Iterable[Case], *, setup: Any = None, timeout:
     return report
 
 
+def worker_file(name: str) -> Path:
+    """In a worker: a path in a private folder that goes when the worker exits (for the
+    mutant file each case writes)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="fuzz-worker-")
+    atexit.register(shutil.rmtree, folder, True)
+    return Path(folder) / name
+
+
 def replay(saved: Path) -> str:
     """Run a saved case in this process (to debug it): the outcome its worker would send."""
     target, setup, payload = pickle.loads(Path(saved).read_bytes())

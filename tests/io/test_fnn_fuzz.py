@@ -11,13 +11,9 @@ Mutants run in child processes (tests/io/fuzz_harness.py): a crash or a hang fai
 test with the mutant saved, instead of killing the test session. The mutants and the
 inputs are drawn in this process, from one seeded stream, as they always were.
 """
-import atexit
 import collections
 import os
 import re
-import shutil
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,7 +21,7 @@ import pytest
 import frugalnn
 from frugalnn import _core
 from frugalnn.graph import Conv2d, Dense, Flatten, MaxPool2d, ReLU, Sequential, Session, compile
-from tests.io.fuzz_harness import Case, run_cases
+from tests.io.fuzz_harness import Case, run_cases, worker_file
 
 # Longer or other runs: FRUGALNN_FUZZ_MUTATIONS=100000 FRUGALNN_FUZZ_SEED=1 python -m pytest ...
 MUTATIONS = int(os.environ.get("FRUGALNN_FUZZ_MUTATIONS", 10_000))
@@ -117,9 +113,7 @@ _WORKER = {}
 
 def setup(_):
     """In the worker: a private folder for the mutant file."""
-    folder = tempfile.mkdtemp(prefix="fnn-fuzz-")
-    atexit.register(shutil.rmtree, folder, True)
-    _WORKER["path"] = Path(folder) / "mutant.fnn"
+    _WORKER["path"] = worker_file("mutant.fnn")
 
 
 def run_case(payload) -> str:

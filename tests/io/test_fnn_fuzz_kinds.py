@@ -13,12 +13,9 @@ reach the structural checks behind the checksums. (tests/io/test_fnn_fuzz.py is 
 independent fuzzer of small files.) Mutants run in child processes
 (tests/io/fuzz_harness.py): a crash or a hang fails the test with the mutant saved.
 """
-import atexit
 import collections
 import random
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +27,7 @@ from frugalnn.graph import Conv2d, Dense, Flatten, MaxPool2d, ReLU, Sequential, 
 from frugalnn.io.fnn import info
 from frugalnn.sparse import CSRMatrix
 from tests.graph.models import residual_cnn
-from tests.io.fuzz_harness import Case, run_cases
+from tests.io.fuzz_harness import Case, run_cases, worker_file
 
 SEED = 20240611
 MUTATIONS_PER_FILE = 2100  # x 6 files = 12,600
@@ -161,9 +158,7 @@ _WORKER = {}
 
 def setup(_):
     """In the worker: a private folder for the mutant file."""
-    folder = tempfile.mkdtemp(prefix="fnn-fuzz-kinds-")
-    atexit.register(shutil.rmtree, folder, True)
-    _WORKER["path"] = Path(folder) / "m.fnn"
+    _WORKER["path"] = worker_file("m.fnn")
 
 
 def run_case(payload) -> str:
