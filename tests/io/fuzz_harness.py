@@ -87,18 +87,24 @@ class _Worker:
         self.ready = False
         self.last = time.monotonic()
         self.inbox.put(setup)
-        threading.Thread(target=self._feed, daemon=True).start()
+        self.feeder = threading.Thread(target=self._feed, daemon=True)
+        self.feeder.start()
 
     def _feed(self) -> None:
         try:
             while True:
                 obj = self.inbox.get()
                 if obj is _STOP:
-                    self.proc.stdin.close()
                     return
                 _send_frame(self.proc.stdin, obj)
         except (BrokenPipeError, OSError, ValueError):
-            return  # the child died or was killed: the parent notices on its stdout
+            pass  # the child died or was killed: the parent notices on its stdout
+        finally:
+            # Closed here, by the one thread that writes it, however the worker ends.
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
 
     def send(self, index: int, case: Case) -> None:
         if not self.pending:  # idle until now: the clock for this case starts here
@@ -124,14 +130,14 @@ class _Worker:
     def stop(self, kill: bool = False) -> int:
         if kill:
             self.proc.kill()
-        else:
-            self.inbox.put(_STOP)
+        self.inbox.put(_STOP)  # the feeder ends and closes the child's stdin, killed or not
         try:
             return self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait()
         finally:
+            self.feeder.join(timeout=60)
             self.proc.stdout.close()
 
 
