@@ -45,21 +45,6 @@ uint16_t f32_to_f16(float f) {
   return static_cast<uint16_t>(sign | h);
 }
 
-float f16_to_f32(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  const uint32_t exp = (h >> 10) & 0x1Fu;
-  uint32_t mant = h & 0x3FFu;
-  if (exp == 0x1F) return float_of(sign | 0x7F800000u | (mant << 13));
-  if (exp != 0) return float_of(sign | ((exp + 112) << 23) | (mant << 13));
-  if (mant == 0) return float_of(sign);
-  int e = -1;  // normalise the subnormal
-  do {
-    ++e;
-    mant <<= 1;
-  } while ((mant & 0x400u) == 0);
-  return float_of(sign | ((112 - e) << 23) | ((mant & 0x3FFu) << 13));
-}
-
 uint16_t f32_to_bf16(float f) {
   const uint32_t x = bits_of(f);
   if ((x & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((x >> 16) | 0x40u);

@@ -1,37 +1,17 @@
 // f32 A x f16 W GEMM micro-kernel, portable C++: up to 4 rows x 16 columns.
 //
-// Halves are widened in software, exactly (subnormals, inf and NaN included), one panel row
-// at a time, then used by every row of the tile.
+// Halves are widened in software (kernels/common/half.h), exactly, one panel row at a time,
+// then used by every row of the tile.
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/common/half.h"
 #include "kernels/gemm/gemm_ukernels.h"
 
 namespace fnn {
 namespace {
-
-// Selects rather than branches: cheaper in the per-row conversion loop.
-float half_to_float(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  const uint32_t magnitude = h & 0x7FFFu;
-  // Normal: rebias the exponent (15 -> 127). inf / NaN: exponent 255, payload kept and NaNs
-  // quieted, as vcvtph2ps does.
-  uint32_t bits = (magnitude << 13) + 0x38000000u;
-  const bool inf_nan = magnitude >= 0x7C00u;
-  const bool nan = magnitude > 0x7C00u;
-  bits += inf_nan ? 0x38000000u : 0u;
-  bits |= nan ? 0x400000u : 0u;
-  // Zero or subnormal: magnitude * 2^-24, exact (and a normal float, so FTZ/DAZ can't bite).
-  const float tiny = static_cast<float>(magnitude) * 0x1p-24f;
-  uint32_t tiny_bits;
-  std::memcpy(&tiny_bits, &tiny, sizeof(tiny_bits));
-  bits = (magnitude < 0x0400u ? tiny_bits : bits) | sign;
-  float f;
-  std::memcpy(&f, &bits, sizeof(f));
-  return f;
-}
 
 template <size_t MR>
 void gemm_tile(size_t nc, size_t k, const float* a, size_t a_stride, const uint16_t* w,
@@ -48,7 +28,7 @@ void gemm_tile(size_t nc, size_t k, const float* a, size_t a_stride, const uint1
   }
   for (size_t kk = 0; kk < k; ++kk) {
     float wr[kGemmNR];
-    for (size_t n = 0; n < kGemmNR; ++n) wr[n] = half_to_float(w[kk * kGemmNR + n]);
+    for (size_t n = 0; n < kGemmNR; ++n) wr[n] = f16_to_f32(w[kk * kGemmNR + n]);
     for (size_t m = 0; m < MR; ++m) {
       const float av = a[m * a_stride + kk];
       // Not unrolled, so GCC vectorizes across columns (fully unrolled, GCC 12 -O3 vectorizes
