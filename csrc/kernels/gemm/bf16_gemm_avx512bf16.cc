@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/gemm/dispatch_mr.h"
 #include "kernels/gemm/f32_gemm_tile_avx512.h"
 #include "kernels/gemm/gemm_ukernels.h"
 
@@ -78,6 +79,10 @@ void gemm_tile(size_t nc, size_t k, const uint16_t* a, size_t a_stride, const ui
   store_acc<MR, S>(acc, nc, cmask, c, c_stride, params);
 }
 
+// K steps unrolled per tile height (index: rows): short tiles need more independent FMA
+// chains to hide the FMA latency.
+constexpr size_t kBf16TileUnroll[] = {0, 4, 4, 4, 4, 4, 2, 2, 2, 2, 2, 2, 1};
+
 }  // namespace
 
 void bf16_gemm_ukernel_12x16c2__avx512bf16(size_t mr, size_t nc, size_t k, const uint16_t* a,
@@ -87,20 +92,10 @@ void bf16_gemm_ukernel_12x16c2__avx512bf16(size_t mr, size_t nc, size_t k, const
   assert(nc >= 1 && nc <= kGemmNR);
   assert(k >= 1);
   assert(a != nullptr && w != nullptr && c != nullptr && params != nullptr);
-  switch (mr) {
-    case 1: return gemm_tile<1, 4>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 2: return gemm_tile<2, 4>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 3: return gemm_tile<3, 4>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 4: return gemm_tile<4, 4>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 5: return gemm_tile<5, 4>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 6: return gemm_tile<6, 2>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 7: return gemm_tile<7, 2>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 8: return gemm_tile<8, 2>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 9: return gemm_tile<9, 2>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 10: return gemm_tile<10, 2>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 11: return gemm_tile<11, 2>(nc, k, a, a_stride, w, c, c_stride, params);
-    default: return gemm_tile<12, 1>(nc, k, a, a_stride, w, c, c_stride, params);
-  }
+  dispatch_mr<12>(mr, [&](auto rows) {
+    constexpr size_t R = decltype(rows)::value;
+    gemm_tile<R, kBf16TileUnroll[R]>(nc, k, a, a_stride, w, c, c_stride, params);
+  });
 }
 
 }  // namespace fnn

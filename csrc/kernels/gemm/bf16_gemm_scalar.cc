@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/gemm/dispatch_mr.h"
 #include "kernels/gemm/gemm_ukernels.h"
 
 namespace fnn {
@@ -88,12 +89,7 @@ void bf16_gemm_ukernel_4x16c2__scalar(size_t mr, size_t nc, size_t k, const uint
   assert(nc >= 1 && nc <= kGemmNR);
   assert(k >= 1);
   assert(a != nullptr && w != nullptr && c != nullptr && params != nullptr);
-  switch (mr) {
-    case 1: return gemm_tile<1>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 2: return gemm_tile<2>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 3: return gemm_tile<3>(nc, k, a, a_stride, w, c, c_stride, params);
-    default: return gemm_tile<4>(nc, k, a, a_stride, w, c, c_stride, params);
-  }
+  dispatch_mr<4>(mr, [&](auto rows) { gemm_tile<decltype(rows)::value>(nc, k, a, a_stride, w, c, c_stride, params); });
 }
 
 }  // namespace fnn

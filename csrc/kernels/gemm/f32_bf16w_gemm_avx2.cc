@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/gemm/dispatch_mr.h"
 #include "kernels/gemm/f32_gemm_tile_avx2.h"
 #include "kernels/gemm/gemm_ukernels.h"
 
@@ -113,6 +114,10 @@ void gemm_tile(size_t nc, size_t k, const float* a, size_t a_stride, const uint1
   store_acc<MR, S>(acc, nc, c, c_stride, params);
 }
 
+// K steps unrolled per tile height (index: rows): short tiles need more independent FMA
+// chains to hide the FMA latency.
+constexpr size_t kBf16wTileUnroll[] = {0, 4, 2, 2, 1, 1, 1};
+
 }  // namespace
 
 void f32_bf16w_gemm_ukernel_6x16__avx2(size_t mr, size_t nc, size_t k, const float* a,
@@ -122,14 +127,10 @@ void f32_bf16w_gemm_ukernel_6x16__avx2(size_t mr, size_t nc, size_t k, const flo
   assert(nc >= 1 && nc <= kGemmNR);
   assert(k >= 1);
   assert(a != nullptr && w != nullptr && c != nullptr && params != nullptr);
-  switch (mr) {
-    case 1: return gemm_tile<1, 4>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 2: return gemm_tile<2, 2>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 3: return gemm_tile<3, 2>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 4: return gemm_tile<4, 1>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 5: return gemm_tile<5, 1>(nc, k, a, a_stride, w, c, c_stride, params);
-    default: return gemm_tile<6, 1>(nc, k, a, a_stride, w, c, c_stride, params);
-  }
+  dispatch_mr<6>(mr, [&](auto rows) {
+    constexpr size_t R = decltype(rows)::value;
+    gemm_tile<R, kBf16wTileUnroll[R]>(nc, k, a, a_stride, w, c, c_stride, params);
+  });
 }
 
 }  // namespace fnn

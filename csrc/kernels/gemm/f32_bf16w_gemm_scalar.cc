@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/gemm/dispatch_mr.h"
 #include "kernels/gemm/gemm_ukernels.h"
 
 namespace fnn {
@@ -67,12 +68,7 @@ void f32_bf16w_gemm_ukernel_4x16__scalar(size_t mr, size_t nc, size_t k, const f
   assert(nc >= 1 && nc <= kGemmNR);
   assert(k >= 1);
   assert(a != nullptr && w != nullptr && c != nullptr && params != nullptr);
-  switch (mr) {
-    case 1: return gemm_tile<1>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 2: return gemm_tile<2>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 3: return gemm_tile<3>(nc, k, a, a_stride, w, c, c_stride, params);
-    default: return gemm_tile<4>(nc, k, a, a_stride, w, c, c_stride, params);
-  }
+  dispatch_mr<4>(mr, [&](auto rows) { gemm_tile<decltype(rows)::value>(nc, k, a, a_stride, w, c, c_stride, params); });
 }
 
 }  // namespace fnn

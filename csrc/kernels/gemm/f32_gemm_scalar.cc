@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/gemm/dispatch_mr.h"
 #include "kernels/gemm/gemm_ukernels.h"
 
 namespace fnn {
@@ -54,12 +55,7 @@ void f32_gemm_ukernel_4x16__scalar(size_t mr, size_t nc, size_t k, const float* 
   assert(nc >= 1 && nc <= kGemmNR);
   assert(k >= 1);
   assert(a != nullptr && w != nullptr && c != nullptr && params != nullptr);
-  switch (mr) {
-    case 1: return gemm_tile<1>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 2: return gemm_tile<2>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 3: return gemm_tile<3>(nc, k, a, a_stride, w, c, c_stride, params);
-    default: return gemm_tile<4>(nc, k, a, a_stride, w, c, c_stride, params);
-  }
+  dispatch_mr<4>(mr, [&](auto rows) { gemm_tile<decltype(rows)::value>(nc, k, a, a_stride, w, c, c_stride, params); });
 }
 
 }  // namespace fnn

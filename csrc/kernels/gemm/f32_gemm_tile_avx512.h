@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/gemm/dispatch_mr.h"
 #include "kernels/gemm/gemm_ukernels.h"
 
 namespace fnn {
@@ -126,6 +127,10 @@ void gemm_tile(size_t nc, size_t k, const float* a, size_t a_stride,
   store_acc<MR, S>(acc, nc, cmask, c, c_stride, params);
 }
 
+// K steps unrolled per tile height (index: rows): short tiles need more independent FMA
+// chains to hide the FMA latency.
+constexpr size_t kF32TileUnroll[] = {0, 4, 4, 4, 2, 2, 2, 2, 1, 1, 1, 1, 1};
+
 // The whole micro-kernel for a W row type L: L::Elem, L::kRowsPerLine (panel rows per 64-byte
 // line, for the prefetch cadence) and L::load (one panel row's 16 columns as f32).
 template <typename L>
@@ -135,20 +140,10 @@ void gemm_12x16(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,
   assert(nc >= 1 && nc <= kGemmNR);
   assert(k >= 1);
   assert(a != nullptr && w != nullptr && c != nullptr && params != nullptr);
-  switch (mr) {
-    case 1: return gemm_tile<L, 1, 4>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 2: return gemm_tile<L, 2, 4>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 3: return gemm_tile<L, 3, 4>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 4: return gemm_tile<L, 4, 2>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 5: return gemm_tile<L, 5, 2>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 6: return gemm_tile<L, 6, 2>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 7: return gemm_tile<L, 7, 2>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 8: return gemm_tile<L, 8, 1>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 9: return gemm_tile<L, 9, 1>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 10: return gemm_tile<L, 10, 1>(nc, k, a, a_stride, w, c, c_stride, params);
-    case 11: return gemm_tile<L, 11, 1>(nc, k, a, a_stride, w, c, c_stride, params);
-    default: return gemm_tile<L, 12, 1>(nc, k, a, a_stride, w, c, c_stride, params);
-  }
+  dispatch_mr<12>(mr, [&](auto rows) {
+    constexpr size_t R = decltype(rows)::value;
+    gemm_tile<L, R, kF32TileUnroll[R]>(nc, k, a, a_stride, w, c, c_stride, params);
+  });
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/gemm/dispatch_mr.h"
 #include "kernels/gemm/gemm_ukernels.h"
 #include "kernels/gemm/qu8_qs8w_gemm_epilogue_avx2.h"
 
@@ -103,12 +104,7 @@ void qu8_qs8w_gemm_ukernel_4x16c4__avx2(size_t mr, size_t nc, size_t k, const ui
   assert(a != nullptr && w != nullptr && c != nullptr && params != nullptr);
   // One instantiation per row count: a short tile does only its own rows' work and reads
   // only its own rows.
-  switch (mr) {
-    case 1: return gemm_rows<1>(nc, k, a, a_stride, w, c, c_stride, *params);
-    case 2: return gemm_rows<2>(nc, k, a, a_stride, w, c, c_stride, *params);
-    case 3: return gemm_rows<3>(nc, k, a, a_stride, w, c, c_stride, *params);
-    default: return gemm_rows<4>(nc, k, a, a_stride, w, c, c_stride, *params);
-  }
+  dispatch_mr<4>(mr, [&](auto rows) { gemm_rows<decltype(rows)::value>(nc, k, a, a_stride, w, c, c_stride, *params); });
 }
 
 }  // namespace fnn

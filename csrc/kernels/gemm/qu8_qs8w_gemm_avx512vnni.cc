@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/gemm/dispatch_mr.h"
 #include "kernels/gemm/gemm_ukernels.h"
 #include "kernels/gemm/qu8_qs8w_gemm_epilogue_avx512.h"
 
@@ -88,20 +89,7 @@ void qu8_qs8w_gemm_ukernel_12x16c4__avx512vnni(size_t mr, size_t nc, size_t k, c
   assert(a != nullptr && w != nullptr && c != nullptr && params != nullptr);
   // One instantiation per row count: a short tile (M = 1 GEMV, the M % 12 remainder) does
   // only its own rows' work and reads only its own rows.
-  switch (mr) {
-    case 1: return gemm_rows<1>(nc, k, a, a_stride, w, c, c_stride, *params);
-    case 2: return gemm_rows<2>(nc, k, a, a_stride, w, c, c_stride, *params);
-    case 3: return gemm_rows<3>(nc, k, a, a_stride, w, c, c_stride, *params);
-    case 4: return gemm_rows<4>(nc, k, a, a_stride, w, c, c_stride, *params);
-    case 5: return gemm_rows<5>(nc, k, a, a_stride, w, c, c_stride, *params);
-    case 6: return gemm_rows<6>(nc, k, a, a_stride, w, c, c_stride, *params);
-    case 7: return gemm_rows<7>(nc, k, a, a_stride, w, c, c_stride, *params);
-    case 8: return gemm_rows<8>(nc, k, a, a_stride, w, c, c_stride, *params);
-    case 9: return gemm_rows<9>(nc, k, a, a_stride, w, c, c_stride, *params);
-    case 10: return gemm_rows<10>(nc, k, a, a_stride, w, c, c_stride, *params);
-    case 11: return gemm_rows<11>(nc, k, a, a_stride, w, c, c_stride, *params);
-    default: return gemm_rows<12>(nc, k, a, a_stride, w, c, c_stride, *params);
-  }
+  dispatch_mr<12>(mr, [&](auto rows) { gemm_rows<decltype(rows)::value>(nc, k, a, a_stride, w, c, c_stride, *params); });
 }
 
 }  // namespace fnn

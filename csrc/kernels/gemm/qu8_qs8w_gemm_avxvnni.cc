@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/gemm/dispatch_mr.h"
 #include "kernels/gemm/gemm_ukernels.h"
 #include "kernels/gemm/qu8_qs8w_gemm_epilogue_avx2.h"
 
@@ -120,14 +121,7 @@ void qu8_qs8w_gemm_ukernel_6x16c4__avxvnni(size_t mr, size_t nc, size_t k, const
   assert(a != nullptr && w != nullptr && c != nullptr && params != nullptr);
   // One instantiation per row count: a short tile (M = 1 GEMV, the M % 6 remainder) does
   // only its own rows' work and reads only its own rows.
-  switch (mr) {
-    case 1: return gemm_rows<1>(nc, k, a, a_stride, w, c, c_stride, *params);
-    case 2: return gemm_rows<2>(nc, k, a, a_stride, w, c, c_stride, *params);
-    case 3: return gemm_rows<3>(nc, k, a, a_stride, w, c, c_stride, *params);
-    case 4: return gemm_rows<4>(nc, k, a, a_stride, w, c, c_stride, *params);
-    case 5: return gemm_rows<5>(nc, k, a, a_stride, w, c, c_stride, *params);
-    default: return gemm_rows<6>(nc, k, a, a_stride, w, c, c_stride, *params);
-  }
+  dispatch_mr<6>(mr, [&](auto rows) { gemm_rows<decltype(rows)::value>(nc, k, a, a_stride, w, c, c_stride, *params); });
 }
 
 }  // namespace fnn
