@@ -11,12 +11,6 @@ uint32_t bits_of(float f) {
   return u;
 }
 
-float float_of(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
 }  // namespace
 
 uint16_t f32_to_f16(float f) {
@@ -51,6 +45,5 @@ uint16_t f32_to_bf16(float f) {
   return static_cast<uint16_t>((x + 0x7FFFu + ((x >> 16) & 1u)) >> 16);
 }
 
-float bf16_to_f32(uint16_t b) { return float_of(static_cast<uint32_t>(b) << 16); }
 
 }  // namespace fnn

@@ -33,6 +33,13 @@ inline float f16_to_f32(uint16_t h) {
 }
 
 uint16_t f32_to_bf16(float f);
-float bf16_to_f32(uint16_t b);
+// bf16 is the high half of an f32: widening is a shift (inline: the scalar bf16-weight kernel
+// widens a panel row per k step).
+inline float bf16_to_f32(uint16_t b) {
+  const uint32_t bits = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof(f));
+  return f;
+}
 
 }  // namespace fnn

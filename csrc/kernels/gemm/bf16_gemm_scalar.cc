@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "kernels/gemm/dispatch_mr.h"
+#include "kernels/gemm/f32_gemm_tile_scalar.h"
 #include "kernels/gemm/gemm_ukernels.h"
 
 namespace fnn {
@@ -34,15 +35,7 @@ template <size_t MR>
 void gemm_tile(size_t nc, size_t k, const uint16_t* a, size_t a_stride, const uint16_t* w,
                float* c, size_t c_stride, const GemmF32Params* params) {
   float acc[MR][kGemmNR];
-  for (size_t m = 0; m < MR; ++m) {
-    for (size_t n = 0; n < kGemmNR; ++n) {
-      if (params->flags & kGemmAccumulate) {
-        acc[m][n] = n < nc ? c[m * c_stride + n] : 0.f;
-      } else {
-        acc[m][n] = params->bias != nullptr ? params->bias[n] : 0.f;
-      }
-    }
-  }
+  scalar_acc_init<MR>(acc, nc, c, c_stride, params);
   const size_t kp = (k + 1) / 2;  // A rows are zero-padded to whole pairs
   for (size_t j = 0; j < kp; ++j) {
     const uint16_t* pair_row = w + j * 2 * kGemmNR;
@@ -66,18 +59,7 @@ void gemm_tile(size_t nc, size_t k, const uint16_t* a, size_t a_stride, const ui
       }
     }
   }
-  const bool clamp = (params->flags & kGemmClamp) != 0;
-  for (size_t m = 0; m < MR; ++m) {
-    for (size_t n = 0; n < nc; ++n) {
-      float v = acc[m][n];
-      if (clamp) {
-        // Comparisons are false for NaN: a NaN result stays NaN (as the SIMD kernels do).
-        v = v < params->min ? params->min : v;
-        v = v > params->max ? params->max : v;
-      }
-      c[m * c_stride + n] = v;
-    }
-  }
+  scalar_store<MR>(acc, nc, c, c_stride, params);
 }
 
 }  // namespace

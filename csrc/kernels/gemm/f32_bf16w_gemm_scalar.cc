@@ -4,60 +4,24 @@
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 
+#include "kernels/common/half.h"
 #include "kernels/gemm/dispatch_mr.h"
+#include "kernels/gemm/f32_gemm_tile_scalar.h"
 #include "kernels/gemm/gemm_ukernels.h"
 
 namespace fnn {
 namespace {
 
-float bf16_to_float(uint16_t b) {
-  const uint32_t bits = static_cast<uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &bits, sizeof(f));
-  return f;
-}
-
-template <size_t MR>
-void gemm_tile(size_t nc, size_t k, const float* a, size_t a_stride, const uint16_t* w,
-               float* c, size_t c_stride, const GemmF32Params* params) {
-  float acc[MR][kGemmNR];
-  for (size_t m = 0; m < MR; ++m) {
-    for (size_t n = 0; n < kGemmNR; ++n) {
-      if (params->flags & kGemmAccumulate) {
-        acc[m][n] = n < nc ? c[m * c_stride + n] : 0.f;
-      } else {
-        acc[m][n] = params->bias != nullptr ? params->bias[n] : 0.f;
-      }
-    }
-  }
-  for (size_t kk = 0; kk < k; ++kk) {
+struct Bf16PairRow {
+  using Elem = uint16_t;
+  static const float* row(const uint16_t* w, size_t kk, float (&buf)[kGemmNR]) {
     // Row kk is the (kk % 2) half of pair row kk / 2; an odd k never reaches the padding.
     const uint16_t* pair = w + (kk / 2) * 2 * kGemmNR + kk % 2;
-    float wr[kGemmNR];
-    for (size_t n = 0; n < kGemmNR; ++n) wr[n] = bf16_to_float(pair[2 * n]);
-    for (size_t m = 0; m < MR; ++m) {
-      const float av = a[m * a_stride + kk];
-      // Not unrolled, so GCC vectorizes across columns (fully unrolled, GCC 12 -O3 vectorizes
-      // the k loop as slow in-order reductions; see bf16_gemm_scalar.cc for the wrong code).
-#pragma GCC unroll 1
-      for (size_t n = 0; n < kGemmNR; ++n) acc[m][n] += av * wr[n];
-    }
+    for (size_t n = 0; n < kGemmNR; ++n) buf[n] = bf16_to_f32(pair[2 * n]);
+    return buf;
   }
-  const bool clamp = (params->flags & kGemmClamp) != 0;
-  for (size_t m = 0; m < MR; ++m) {
-    for (size_t n = 0; n < nc; ++n) {
-      float v = acc[m][n];
-      if (clamp) {
-        // Comparisons are false for NaN: a NaN result stays NaN (as the SIMD kernels do).
-        v = v < params->min ? params->min : v;
-        v = v > params->max ? params->max : v;
-      }
-      c[m * c_stride + n] = v;
-    }
-  }
-}
+};
 
 }  // namespace
 
@@ -68,7 +32,9 @@ void f32_bf16w_gemm_ukernel_4x16__scalar(size_t mr, size_t nc, size_t k, const f
   assert(nc >= 1 && nc <= kGemmNR);
   assert(k >= 1);
   assert(a != nullptr && w != nullptr && c != nullptr && params != nullptr);
-  dispatch_mr<4>(mr, [&](auto rows) { gemm_tile<decltype(rows)::value>(nc, k, a, a_stride, w, c, c_stride, params); });
+  dispatch_mr<4>(mr, [&](auto rows) {
+    scalar_gemm_tile<Bf16PairRow, decltype(rows)::value>(nc, k, a, a_stride, w, c, c_stride, params);
+  });
 }
 
 }  // namespace fnn
