@@ -145,3 +145,39 @@ def test_avx_vnni_serves_int8_below_the_avx512vnni_rung():
         assert frugalnn.runtime_info()["kernels"]["gemm_qu8_qs8w"] == "avxvnni"
     with frugalnn.use_isa("avx2", feature_kernels=False):
         assert frugalnn.runtime_info()["kernels"]["gemm_qu8_qs8w"] == "avx2"
+
+
+# Which kernel each family must run at each rung, feature kernels off (the rung's own
+# kernels). A family whose table says "scalar" above the scalar rung has no SIMD kernel for
+# that rung yet (bf16 x bf16 without AVX512-BF16 runs the exact emulation).
+RUNG_KERNELS = {
+    "scalar": dict.fromkeys(["u8_rsum", "f32_rsum", "gemm_f32", "gemm_f32_f16w", "gemm_f32_bf16w", "gemm_bf16",
+                             "gemm_qu8_qs8w", "quantize_f32_qu8", "spmm", "dwconv_f32", "dwconv_qu8"], "scalar"),
+    "avx2": {**dict.fromkeys(["u8_rsum", "f32_rsum", "gemm_f32", "gemm_f32_f16w", "gemm_f32_bf16w", "gemm_qu8_qs8w",
+                              "quantize_f32_qu8", "spmm", "dwconv_f32", "dwconv_qu8"], "avx2"), "gemm_bf16": "scalar"},
+    "avx512": {**dict.fromkeys(["u8_rsum", "f32_rsum", "gemm_f32", "gemm_f32_f16w", "gemm_f32_bf16w", "gemm_qu8_qs8w",
+                                "quantize_f32_qu8", "spmm", "dwconv_f32", "dwconv_qu8"], "avx512"), "gemm_bf16": "scalar"},
+    "avx512vnni": {**dict.fromkeys(["f32_rsum", "gemm_f32", "gemm_f32_f16w", "gemm_f32_bf16w", "quantize_f32_qu8",
+                                    "spmm", "dwconv_f32"], "avx512"),
+                   **dict.fromkeys(["u8_rsum", "gemm_qu8_qs8w", "dwconv_qu8"], "avx512vnni"), "gemm_bf16": "scalar"},
+}
+
+
+@pytest.mark.parametrize("level", list(RUNG_KERNELS))
+def test_every_family_runs_its_rungs_kernel(level):
+    """On a CPU that has the rung, no family silently falls back to a lower one."""
+    if level not in frugalnn.available_isas():
+        pytest.skip(f"{level} is not available here")
+    with frugalnn.use_isa(level, feature_kernels=False):
+        assert frugalnn.runtime_info()["kernels"] == RUNG_KERNELS[level]
+
+
+def test_feature_kernels_serve_where_the_cpu_has_them():
+    f = frugalnn.runtime_info()["features"]
+    for level in frugalnn.available_isas():
+        with frugalnn.use_isa(level):
+            kernels = frugalnn.runtime_info()["kernels"]
+        want_bf16 = "avx512bf16" if f["avx512bf16"] and level in ("avx512", "avx512vnni") else "scalar"
+        assert kernels["gemm_bf16"] == want_bf16, level
+        if level in ("avx2", "avx512") and f["avxvnni"]:
+            assert kernels["gemm_qu8_qs8w"] == "avxvnni", level
