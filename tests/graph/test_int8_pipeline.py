@@ -7,6 +7,7 @@ import pytest
 from frugalnn.gemm import quantize_weights
 from frugalnn.graph import Clip, Conv2d, Dense, Flatten, MaxPool2d, ReLU, Sequential, Session, compile
 
+from .int8_emulation import im2col as _im2col, quantize as _quantize, requant_u8 as _requant_u8
 from .models import mnist_cnn
 
 
@@ -43,32 +44,9 @@ def test_a_float_layer_between_int8_layers_gets_a_quantize_step():
     assert kinds.count("quantize") == 2
 
 
-def _quantize(x, scale, zp):
-    return np.clip(np.rint(x / np.float32(scale)) + zp, 0, 255).astype(np.int64)
-
-
-def _requant_u8(acc, bias, a_scale, w_scales, out_scale, out_zp, relu):
-    """The u8 epilogue: bias in accumulator units, one f32 multiply, clamp, round half even."""
-    s = (np.float32(a_scale) * w_scales).astype(np.float32)
-    bias_i32 = np.rint(bias / s).astype(np.int64)
-    f = (acc + bias_i32).astype(np.float32) * (s / np.float32(out_scale)).astype(np.float32)
-    qmin = max(0, out_zp) if relu else 0
-    f = np.clip(f, np.float32(qmin - out_zp), np.float32(255 - out_zp))
-    return (np.rint(f).astype(np.int64) + out_zp)
-
-
-def _im2col(q, kh, kw, pad, zp):
-    """(B, H, W, C) ints, 'same' padding filled with the zero point -> (B*H*W, kh*kw*C)."""
-    b, h, w, c = q.shape
-    qp = np.full((b, h + 2 * pad, w + 2 * pad, c), zp, np.int64)
-    qp[:, pad:pad + h, pad:pad + w] = q
-    cols = [qp[:, i:i + h, j:j + w] for i in range(kh) for j in range(kw)]
-    return np.concatenate(cols, axis=-1).reshape(b * h * w, kh * kw * c)
-
-
 @pytest.mark.parametrize("fuse_pool", [True, False])
 @pytest.mark.parametrize("clip", [None, (0.0, 0.5)])
-def test_u8_chain_is_bit_exact_against_integer_emulation(fuse_pool, clip):
+def test_u8_chain_is_bit_exact_against_integer_emulation(fuse_pool, clip, isa):
     rng = np.random.default_rng(3)
     cin, cout, h = 3, 20, 9  # odd sizes: 9x9 pooled by 2 drops the last row and column
     wc = (rng.standard_normal((cout, cin, 3, 3)) * 0.3).astype(np.float32)

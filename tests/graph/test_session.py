@@ -1,4 +1,5 @@
 """Compiled programs against the numpy reference; the memory promise; bad input."""
+import copy
 import gc
 import threading
 
@@ -12,6 +13,7 @@ from frugalnn.graph import (
 )
 from frugalnn.sparse import CSRMatrix
 
+from . import error_model
 from .models import mlp, mnist_cnn, residual_cnn
 
 
@@ -25,15 +27,42 @@ def close(got, ref, rtol):
 
 
 @pytest.mark.parametrize("model", [mnist_cnn, mlp])
-@pytest.mark.parametrize("precision, rtol", [("f32", 1e-4), ("f16", 1e-2), ("bf16", 3e-2)])
-def test_models_match_the_reference(model, precision, rtol):
+@pytest.mark.parametrize("precision", ["f32", "f16", "bf16"])
+def test_models_match_the_reference(model, precision):
+    # Against the float64 reference with the weights rounded to f16 / bf16 in numpy (as the
+    # program stores them), only f32 arithmetic differs: each element within TOL_SIGMAS of
+    # its propagated f32 error scale (error_model.py; worst measured 0.76 sigma, any ISA).
     g = model()
     s = Session(compile(g, precision=precision), max_batch=16)
     x = images(16)
-    ref = reference.forward(g, x)["y"]
-    close(s.run(x), ref, rtol)
-    close(s.run(x[:1]), ref[:1], rtol)  # any batch up to max_batch, same arena
-    close(s.run(x[:7]), ref[:7], rtol)
+    gr = error_model.rounded_weights(g, precision)
+    ref, sigma = reference.forward_all(gr, x)["y"], error_model.f32_sigma(gr, x)["y"]
+    for n in (16, 1, 7):  # any batch up to max_batch, same arena
+        got = s.run(x[:n])
+        assert error_model.within(got, ref[:n], sigma[:n]), error_model.worst(got, ref[:n], sigma[:n])
+
+
+@pytest.mark.parametrize("model, bias_of", [(mnist_cnn, "conv2"), (mlp, "fc2")])
+def test_the_float_tolerance_catches_a_weight_scale_or_a_missing_bias(model, bias_of):
+    """The check above bites: a program that scaled any layer's weights by 2%, or dropped a
+    hidden layer's bias, fails it (2%: 15,000-18,000 sigmas out; even a 1e-4 scale: 80-95)."""
+    g = model()
+    x = images(16)
+    got = Session(compile(g, precision="f16"), max_batch=16).run(x)
+    gr = error_model.rounded_weights(g, "f16")
+    sigma = error_model.f32_sigma(gr, x)["y"]
+    assert error_model.within(got, reference.forward_all(gr, x)["y"], sigma)
+    for name in [n.layer.name for n in g.nodes if isinstance(n.layer, (Dense, Conv2d))]:
+        for bug in ("scale", "bias"):
+            if bug == "bias" and name != bias_of:
+                continue
+            bad = copy.deepcopy(gr)
+            layer = next(n.layer for n in bad.nodes if n.layer.name == name)
+            if bug == "scale":
+                layer.weight = layer.weight * np.float32(1.02)
+            else:
+                layer.bias = None
+            assert not error_model.within(got, reference.forward_all(bad, x)["y"], sigma), (name, bug)
 
 
 def _prune_dense(g, sparsity):
@@ -57,6 +86,15 @@ def sqnr_db(ref, got):
     return np.inf if noise == 0 else 10 * np.log10(np.sum(ref ** 2) / noise)
 
 
+# SQNR floors (dB) on these random-weight models, measured minus 6 dB (noise power x4).
+# Measured: mnist_cnn all int8 37.2; one int8 layer conv1 50.6, conv2 42.7, fc1 35.3, fc2 46.1;
+# mlp all int8 43.4; fc1 47.8, fc2 47.4, fc3 47.7. (Trained models: test_int8_accuracy.py.)
+INT8_SQNR_FLOOR = {
+    "mnist_cnn": {"all": 31, "conv1": 44, "conv2": 36, "fc1": 29, "fc2": 40},
+    "mlp": {"all": 37, "fc1": 41, "fc2": 41, "fc3": 41},
+}
+
+
 @pytest.mark.parametrize("model", [mnist_cnn, mlp])
 def test_int8_agrees_on_top1(model, capsys):
     g = model()
@@ -72,7 +110,8 @@ def test_int8_agrees_on_top1(model, capsys):
     # the 99% criterion is tested on trained models (test_int8_accuracy.py). This floor only
     # guards regressions.
     assert agree >= (0.99 if model is mlp else 0.95), agree
-    assert sqnr_db(ref, got) > 30
+    floor = INT8_SQNR_FLOOR[model.__name__]
+    assert sqnr_db(ref, got) >= floor["all"], sqnr_db(ref, got)
     # Per-layer SQNR: each int8 layer alone, the rest f32.
     report = {}
     for name in program.quantization:
@@ -81,10 +120,11 @@ def test_int8_agrees_on_top1(model, capsys):
     with capsys.disabled():
         print(f"\n{model.__name__} int8: top-1 agreement {agree:.4f}; output SQNR (dB) with one int8 layer: "
               + ", ".join(f"{k} {v:.1f}" for k, v in report.items()) + f"; all int8 {sqnr_db(ref, got):.1f}")
-    assert all(v > 20 for v in report.values())
+    assert set(report) | {"all"} == set(floor)
+    assert all(v >= floor[k] for k, v in report.items()), report
 
 
-def test_residual_depthwise_concat_batchnorm():
+def test_residual_depthwise_concat_batchnorm(isa):  # its grouped conv writes strided GEMM output
     g = residual_cnn()
     program = compile(g)
     kinds = [s.kind for s in program.steps]

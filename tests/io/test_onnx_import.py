@@ -646,9 +646,15 @@ def test_malformed_models_raise_value_error(tmp_path):
         load_onnx(42)
 
 
-def test_corrupted_bytes_never_escape_as_other_errors():
-    good = _qconv_model(True, False, True)[0].SerializeToString()
+def test_corrupted_bytes_are_refused_cleanly_or_agree_with_onnxruntime():
+    """Random bytes overwritten in a serialized QDQ model: load_onnx refuses with ValueError /
+    NotImplementedError (any other exception escapes and fails), or the model it loaded
+    computes what onnxruntime computes from the same bytes, within one output quantum.
+    Measured with this seed: 257 ValueError, 15 NotImplementedError, 28 loaded (all agree)."""
+    model, quantum = _qconv_model(True, False, True)
+    good = model.SerializeToString()
     rng = np.random.default_rng(0)
+    outcomes = {"refused": 0, "agreed": 0, "onnxruntime refused": 0}
     for _ in range(300):
         bad = bytearray(good)
         for _ in range(rng.integers(1, 6)):
@@ -656,7 +662,21 @@ def test_corrupted_bytes_never_escape_as_other_errors():
         try:
             load_onnx(bytes(bad))
         except (ValueError, NotImplementedError):
-            pass
+            outcomes["refused"] += 1
+            continue
+        m = onnx.load_from_string(bytes(bad))
+        feeds = feeds_for(m, 2)
+        try:
+            want = run_ort(m, feeds)
+        except Exception:  # not a valid model for onnxruntime either
+            outcomes["onnxruntime refused"] += 1
+            continue
+        got = run_ours(m, feeds, precision="int8")
+        assert len(got) == len(want)
+        for a, b in zip(got, want):
+            assert a.shape == b.shape and np.max(np.abs(a - b)) <= quantum * 1.001, np.max(np.abs(a - b))
+        outcomes["agreed"] += 1
+    assert outcomes["refused"] >= 200 and outcomes["agreed"] >= 10, outcomes
 
 
 def test_mutated_models_are_refused_or_agree_with_onnxruntime():
