@@ -5,7 +5,7 @@ its definition says, so a disagreement points at the runtime.
 """
 from __future__ import annotations
 
-from typing import Mapping, Union
+from typing import Any, Callable, Mapping, Union
 
 import numpy as np
 
@@ -92,6 +92,99 @@ def _activate(y: np.ndarray, activation) -> np.ndarray:
     return y
 
 
+# op name -> its reference forward, fn(xs, layer, out_shape) with xs the float64 inputs and
+# out_shape the per-sample output shape: one registration per op, next to its helpers.
+_FORWARD: dict[str, Callable[[list, Any, tuple], np.ndarray]] = {}
+
+
+def _op(*names: str):
+    def register(fn):
+        for name in names:
+            _FORWARD[name] = fn
+        return fn
+    return register
+
+
+@_op("dense")
+def _dense(xs, layer, out_shape):
+    y = xs[0] @ layer.weight.T.astype(np.float64)
+    if layer.bias is not None:
+        y = y + layer.bias
+    return _activate(y, layer.activation)
+
+
+@_op("conv2d")
+def _conv(xs, layer, out_shape):
+    return _activate(_conv2d(xs[0], layer), layer.activation)
+
+
+@_op("maxpool2d")
+def _maxpool(xs, layer, out_shape):
+    return _pool(xs[0], layer, "max")
+
+
+@_op("avgpool2d")
+def _avgpool(xs, layer, out_shape):
+    return _pool(xs[0], layer, "avg")
+
+
+@_op("global_avgpool")
+def _global_avgpool(xs, layer, out_shape):
+    return xs[0].mean(axis=(2, 3))
+
+
+@_op("relu")
+def _relu(xs, layer, out_shape):
+    return np.maximum(xs[0], 0)
+
+
+@_op("clip")
+def _clip(xs, layer, out_shape):
+    return np.clip(xs[0], layer.lo, layer.hi)
+
+
+@_op("sigmoid")
+def _sigmoid(xs, layer, out_shape):
+    with np.errstate(over="ignore"):  # exp(-x) overflows to inf for x < -709: y is then 0, as it should
+        return 1 / (1 + np.exp(-xs[0]))
+
+
+@_op("softmax")
+def _softmax(xs, layer, out_shape):
+    e = np.exp(xs[0] - xs[0].max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@_op("flatten")
+def _flatten(xs, layer, out_shape):
+    return xs[0].reshape(xs[0].shape[0], -1)
+
+
+@_op("reshape")
+def _reshape(xs, layer, out_shape):
+    return xs[0].reshape((xs[0].shape[0],) + tuple(out_shape))
+
+
+@_op("add")
+def _add(xs, layer, out_shape):
+    return _activate(xs[0] + xs[1], layer.activation)
+
+
+@_op("concat")
+def _concat(xs, layer, out_shape):
+    return np.concatenate(xs, axis=1 + layer.axis % (xs[0].ndim - 1))
+
+
+@_op("batchnorm", "scale_shift")
+def _scale_shift(xs, layer, out_shape):
+    x = xs[0]
+    scale, shift = layer.scale_shift()
+    if scale.shape[0] == 1:  # one value for every element, rounded to f32 as the runtime holds it
+        return x * np.float64(np.float32(scale[0])) + np.float64(np.float32(shift[0]))
+    shp = (1, -1) + (1,) * (x.ndim - 2)
+    return x * scale.astype(np.float64).reshape(shp) + shift.astype(np.float64).reshape(shp)
+
+
 def forward(graph: Graph, inputs: Union[np.ndarray, Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Outputs (float32) of ``graph`` for a batch of inputs (N x per-sample shape)."""
     graph.check()
@@ -107,49 +200,8 @@ def forward_all(graph: Graph, inputs: Union[np.ndarray, Mapping[str, np.ndarray]
         inputs = {next(iter(graph.inputs)): inputs}
     vals: dict[str, np.ndarray] = {k: np.asarray(v, np.float64) for k, v in inputs.items()}
     for node in graph.nodes:
-        layer = node.layer
-        xs = [vals[i] for i in node.inputs]
-        x = xs[0]
-        op = layer.op
-        if op == "dense":
-            y = x @ layer.weight.T.astype(np.float64)
-            if layer.bias is not None:
-                y = y + layer.bias
-            y = _activate(y, layer.activation)
-        elif op == "conv2d":
-            y = _activate(_conv2d(x, layer), layer.activation)
-        elif op == "maxpool2d":
-            y = _pool(x, layer, "max")
-        elif op == "avgpool2d":
-            y = _pool(x, layer, "avg")
-        elif op == "global_avgpool":
-            y = x.mean(axis=(2, 3))
-        elif op == "relu":
-            y = np.maximum(x, 0)
-        elif op == "clip":
-            y = np.clip(x, layer.lo, layer.hi)
-        elif op == "sigmoid":
-            with np.errstate(over="ignore"):  # exp(-x) overflows to inf for x < -709: y is then 0, as it should
-                y = 1 / (1 + np.exp(-x))
-        elif op == "softmax":
-            e = np.exp(x - x.max(axis=-1, keepdims=True))
-            y = e / e.sum(axis=-1, keepdims=True)
-        elif op == "flatten":
-            y = x.reshape(x.shape[0], -1)
-        elif op == "reshape":
-            y = x.reshape((x.shape[0],) + graph.shapes[node.output])
-        elif op == "add":
-            y = _activate(xs[0] + xs[1], layer.activation)
-        elif op == "concat":
-            y = np.concatenate(xs, axis=1 + layer.axis % (x.ndim - 1))
-        elif op in ("batchnorm", "scale_shift") and layer.scale_shift()[0].shape[0] == 1:
-            scale, shift = (float(a[0]) for a in layer.scale_shift())
-            y = x * np.float64(np.float32(scale)) + np.float64(np.float32(shift))
-        elif op in ("batchnorm", "scale_shift"):
-            scale, shift = (a.astype(np.float64) for a in layer.scale_shift())
-            shp = (1, -1) + (1,) * (x.ndim - 2)
-            y = x * scale.reshape(shp) + shift.reshape(shp)
-        else:
-            raise NotImplementedError(op)
-        vals[node.output] = y
+        fn = _FORWARD.get(node.layer.op)
+        if fn is None:
+            raise NotImplementedError(f"no reference forward for {node.layer.op}")
+        vals[node.output] = fn([vals[i] for i in node.inputs], node.layer, graph.shapes[node.output])
     return vals

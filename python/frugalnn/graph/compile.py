@@ -291,109 +291,123 @@ class _Compiler:
         return t
 
     def emit(self, node, layer, out_name: str, lo: float, hi: float, scale_shift, pool=None) -> None:
-        g, core = self.g, self.core
-        x = self.tid[node.inputs[0]]
-        in_shape = g.shapes[node.inputs[0]]
-        if isinstance(layer, L.Dense):
-            perm = self.chw_perm.get(node.inputs[0])
+        """The native step(s) of one layer: its lowering from _LOWERING, by layer type."""
+        # The nearest registered class: a layer subclass (ReLU6 is a Clip) lowers as its base.
+        lower = next((_LOWERING[t] for t in type(layer).__mro__ if t in _LOWERING), None)
+        if lower is None:
+            raise GraphError(f"{layer.name}: no runtime step for {type(layer).__name__}")
+        lower(self, node, layer, out_name, lo, hi, scale_shift, pool, self.tid[node.inputs[0]],
+              self.g.shapes[node.inputs[0]])
 
-            def arrange(a: np.ndarray) -> np.ndarray:
-                if perm is not None:  # the input is an NHWC map flattened without moving data
-                    c, h, wd = perm
-                    a = a.reshape(a.shape[0], c, h, wd).transpose(0, 2, 3, 1).reshape(a.shape[0], -1)
-                return a
+    def _emit_dense(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
+        core = self.core
+        perm = self.chw_perm.get(node.inputs[0])
 
-            w, b = _fold(arrange(layer.weight), layer.bias, scale_shift, layer, node)
-            y = self.writes(out_name)
-            p = self.prec[layer.name]
-            if p == "sparse":
-                m = _sparse_of(w)
-                core.add_step("sparse_dense", layer.name, [x], y, lo=lo, hi=hi, sparse=m._core, bias=b)
-            else:
-                wq = _given_int8(layer, p, scale_shift)
-                if wq is not None:
-                    pw = pack_weights(np.ascontiguousarray(arrange(wq[0]).T), "int8", bias=b, scales=wq[1])
-                else:
-                    pw = pack_weights(np.ascontiguousarray(w.T), p, bias=b)
-                a_scale, a_zp = self.q.get(layer.name, (1.0, 0))
-                core.add_step("dense", layer.name, [x], y, lo=lo, hi=hi, packed=[pw._core],
-                              a_scale=a_scale, a_zero_point=a_zp)
-            return
-        if isinstance(layer, L.Conv2d):
-            c, h, wd = in_shape
-            o, cg, kh, kw = layer.weight.shape
-            _, oh, ow = g.shapes[node.output]
-            t, left, _, _ = layer.pads(h, wd)
-            w, b = _fold(layer.weight, layer.bias, scale_shift, layer, node)
-            y = self.writes(out_name)
-            geo = [h, wd, c, oh, ow, o, kh, kw, *layer.stride, *layer.dilation, t, left, layer.groups]
-            if _is_depthwise(layer, in_shape):
-                self.emit_depthwise(layer, x, y, lo, hi, geo, w, b, scale_shift)
-                return
-            p = self.prec[layer.name]
-            kind = p if p in ("f16", "bf16", "int8") else "f32"
-            og = o // layer.groups
+        def arrange(a: np.ndarray) -> np.ndarray:
+            if perm is not None:  # the input is an NHWC map flattened without moving data
+                c, h, wd = perm
+                a = a.reshape(a.shape[0], c, h, wd).transpose(0, 2, 3, 1).reshape(a.shape[0], -1)
+            return a
+
+        w, b = _fold(arrange(layer.weight), layer.bias, scale_shift, layer, node)
+        y = self.writes(out_name)
+        p = self.prec[layer.name]
+        if p == "sparse":
+            m = _sparse_of(w)
+            core.add_step("sparse_dense", layer.name, [x], y, lo=lo, hi=hi, sparse=m._core, bias=b)
+        else:
             wq = _given_int8(layer, p, scale_shift)
-            packed = []
-            for gi in range(layer.groups):
-                rows = slice(gi * og, (gi + 1) * og)
-                bg = None if b is None else np.ascontiguousarray(b[rows])
-                if wq is not None:
-                    wg = wq[0][rows].transpose(2, 3, 1, 0).reshape(kh * kw * cg, og)
-                    sg = wq[1] if wq[1].size == 1 else np.ascontiguousarray(wq[1][rows])
-                    packed.append(pack_weights(np.ascontiguousarray(wg), "int8", bias=bg, scales=sg)._core)
-                    continue
-                wg = w[rows].transpose(2, 3, 1, 0).reshape(kh * kw * cg, og)
-                packed.append(pack_weights(np.ascontiguousarray(wg), kind, bias=bg)._core)
+            if wq is not None:
+                pw = pack_weights(np.ascontiguousarray(arrange(wq[0]).T), "int8", bias=b, scales=wq[1])
+            else:
+                pw = pack_weights(np.ascontiguousarray(w.T), p, bias=b)
             a_scale, a_zp = self.q.get(layer.name, (1.0, 0))
-            pool_geo = []
-            if pool is not None:  # max-pooled tile by tile: the conv's own output is never stored
-                _, ph, pw = g.shapes[out_name]
-                pool_geo = [oh, ow, o, ph, pw, *pool.kernel, *pool.stride, 0, 0]
-            core.add_step("conv2d", layer.name, [x], y, lo=lo, hi=hi, conv=geo, packed=packed,
-                          a_scale=a_scale, a_zero_point=a_zp, pool=pool_geo)
+            core.add_step("dense", layer.name, [x], y, lo=lo, hi=hi, packed=[pw._core],
+                          a_scale=a_scale, a_zero_point=a_zp)
+
+    def _emit_conv2d(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
+        g, core = self.g, self.core
+        c, h, wd = in_shape
+        o, cg, kh, kw = layer.weight.shape
+        _, oh, ow = g.shapes[node.output]
+        t, left, _, _ = layer.pads(h, wd)
+        w, b = _fold(layer.weight, layer.bias, scale_shift, layer, node)
+        y = self.writes(out_name)
+        geo = [h, wd, c, oh, ow, o, kh, kw, *layer.stride, *layer.dilation, t, left, layer.groups]
+        if _is_depthwise(layer, in_shape):
+            self.emit_depthwise(layer, x, y, lo, hi, geo, w, b, scale_shift)
             return
-        if isinstance(layer, (L.MaxPool2d, L.AvgPool2d)):
-            c, h, wd = in_shape
-            _, oh, ow = g.shapes[node.output]
-            geo = [h, wd, c, oh, ow, *layer.kernel, *layer.stride, *layer.padding]
-            core.add_step(layer.op, layer.name, [x], self.writes(out_name), pool=geo)
-            return
-        if isinstance(layer, L.GlobalAvgPool):
-            c, h, wd = in_shape
-            core.add_step("global_avgpool", layer.name, [x], self.writes(out_name), c=c, hw=h * wd,
-                          in_quant=self.in_quant(layer))
-            return
-        if isinstance(layer, (L.Flatten, L.Reshape)):
-            self.emit_reshape(node, layer, out_name, in_shape)
-            return
-        if isinstance(layer, L.Add):
-            core.add_step("add", layer.name, [x, self.tid[node.inputs[1]]], self.writes(out_name), lo=lo, hi=hi,
-                          in_quant=self.in_quant(layer))
-            return
-        if isinstance(layer, L.Concat):
-            parts = _concat_parts([g.shapes[i] for i in node.inputs], layer.axis, g.shapes[node.output])
-            core.add_step("concat", layer.name, [self.tid[i] for i in node.inputs], self.writes(out_name),
-                          c=sum(parts), parts=parts)
-            return
-        if isinstance(layer, L.ReLU):
-            core.add_step("clamp", layer.name, [x], self.writes(out_name), lo=0.0)
-            return
-        if isinstance(layer, L.Clip):
-            core.add_step("clamp", layer.name, [x], self.writes(out_name), lo=layer.lo, hi=layer.hi)
-            return
-        if isinstance(layer, L.Sigmoid):
-            core.add_step("sigmoid", layer.name, [x], self.writes(out_name))
-            return
-        if isinstance(layer, L.Softmax):
-            core.add_step("softmax", layer.name, [x], self.writes(out_name), c=in_shape[-1])
-            return
-        if isinstance(layer, (L.BatchNorm, L.ScaleShift)):
-            scale, shift = layer.scale_shift()  # per channel, or one value for any layout
-            core.add_step("scale_shift", layer.name, [x], self.writes(out_name), c=scale.shape[0],
-                          weights=np.concatenate([scale, shift]))
-            return
-        raise GraphError(f"{layer.name}: no runtime step for {type(layer).__name__}")
+        p = self.prec[layer.name]
+        kind = p if p in ("f16", "bf16", "int8") else "f32"
+        og = o // layer.groups
+        wq = _given_int8(layer, p, scale_shift)
+        packed = []
+        for gi in range(layer.groups):
+            rows = slice(gi * og, (gi + 1) * og)
+            bg = None if b is None else np.ascontiguousarray(b[rows])
+            if wq is not None:
+                wg = wq[0][rows].transpose(2, 3, 1, 0).reshape(kh * kw * cg, og)
+                sg = wq[1] if wq[1].size == 1 else np.ascontiguousarray(wq[1][rows])
+                packed.append(pack_weights(np.ascontiguousarray(wg), "int8", bias=bg, scales=sg)._core)
+                continue
+            wg = w[rows].transpose(2, 3, 1, 0).reshape(kh * kw * cg, og)
+            packed.append(pack_weights(np.ascontiguousarray(wg), kind, bias=bg)._core)
+        a_scale, a_zp = self.q.get(layer.name, (1.0, 0))
+        pool_geo = []
+        if pool is not None:  # max-pooled tile by tile: the conv's own output is never stored
+            _, ph, pw = g.shapes[out_name]
+            pool_geo = [oh, ow, o, ph, pw, *pool.kernel, *pool.stride, 0, 0]
+        core.add_step("conv2d", layer.name, [x], y, lo=lo, hi=hi, conv=geo, packed=packed,
+                      a_scale=a_scale, a_zero_point=a_zp, pool=pool_geo)
+
+    def _emit_pool(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
+        g, core = self.g, self.core
+        c, h, wd = in_shape
+        _, oh, ow = g.shapes[node.output]
+        geo = [h, wd, c, oh, ow, *layer.kernel, *layer.stride, *layer.padding]
+        core.add_step(layer.op, layer.name, [x], self.writes(out_name), pool=geo)
+
+    def _emit_global_avgpool(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
+        core = self.core
+        c, h, wd = in_shape
+        core.add_step("global_avgpool", layer.name, [x], self.writes(out_name), c=c, hw=h * wd,
+                      in_quant=self.in_quant(layer))
+
+    def _emit_reshape(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
+        self.emit_reshape(node, layer, out_name, in_shape)
+
+    def _emit_add(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
+        core = self.core
+        core.add_step("add", layer.name, [x, self.tid[node.inputs[1]]], self.writes(out_name), lo=lo, hi=hi,
+                      in_quant=self.in_quant(layer))
+
+    def _emit_concat(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
+        g, core = self.g, self.core
+        parts = _concat_parts([g.shapes[i] for i in node.inputs], layer.axis, g.shapes[node.output])
+        core.add_step("concat", layer.name, [self.tid[i] for i in node.inputs], self.writes(out_name),
+                      c=sum(parts), parts=parts)
+
+    def _emit_relu(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
+        core = self.core
+        core.add_step("clamp", layer.name, [x], self.writes(out_name), lo=0.0)
+
+    def _emit_clip(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
+        core = self.core
+        core.add_step("clamp", layer.name, [x], self.writes(out_name), lo=layer.lo, hi=layer.hi)
+
+    def _emit_sigmoid(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
+        core = self.core
+        core.add_step("sigmoid", layer.name, [x], self.writes(out_name))
+
+    def _emit_softmax(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
+        core = self.core
+        core.add_step("softmax", layer.name, [x], self.writes(out_name), c=in_shape[-1])
+
+    def _emit_scale_shift(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
+        core = self.core
+        scale, shift = layer.scale_shift()  # per channel, or one value for any layout
+        core.add_step("scale_shift", layer.name, [x], self.writes(out_name), c=scale.shape[0],
+                      weights=np.concatenate([scale, shift]))
 
     def in_quant(self, layer) -> list[tuple[float, int]]:
         """u8 input parameters of an int8 Add / GlobalAvgPool (empty: it runs in float)."""
@@ -515,3 +529,23 @@ def _sparse_of(w: np.ndarray) -> CSRMatrix:
     nnz = int(np.count_nonzero(w))
     blocks = CSRMatrix(w, block=(1, 4))
     return blocks if blocks.nnz <= 1.25 * nnz else CSRMatrix(w)
+
+
+# Layer type -> its lowering onto native steps (one entry per layer type).
+_LOWERING = {
+    L.Dense: _Compiler._emit_dense,
+    L.Conv2d: _Compiler._emit_conv2d,
+    L.MaxPool2d: _Compiler._emit_pool,
+    L.AvgPool2d: _Compiler._emit_pool,
+    L.GlobalAvgPool: _Compiler._emit_global_avgpool,
+    L.Flatten: _Compiler._emit_reshape,
+    L.Reshape: _Compiler._emit_reshape,
+    L.Add: _Compiler._emit_add,
+    L.Concat: _Compiler._emit_concat,
+    L.ReLU: _Compiler._emit_relu,
+    L.Clip: _Compiler._emit_clip,
+    L.Sigmoid: _Compiler._emit_sigmoid,
+    L.Softmax: _Compiler._emit_softmax,
+    L.BatchNorm: _Compiler._emit_scale_shift,
+    L.ScaleShift: _Compiler._emit_scale_shift,
+}
