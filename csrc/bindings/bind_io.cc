@@ -88,6 +88,8 @@ void bind_io(py::module_& m) {
     }
   });
 
+  m.attr("FNN_FORMAT_VERSION") =
+      py::make_tuple(fnn_format::kVersionMajor, fnn_format::kVersionMinor);
   m.def(
       "fnn_save",
       [](std::shared_ptr<const Program> program, const std::string& path,

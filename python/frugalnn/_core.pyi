@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['FormatError', 'PackedWeights', 'Pool', 'Program', 'Session', 'SparseMatrix', 'active_isa', 'available_isas', 'dynamic_quant_params', 'feature_kernels_enabled', 'fnn_load', 'fnn_reseal', 'fnn_save', 'get_num_threads', 'largest_max_batch', 'matmul', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads', 'sparse_matrix', 'spmm', 'spmm_linear', 'xxh64']
+__all__: list[str] = ['FNN_FORMAT_VERSION', 'FormatError', 'PackedWeights', 'Pool', 'Program', 'Session', 'SparseMatrix', 'active_isa', 'available_isas', 'dynamic_quant_params', 'feature_kernels_enabled', 'fnn_load', 'fnn_reseal', 'fnn_save', 'get_num_threads', 'largest_max_batch', 'matmul', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads', 'sparse_matrix', 'spmm', 'spmm_linear', 'xxh64']
 class Pool:
     """
     Thread-safe pool of 64-byte aligned blocks (native).
@@ -273,4 +273,5 @@ def xxh64(data: bytes, seed: typing.SupportsInt | typing.SupportsIndex = 0) -> i
     """
     XXH64 of bytes: the .fnn checksum.
     """
+FNN_FORMAT_VERSION: tuple = (1, 0)
 __version__: str = '0.1.0'

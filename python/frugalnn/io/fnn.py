@@ -30,6 +30,9 @@ __all__ = ["FormatError", "info", "load", "save"]
 
 FormatError = _core.FormatError
 
+#: (major, minor) of the files save() writes; load() also reads every older major version.
+FORMAT_VERSION: tuple = tuple(_core.FNN_FORMAT_VERSION)
+
 PLAN_BATCH = 64  # max_batch of the memory plan stored in the file (informational)
 
 PathLike = Union[str, "os.PathLike[str]"]
