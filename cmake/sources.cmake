@@ -64,6 +64,7 @@ set(FNN_CORE_SOURCES
   # csrc/io
   csrc/io/fnn_hash.cc
   csrc/io/fnn_reader.cc
+  csrc/io/fnn_reader_v1.cc
   csrc/io/fnn_writer.cc
   csrc/io/mapped_file.cc
   # csrc/kernels/common
@@ -91,11 +92,26 @@ set(FNN_CORE_SOURCES
   csrc/memory/scratch.cc
   # csrc/runtime
   csrc/runtime/activation_dtypes.cc
-  csrc/runtime/conv_step.cc
   csrc/runtime/program.cc
   csrc/runtime/program_check.cc
   csrc/runtime/session.cc
+  csrc/runtime/step_check.cc
+  csrc/runtime/step_kind.cc
   csrc/runtime/thread_pool.cc
+  # csrc/runtime/steps: one file per step kind (step_kinds.inc lists them)
+  csrc/runtime/steps/concat.cc
+  csrc/runtime/steps/conv2d.cc
+  csrc/runtime/steps/dense.cc
+  csrc/runtime/steps/depthwise_conv2d.cc
+  csrc/runtime/steps/eltwise.cc
+  csrc/runtime/steps/int8_output.cc
+  csrc/runtime/steps/layout.cc
+  csrc/runtime/steps/pool2d.cc
+  csrc/runtime/steps/quantize.cc
+  csrc/runtime/steps/scale_shift.cc
+  csrc/runtime/steps/softmax.cc
+  csrc/runtime/steps/sparse_dense.cc
+  csrc/runtime/steps/u8_eltwise.cc
   # csrc/testing
   csrc/testing/pool_stress.cc
 )
@@ -108,5 +124,6 @@ set(FNN_BINDING_SOURCES
   csrc/bindings/bind_ops.cc
   csrc/bindings/bind_runtime.cc
   csrc/bindings/bind_sparse.cc
+  csrc/bindings/bind_step_params.cc
   csrc/bindings/module.cc
 )

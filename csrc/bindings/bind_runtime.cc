@@ -25,18 +25,6 @@ StepKind parse_kind(const std::string& k) {
   return kind;
 }
 
-std::vector<float> floats(const std::optional<py::array>& a, const char* name) {
-  if (!a) return {};
-  const float* p = checked<float>(*a, name, 1);
-  return std::vector<float>(p, p + a->shape(0));
-}
-
-std::vector<int8_t> int8s(const std::optional<py::array>& a, const char* name) {
-  if (!a) return {};
-  const int8_t* p = checked<int8_t>(*a, name, 1);
-  return std::vector<int8_t>(p, p + a->shape(0));
-}
-
 // The buffers of one run, checked. Fixed arrays: a run allocates nothing, not even here.
 struct RunBuffers {
   std::array<const float*, 16> in{};
@@ -79,20 +67,15 @@ RunBuffers run_buffers(const Session& s, const py::list& inputs, const py::list&
 }  // namespace
 
 void bind_runtime(py::module_& m) {
+  bind_step_params(m);
   py::class_<Program, std::shared_ptr<Program>>(m, "Program", "A compiled graph (native).")
       .def(py::init<>())
       .def("add_tensor", py::overload_cast<size_t, bool, int>(&Program::add_tensor),
            py::arg("sample_elems"), py::arg("external"), py::arg("alias_of"))
       .def(
           "add_step",
-          [](Program& p, const std::string& kind, const std::string& name, std::vector<int> in,
-             int out, float lo, float hi, std::vector<size_t> conv, std::vector<size_t> pool,
-             size_t c, size_t hw, std::vector<std::shared_ptr<PackedWeights>> packed,
-             std::shared_ptr<SparseMatrix> sparse, const std::optional<py::array>& bias,
-             const std::optional<py::array>& weights, std::vector<size_t> parts, float a_scale,
-             int32_t a_zero_point, const std::optional<py::array>& weights_s8,
-             const std::optional<py::array>& w_scale,
-             std::vector<std::pair<float, int32_t>> in_quant) {
+          [](Program& p, const std::string& kind, const std::string& name, std::vector<int> in, int out,
+             std::shared_ptr<StepParams> params, float lo, float hi) {
             Step s;
             s.kind = parse_kind(kind);
             s.name = name;
@@ -100,60 +83,15 @@ void bind_runtime(py::module_& m) {
             s.out = out;
             s.lo = lo;
             s.hi = hi;
-            if (!conv.empty()) {
-              if (conv.size() != 15) throw py::value_error("conv geometry needs 15 values");
-              Conv2dGeometry& g = s.conv;
-              g.h = conv[0]; g.w = conv[1]; g.c = conv[2]; g.oh = conv[3]; g.ow = conv[4];
-              g.oc = conv[5]; g.kh = conv[6]; g.kw = conv[7]; g.sh = conv[8]; g.sw = conv[9];
-              g.dh = conv[10]; g.dw = conv[11]; g.pad_top = conv[12]; g.pad_left = conv[13];
-              g.groups = conv[14];
-            }
-            if (!pool.empty()) {
-              if (pool.size() != 11) throw py::value_error("pool geometry needs 11 values");
-              Pool2dGeometry& g = s.pool;
-              g.h = pool[0]; g.w = pool[1]; g.c = pool[2]; g.oh = pool[3]; g.ow = pool[4];
-              g.kh = pool[5]; g.kw = pool[6]; g.sh = pool[7]; g.sw = pool[8];
-              g.pad_top = pool[9]; g.pad_left = pool[10];
-              if (s.kind == StepKind::kConv) {
-                // A max-pool fused into the conv: windows tile the conv output exactly.
-                const Conv2dGeometry& c = s.conv;
-                if (g.h != c.oh || g.w != c.ow || g.c != c.oc || g.sh != g.kh || g.sw != g.kw ||
-                    g.pad_top != 0 || g.pad_left != 0 || g.oh != c.oh / g.kh ||
-                    g.ow != c.ow / g.kw || g.oh == 0 || g.ow == 0) {
-                  throw py::value_error("a fused max-pool needs stride == window, no padding, "
-                                        "over the conv's output");
-                }
-                s.pool_fused = true;
-              }
-            }
-            s.c = c;
-            s.hw = hw;
-            s.packed = std::move(packed);
-            s.sparse = std::move(sparse);
-            s.bias = floats(bias, "bias");
-            s.weights = floats(weights, "weights");
-            s.weights_s8 = int8s(weights_s8, "weights_s8");
-            s.w_scale = floats(w_scale, "w_scale");
-            for (const auto& [scale, zp] : in_quant) {
-              s.in_scale.push_back(scale);
-              s.in_zero_point.push_back(zp);
-            }
-            s.parts = std::move(parts);
-            s.a_scale = a_scale;
-            s.a_zero_point = a_zero_point;
+            s.params = std::move(params);
             p.add_step(std::move(s));
           },
           py::arg("kind"), py::arg("name"), py::arg("inputs"), py::arg("output"),
+          py::arg("params") = nullptr, py::kw_only(),
           py::arg("lo") = -std::numeric_limits<float>::infinity(),
           py::arg("hi") = std::numeric_limits<float>::infinity(),
-          py::arg("conv") = std::vector<size_t>{}, py::arg("pool") = std::vector<size_t>{},
-          py::arg("c") = 0, py::arg("hw") = 0,
-          py::arg("packed") = std::vector<std::shared_ptr<PackedWeights>>{},
-          py::arg("sparse") = nullptr, py::arg("bias") = py::none(),
-          py::arg("weights") = py::none(), py::arg("parts") = std::vector<size_t>{},
-          py::arg("a_scale") = 1.0f, py::arg("a_zero_point") = 0,
-          py::arg("weights_s8") = py::none(), py::arg("w_scale") = py::none(),
-          py::arg("in_quant") = std::vector<std::pair<float, int32_t>>{})
+          "Appends a step: its kind's parameters (a *Params object, None for kinds without) "
+          "and the clamp of its output. Checked when set_io finishes the program.")
       .def("set_io", &Program::set_io, py::arg("inputs"), py::arg("outputs"))
       .def_property_readonly("weight_bytes", &Program::weight_bytes)
       .def("tensor_info", [](const Program& p, size_t t) {
@@ -164,8 +102,9 @@ void bind_runtime(py::module_& m) {
       .def_property_readonly("num_steps", [](const Program& p) { return p.steps().size(); })
       .def("step_info", [](const Program& p, size_t i) {
         const Step& s = p.steps().at(i);
-        const std::string precision = step_precision(s);
-        const std::string kind = std::string(step_kind_name(s.kind)) + (s.pool_fused ? "+maxpool2d" : "");
+        const StepKindImpl& impl = step_impl(s.kind);
+        const std::string precision = impl.precision(s);
+        const std::string kind = impl.label(s);
         return py::make_tuple(s.name, kind, precision, s.in, s.out);
       });
 
@@ -216,6 +155,14 @@ void bind_runtime(py::module_& m) {
         d["scratch_entry"] = s.scratch_entry();
         return d;
       });
+  m.def(
+      "step_kinds",
+      [] {
+        std::vector<std::string> names;
+        for (int k = 0; k < kNumStepKinds; ++k) names.push_back(step_kind_name(static_cast<StepKind>(k)));
+        return names;
+      },
+      "The names of the runtime's step kinds (runtime/step_kinds.inc).");
   m.def(
       "largest_max_batch",
       [](const Program& p, size_t threads, size_t concurrency, size_t budget, size_t limit) {

@@ -12,6 +12,8 @@ void bind_ops(pybind11::module_& m);
 void bind_gemm(pybind11::module_& m);
 void bind_sparse(pybind11::module_& m);
 void bind_runtime(pybind11::module_& m);
+// The step kinds' parameter classes (bind_runtime calls it first).
+void bind_step_params(pybind11::module_& m);
 void bind_io(pybind11::module_& m);
 
 // A MemoryPlan as the dict frugalnn.memory reads (offsets and sizes as numpy arrays).

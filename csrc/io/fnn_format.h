@@ -1,4 +1,4 @@
-// The .fnn file format, version 1.0: a compiled Program, memory-mappable. This comment is the
+// The .fnn file format, version 2.0: a compiled Program, memory-mappable. This comment is the
 // normative specification; fnn_writer.cc and fnn_reader.cc implement it, and a C reader needs
 // nothing else (no third-party library: the checksum is XXH64, fnn_hash.h).
 //
@@ -11,7 +11,8 @@
 // File header (64 bytes)
 //    0  u8[8] magic          89 46 4E 4E 0D 0A 1A 0A ("\x89FNN\r\n\x1a\n": the high byte and
 //                            the line endings catch text-mode transfers, as PNG's does)
-//    8  u16   version_major  1: a reader refuses any other major version
+//    8  u16   version_major  2 (1: the version 1 layout of 'STEP' below); a reader refuses
+//                            any major version it does not know
 //   10  u16   version_minor  0: a newer minor only adds record tags, which readers skip
 //   12  u32   flags          0
 //   16  u64   file_size      the whole file, tail pad included
@@ -40,21 +41,34 @@
 //   'PROD' str producer ("frugalnn 0.1.0")
 //   'TENS' u32 n, then per tensor (24 B): u64 sample_elems, u8 external, u8 dtype (DType),
 //          u16 reserved, i32 alias_of (-1: none), f32 scale, i32 zero_point
-//   'STEP' u32 n, then per step: u8 kind (StepKind), u8 pool_fused, u16 reserved,
-//          str name, str precision ("f32" | "f16" | "bf16" | "int8" | "sparse"),
-//          u32 n_in, i32 in[n_in], i32 out, f32 lo, f32 hi,
-//          u64 conv[15] (h w c oh ow oc kh kw sh sw dh dw pad_top pad_left groups),
-//          u64 pool[11] (h w c oh ow kh kw sh sw pad_top pad_left), u64 c, u64 hw,
-//          f32 a_scale, i32 a_zero_point,
-//          u32 n_packed, then per packed weights (24 B): u32 blob, u8 kind (WeightKind),
-//            u8 has_bias, u16 reserved, u64 k, u64 n,
-//          u8 has_sparse, then if 1 (32 B): u32 blob, u8 bk, u8 values (SpmmValueKind),
-//            u16 reserved, u64 rows, u64 cols, u64 nblocks,
-//          u32 n_bias, f32 bias[n], u32 n_weights, f32 weights[n], u32 n_parts, u64 parts[n],
-//          u32 n_weights_s8, i8 weights_s8[n], u32 n_w_scale, f32 w_scale[n]
-//          (int8 depthwise: s8 weights [kh][kw][c] and a scale per channel; tiny, so inline),
-//          u32 n_in_quant, then per input f32 scale, i32 zero_point (an int8 add / global
-//          average pool: the u8 parameters it reads each input with)
+//   'STEP' u32 n, then per step: str kind (the step kind's name: "conv2d"), str name,
+//          str precision ("f32" | "f16" | "bf16" | "int8" | "sparse"),
+//          u32 n_in, i32 in[n_in], i32 out, f32 lo, f32 hi (the output clamp; +-inf: none),
+//          u32 param_bytes, then param_bytes bytes: the kind's parameter record, below.
+//          A reference to weights in a blob is, for packed weights (24 B): u32 blob,
+//          u8 kind (WeightKind), u8 has_bias, u16 reserved, u64 k, u64 n; for a sparse
+//          matrix (32 B): u32 blob, u8 bk, u8 values (SpmmValueKind), u16 reserved, u64 rows,
+//          u64 cols, u64 nblocks. An array is u32 n then n values; a u8 parameter pair is
+//          f32 scale, i32 zero_point; a flag is u8 0 or 1; conv geometry is u64[15] (h w c oh ow oc kh kw sh sw
+//          dh dw pad_top pad_left groups), pool geometry u64[11] (h w c oh ow kh kw sh sw
+//          pad_top pad_left). Parameter records, each written and read by its kind's file
+//          (runtime/steps/<kind>.cc):
+//            to_nhwc, to_nchw    u64 c, u64 hw
+//            dense               packed reference, u8 pair (the int8 input's)
+//            sparse_dense        sparse reference, f32 bias[]
+//            conv2d              conv geometry, u32 groups, packed reference per group,
+//                                u8 pair, u8 pool_fused, pool geometry (of the fused
+//                                max-pool; ignored without one)
+//            depthwise_conv2d    conv geometry, f32 weights[] ([kh][kw][c]), i8 weights_s8[],
+//                                f32 weight_scale[], f32 bias[], u8 pair (int8: s8 weights
+//                                with a scale per channel; tiny, so inline)
+//            maxpool2d, avgpool2d  pool geometry
+//            global_avgpool      u64 c, u64 hw, u32 n, u8 pair per input (int8 inputs)
+//            add                 u32 n, u8 pair per input (int8 inputs)
+//            softmax             u64 cols
+//            scale_shift         f32 scale[], f32 shift[]
+//            concat              u32 n, u64 parts[n]
+//            clamp, sigmoid, quantize  (empty)
 //   'PGIO' u32 n_in, i32 inputs[n_in], u32 n_out, i32 outputs[n_out]  (program tensors)
 //   'SPEC' the graph's inputs then outputs, each list u32 n, then per tensor: str name,
 //          u8 dtype (0: float32), u8 ndim, u16 reserved, u64 dims[ndim] (per sample, no batch)
@@ -64,6 +78,16 @@
 //          u64 lower_bound, u64 naive_bytes, str strategy, u32 n (= tensors), per tensor
 //          i64 offset (-1: not in the arena), u64 bytes; u32 n (= steps), per step i64 scratch
 //          offset (-1: none), u64 scratch bytes
+// Version 1 'STEP' (still read; fnn_reader_v1.cc): per step u8 kind (0 to_nhwc, 1 to_nchw,
+// 2 dense, 3 sparse_dense, 4 conv2d, 5 depthwise_conv2d, 6 maxpool2d, 7 avgpool2d,
+// 8 global_avgpool, 9 add, 10 clamp, 11 sigmoid, 12 softmax, 13 scale_shift, 14 concat,
+// 15 quantize), u8 pool_fused, u16 reserved, str name, str precision, u32 n_in, i32 in[n_in],
+// i32 out, f32 lo, f32 hi, u64 conv[15], u64 pool[11], u64 c, u64 hw, f32 a_scale,
+// i32 a_zero_point, u32 n_packed + packed references, u8 has_sparse + a sparse reference,
+// f32 bias[], f32 weights[] (scale_shift: c scales then c shifts), u64 parts[],
+// i8 weights_s8[], f32 w_scale[], u32 n + u8 pairs (add / global_avgpool inputs). Each kind
+// uses its fields (softmax: c as cols); the others must be empty.
+//
 // The program is the one compile() built, quantize steps and u8 tensors included (a reader
 // checks that assigning activation dtypes again changes nothing); derived state (int8 output
 // stages) is recomputed on load.
@@ -97,7 +121,8 @@ class FormatError : public std::runtime_error {
 namespace fnn_format {
 
 constexpr uint8_t kMagic[8] = {0x89, 'F', 'N', 'N', '\r', '\n', 0x1a, '\n'};
-constexpr uint16_t kVersionMajor = 1;
+constexpr uint16_t kVersionMajor = 2;
+constexpr uint16_t kOldestVersionMajor = 1;  // the oldest a reader still reads
 constexpr uint16_t kVersionMinor = 0;
 constexpr size_t kFileHeaderBytes = 64;
 constexpr size_t kBlobEntryBytes = 32;
@@ -119,7 +144,6 @@ constexpr uint32_t kTagProducer = tag("PROD"), kTagTensors = tag("TENS"), kTagSt
                    kTagProgramIo = tag("PGIO"), kTagSpecs = tag("SPEC"), kTagQuant = tag("QUAN"),
                    kTagPlan = tag("PLAN");
 
-constexpr size_t kConvFields = 15, kPoolFields = 11;
 constexpr size_t kMaxIo = 16;    // program inputs / outputs (Session::run's limit)
 constexpr size_t kMaxNdim = 8;   // dims of a graph input / output
 

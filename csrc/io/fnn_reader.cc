@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "io/byte_io.h"
+#include "io/fnn_step_reading.h"
 #include "io/fnn.h"
 #include "io/fnn_hash.h"
 #include "io/mapped_file.h"
@@ -55,10 +56,10 @@ FixedHeader parse_fixed_header(const uint8_t* d, size_t size) {
   FixedHeader h;
   h.major = load<uint16_t>(d + kOffVersionMajor);
   h.minor = load<uint16_t>(d + kOffVersionMinor);
-  if (h.major != kVersionMajor) {
+  if (h.major < kOldestVersionMajor || h.major > kVersionMajor) {
     fail("unsupported .fnn format version " + std::to_string(h.major) + "." +
-         std::to_string(h.minor) + " (this reader reads version " +
-         std::to_string(kVersionMajor) + ".x)");
+         std::to_string(h.minor) + " (this reader reads versions " +
+         std::to_string(kOldestVersionMajor) + ".x to " + std::to_string(kVersionMajor) + ".x)");
   }
   h.file_size = load<uint64_t>(d + kOffFileSize);
   h.header_bytes = load<uint64_t>(d + kOffHeaderBytes);
@@ -90,18 +91,12 @@ FixedHeader parse_fixed_header(const uint8_t* d, size_t size) {
   return h;
 }
 
-struct BlobEntry {
-  uint64_t offset, size, checksum;
-  uint32_t kind;
-  std::string use;  // set when a step claims it
-};
-
-std::vector<BlobEntry> parse_blob_table(const uint8_t* d, const FixedHeader& h) {
-  std::vector<BlobEntry> blobs(h.blob_count);
+std::vector<FnnBlobEntry> parse_blob_table(const uint8_t* d, const FixedHeader& h) {
+  std::vector<FnnBlobEntry> blobs(h.blob_count);
   uint64_t end = (h.header_bytes + kAlignment - 1) / kAlignment * kAlignment;
   for (uint32_t i = 0; i < h.blob_count; ++i) {
     const uint8_t* e = d + kFileHeaderBytes + kBlobEntryBytes * i;
-    BlobEntry& b = blobs[i];
+    FnnBlobEntry& b = blobs[i];
     b.offset = load<uint64_t>(e);
     b.size = load<uint64_t>(e + 8);
     b.checksum = load<uint64_t>(e + 16);
@@ -184,113 +179,40 @@ std::vector<TensorInfo> get_tensors(ByteReader& r) {
   return tensors;
 }
 
-// What a step claims of the blob table, resolved once every step is read.
-struct PackedRef {
-  size_t step, group, blob;
-  WeightKind kind;
-  bool has_bias;
-  size_t k, n;
-};
-struct SparseRef {
-  size_t step, blob;
-  size_t bk;
-  SpmmValueKind values;
-  size_t rows, cols, nblocks;
-};
-
-size_t claim(ByteReader& r, std::vector<BlobEntry>& blobs, uint32_t kind, const std::string& use) {
-  const uint32_t b = r.get<uint32_t>();
-  if (b >= blobs.size()) {
-    r.fail(use + ": blob " + std::to_string(b) + " does not exist (" + std::to_string(blobs.size()) +
-           " blobs)");
+// A step's parameter record (version 2): its kind reads it through this, each read within
+// the record's declared length.
+class ParamRecordReader final : public StepRecordReader {
+ public:
+  ParamRecordReader(ByteReader& r, FnnBlobClaims& claims, std::string who)
+      : r_(r), claims_(claims), who_(std::move(who)) {}
+  const uint8_t* take(size_t n) override { return r_.take(n); }
+  size_t left() const override { return r_.left(); }
+  [[noreturn]] void fail(const std::string& what) const override { r_.fail(who_ + ": " + what); }
+  void get_packed(std::shared_ptr<PackedWeights>* slot, const std::string& use) override {
+    claims_.packed(r_, slot, use + " of " + who_);
   }
-  if (blobs[b].kind != kind) r.fail(use + ": blob " + std::to_string(b) + " holds the other kind of weights");
-  if (!blobs[b].use.empty()) r.fail(use + ": blob " + std::to_string(b) + " is already the " + blobs[b].use);
-  blobs[b].use = use;
-  return b;
-}
+  void get_sparse(std::shared_ptr<SparseMatrix>* slot, const std::string& use) override {
+    claims_.sparse(r_, slot, use + " of " + who_);
+  }
 
-std::vector<float> get_floats(ByteReader& r) {
-  const size_t n = r.get_count(4);
-  std::vector<float> v(n);
-  if (n > 0) std::memcpy(v.data(), r.take(n * 4), n * 4);
-  return v;
-}
+ private:
+  ByteReader& r_;
+  FnnBlobClaims& claims_;
+  std::string who_;
+};
 
-Step get_step(ByteReader& r, size_t index, std::vector<BlobEntry>& blobs,
-              std::vector<PackedRef>& packed, std::vector<SparseRef>& sparse, std::string* precision) {
+// Version 2: str kind, str name, str precision, u32 n_in, i32 in[n_in], i32 out, f32 lo,
+// f32 hi, u32 param_bytes, then the kind's record of exactly param_bytes.
+Step get_step(ByteReader& r, size_t index, FnnBlobClaims& claims, std::string* precision) {
   Step s;
-  const uint8_t kind = r.get<uint8_t>();
-  if (kind >= kNumStepKinds) r.fail("unknown kind " + std::to_string(kind));
-  s.kind = static_cast<StepKind>(kind);
-  s.pool_fused = get_bool(r);
-  r.reserved<uint16_t>();
-  s.name = r.get_str();
-  *precision = r.get_str();
-  const std::string who = "step " + std::to_string(index) + " '" + printable_name(s.name) + "'";
-  s.in.resize(r.get_count(4));
-  for (int& t : s.in) t = r.get<int32_t>();
-  s.out = r.get<int32_t>();
-  s.lo = r.get<float>();
-  s.hi = r.get<float>();
-  Conv2dGeometry& g = s.conv;
-  for (size_t* f : {&g.h, &g.w, &g.c, &g.oh, &g.ow, &g.oc, &g.kh, &g.kw, &g.sh, &g.sw, &g.dh,
-                    &g.dw, &g.pad_top, &g.pad_left, &g.groups}) {
-    *f = get_size(r);
-  }
-  Pool2dGeometry& p = s.pool;
-  for (size_t* f : {&p.h, &p.w, &p.c, &p.oh, &p.ow, &p.kh, &p.kw, &p.sh, &p.sw, &p.pad_top, &p.pad_left}) {
-    *f = get_size(r);
-  }
-  s.c = get_size(r);
-  s.hw = get_size(r);
-  s.a_scale = r.get<float>();
-  s.a_zero_point = r.get<int32_t>();
-  const size_t n_packed = r.get_count(24);
-  for (size_t i = 0; i < n_packed; ++i) {
-    PackedRef ref;
-    ref.step = index;
-    ref.group = i;
-    ref.blob = claim(r, blobs, kBlobPackedWeights,
-                     "packed weights of " + who + (n_packed > 1 ? " group " + std::to_string(i) : ""));
-    const uint8_t wk = r.get<uint8_t>();
-    if (wk > static_cast<uint8_t>(WeightKind::kInt8)) {
-      r.fail(who + ": unknown weight kind " + std::to_string(wk));
-    }
-    ref.kind = static_cast<WeightKind>(wk);
-    ref.has_bias = get_bool(r);
-    r.reserved<uint16_t>();
-    ref.k = get_size(r);
-    ref.n = get_size(r);
-    packed.push_back(ref);
-  }
-  s.packed.resize(n_packed);
-  if (get_bool(r)) {
-    SparseRef ref;
-    ref.step = index;
-    ref.blob = claim(r, blobs, kBlobSparseMatrix, "sparse matrix of " + who);
-    ref.bk = r.get<uint8_t>();
-    const uint8_t v = r.get<uint8_t>();
-    if (v >= kSpmmNumValueKinds) r.fail(who + ": unknown sparse value kind " + std::to_string(v));
-    ref.values = static_cast<SpmmValueKind>(v);
-    r.reserved<uint16_t>();
-    ref.rows = get_size(r);
-    ref.cols = get_size(r);
-    ref.nblocks = get_size(r);
-    sparse.push_back(ref);
-  }
-  s.bias = get_floats(r);
-  s.weights = get_floats(r);
-  s.parts.resize(r.get_count(8));
-  for (size_t& v : s.parts) v = get_size(r);
-  s.weights_s8.resize(r.get_count(1));
-  if (!s.weights_s8.empty()) std::memcpy(s.weights_s8.data(), r.take(s.weights_s8.size()), s.weights_s8.size());
-  s.w_scale = get_floats(r);
-  const size_t n_q = r.get_count(8);
-  for (size_t k = 0; k < n_q; ++k) {
-    s.in_scale.push_back(r.get<float>());
-    s.in_zero_point.push_back(r.get<int32_t>());
-  }
+  const std::string kind = r.get_str();
+  if (!parse_step_kind(kind, &s.kind)) r.fail("unknown kind '" + printable_name(kind) + "'");
+  const std::string who = read_step_io(r, index, s, precision);
+  const uint32_t n = r.get<uint32_t>();
+  ByteReader pr(r.take(n), n, "record 'STEP', " + who + " parameters");
+  ParamRecordReader params(pr, claims, who);
+  s.params = step_impl(s.kind).read(params);
+  done(pr);
   return s;
 }
 
@@ -352,7 +274,7 @@ std::shared_ptr<Program> read(const std::shared_ptr<FileBytes>& file, FnnFileInf
   if (file->hash(kFileHeaderBytes, h.header_bytes - kFileHeaderBytes) != h.checksum) {
     fail("header checksum mismatch: the blob table or the metadata is corrupted");
   }
-  std::vector<BlobEntry> blobs = parse_blob_table(d, h);
+  std::vector<FnnBlobEntry> blobs = parse_blob_table(d, h);
   auto records = parse_records(d + kFileHeaderBytes + kBlobEntryBytes * h.blob_count, h.meta_bytes);
 
   ByteReader& prod = records.at(kTagProducer);
@@ -362,13 +284,13 @@ std::shared_ptr<Program> read(const std::shared_ptr<FileBytes>& file, FnnFileInf
 
   ByteReader& sr = records.at(kTagSteps);
   // A step takes well over 200 bytes; 64 is a safe floor for the count check.
-  std::vector<Step> steps(sr.get_count(64));
+  std::vector<Step> steps(sr.get_count(h.major == 1 ? 64 : 28));
   std::vector<std::string> precisions(steps.size());
-  std::vector<PackedRef> packed;
-  std::vector<SparseRef> sparse;
+  FnnBlobClaims claims(blobs);
   for (size_t i = 0; i < steps.size(); ++i) {
     sr.set_where("record 'STEP', step " + std::to_string(i));
-    steps[i] = get_step(sr, i, blobs, packed, sparse, &precisions[i]);
+    steps[i] = h.major == 1 ? read_fnn_step_v1(sr, i, claims, &precisions[i])
+                            : get_step(sr, i, claims, &precisions[i]);
   }
   sr.set_where("record 'STEP'");
   done(sr);
@@ -409,25 +331,7 @@ std::shared_ptr<Program> read(const std::shared_ptr<FileBytes>& file, FnnFileInf
       fail("blob " + std::to_string(i) + " (" + blobs[i].use + "): checksum mismatch");
     }
   }
-  const std::shared_ptr<const void> owner = file;
-  for (const PackedRef& r : packed) {
-    const BlobEntry& b = blobs[r.blob];
-    try {
-      steps[r.step].packed[r.group] =
-          PackedWeights::view(r.kind, r.k, r.n, r.has_bias, d + b.offset, b.size, owner);
-    } catch (const std::invalid_argument& e) {
-      fail("blob " + std::to_string(r.blob) + " (" + b.use + "): " + e.what());
-    }
-  }
-  for (const SparseRef& r : sparse) {
-    const BlobEntry& b = blobs[r.blob];
-    try {
-      steps[r.step].sparse =
-          SparseMatrix::view(r.rows, r.cols, r.bk, r.values, r.nblocks, d + b.offset, b.size, owner);
-    } catch (const std::invalid_argument& e) {
-      fail("blob " + std::to_string(r.blob) + " (" + b.use + "): " + e.what());
-    }
-  }
+  claims.resolve(d, file);
 
   // The program as stored must be runnable before any Program method sees it, and must be
   // what compile() leaves: assigning activation dtypes again changes nothing.
@@ -453,9 +357,10 @@ std::shared_ptr<Program> read(const std::shared_ptr<FileBytes>& file, FnnFileInf
   if (!same) fail("program: its tensor dtypes are not the ones its int8 steps imply");
   for (size_t i = 0; i < precisions.size(); ++i) {
     const Step& s = program->steps()[i];
-    if (precisions[i] != step_precision(s)) {
+    const std::string actual = step_impl(s.kind).precision(s);
+    if (precisions[i] != actual) {
       fail("step " + std::to_string(i) + " '" + printable_name(s.name) + "': precision says '" +
-           printable_name(precisions[i]) + "', its weights are " + step_precision(s));
+           printable_name(precisions[i]) + "', its weights are " + actual);
     }
   }
   auto check_specs = [&](const std::vector<FnnIoSpec>& specs, const std::vector<int>& list,
@@ -481,7 +386,7 @@ std::shared_ptr<Program> read(const std::shared_ptr<FileBytes>& file, FnnFileInf
 
   if (info != nullptr) {
     out.precisions = std::move(precisions);
-    for (const BlobEntry& b : blobs) out.blobs.push_back({b.offset, b.size, b.kind, b.use});
+    for (const FnnBlobEntry& b : blobs) out.blobs.push_back({b.offset, b.size, b.kind, b.use});
     out.version_major = h.major;
     out.version_minor = h.minor;
     out.file_size = h.file_size;

@@ -8,6 +8,8 @@
 #include "io/fnn.h"
 #include "io/fnn_hash.h"
 #include "io/mapped_file.h"
+#include "kernels/gemm/gemm.h"
+#include "kernels/sparse/sparse_matrix.h"
 #include "runtime/program_check.h"
 #include "runtime/session.h"
 
@@ -37,69 +39,52 @@ void put_tensors(ByteWriter& w, const std::vector<TensorInfo>& tensors) {
   }
 }
 
+// A step's parameter record: its kind writes it through this; weights become references to
+// blobs written after the records.
+class ParamRecordWriter final : public StepRecordWriter {
+ public:
+  ParamRecordWriter(ByteWriter& w, std::vector<Blob>& blobs) : w_(w), blobs_(blobs) {}
+  void put_raw(const void* p, size_t n) override { w_.put_bytes(p, n); }
+  void put_packed(const PackedWeights& pw) override {
+    w_.put<uint32_t>(static_cast<uint32_t>(blobs_.size()));
+    w_.put<uint8_t>(static_cast<uint8_t>(pw.kind()));
+    w_.put<uint8_t>(pw.has_bias() ? 1 : 0);
+    w_.put<uint16_t>(0);
+    w_.put<uint64_t>(pw.k());
+    w_.put<uint64_t>(pw.n());
+    blobs_.push_back({pw.panel_data(), pw.nbytes(), kBlobPackedWeights});
+  }
+  void put_sparse(const SparseMatrix& m) override {
+    w_.put<uint32_t>(static_cast<uint32_t>(blobs_.size()));
+    w_.put<uint8_t>(static_cast<uint8_t>(m.bk()));
+    w_.put<uint8_t>(static_cast<uint8_t>(m.value_kind()));
+    w_.put<uint16_t>(0);
+    w_.put<uint64_t>(m.rows());
+    w_.put<uint64_t>(m.cols());
+    w_.put<uint64_t>(m.nblocks());
+    blobs_.push_back({m.storage(), SparseMatrix::layout_bytes(m.rows(), m.cols(), m.bk(), m.value_kind(), m.nblocks()),
+                      kBlobSparseMatrix});
+  }
+
+ private:
+  ByteWriter& w_;
+  std::vector<Blob>& blobs_;
+};
+
 void put_step(ByteWriter& w, const Step& s, std::vector<Blob>& blobs) {
-  w.put<uint8_t>(static_cast<uint8_t>(s.kind));
-  w.put<uint8_t>(s.pool_fused ? 1 : 0);
-  w.put<uint16_t>(0);
+  const StepKindImpl& impl = step_impl(s.kind);
+  w.put_str(impl.name());
   w.put_str(s.name);
-  w.put_str(step_precision(s));
+  w.put_str(impl.precision(s));
   w.put<uint32_t>(static_cast<uint32_t>(s.in.size()));
   for (int t : s.in) w.put<int32_t>(t);
   w.put<int32_t>(s.out);
   w.put<float>(s.lo);
   w.put<float>(s.hi);
-  const Conv2dGeometry& g = s.conv;
-  for (size_t v : {g.h, g.w, g.c, g.oh, g.ow, g.oc, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.pad_top,
-                   g.pad_left, g.groups}) {
-    w.put<uint64_t>(v);
-  }
-  const Pool2dGeometry& p = s.pool;
-  for (size_t v : {p.h, p.w, p.c, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pad_top, p.pad_left}) {
-    w.put<uint64_t>(v);
-  }
-  w.put<uint64_t>(s.c);
-  w.put<uint64_t>(s.hw);
-  w.put<float>(s.a_scale);
-  w.put<int32_t>(s.a_zero_point);
-  w.put<uint32_t>(static_cast<uint32_t>(s.packed.size()));
-  for (const auto& pw : s.packed) {
-    w.put<uint32_t>(static_cast<uint32_t>(blobs.size()));
-    w.put<uint8_t>(static_cast<uint8_t>(pw->kind()));
-    w.put<uint8_t>(pw->has_bias() ? 1 : 0);
-    w.put<uint16_t>(0);
-    w.put<uint64_t>(pw->k());
-    w.put<uint64_t>(pw->n());
-    blobs.push_back({pw->panel_data(), pw->nbytes(), kBlobPackedWeights});
-  }
-  w.put<uint8_t>(s.sparse ? 1 : 0);
-  if (s.sparse) {
-    const SparseMatrix& m = *s.sparse;
-    w.put<uint32_t>(static_cast<uint32_t>(blobs.size()));
-    w.put<uint8_t>(static_cast<uint8_t>(m.bk()));
-    w.put<uint8_t>(static_cast<uint8_t>(m.value_kind()));
-    w.put<uint16_t>(0);
-    w.put<uint64_t>(m.rows());
-    w.put<uint64_t>(m.cols());
-    w.put<uint64_t>(m.nblocks());
-    blobs.push_back({m.storage(),
-                     SparseMatrix::layout_bytes(m.rows(), m.cols(), m.bk(), m.value_kind(), m.nblocks()),
-                     kBlobSparseMatrix});
-  }
-  w.put<uint32_t>(static_cast<uint32_t>(s.bias.size()));
-  w.put_bytes(s.bias.data(), s.bias.size() * sizeof(float));
-  w.put<uint32_t>(static_cast<uint32_t>(s.weights.size()));
-  w.put_bytes(s.weights.data(), s.weights.size() * sizeof(float));
-  w.put<uint32_t>(static_cast<uint32_t>(s.parts.size()));
-  for (size_t v : s.parts) w.put<uint64_t>(v);
-  w.put<uint32_t>(static_cast<uint32_t>(s.weights_s8.size()));
-  w.put_bytes(s.weights_s8.data(), s.weights_s8.size());
-  w.put<uint32_t>(static_cast<uint32_t>(s.w_scale.size()));
-  w.put_bytes(s.w_scale.data(), s.w_scale.size() * sizeof(float));
-  w.put<uint32_t>(static_cast<uint32_t>(s.in_scale.size()));
-  for (size_t k = 0; k < s.in_scale.size(); ++k) {
-    w.put<float>(s.in_scale[k]);
-    w.put<int32_t>(k < s.in_zero_point.size() ? s.in_zero_point[k] : 0);
-  }
+  const size_t len = w.reserve_u32();
+  ParamRecordWriter params(w, blobs);
+  impl.write(params, s);
+  w.patch_u32(len, static_cast<uint32_t>(w.size() - len - 4));
 }
 
 void put_specs(ByteWriter& w, const std::vector<FnnIoSpec>& specs) {

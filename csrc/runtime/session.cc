@@ -4,37 +4,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <limits>
 #include <stdexcept>
 
 #include "cpu/dispatch.h"
-#include "kernels/eltwise/eltwise.h"
-#include "kernels/quant/quant_config.h"
-#include "kernels/sparse/spmm.h"
-#include "runtime/conv_step.h"
-#include "runtime/thread_pool.h"
 
 namespace fnn {
-namespace {
-
-// Splits [0, total) into at most `threads` chunks of at least `min_chunk` and runs
-// fn(begin, end) on the pool; a single chunk runs on the caller, leaving the pool free for
-// the kernels it calls.
-template <typename Fn>
-void parallel_ranges(size_t total, size_t min_chunk, size_t threads, const Fn& fn) {
-  if (total == 0) return;
-  const size_t chunks = std::max<size_t>(1, std::min(threads, total / std::max<size_t>(1, min_chunk)));
-  if (chunks == 1) {
-    fn(size_t{0}, total);
-    return;
-  }
-  global_thread_pool()->parallel_for(chunks, [&](size_t c) {
-    fn(total * c / chunks, total * (c + 1) / chunks);
-  });
-}
-
-}  // namespace
 
 ProgramPlan plan_program(const Program& program, size_t max_batch, size_t threads) {
   const auto& tensors = program.tensors();
@@ -285,162 +260,9 @@ void Session::run(const float* const* inputs, float* const* outputs, size_t batc
   runs_.fetch_add(1, std::memory_order_relaxed);
 }
 
-namespace {
-
-// The output stage of a u8 element-wise step: its output tensor's u8 parameters with ReLU
-// fused (finish_int8_clamp applies other bounds), or float32 clamped to [lo, hi].
-QOutputStage output_stage(const Step& s, const TensorInfo& out) {
-  QOutputStage o;
-  o.u8 = out.dtype == DType::kU8;
-  if (o.u8) {
-    o.scale = out.scale;
-    o.zero_point = out.zero_point;
-    o.qmin = s.lo == 0.0f ? out.zero_point : 0;
-  } else {
-    o.lo = s.lo;
-    o.hi = s.hi;
-  }
-  return o;
-}
-
-}  // namespace
-
 void Session::run_step(const Context& c, size_t i, size_t batch) const {
   const Step& s = program_->steps()[i];
-  const auto& tensors = program_->tensors();
-  const TensorInfo& out_info = tensors[s.out];
-  // Typed views of the first input and the output (a step reads only the types it handles).
-  const void* xv = s.in.empty() ? nullptr : c.ptr[s.in[0]];
-  void* yv = c.ptr[s.out];
-  const float* x = static_cast<const float*>(xv);
-  float* y = static_cast<float*>(yv);
-  const size_t in_elems = s.in.empty() ? 0 : tensors[s.in[0]].sample_elems;
-  const size_t out_elems = out_info.sample_elems;
-  const size_t threads = threads_;
-  switch (s.kind) {
-    case StepKind::kToNhwc:
-      nchw_to_nhwc(batch, s.c, s.hw, x, y);
-      break;
-    case StepKind::kToNchw:
-      nhwc_to_nchw(batch, s.c, s.hw, x, y);
-      break;
-    case StepKind::kQuantize:
-      quant_config().qu8(x, batch * out_elems, out_info.scale, out_info.zero_point,
-                         static_cast<uint8_t*>(yv));
-      break;
-    case StepKind::kDense: {
-      const PackedWeights& w = *s.packed[0];
-      if (w.kind() == WeightKind::kInt8) {
-        gemm_int8(xv, batch, w.k(), w, yv, w.n(), s.qargs, &s.qcolumns[0]);
-        finish_int8_clamp(s, out_info, yv, batch, w.n(), w.n());
-      } else {
-        gemm_float(x, batch, w.k(), w, y, w.n(), Activation{s.lo, s.hi}, false);
-      }
-      break;
-    }
-    case StepKind::kSparseDense: {
-      SpmmEpilogue ep;
-      ep.bias = s.bias.empty() ? nullptr : s.bias.data();
-      ep.min = s.lo;
-      ep.max = s.hi;
-      spmm_linear(*s.sparse, x, batch, s.sparse->cols(), y, s.sparse->rows(), ep);
-      break;
-    }
-    case StepKind::kConv:
-      run_conv_step(*program_, s, batch, threads, xv, yv, c.scratch[i]);
-      break;
-    case StepKind::kDepthwise: {
-      Conv2dGeometry g = s.conv;
-      g.n = batch;
-      const float* bias = s.bias.empty() ? nullptr : s.bias.data();
-      if (!s.weights_s8.empty()) {
-        QDwParams p;
-        p.a_zero_point = s.qargs.a_zero_point;
-        p.w_sum = s.w_sum.data();
-        p.scale = s.qcolumns[0].scale.data();
-        p.out_u8 = s.qargs.output == QOutput::kU8;
-        if (p.out_u8) {
-          p.bias_i32 = s.qcolumns[0].bias_i32.data();
-          p.out_zero_point = s.qargs.out_zero_point;
-          p.qmin = s.qargs.relu ? s.qargs.out_zero_point : 0;
-        } else {
-          p.bias_f32 = bias;
-          if (s.qargs.relu) p.lo = 0.f;
-        }
-        const auto* xq = static_cast<const uint8_t*>(xv);
-        parallel_ranges(batch * g.oh * g.ow, 256, threads, [&](size_t b, size_t e) {
-          depthwise_conv2d_nhwc(g, xq, s.weights_s8.data(), p, yv, b, e - b);
-          finish_int8_clamp(s, out_info, static_cast<char*>(yv) + b * g.c * out_info.elem_bytes(),
-                            e - b, g.c, g.c);
-        });
-        break;
-      }
-      parallel_ranges(batch * g.oh * g.ow, 256, threads, [&](size_t b, size_t e) {
-        depthwise_conv2d_nhwc(g, x, s.weights.data(), bias, s.lo, s.hi, y, b, e - b);
-      });
-      break;
-    }
-    case StepKind::kMaxPool:
-    case StepKind::kAvgPool: {
-      Pool2dGeometry g = s.pool;
-      g.n = batch;
-      parallel_ranges(batch * g.oh * g.ow, 512, threads, [&](size_t b, size_t e) {
-        if (s.kind == StepKind::kMaxPool && out_info.dtype == DType::kU8) {
-          maxpool2d_nhwc(g, static_cast<const uint8_t*>(xv), static_cast<uint8_t*>(yv), b, e - b);
-        } else if (s.kind == StepKind::kMaxPool) {
-          maxpool2d_nhwc(g, x, y, b, e - b);
-        } else {
-          avgpool2d_nhwc(g, x, y, b, e - b);
-        }
-      });
-      break;
-    }
-    case StepKind::kGlobalAvgPool:
-      if (!s.in_scale.empty()) {
-        const TensorInfo& in = tensors[s.in[0]];
-        global_avgpool_nhwc(batch, s.hw, s.c, static_cast<const uint8_t*>(xv), in.scale, in.zero_point,
-                            output_stage(s, out_info), yv);
-      } else {
-        global_avgpool_nhwc(batch, s.hw, s.c, x, y);
-      }
-      break;
-    case StepKind::kAdd:
-      if (!s.in_scale.empty()) {
-        const TensorInfo &a = tensors[s.in[0]], &b = tensors[s.in[1]];
-        add_qu8(batch * out_elems, static_cast<const uint8_t*>(xv), a.scale, a.zero_point,
-                reinterpret_cast<const uint8_t*>(c.ptr[s.in[1]]), b.scale, b.zero_point,
-                output_stage(s, out_info), yv);
-        finish_int8_clamp(s, out_info, yv, batch, out_elems, out_elems);
-      } else {
-        add_clamp_f32(batch * out_elems, x, reinterpret_cast<const float*>(c.ptr[s.in[1]]), y, s.lo,
-                      s.hi);
-      }
-      break;
-    case StepKind::kClamp:
-      clamp_f32(batch * out_elems, x, y, s.lo, s.hi);
-      break;
-    case StepKind::kSigmoid:
-      sigmoid_f32(batch * out_elems, x, y);
-      break;
-    case StepKind::kSoftmax:
-      softmax_rows_f32(batch * (out_elems / s.c), s.c, x, y);
-      break;
-    case StepKind::kScaleShift:
-      scale_shift_channels_f32(batch * (in_elems / s.c), s.c, x, s.weights.data(),
-                               s.weights.data() + s.c, y);
-      break;
-    case StepKind::kConcat: {
-      const size_t pixels = batch * (out_elems / s.c);
-      size_t off = 0;
-      for (size_t j = 0; j < s.in.size(); ++j) {
-        const auto* src = reinterpret_cast<const float*>(c.ptr[s.in[j]]);
-        const size_t cj = s.parts[j];
-        for (size_t p = 0; p < pixels; ++p) std::memcpy(y + p * s.c + off, src + p * cj, cj * sizeof(float));
-        off += cj;
-      }
-      break;
-    }
-  }
+  step_impl(s.kind).run(StepRun{*program_, s, batch, threads_, c.ptr.data(), c.scratch[i]});
 }
 
 }  // namespace fnn

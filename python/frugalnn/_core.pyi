@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['FNN_FORMAT_VERSION', 'FormatError', 'PackedWeights', 'Pool', 'Program', 'Session', 'SparseMatrix', 'active_isa', 'available_isas', 'dynamic_quant_params', 'feature_kernels_enabled', 'fnn_load', 'fnn_reseal', 'fnn_save', 'get_num_threads', 'largest_max_batch', 'matmul', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads', 'sparse_matrix', 'spmm', 'spmm_linear', 'xxh64']
+__all__: list[str] = ['AddParams', 'ConcatParams', 'Conv2dGeometry', 'Conv2dParams', 'DenseParams', 'DepthwiseConv2dParams', 'FNN_FORMAT_VERSION', 'FormatError', 'GlobalAvgPoolParams', 'LayoutParams', 'PackedWeights', 'Pool', 'Pool2dGeometry', 'Pool2dParams', 'Program', 'ScaleShiftParams', 'Session', 'SoftmaxParams', 'SparseDenseParams', 'SparseMatrix', 'StepParams', 'active_isa', 'available_isas', 'dynamic_quant_params', 'feature_kernels_enabled', 'fnn_load', 'fnn_reseal', 'fnn_save', 'get_num_threads', 'largest_max_batch', 'matmul', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads', 'sparse_matrix', 'spmm', 'spmm_linear', 'step_kinds', 'xxh64']
 class Pool:
     """
     Thread-safe pool of 64-byte aligned blocks (native).
@@ -105,14 +105,178 @@ class SparseMatrix:
     @property
     def values(self) -> str:
         ...
+class Conv2dGeometry:
+    """
+    A convolution's per-sample geometry (NHWC).
+    """
+    def __init__(self, *, h: typing.SupportsInt | typing.SupportsIndex, w: typing.SupportsInt | typing.SupportsIndex, c: typing.SupportsInt | typing.SupportsIndex, oh: typing.SupportsInt | typing.SupportsIndex, ow: typing.SupportsInt | typing.SupportsIndex, oc: typing.SupportsInt | typing.SupportsIndex, kh: typing.SupportsInt | typing.SupportsIndex = 1, kw: typing.SupportsInt | typing.SupportsIndex = 1, sh: typing.SupportsInt | typing.SupportsIndex = 1, sw: typing.SupportsInt | typing.SupportsIndex = 1, dh: typing.SupportsInt | typing.SupportsIndex = 1, dw: typing.SupportsInt | typing.SupportsIndex = 1, pad_top: typing.SupportsInt | typing.SupportsIndex = 0, pad_left: typing.SupportsInt | typing.SupportsIndex = 0, groups: typing.SupportsInt | typing.SupportsIndex = 1) -> None:
+        ...
+    def __repr__(self) -> str:
+        ...
+    @property
+    def c(self) -> int:
+        ...
+    @property
+    def dh(self) -> int:
+        ...
+    @property
+    def dw(self) -> int:
+        ...
+    @property
+    def groups(self) -> int:
+        ...
+    @property
+    def h(self) -> int:
+        ...
+    @property
+    def kh(self) -> int:
+        ...
+    @property
+    def kw(self) -> int:
+        ...
+    @property
+    def oc(self) -> int:
+        ...
+    @property
+    def oh(self) -> int:
+        ...
+    @property
+    def ow(self) -> int:
+        ...
+    @property
+    def pad_left(self) -> int:
+        ...
+    @property
+    def pad_top(self) -> int:
+        ...
+    @property
+    def sh(self) -> int:
+        ...
+    @property
+    def sw(self) -> int:
+        ...
+    @property
+    def w(self) -> int:
+        ...
+class Pool2dGeometry:
+    """
+    A pooling window's per-sample geometry (NHWC).
+    """
+    def __init__(self, *, h: typing.SupportsInt | typing.SupportsIndex, w: typing.SupportsInt | typing.SupportsIndex, c: typing.SupportsInt | typing.SupportsIndex, oh: typing.SupportsInt | typing.SupportsIndex, ow: typing.SupportsInt | typing.SupportsIndex, kh: typing.SupportsInt | typing.SupportsIndex, kw: typing.SupportsInt | typing.SupportsIndex, sh: typing.SupportsInt | typing.SupportsIndex, sw: typing.SupportsInt | typing.SupportsIndex, pad_top: typing.SupportsInt | typing.SupportsIndex = 0, pad_left: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
+        ...
+    @property
+    def c(self) -> int:
+        ...
+    @property
+    def h(self) -> int:
+        ...
+    @property
+    def kh(self) -> int:
+        ...
+    @property
+    def kw(self) -> int:
+        ...
+    @property
+    def oh(self) -> int:
+        ...
+    @property
+    def ow(self) -> int:
+        ...
+    @property
+    def pad_left(self) -> int:
+        ...
+    @property
+    def pad_top(self) -> int:
+        ...
+    @property
+    def sh(self) -> int:
+        ...
+    @property
+    def sw(self) -> int:
+        ...
+    @property
+    def w(self) -> int:
+        ...
+class StepParams:
+    """
+    A step kind's parameters.
+    """
+class LayoutParams(StepParams):
+    """
+    to_nhwc / to_nchw: c channels of hw pixels.
+    """
+    def __init__(self, *, c: typing.SupportsInt | typing.SupportsIndex, hw: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+class DenseParams(StepParams):
+    """
+    dense: packed weights; int8 ones read a u8 input with input_quant = (scale, zero point).
+    """
+    def __init__(self, *, weights: PackedWeights, input_quant: tuple[typing.SupportsFloat | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex] | None = None) -> None:
+        ...
+class SparseDenseParams(StepParams):
+    """
+    sparse_dense: y = x @ matrix^T (+ bias).
+    """
+    def __init__(self, *, matrix: SparseMatrix, bias: numpy.ndarray | None = None) -> None:
+        ...
+class Conv2dParams(StepParams):
+    """
+    conv2d: geometry, packed weights per group, the int8 input's (scale, zero point), and an optional max-pool fused over the output (stride == window, no padding).
+    """
+    def __init__(self, *, geometry: Conv2dGeometry, weights: collections.abc.Sequence[PackedWeights], input_quant: tuple[typing.SupportsFloat | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex] | None = None, pool: Pool2dGeometry | None = None) -> None:
+        ...
+class DepthwiseConv2dParams(StepParams):
+    """
+    depthwise_conv2d: f32 weights [kh][kw][c], or s8 weights_s8 with a weight_scale per channel reading a u8 input quantized as input_quant says.
+    """
+    def __init__(self, *, geometry: Conv2dGeometry, weights: numpy.ndarray | None = None, weights_s8: numpy.ndarray | None = None, weight_scale: numpy.ndarray | None = None, bias: numpy.ndarray | None = None, input_quant: tuple[typing.SupportsFloat | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex] | None = None) -> None:
+        ...
+class Pool2dParams(StepParams):
+    """
+    maxpool2d / avgpool2d: the window geometry.
+    """
+    def __init__(self, *, geometry: Pool2dGeometry) -> None:
+        ...
+class AddParams(StepParams):
+    """
+    add: the (scale, zero point) each u8 input is read with; empty: float inputs.
+    """
+    def __init__(self, *, inputs_u8: collections.abc.Sequence[tuple[typing.SupportsFloat | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]] = []) -> None:
+        ...
+class GlobalAvgPoolParams(StepParams):
+    """
+    global_avgpool: c channels of hw pixels; u8 inputs as for add.
+    """
+    def __init__(self, *, c: typing.SupportsInt | typing.SupportsIndex, hw: typing.SupportsInt | typing.SupportsIndex, inputs_u8: collections.abc.Sequence[tuple[typing.SupportsFloat | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]] = []) -> None:
+        ...
+class SoftmaxParams(StepParams):
+    """
+    softmax over rows of cols values.
+    """
+    def __init__(self, *, cols: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+class ScaleShiftParams(StepParams):
+    """
+    scale_shift: y = x * scale + shift per channel (innermost axis).
+    """
+    def __init__(self, *, scale: numpy.ndarray, shift: numpy.ndarray) -> None:
+        ...
+class ConcatParams(StepParams):
+    """
+    concat: each input's run of values between two runs of the others.
+    """
+    def __init__(self, *, parts: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> None:
+        ...
 class Program:
     """
     A compiled graph (native).
     """
     def __init__(self) -> None:
         ...
-    def add_step(self, kind: str, name: str, inputs: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], output: typing.SupportsInt | typing.SupportsIndex, lo: typing.SupportsFloat | typing.SupportsIndex = ..., hi: typing.SupportsFloat | typing.SupportsIndex = ..., conv: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [], pool: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [], c: typing.SupportsInt | typing.SupportsIndex = 0, hw: typing.SupportsInt | typing.SupportsIndex = 0, packed: collections.abc.Sequence[PackedWeights] = [], sparse: SparseMatrix = None, bias: numpy.ndarray | None = None, weights: numpy.ndarray | None = None, parts: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [], a_scale: typing.SupportsFloat | typing.SupportsIndex = 1.0, a_zero_point: typing.SupportsInt | typing.SupportsIndex = 0, weights_s8: numpy.ndarray | None = None, w_scale: numpy.ndarray | None = None, in_quant: collections.abc.Sequence[tuple[typing.SupportsFloat | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]] = []) -> None:
-        ...
+    def add_step(self, kind: str, name: str, inputs: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], output: typing.SupportsInt | typing.SupportsIndex, params: StepParams = None, *, lo: typing.SupportsFloat | typing.SupportsIndex = ..., hi: typing.SupportsFloat | typing.SupportsIndex = ...) -> None:
+        """
+        Appends a step: its kind's parameters (a *Params object, None for kinds without) and the clamp of its output. Checked when set_io finishes the program.
+        """
     def add_tensor(self, sample_elems: typing.SupportsInt | typing.SupportsIndex, external: bool, alias_of: typing.SupportsInt | typing.SupportsIndex) -> int:
         ...
     def set_io(self, inputs: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], outputs: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> None:
@@ -269,9 +433,13 @@ def spmm(w: SparseMatrix, x: numpy.ndarray, out: numpy.ndarray, bias: numpy.ndar
     ...
 def spmm_linear(w: SparseMatrix, x: numpy.ndarray, out: numpy.ndarray, bias: numpy.ndarray | None, min: typing.SupportsFloat | typing.SupportsIndex, max: typing.SupportsFloat | typing.SupportsIndex) -> None:
     ...
+def step_kinds() -> list[str]:
+    """
+    The names of the runtime's step kinds (runtime/step_kinds.inc).
+    """
 def xxh64(data: bytes, seed: typing.SupportsInt | typing.SupportsIndex = 0) -> int:
     """
     XXH64 of bytes: the .fnn checksum.
     """
-FNN_FORMAT_VERSION: tuple = (1, 0)
+FNN_FORMAT_VERSION: tuple = (2, 0)
 __version__: str = '0.1.0'

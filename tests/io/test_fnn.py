@@ -12,7 +12,7 @@ import pytest
 import frugalnn
 from frugalnn import _core
 from frugalnn.graph import Dense, Session, compile
-from frugalnn.io.fnn import info
+from frugalnn.io.fnn import FORMAT_VERSION, info
 from frugalnn.sparse import CSRMatrix
 from tests.graph.models import mlp, mnist_cnn, residual_cnn
 
@@ -122,7 +122,7 @@ def test_info_holds_the_metadata_and_the_plan(tmp_path):
     g, p = _compiled("mnist_cnn", "int8")
     frugalnn.save(p, tmp_path / "m.fnn")
     meta = info(tmp_path / "m.fnn")
-    assert meta["producer"] == f"frugalnn {frugalnn.__version__}" and meta["version"] == (1, 0)
+    assert meta["producer"] == f"frugalnn {frugalnn.__version__}" and meta["version"] == FORMAT_VERSION == (2, 0)
     assert meta["file_size"] == (tmp_path / "m.fnn").stat().st_size
     assert meta["inputs"] == [(p.inputs[0].name, [1, 28, 28])] and meta["outputs"] == [(p.outputs[0].name, [10])]
     assert meta["precisions"] == [s.precision for s in p.steps]
@@ -276,9 +276,12 @@ def test_not_an_fnn_file(tmp_path, mmap):
 def test_wrong_version(tmp_path, small_file):
     data = bytearray(small_file)
     data[8:10] = (7).to_bytes(2, "little")
-    with pytest.raises(frugalnn.FormatError, match=r"version 7\.0 \(this reader reads version 1\.x\)"):
+    with pytest.raises(frugalnn.FormatError, match=r"version 7\.0 \(this reader reads versions 1\.x to 2\.x\)"):
         _load_bytes(tmp_path, bytes(data))
-    data[8:10] = (1).to_bytes(2, "little")
+    data[8:10] = (0).to_bytes(2, "little")
+    with pytest.raises(frugalnn.FormatError, match=r"version 0\.0"):
+        _load_bytes(tmp_path, bytes(data))
+    data[8:10] = (2).to_bytes(2, "little")
     data[10:12] = (3).to_bytes(2, "little")  # a newer minor version only adds records: loads
     _load_bytes(tmp_path, bytes(data))
 

@@ -358,8 +358,8 @@ def _conv_program(oh, ow, pad=1):
     x = p.add_tensor(8 * 8 * 2, True, -1)
     y = p.add_tensor(oh * ow * 4, True, -1)
     packed = pack_weights(np.ones((3 * 3 * 2, 4), np.float32), "f32")
-    geo = [8, 8, 2, oh, ow, 4, 3, 3, 1, 1, 1, 1, pad, pad, 1]
-    p.add_step("conv2d", "conv", [x], y, conv=geo, packed=[packed._core])
+    geo = _core.Conv2dGeometry(h=8, w=8, c=2, oh=oh, ow=ow, oc=4, kh=3, kw=3, pad_top=pad, pad_left=pad)
+    p.add_step("conv2d", "conv", [x], y, _core.Conv2dParams(geometry=geo, weights=[packed._core]))
     p.set_io([x], [y])
     return p
 

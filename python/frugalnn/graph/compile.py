@@ -218,7 +218,7 @@ class _Compiler:
             if _spatial(shape):
                 e = self.core.add_tensor(self.elems(name), True, -1)
                 t = self.new(name)
-                self.core.add_step("to_nhwc", f"{name}:to_nhwc", [e], t, c=shape[0], hw=shape[1] * shape[2])
+                self.core.add_step("to_nhwc", f"{name}:to_nhwc", [e], t, _layout(shape))
                 ext_in.append(e)
             else:
                 ext_in.append(self.new(name, external=True))
@@ -261,7 +261,7 @@ class _Compiler:
             shape = g.shapes[name]
             if _spatial(shape):
                 e = self.core.add_tensor(self.elems(name), True, -1)
-                self.core.add_step("to_nchw", f"{name}:to_nchw", [t], e, c=shape[0], hw=shape[1] * shape[2])
+                self.core.add_step("to_nchw", f"{name}:to_nchw", [t], e, _layout(shape))
                 t = e
             elif t not in self.external or t in ext_in or t in ext_out:
                 e = self.core.add_tensor(self.elems(name), True, -1)
@@ -314,16 +314,16 @@ class _Compiler:
         p = self.prec[layer.name]
         if p == "sparse":
             m = _sparse_of(w)
-            core.add_step("sparse_dense", layer.name, [x], y, lo=lo, hi=hi, sparse=m._core, bias=b)
+            core.add_step("sparse_dense", layer.name, [x], y, _core.SparseDenseParams(matrix=m._core, bias=b),
+                          lo=lo, hi=hi)
         else:
             wq = _given_int8(layer, p, scale_shift)
             if wq is not None:
                 pw = pack_weights(np.ascontiguousarray(arrange(wq[0]).T), "int8", bias=b, scales=wq[1])
             else:
                 pw = pack_weights(np.ascontiguousarray(w.T), p, bias=b)
-            a_scale, a_zp = self.q.get(layer.name, (1.0, 0))
-            core.add_step("dense", layer.name, [x], y, lo=lo, hi=hi, packed=[pw._core],
-                          a_scale=a_scale, a_zero_point=a_zp)
+            params = _core.DenseParams(weights=pw._core, input_quant=self.q.get(layer.name))
+            core.add_step("dense", layer.name, [x], y, params, lo=lo, hi=hi)
 
     def _emit_conv2d(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
         g, core = self.g, self.core
@@ -333,7 +333,9 @@ class _Compiler:
         t, left, _, _ = layer.pads(h, wd)
         w, b = _fold(layer.weight, layer.bias, scale_shift, layer, node)
         y = self.writes(out_name)
-        geo = [h, wd, c, oh, ow, o, kh, kw, *layer.stride, *layer.dilation, t, left, layer.groups]
+        (sh, sw), (dh, dw) = layer.stride, layer.dilation
+        geo = _core.Conv2dGeometry(h=h, w=wd, c=c, oh=oh, ow=ow, oc=o, kh=kh, kw=kw, sh=sh, sw=sw, dh=dh, dw=dw,
+                                   pad_top=t, pad_left=left, groups=layer.groups)
         if _is_depthwise(layer, in_shape):
             self.emit_depthwise(layer, x, y, lo, hi, geo, w, b, scale_shift)
             return
@@ -352,40 +354,41 @@ class _Compiler:
                 continue
             wg = w[rows].transpose(2, 3, 1, 0).reshape(kh * kw * cg, og)
             packed.append(pack_weights(np.ascontiguousarray(wg), kind, bias=bg)._core)
-        a_scale, a_zp = self.q.get(layer.name, (1.0, 0))
-        pool_geo = []
+        pool_geo = None
         if pool is not None:  # max-pooled tile by tile: the conv's own output is never stored
             _, ph, pw = g.shapes[out_name]
-            pool_geo = [oh, ow, o, ph, pw, *pool.kernel, *pool.stride, 0, 0]
-        core.add_step("conv2d", layer.name, [x], y, lo=lo, hi=hi, conv=geo, packed=packed,
-                      a_scale=a_scale, a_zero_point=a_zp, pool=pool_geo)
+            (pkh, pkw), (psh, psw) = pool.kernel, pool.stride
+            pool_geo = _core.Pool2dGeometry(h=oh, w=ow, c=o, oh=ph, ow=pw, kh=pkh, kw=pkw, sh=psh, sw=psw)
+        params = _core.Conv2dParams(geometry=geo, weights=packed, input_quant=self.q.get(layer.name), pool=pool_geo)
+        core.add_step("conv2d", layer.name, [x], y, params, lo=lo, hi=hi)
 
     def _emit_pool(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
         g, core = self.g, self.core
         c, h, wd = in_shape
         _, oh, ow = g.shapes[node.output]
-        geo = [h, wd, c, oh, ow, *layer.kernel, *layer.stride, *layer.padding]
-        core.add_step(layer.op, layer.name, [x], self.writes(out_name), pool=geo)
+        (kh, kw), (sh, sw), (pt, pl) = layer.kernel, layer.stride, layer.padding
+        geo = _core.Pool2dGeometry(h=h, w=wd, c=c, oh=oh, ow=ow, kh=kh, kw=kw, sh=sh, sw=sw, pad_top=pt, pad_left=pl)
+        core.add_step(layer.op, layer.name, [x], self.writes(out_name), _core.Pool2dParams(geometry=geo))
 
     def _emit_global_avgpool(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
         core = self.core
         c, h, wd = in_shape
-        core.add_step("global_avgpool", layer.name, [x], self.writes(out_name), c=c, hw=h * wd,
-                      in_quant=self.in_quant(layer))
+        params = _core.GlobalAvgPoolParams(c=c, hw=h * wd, inputs_u8=self.in_quant(layer))
+        core.add_step("global_avgpool", layer.name, [x], self.writes(out_name), params)
 
     def _emit_reshape(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
         self.emit_reshape(node, layer, out_name, in_shape)
 
     def _emit_add(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
         core = self.core
-        core.add_step("add", layer.name, [x, self.tid[node.inputs[1]]], self.writes(out_name), lo=lo, hi=hi,
-                      in_quant=self.in_quant(layer))
+        core.add_step("add", layer.name, [x, self.tid[node.inputs[1]]], self.writes(out_name),
+                      _core.AddParams(inputs_u8=self.in_quant(layer)), lo=lo, hi=hi)
 
     def _emit_concat(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
         g, core = self.g, self.core
         parts = _concat_parts([g.shapes[i] for i in node.inputs], layer.axis, g.shapes[node.output])
         core.add_step("concat", layer.name, [self.tid[i] for i in node.inputs], self.writes(out_name),
-                      c=sum(parts), parts=parts)
+                      _core.ConcatParams(parts=parts))
 
     def _emit_relu(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
         core = self.core
@@ -401,13 +404,13 @@ class _Compiler:
 
     def _emit_softmax(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
         core = self.core
-        core.add_step("softmax", layer.name, [x], self.writes(out_name), c=in_shape[-1])
+        core.add_step("softmax", layer.name, [x], self.writes(out_name), _core.SoftmaxParams(cols=in_shape[-1]))
 
     def _emit_scale_shift(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
         core = self.core
         scale, shift = layer.scale_shift()  # per channel, or one value for any layout
-        core.add_step("scale_shift", layer.name, [x], self.writes(out_name), c=scale.shape[0],
-                      weights=np.concatenate([scale, shift]))
+        core.add_step("scale_shift", layer.name, [x], self.writes(out_name),
+                      _core.ScaleShiftParams(scale=scale, shift=shift))
 
     def in_quant(self, layer) -> list[tuple[float, int]]:
         """u8 input parameters of an int8 Add / GlobalAvgPool (empty: it runs in float)."""
@@ -416,7 +419,7 @@ class _Compiler:
         qs = layer.quant if isinstance(layer.quant, tuple) else (layer.quant,)
         return [(q.input_scale, q.input_zero_point) for q in qs]
 
-    def emit_depthwise(self, layer, x: int, y: int, lo: float, hi: float, geo: list, w: np.ndarray,
+    def emit_depthwise(self, layer, x: int, y: int, lo: float, hi: float, geo, w: np.ndarray,
                        b: Optional[np.ndarray], scale_shift) -> None:
         """A direct depthwise conv step: weights [kh][kw][c], f32 or (int8 precision) s8 with
         a scale per channel, reading the u8 input the int8 layers before it write."""
@@ -425,8 +428,8 @@ class _Compiler:
 
         p = self.prec[layer.name]
         if p != "int8":
-            self.core.add_step("depthwise_conv2d", layer.name, [x], y, lo=lo, hi=hi, conv=geo,
-                               weights=hwc(w), bias=b)
+            params = _core.DepthwiseConv2dParams(geometry=geo, weights=hwc(w), bias=b)
+            self.core.add_step("depthwise_conv2d", layer.name, [x], y, params, lo=lo, hi=hi)
             return
         given = _given_int8(layer, p, scale_shift)
         if given is not None:
@@ -435,10 +438,10 @@ class _Compiler:
         else:
             q, ws = quantize_weights(np.ascontiguousarray(w.reshape(w.shape[0], -1).T))
             w8 = q.T.reshape(w.shape)
-        a_scale, a_zp = self.q[layer.name]
-        self.core.add_step("depthwise_conv2d", layer.name, [x], y, lo=lo, hi=hi, conv=geo,
-                           weights_s8=hwc(w8), w_scale=np.ascontiguousarray(ws, np.float32), bias=b,
-                           a_scale=a_scale, a_zero_point=a_zp)
+        params = _core.DepthwiseConv2dParams(geometry=geo, weights_s8=hwc(w8), bias=b,
+                                             weight_scale=np.ascontiguousarray(ws, np.float32),
+                                             input_quant=self.q[layer.name])
+        self.core.add_step("depthwise_conv2d", layer.name, [x], y, params, lo=lo, hi=hi)
 
     def emit_reshape(self, node, layer, out_name: str, in_shape) -> None:
         src = node.inputs[0]
@@ -461,18 +464,21 @@ class _Compiler:
             return
         if _spatial(in_shape):
             flat = self.core.add_tensor(self.elems(out_name), False, -1)
-            self.core.add_step("to_nchw", f"{layer.name}:to_nchw", [x], flat, c=in_shape[0],
-                               hw=in_shape[1] * in_shape[2])
+            self.core.add_step("to_nchw", f"{layer.name}:to_nchw", [x], flat, _layout(in_shape))
             x = flat
         if _spatial(out_shape):
             y = self.new(out_name)
-            self.core.add_step("to_nhwc", f"{layer.name}:to_nhwc", [x], y, c=out_shape[0],
-                               hw=out_shape[1] * out_shape[2])
+            self.core.add_step("to_nhwc", f"{layer.name}:to_nhwc", [x], y, _layout(out_shape))
         elif out_name in self.outputs:
             y = self.writes(out_name)
             self.core.add_step("clamp", f"{layer.name}:copy", [x], y)
         else:
             self.tid[out_name] = x
+
+
+def _layout(shape) -> "_core.LayoutParams":
+    """The parameters of a layout change of a (C, H, W) tensor."""
+    return _core.LayoutParams(c=shape[0], hw=shape[1] * shape[2])
 
 
 def _concat_parts(shapes, axis: int, out_shape) -> list[int]:

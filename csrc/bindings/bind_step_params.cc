@@ -1,0 +1,233 @@
+// Each step kind's parameters as a Python class with keyword arguments (frugalnn.graph.compile
+// builds them; Program.add_step takes one). Conversions only: every value is checked by the
+// kind's check when the program is finished (set_io), as for programs loaded from files.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bindings/array_checks.h"
+#include "bindings/bindings.h"
+#include "runtime/steps/concat.h"
+#include "runtime/steps/conv2d.h"
+#include "runtime/steps/dense.h"
+#include "runtime/steps/depthwise_conv2d.h"
+#include "runtime/steps/layout.h"
+#include "runtime/steps/pool2d.h"
+#include "runtime/steps/scale_shift.h"
+#include "runtime/steps/softmax.h"
+#include "runtime/steps/sparse_dense.h"
+#include "runtime/steps/u8_inputs.h"
+
+namespace py = pybind11;
+
+namespace fnn {
+namespace {
+
+template <typename T>
+std::vector<T> values(const std::optional<py::array>& a, const char* name) {
+  if (!a) return {};
+  const T* p = checked<T>(*a, name, 1);
+  return std::vector<T>(p, p + a->shape(0));
+}
+
+QuantIn quant_in(const std::optional<std::pair<float, int32_t>>& q) {
+  QuantIn out;
+  if (q) {
+    out.scale = q->first;
+    out.zero_point = q->second;
+  }
+  return out;
+}
+
+std::vector<QuantIn> quant_ins(const std::vector<std::pair<float, int32_t>>& v) {
+  std::vector<QuantIn> out;
+  for (const auto& q : v) out.push_back({q.first, q.second});
+  return out;
+}
+
+std::string conv_repr(const Conv2dGeometry& g) {
+  return "Conv2dGeometry(h=" + std::to_string(g.h) + ", w=" + std::to_string(g.w) + ", c=" + std::to_string(g.c) +
+         ", oh=" + std::to_string(g.oh) + ", ow=" + std::to_string(g.ow) + ", oc=" + std::to_string(g.oc) +
+         ", kh=" + std::to_string(g.kh) + ", kw=" + std::to_string(g.kw) + ", sh=" + std::to_string(g.sh) +
+         ", sw=" + std::to_string(g.sw) + ", dh=" + std::to_string(g.dh) + ", dw=" + std::to_string(g.dw) +
+         ", pad_top=" + std::to_string(g.pad_top) + ", pad_left=" + std::to_string(g.pad_left) +
+         ", groups=" + std::to_string(g.groups) + ")";
+}
+
+}  // namespace
+
+void bind_step_params(py::module_& m) {
+  py::class_<Conv2dGeometry>(m, "Conv2dGeometry", "A convolution's per-sample geometry (NHWC).")
+      .def(py::init([](size_t h, size_t w, size_t c, size_t oh, size_t ow, size_t oc, size_t kh, size_t kw,
+                       size_t sh, size_t sw, size_t dh, size_t dw, size_t pad_top, size_t pad_left,
+                       size_t groups) {
+             Conv2dGeometry g;
+             g.h = h, g.w = w, g.c = c, g.oh = oh, g.ow = ow, g.oc = oc, g.kh = kh, g.kw = kw;
+             g.sh = sh, g.sw = sw, g.dh = dh, g.dw = dw, g.pad_top = pad_top, g.pad_left = pad_left;
+             g.groups = groups;
+             return g;
+           }),
+           py::kw_only(), py::arg("h"), py::arg("w"), py::arg("c"), py::arg("oh"), py::arg("ow"), py::arg("oc"),
+           py::arg("kh") = 1, py::arg("kw") = 1, py::arg("sh") = 1, py::arg("sw") = 1, py::arg("dh") = 1,
+           py::arg("dw") = 1, py::arg("pad_top") = 0, py::arg("pad_left") = 0, py::arg("groups") = 1)
+      .def_readonly("h", &Conv2dGeometry::h).def_readonly("w", &Conv2dGeometry::w)
+      .def_readonly("c", &Conv2dGeometry::c).def_readonly("oh", &Conv2dGeometry::oh)
+      .def_readonly("ow", &Conv2dGeometry::ow).def_readonly("oc", &Conv2dGeometry::oc)
+      .def_readonly("kh", &Conv2dGeometry::kh).def_readonly("kw", &Conv2dGeometry::kw)
+      .def_readonly("sh", &Conv2dGeometry::sh).def_readonly("sw", &Conv2dGeometry::sw)
+      .def_readonly("dh", &Conv2dGeometry::dh).def_readonly("dw", &Conv2dGeometry::dw)
+      .def_readonly("pad_top", &Conv2dGeometry::pad_top).def_readonly("pad_left", &Conv2dGeometry::pad_left)
+      .def_readonly("groups", &Conv2dGeometry::groups)
+      .def("__repr__", &conv_repr);
+
+  py::class_<Pool2dGeometry>(m, "Pool2dGeometry", "A pooling window's per-sample geometry (NHWC).")
+      .def(py::init([](size_t h, size_t w, size_t c, size_t oh, size_t ow, size_t kh, size_t kw, size_t sh,
+                       size_t sw, size_t pad_top, size_t pad_left) {
+             Pool2dGeometry g;
+             g.h = h, g.w = w, g.c = c, g.oh = oh, g.ow = ow, g.kh = kh, g.kw = kw, g.sh = sh, g.sw = sw;
+             g.pad_top = pad_top, g.pad_left = pad_left;
+             return g;
+           }),
+           py::kw_only(), py::arg("h"), py::arg("w"), py::arg("c"), py::arg("oh"), py::arg("ow"), py::arg("kh"),
+           py::arg("kw"), py::arg("sh"), py::arg("sw"), py::arg("pad_top") = 0, py::arg("pad_left") = 0)
+      .def_readonly("h", &Pool2dGeometry::h).def_readonly("w", &Pool2dGeometry::w)
+      .def_readonly("c", &Pool2dGeometry::c).def_readonly("oh", &Pool2dGeometry::oh)
+      .def_readonly("ow", &Pool2dGeometry::ow).def_readonly("kh", &Pool2dGeometry::kh)
+      .def_readonly("kw", &Pool2dGeometry::kw).def_readonly("sh", &Pool2dGeometry::sh)
+      .def_readonly("sw", &Pool2dGeometry::sw).def_readonly("pad_top", &Pool2dGeometry::pad_top)
+      .def_readonly("pad_left", &Pool2dGeometry::pad_left);
+
+  py::class_<StepParams, std::shared_ptr<StepParams>>(m, "StepParams", "A step kind's parameters.");
+
+  py::class_<LayoutParams, StepParams, std::shared_ptr<LayoutParams>>(
+      m, "LayoutParams", "to_nhwc / to_nchw: c channels of hw pixels.")
+      .def(py::init([](size_t c, size_t hw) {
+             auto p = std::make_shared<LayoutParams>();
+             p->c = c;
+             p->hw = hw;
+             return p;
+           }),
+           py::kw_only(), py::arg("c"), py::arg("hw"));
+
+  py::class_<DenseParams, StepParams, std::shared_ptr<DenseParams>>(
+      m, "DenseParams", "dense: packed weights; int8 ones read a u8 input with input_quant = (scale, zero point).")
+      .def(py::init([](std::shared_ptr<PackedWeights> weights, std::optional<std::pair<float, int32_t>> q) {
+             auto p = std::make_shared<DenseParams>();
+             p->weights = std::move(weights);
+             p->input = quant_in(q);
+             return p;
+           }),
+           py::kw_only(), py::arg("weights"), py::arg("input_quant") = py::none());
+
+  py::class_<SparseDenseParams, StepParams, std::shared_ptr<SparseDenseParams>>(
+      m, "SparseDenseParams", "sparse_dense: y = x @ matrix^T (+ bias).")
+      .def(py::init([](std::shared_ptr<SparseMatrix> matrix, const std::optional<py::array>& bias) {
+             auto p = std::make_shared<SparseDenseParams>();
+             p->matrix = std::move(matrix);
+             p->bias = values<float>(bias, "bias");
+             return p;
+           }),
+           py::kw_only(), py::arg("matrix"), py::arg("bias") = py::none());
+
+  py::class_<Conv2dParams, StepParams, std::shared_ptr<Conv2dParams>>(
+      m, "Conv2dParams",
+      "conv2d: geometry, packed weights per group, the int8 input's (scale, zero point), and an "
+      "optional max-pool fused over the output (stride == window, no padding).")
+      .def(py::init([](const Conv2dGeometry& g, std::vector<std::shared_ptr<PackedWeights>> weights,
+                       std::optional<std::pair<float, int32_t>> q, std::optional<Pool2dGeometry> pool) {
+             auto p = std::make_shared<Conv2dParams>();
+             p->geometry = g;
+             p->weights = std::move(weights);
+             p->input = quant_in(q);
+             p->pool_fused = pool.has_value();
+             if (pool) p->pool = *pool;
+             return p;
+           }),
+           py::kw_only(), py::arg("geometry"), py::arg("weights"), py::arg("input_quant") = py::none(),
+           py::arg("pool") = py::none());
+
+  py::class_<DepthwiseConv2dParams, StepParams, std::shared_ptr<DepthwiseConv2dParams>>(
+      m, "DepthwiseConv2dParams",
+      "depthwise_conv2d: f32 weights [kh][kw][c], or s8 weights_s8 with a weight_scale per channel "
+      "reading a u8 input quantized as input_quant says.")
+      .def(py::init([](const Conv2dGeometry& g, const std::optional<py::array>& weights,
+                       const std::optional<py::array>& weights_s8, const std::optional<py::array>& weight_scale,
+                       const std::optional<py::array>& bias, std::optional<std::pair<float, int32_t>> q) {
+             auto p = std::make_shared<DepthwiseConv2dParams>();
+             p->geometry = g;
+             p->weights = values<float>(weights, "weights");
+             p->weights_s8 = values<int8_t>(weights_s8, "weights_s8");
+             p->weight_scale = values<float>(weight_scale, "weight_scale");
+             p->bias = values<float>(bias, "bias");
+             p->input = quant_in(q);
+             return p;
+           }),
+           py::kw_only(), py::arg("geometry"), py::arg("weights") = py::none(), py::arg("weights_s8") = py::none(),
+           py::arg("weight_scale") = py::none(), py::arg("bias") = py::none(), py::arg("input_quant") = py::none());
+
+  py::class_<Pool2dParams, StepParams, std::shared_ptr<Pool2dParams>>(m, "Pool2dParams",
+                                                                       "maxpool2d / avgpool2d: the window geometry.")
+      .def(py::init([](const Pool2dGeometry& g) {
+             auto p = std::make_shared<Pool2dParams>();
+             p->geometry = g;
+             return p;
+           }),
+           py::kw_only(), py::arg("geometry"));
+
+  py::class_<U8InputsParams, StepParams, std::shared_ptr<U8InputsParams>>(
+      m, "AddParams", "add: the (scale, zero point) each u8 input is read with; empty: float inputs.")
+      .def(py::init([](const std::vector<std::pair<float, int32_t>>& inputs_u8) {
+             auto p = std::make_shared<U8InputsParams>();
+             p->inputs_u8 = quant_ins(inputs_u8);
+             return p;
+           }),
+           py::kw_only(), py::arg("inputs_u8") = std::vector<std::pair<float, int32_t>>{});
+
+  py::class_<GlobalAvgPoolParams, StepParams, std::shared_ptr<GlobalAvgPoolParams>>(
+      m, "GlobalAvgPoolParams", "global_avgpool: c channels of hw pixels; u8 inputs as for add.")
+      .def(py::init([](size_t c, size_t hw, const std::vector<std::pair<float, int32_t>>& inputs_u8) {
+             auto p = std::make_shared<GlobalAvgPoolParams>();
+             p->c = c;
+             p->hw = hw;
+             p->inputs_u8 = quant_ins(inputs_u8);
+             return p;
+           }),
+           py::kw_only(), py::arg("c"), py::arg("hw"),
+           py::arg("inputs_u8") = std::vector<std::pair<float, int32_t>>{});
+
+  py::class_<SoftmaxParams, StepParams, std::shared_ptr<SoftmaxParams>>(m, "SoftmaxParams",
+                                                                         "softmax over rows of cols values.")
+      .def(py::init([](size_t cols) {
+             auto p = std::make_shared<SoftmaxParams>();
+             p->cols = cols;
+             return p;
+           }),
+           py::kw_only(), py::arg("cols"));
+
+  py::class_<ScaleShiftParams, StepParams, std::shared_ptr<ScaleShiftParams>>(
+      m, "ScaleShiftParams", "scale_shift: y = x * scale + shift per channel (innermost axis).")
+      .def(py::init([](const py::array& scale, const py::array& shift) {
+             auto p = std::make_shared<ScaleShiftParams>();
+             p->scale = values<float>(scale, "scale");
+             p->shift = values<float>(shift, "shift");
+             return p;
+           }),
+           py::kw_only(), py::arg("scale"), py::arg("shift"));
+
+  py::class_<ConcatParams, StepParams, std::shared_ptr<ConcatParams>>(
+      m, "ConcatParams", "concat: each input's run of values between two runs of the others.")
+      .def(py::init([](std::vector<size_t> parts) {
+             auto p = std::make_shared<ConcatParams>();
+             p->parts = std::move(parts);
+             return p;
+           }),
+           py::kw_only(), py::arg("parts"));
+}
+
+}  // namespace fnn

@@ -1,0 +1,191 @@
+#include "runtime/steps/conv2d.h"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "runtime/parallel.h"
+#include "runtime/program.h"
+#include "runtime/steps/int8_output.h"
+
+namespace fnn {
+namespace {
+
+constexpr size_t kTileRows = 64;  // output pixels per im2col tile
+
+// Reads its input directly as the GEMM's A (1x1, stride 1, no pad, one group).
+bool is_pointwise(const Conv2dParams& p) {
+  const Conv2dGeometry& g = p.geometry;
+  return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pad_top == 0 && g.pad_left == 0 &&
+         g.groups == 1 && g.oh == g.h && g.ow == g.w;
+}
+
+// With a fused pool a conv works in units of one pool output row: the pool-window-high band
+// of conv output rows under it. Conv output pixels per unit, and units per tile.
+size_t unit_pixels(const Conv2dParams& p) { return p.pool.kh * p.geometry.ow; }
+size_t units_per_tile(const Conv2dParams& p) { return std::max<size_t>(1, kTileRows / unit_pixels(p)); }
+
+// Bytes of a slot's im2col part: u8 for int8 weights (their input is u8), else f32.
+size_t col_bytes(const Conv2dParams& p) {
+  const Conv2dGeometry& g = p.geometry;
+  const size_t k = g.kh * g.kw * (g.c / g.groups);
+  const size_t rows = p.pool_fused ? units_per_tile(p) * unit_pixels(p) : kTileRows;
+  return (rows * k * (p.int8() ? 1 : sizeof(float)) + 63) / 64 * 64;
+}
+
+// One thread's scratch: an im2col tile, plus with a fused pool the conv output tile the pool
+// reads.
+size_t slot_bytes(const Conv2dParams& p, const TensorInfo& out) {
+  size_t bytes = col_bytes(p);
+  if (p.pool_fused) {
+    const size_t rows = units_per_tile(p) * unit_pixels(p);
+    bytes += (rows * p.geometry.oc * out.elem_bytes() + 63) / 64 * 64;
+  }
+  return bytes;
+}
+
+class Conv2dStep final : public Int8LayerStep<Conv2dParams> {
+ public:
+  const char* name() const override { return "conv2d"; }
+  std::string label(const Step& s) const override {
+    return s.params_as<Conv2dParams>().pool_fused ? "conv2d+maxpool2d" : "conv2d";
+  }
+  const char* precision(const Step& s) const override {
+    return weight_kind_name(s.params_as<Conv2dParams>().weights[0]->kind());
+  }
+  size_t weight_bytes(const Step& s) const override {
+    size_t total = 0;
+    for (const auto& w : s.params_as<Conv2dParams>().weights) total += w->nbytes();
+    return total;
+  }
+  size_t scratch_bytes(const Program& program, const Step& s, size_t threads) const override {
+    const auto& p = s.params_as<Conv2dParams>();
+    if (!p.pool_fused && is_pointwise(p)) return 0;
+    return threads * slot_bytes(p, program.tensors()[s.out]);
+  }
+
+  void check_params(const StepCheck& c, const Conv2dParams& p) const override {
+    const Step& s = c.step();
+    const Conv2dGeometry& g = p.geometry;
+    c.inputs(1);
+    c.conv_geometry(g);
+    c.expect(!p.weights.empty() && p.weights[0] != nullptr, "has no packed weights");
+    const size_t k = StepCheck::product({g.kh, g.kw, g.c / g.groups});
+    c.expect(k != 0, "the patch size overflows");
+    c.packed_gemm(p.weights, g.groups, k, g.oc / g.groups, p.input);
+    if (!p.pool_fused) {
+      c.size_is(s.out, StepCheck::product({g.oh, g.ow, g.oc}), "the output");
+      return;
+    }
+    const Pool2dGeometry& q = p.pool;
+    c.dims({q.kh, q.kw}, "fused pool window");
+    c.expect(q.h == g.oh && q.w == g.ow && q.c == g.oc && q.sh == q.kh && q.sw == q.kw &&
+                 q.pad_top == 0 && q.pad_left == 0 && q.oh == g.oh / q.kh && q.ow == g.ow / q.kw &&
+                 q.oh >= 1 && q.ow >= 1,
+             "a fused max-pool needs stride == window, no padding, over the conv's output");
+    c.size_is(s.out, StepCheck::product({q.oh, q.ow, g.oc}), "the output");
+  }
+  void prepare_int8(const Step& s, Conv2dParams& p, const TensorInfo& out) const override {
+    p.qargs = int8_output_args(s, p.input, out);
+    p.columns.clear();
+    for (const auto& w : p.weights) p.columns.push_back(qgemm_columns(*w, p.qargs));
+  }
+  void run_params(const StepRun& r, const Conv2dParams& p) const override;
+
+};
+
+void Conv2dStep::run_params(const StepRun& r, const Conv2dParams& p) const {
+  const Step& s = r.step;
+  const TensorInfo& out = r.out_info();
+  const void* x = r.in<void>();
+  void* y = r.out<void>();
+  Conv2dGeometry g = p.geometry;
+  g.n = r.batch;
+  const size_t pixels = r.batch * g.oh * g.ow;
+  const size_t ocg = g.oc / g.groups;
+  const size_t k = g.kh * g.kw * (g.c / g.groups);
+  const bool int8 = p.int8();
+  const size_t out_bytes = out.elem_bytes();
+  const Activation act{s.lo, s.hi};
+  if (is_pointwise(p) && !p.pool_fused) {
+    if (int8) {
+      gemm_int8(x, pixels, k, *p.weights[0], y, g.oc, p.qargs, &p.columns[0]);
+      finish_int8_clamp(s, out, y, pixels, g.oc, g.oc);
+    } else {
+      gemm_float(static_cast<const float*>(x), pixels, k, *p.weights[0], static_cast<float*>(y), g.oc,
+                 act, false);
+    }
+    return;
+  }
+  const size_t slot = slot_bytes(p, out);
+  const auto pad = static_cast<uint8_t>(p.input.zero_point);
+  // Conv output pixels [p0, p0 + rows) into dst (row stride g.oc), every group.
+  auto conv_tile = [&](char* col, size_t p0, size_t rows, char* dst) {
+    for (size_t grp = 0; grp < g.groups; ++grp) {
+      char* d = dst + grp * ocg * out_bytes;
+      if (int8) {
+        auto* qcol = reinterpret_cast<uint8_t*>(col);
+        im2col_nhwc(g, static_cast<const uint8_t*>(x), p0, rows, grp, pad, qcol, k);
+        gemm_int8(qcol, rows, k, *p.weights[grp], d, g.oc, p.qargs, &p.columns[grp]);
+        finish_int8_clamp(s, out, d, rows, ocg, g.oc);
+      } else {
+        auto* fcol = reinterpret_cast<float*>(col);
+        im2col_nhwc(g, static_cast<const float*>(x), p0, rows, grp, fcol, k);
+        gemm_float(fcol, rows, k, *p.weights[grp], reinterpret_cast<float*>(d), g.oc, act, false);
+      }
+    }
+  };
+  if (!p.pool_fused) {
+    // Equal tiles, a whole number per task: 196 pixels on 2 threads are 4 tiles of 49, not
+    // 64 + 64 + 64 + 4 with one thread doing 128 rows and the other 68.
+    const size_t min_tiles = (pixels + kTileRows - 1) / kTileRows;
+    const size_t tasks = std::min(r.threads, std::max<size_t>(1, min_tiles));
+    const size_t tiles = (min_tiles + tasks - 1) / tasks * tasks;
+    const size_t rows_per_tile = (pixels + tiles - 1) / tiles;
+    run_tasks(tasks, [&](size_t t) {
+      char* col = r.scratch + t * slot;
+      for (size_t tile = t; tile < tiles; tile += tasks) {
+        const size_t p0 = tile * rows_per_tile;
+        if (p0 >= pixels) break;
+        conv_tile(col, p0, std::min(rows_per_tile, pixels - p0), static_cast<char*>(y) + p0 * g.oc * out_bytes);
+      }
+    });
+    return;
+  }
+  // Fused max-pool: a unit is one pool output row (image b, row py) and the band of conv rows
+  // under it; each task takes a contiguous range of units, a tile up to units_per_tile of
+  // them within one image.
+  const Pool2dGeometry& pg = p.pool;
+  const size_t units = r.batch * pg.oh, unit_px = unit_pixels(p);
+  const size_t per_tile = units_per_tile(p);
+  const size_t cbytes = col_bytes(p);
+  const size_t tasks = std::min(r.threads, units);
+  run_tasks(tasks, [&](size_t t) {
+    char* col = r.scratch + t * slot;
+    char* conv_out = col + cbytes;
+    const size_t u1 = units * (t + 1) / tasks;
+    for (size_t u = units * t / tasks; u < u1;) {
+      const size_t b = u / pg.oh, py = u % pg.oh;
+      const size_t n = std::min({per_tile, u1 - u, pg.oh - py});
+      conv_tile(col, (b * g.oh + py * pg.kh) * g.ow, n * unit_px, conv_out);
+      Pool2dGeometry tile = pg;
+      tile.n = 1;
+      tile.h = n * pg.kh;
+      tile.oh = n;
+      char* dst = static_cast<char*>(y) + (b * pg.oh + py) * pg.ow * g.oc * out_bytes;
+      if (out.dtype == DType::kU8) {
+        maxpool2d_nhwc(tile, reinterpret_cast<const uint8_t*>(conv_out), reinterpret_cast<uint8_t*>(dst), 0,
+                       n * pg.ow);
+      } else {
+        maxpool2d_nhwc(tile, reinterpret_cast<const float*>(conv_out), reinterpret_cast<float*>(dst), 0,
+                       n * pg.ow);
+      }
+      u += n;
+    }
+  });
+}
+
+}  // namespace
+
+FNN_DEFINE_STEP_KIND(conv2d_step, Conv2dStep)
+
+}  // namespace fnn

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/conv/conv_nhwc.h"
+#include "kernels/gemm/gemm.h"
+#include "runtime/step.h"
+
+namespace fnn {
+
+// depthwise_conv2d (groups == channels == outputs), run directly: f32 weights [kh][kw][c],
+// or s8 weights [kh][kw][c] with a scale per channel reading a u8 input quantized as `input`
+// says. Tiny, so stored inline in .fnn files rather than as blobs.
+struct DepthwiseConv2dParams : StepParams {
+  Conv2dGeometry geometry;  // per sample (n set at run time)
+  std::vector<float> weights;         // f32, or empty
+  std::vector<int8_t> weights_s8;     // int8, or empty
+  std::vector<float> weight_scale;    // int8: per channel
+  std::vector<float> bias;            // c values, or empty
+  QuantIn input;                      // int8 only
+  bool int8() const { return !weights_s8.empty(); }
+  template <typename Self, typename F>
+  static void fields(Self& p, F&& f) {
+    f(p.geometry), f(p.weights), f(p.weights_s8), f(p.weight_scale), f(p.bias), f(p.input);
+  }
+  // Derived (prepare), int8: the weights' sum per channel, the output stage.
+  std::vector<int32_t> weight_sum;
+  QuantArgs qargs;
+  QGemmColumns columns;
+};
+
+}  // namespace fnn
