@@ -97,7 +97,8 @@ def _activate(y: np.ndarray, activation) -> np.ndarray:
 _FORWARD: dict[str, Callable[[list, Any, tuple], np.ndarray]] = {}
 
 
-def _op(*names: str):
+def register_forward(*names: str):
+    """Decorator: ``fn(xs, layer, out_shape)`` is the float64 reference forward of these ops."""
     def register(fn):
         for name in names:
             _FORWARD[name] = fn
@@ -105,7 +106,7 @@ def _op(*names: str):
     return register
 
 
-@_op("dense")
+@register_forward("dense")
 def _dense(xs, layer, out_shape):
     y = xs[0] @ layer.weight.T.astype(np.float64)
     if layer.bias is not None:
@@ -113,69 +114,69 @@ def _dense(xs, layer, out_shape):
     return _activate(y, layer.activation)
 
 
-@_op("conv2d")
+@register_forward("conv2d")
 def _conv(xs, layer, out_shape):
     return _activate(_conv2d(xs[0], layer), layer.activation)
 
 
-@_op("maxpool2d")
+@register_forward("maxpool2d")
 def _maxpool(xs, layer, out_shape):
     return _pool(xs[0], layer, "max")
 
 
-@_op("avgpool2d")
+@register_forward("avgpool2d")
 def _avgpool(xs, layer, out_shape):
     return _pool(xs[0], layer, "avg")
 
 
-@_op("global_avgpool")
+@register_forward("global_avgpool")
 def _global_avgpool(xs, layer, out_shape):
     return xs[0].mean(axis=(2, 3))
 
 
-@_op("relu")
+@register_forward("relu")
 def _relu(xs, layer, out_shape):
     return np.maximum(xs[0], 0)
 
 
-@_op("clip")
+@register_forward("clip")
 def _clip(xs, layer, out_shape):
     return np.clip(xs[0], layer.lo, layer.hi)
 
 
-@_op("sigmoid")
+@register_forward("sigmoid")
 def _sigmoid(xs, layer, out_shape):
     with np.errstate(over="ignore"):  # exp(-x) overflows to inf for x < -709: y is then 0, as it should
         return 1 / (1 + np.exp(-xs[0]))
 
 
-@_op("softmax")
+@register_forward("softmax")
 def _softmax(xs, layer, out_shape):
     e = np.exp(xs[0] - xs[0].max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
 
-@_op("flatten")
+@register_forward("flatten")
 def _flatten(xs, layer, out_shape):
     return xs[0].reshape(xs[0].shape[0], -1)
 
 
-@_op("reshape")
+@register_forward("reshape")
 def _reshape(xs, layer, out_shape):
     return xs[0].reshape((xs[0].shape[0],) + tuple(out_shape))
 
 
-@_op("add")
+@register_forward("add")
 def _add(xs, layer, out_shape):
     return _activate(xs[0] + xs[1], layer.activation)
 
 
-@_op("concat")
+@register_forward("concat")
 def _concat(xs, layer, out_shape):
     return np.concatenate(xs, axis=1 + layer.axis % (xs[0].ndim - 1))
 
 
-@_op("batchnorm", "scale_shift")
+@register_forward("batchnorm", "scale_shift")
 def _scale_shift(xs, layer, out_shape):
     x = xs[0]
     scale, shift = layer.scale_shift()

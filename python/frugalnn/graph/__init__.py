@@ -30,3 +30,9 @@ __all__ = [
     "Reshape", "ScaleShift", "Sequential", "Sigmoid", "Softmax", "Tensor",
     "PRECISIONS", "Program", "StepInfo", "TensorSpec", "compile", "MemoryReport", "Session",
 ]
+
+# Ops defined in a module of their own (graph/ops/): their layers join the names above.
+from .ops import LAYERS as _OP_LAYERS  # noqa: E402  (after compile: the op modules register into it)
+
+globals().update(_OP_LAYERS)
+__all__ += sorted(_OP_LAYERS)

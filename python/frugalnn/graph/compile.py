@@ -537,7 +537,8 @@ def _sparse_of(w: np.ndarray) -> CSRMatrix:
     return blocks if blocks.nnz <= 1.25 * nnz else CSRMatrix(w)
 
 
-# Layer type -> its lowering onto native steps (one entry per layer type).
+# Layer type -> its lowering onto native steps (one entry per layer type). An op module
+# (frugalnn/graph/ops/) adds its own with register_lowering.
 _LOWERING = {
     L.Dense: _Compiler._emit_dense,
     L.Conv2d: _Compiler._emit_conv2d,
@@ -555,3 +556,15 @@ _LOWERING = {
     L.BatchNorm: _Compiler._emit_scale_shift,
     L.ScaleShift: _Compiler._emit_scale_shift,
 }
+
+
+def register_lowering(*layer_types: type):
+    """Decorator: ``fn(compiler, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape)``
+    lowers layers of these types (and their subclasses) onto native steps. ``x`` is the
+    program tensor of the first input; ``compiler.writes(out_name)`` gives the output's and
+    ``compiler.core.add_step(kind, name, inputs, output, params)`` appends a step."""
+    def register(fn):
+        for t in layer_types:
+            _LOWERING[t] = fn
+        return fn
+    return register

@@ -13,6 +13,37 @@ from ..graph import layers as L
 from ..graph.graph import Graph
 
 
+class Exporter:
+    """What an op's exporter (register_exporter) writes through: ONNX nodes and initializers."""
+
+    def __init__(self, helper: Any, numpy_helper: Any, graph: Graph) -> None:
+        self._helper, self._numpy_helper = helper, numpy_helper
+        self.graph = graph
+        self.nodes: list = []
+        self.inits: list = []
+
+    def node(self, op_type: str, inputs: list, outputs: list, **attrs: Any) -> None:
+        self.nodes.append(self._helper.make_node(op_type, inputs, outputs, **attrs))
+
+    def const(self, name: str, a: np.ndarray) -> str:
+        self.inits.append(self._numpy_helper.from_array(np.ascontiguousarray(a), name))
+        return name
+
+
+# Layer type -> fn(exporter, layer, inputs, output): the ONNX nodes of one layer. Op modules
+# (frugalnn/graph/ops/) add theirs; the layers below the registry are exported inline.
+_EXPORTERS: dict = {}
+
+
+def register_exporter(*layer_types: type):
+    """Decorator: ``fn(exporter, layer, inputs, output)`` writes these layers' ONNX nodes."""
+    def register(fn):
+        for t in layer_types:
+            _EXPORTERS[t] = fn
+        return fn
+    return register
+
+
 def to_onnx(graph: Graph, *, opset: int = 17, batch: Any = "N") -> Any:
     """An ``onnx.ModelProto`` computing ``graph`` (batch dimension symbolic by default)."""
     try:
@@ -22,11 +53,8 @@ def to_onnx(graph: Graph, *, opset: int = 17, batch: Any = "N") -> Any:
         raise ImportError("to_onnx needs the onnx package: pip install 'frugalnn[onnx]'") from e
 
     graph.check()
-    nodes, inits = [], []
-
-    def const(name: str, a: np.ndarray) -> str:
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(a), name))
-        return name
+    ex = Exporter(helper, numpy_helper, graph)
+    nodes, inits, const = ex.nodes, ex.inits, ex.const
 
     def act(out: str, activation, name: str) -> str:
         if activation is None:
@@ -42,7 +70,10 @@ def to_onnx(graph: Graph, *, opset: int = 17, batch: Any = "N") -> Any:
     for node in graph.nodes:
         layer, x, y = node.layer, node.inputs, node.output
         pre = y + "_pre" if getattr(layer, "activation", None) else y
-        if isinstance(layer, L.Dense):
+        export = next((_EXPORTERS[t] for t in type(layer).__mro__ if t in _EXPORTERS), None)
+        if export is not None:
+            export(ex, layer, list(x), pre)
+        elif isinstance(layer, L.Dense):
             ins = [x[0], const(f"{y}_W", layer.weight)]
             if layer.bias is not None:
                 ins.append(const(f"{y}_B", layer.bias))
