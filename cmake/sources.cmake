@@ -104,6 +104,7 @@ set(FNN_CORE_SOURCES
   csrc/runtime/steps/dense.cc
   csrc/runtime/steps/depthwise_conv2d.cc
   csrc/runtime/steps/eltwise.cc
+  csrc/runtime/steps/hard_swish.cc
   csrc/runtime/steps/int8_output.cc
   csrc/runtime/steps/layout.cc
   csrc/runtime/steps/pool2d.cc

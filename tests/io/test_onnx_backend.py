@@ -39,7 +39,7 @@ from frugalnn.io import load_onnx  # noqa: E402
 
 OPS = ["Gemm", "MatMul", "Conv", "Relu", "Clip", "Sigmoid", "MaxPool", "AveragePool", "GlobalAveragePool",
        "Flatten", "Reshape", "Add", "Sub", "Mul", "Div", "Concat", "Softmax", "BatchNormalization", "Identity",
-       "Dropout",
+       "Dropout", "HardSwish",
        "QuantizeLinear", "DequantizeLinear", "QLinearMatMul", "QLinearConv", "MatMulInteger", "ConvInteger",
        "DynamicQuantizeLinear"]
 # Inputs that carry data (stay graph inputs); every other input becomes an initializer.
@@ -70,7 +70,7 @@ ALLOWED_FAILURES: dict[str, str] = {}
 PASS_FLOOR = {
     "Add": 1, "AveragePool": 5, "BatchNormalization": 2, "Clip": 3, "Concat": 6, "Conv": 6, "Dropout": 4,
     "Flatten": 3, "Gemm": 8, "GlobalAveragePool": 2, "Identity": 1, "MatMul": 1, "MaxPool": 6, "Relu": 1,
-    "Reshape": 6, "Sigmoid": 1, "Softmax": 2,
+    "Reshape": 6, "Sigmoid": 1, "Softmax": 2, "HardSwish": 1,
     "Mul": 0, "Sub": 0, "Div": 0, "QuantizeLinear": 0, "DequantizeLinear": 0, "DynamicQuantizeLinear": 0,
     "MatMulInteger": 0, "ConvInteger": 0, "QLinearMatMul": 0, "QLinearConv": 0,
 }
