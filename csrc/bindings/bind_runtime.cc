@@ -83,6 +83,12 @@ void bind_runtime(py::module_& m) {
             s.out = out;
             s.lo = lo;
             s.hi = hi;
+            // A step keeps state derived from its parameters (an int8 output stage), so one
+            // parameters object serves one step. Held here: by the Python object, pybind's
+            // argument caster and this argument; a step holding it too makes 4.
+            if (params && params.use_count() > 3) {
+              throw py::value_error("these parameters already belong to a step; make a new object per step");
+            }
             s.params = std::move(params);
             p.add_step(std::move(s));
           },

@@ -66,3 +66,15 @@ def test_geometry_is_named_and_keyword_only():
     assert "pad_top=1" in repr(g)
     with pytest.raises(TypeError):
         _core.Conv2dGeometry(8, 8, 2, 8, 8, 4)  # positional: refused
+
+
+def test_a_parameters_object_serves_one_step():
+    # A step keeps state derived from its parameters (the int8 output stage, set when its
+    # program is finished): two steps, or two programs, sharing one object would overwrite it.
+    p = _core.Program()
+    x, y, z = (p.add_tensor(8, True, -1) for _ in range(3))
+    params = _core.SoftmaxParams(cols=8)
+    p.add_step("softmax", "a", [x], y, params)
+    with pytest.raises(ValueError, match="already belong to a step"):
+        p.add_step("softmax", "b", [y], z, params)
+    p.add_step("softmax", "b", [y], z, _core.SoftmaxParams(cols=8))
