@@ -68,6 +68,7 @@ set(FNN_CORE_SOURCES
   csrc/io/mapped_file.cc
   # csrc/kernels/common
   csrc/kernels/common/half.cc
+  csrc/kernels/common/ukernel_registry.cc
   # csrc/kernels/conv
   csrc/kernels/conv/conv_nhwc.cc
   csrc/kernels/conv/dwconv_config.cc

@@ -1,41 +1,15 @@
 #include "kernels/conv/dwconv_config.h"
 
 #include "cpu/dispatch.h"
+#include "kernels/common/ukernel_registry.h"
 
 namespace fnn {
 namespace {
 
-// Best kernel at or below `level`.
-DwconvConfig make_config(IsaLevel level, bool /*features: none for this family*/) {
+DwconvConfig make_config(IsaLevel level, bool features) {
   DwconvConfig c;
-  c.f32 = f32_dwconv_ukernel__scalar;
-  c.f32_isa = "scalar";
-  c.qu8 = qu8_dwconv_ukernel__scalar;
-  c.qu8_isa = "scalar";
-  const int l = static_cast<int>(level);
-#ifdef FNN_BUILT_AVX2
-  if (l >= static_cast<int>(IsaLevel::kAvx2)) {
-    c.f32 = f32_dwconv_ukernel__avx2;
-    c.f32_isa = "avx2";
-    c.qu8 = qu8_dwconv_ukernel__avx2;
-    c.qu8_isa = "avx2";
-  }
-#endif
-#ifdef FNN_BUILT_AVX512
-  if (l >= static_cast<int>(IsaLevel::kAvx512)) {
-    c.f32 = f32_dwconv_ukernel__avx512;
-    c.f32_isa = "avx512";
-    c.qu8 = qu8_dwconv_ukernel__avx512;
-    c.qu8_isa = "avx512";
-  }
-#endif
-#ifdef FNN_BUILT_AVX512VNNI
-  if (l >= static_cast<int>(IsaLevel::kAvx512Vnni)) {
-    c.qu8 = qu8_dwconv_ukernel__avx512vnni;
-    c.qu8_isa = "avx512vnni";
-  }
-#endif
-  (void)l;
+  c.f32 = pick_ukernel<UkernelOp::kDwconvF32>(level, features, &c.f32_isa);
+  c.qu8 = pick_ukernel<UkernelOp::kDwconvQu8>(level, features, &c.qu8_isa);
   return c;
 }
 

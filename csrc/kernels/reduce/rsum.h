@@ -5,20 +5,24 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/common/ukernel_info.h"
+
 namespace fnn {
 
 // Exact sum of n bytes.
-using U8RsumFn = uint64_t (*)(const uint8_t* x, size_t n);
+using U8Rsum = uint64_t(const uint8_t* x, size_t n);
+using U8RsumFn = U8Rsum*;
 // Sum of n floats, accumulated in f32 lanes; the order of additions is the kernel's own.
-using F32RsumFn = float (*)(const float* x, size_t n);
+using F32Rsum = float(const float* x, size_t n);
+using F32RsumFn = F32Rsum*;
 
-uint64_t u8_rsum_ukernel__scalar(const uint8_t* x, size_t n);
-uint64_t u8_rsum_ukernel__avx2(const uint8_t* x, size_t n);
-uint64_t u8_rsum_ukernel__avx512(const uint8_t* x, size_t n);
-uint64_t u8_rsum_ukernel__avx512vnni(const uint8_t* x, size_t n);
+template <> struct UkernelSig<UkernelOp::kRsumU8> : UkernelSigOf<U8Rsum> {};
+template <> struct UkernelSig<UkernelOp::kRsumF32> : UkernelSigOf<F32Rsum> {};
 
-float f32_rsum_ukernel__scalar(const float* x, size_t n);
-float f32_rsum_ukernel__avx2(const float* x, size_t n);
-float f32_rsum_ukernel__avx512(const float* x, size_t n);
+#define FNN_UKERNEL(family, op, name, isa, rung, feature, mr, nr, kr) \
+  UkernelSig<UkernelOp::k##op>::Type name;                              \
+  constexpr UkernelTile name##_tile{mr, nr, kr};
+#include "kernels/reduce/rsum_ukernels.inc"
+#undef FNN_UKERNEL
 
 }  // namespace fnn

@@ -1,40 +1,15 @@
 #include "kernels/reduce/rsum_config.h"
 
 #include "cpu/dispatch.h"
+#include "kernels/common/ukernel_registry.h"
 
 namespace fnn {
 namespace {
 
-// Best kernel at or below `level`; rungs not built into this binary are skipped.
-RsumConfig make_config(IsaLevel level, bool /*features: none for this family*/) {
+RsumConfig make_config(IsaLevel level, bool features) {
   RsumConfig c;
-  c.u8 = u8_rsum_ukernel__scalar;
-  c.u8_isa = "scalar";
-  c.f32 = f32_rsum_ukernel__scalar;
-  c.f32_isa = "scalar";
-  const int l = static_cast<int>(level);
-#ifdef FNN_BUILT_AVX2
-  if (l >= static_cast<int>(IsaLevel::kAvx2)) {
-    c.u8 = u8_rsum_ukernel__avx2;
-    c.u8_isa = "avx2";
-    c.f32 = f32_rsum_ukernel__avx2;
-    c.f32_isa = "avx2";
-  }
-#endif
-#ifdef FNN_BUILT_AVX512
-  if (l >= static_cast<int>(IsaLevel::kAvx512)) {
-    c.u8 = u8_rsum_ukernel__avx512;
-    c.u8_isa = "avx512";
-    c.f32 = f32_rsum_ukernel__avx512;
-    c.f32_isa = "avx512";
-  }
-#endif
-#ifdef FNN_BUILT_AVX512VNNI
-  if (l >= static_cast<int>(IsaLevel::kAvx512Vnni)) {
-    c.u8 = u8_rsum_ukernel__avx512vnni;
-    c.u8_isa = "avx512vnni";
-  }
-#endif
+  c.u8 = pick_ukernel<UkernelOp::kRsumU8>(level, features, &c.u8_isa);
+  c.f32 = pick_ukernel<UkernelOp::kRsumF32>(level, features, &c.f32_isa);
   return c;
 }
 

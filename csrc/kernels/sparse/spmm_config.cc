@@ -1,28 +1,14 @@
 #include "kernels/sparse/spmm_config.h"
 
 #include "cpu/dispatch.h"
+#include "kernels/common/ukernel_registry.h"
 
 namespace fnn {
 namespace {
 
-SpmmConfig make_config(IsaLevel level, bool /*features*/) {
-  const int l = static_cast<int>(level);
+SpmmConfig make_config(IsaLevel level, bool features) {
   SpmmConfig c;
-  spmm_ukernels__scalar(&c.kernels);
-  c.isa = "scalar";
-#ifdef FNN_BUILT_AVX2
-  if (l >= static_cast<int>(IsaLevel::kAvx2)) {
-    spmm_ukernels__avx2(&c.kernels);
-    c.isa = "avx2";
-  }
-#endif
-#ifdef FNN_BUILT_AVX512
-  if (l >= static_cast<int>(IsaLevel::kAvx512)) {
-    spmm_ukernels__avx512(&c.kernels);
-    c.isa = "avx512";
-  }
-#endif
-  (void)l;
+  pick_ukernel<UkernelOp::kSpmmTable>(level, features, &c.isa)(&c.kernels);
   return c;
 }
 
