@@ -109,5 +109,6 @@ set(FNN_BINDING_SOURCES
   csrc/bindings/bind_ops.cc
   csrc/bindings/bind_runtime.cc
   csrc/bindings/bind_sparse.cc
+  csrc/bindings/bind_ukernels.cc
   csrc/bindings/module.cc
 )
