@@ -7,8 +7,6 @@ set(FNN_UKERNELS_scalar
   csrc/kernels/conv/qu8_dwconv_scalar.cc
   csrc/kernels/gemm/bf16_gemm_scalar.cc
   csrc/kernels/gemm/f32_bf16_convert_scalar.cc
-  csrc/kernels/gemm/f32_bf16w_gemm_scalar.cc
-  csrc/kernels/gemm/f32_f16w_gemm_scalar.cc
   csrc/kernels/gemm/f32_gemm_scalar.cc
   csrc/kernels/gemm/qu8_qs8w_gemm_scalar.cc
   csrc/kernels/quant/quant_scalar.cc
@@ -19,8 +17,6 @@ set(FNN_UKERNELS_scalar
 set(FNN_UKERNELS_avx2
   csrc/kernels/conv/f32_dwconv_avx2.cc
   csrc/kernels/conv/qu8_dwconv_avx2.cc
-  csrc/kernels/gemm/f32_bf16w_gemm_avx2.cc
-  csrc/kernels/gemm/f32_f16w_gemm_avx2.cc
   csrc/kernels/gemm/f32_gemm_avx2.cc
   csrc/kernels/gemm/qu8_qs8w_gemm_avx2.cc
   csrc/kernels/quant/quant_avx2.cc
@@ -31,8 +27,6 @@ set(FNN_UKERNELS_avx2
 set(FNN_UKERNELS_avx512
   csrc/kernels/conv/f32_dwconv_avx512.cc
   csrc/kernels/conv/qu8_dwconv_avx512.cc
-  csrc/kernels/gemm/f32_bf16w_gemm_avx512.cc
-  csrc/kernels/gemm/f32_f16w_gemm_avx512.cc
   csrc/kernels/gemm/f32_gemm_avx512.cc
   csrc/kernels/gemm/qu8_qs8w_gemm_avx512.cc
   csrc/kernels/quant/quant_avx512.cc
