@@ -100,6 +100,13 @@ void gemm_float(const std::string& name, size_t mr, size_t nc, size_t k, const p
   ukernel_fn<Op>(u)(mr, nc, k, pa, a_stride, pw, pc, c_stride, &p);
 }
 
+template <UkernelOp Op, typename A, typename W>
+void def_gemm_float(py::module_& m, const char* hook) {
+  m.def(hook, &gemm_float<Op, A, W>, py::arg("name"), py::arg("mr"), py::arg("nc"), py::arg("k"),
+        py::arg("a"), py::arg("a_stride"), py::arg("w"), py::arg("c"), py::arg("c_offset"),
+        py::arg("c_stride"), py::arg("bias"), py::arg("min"), py::arg("max"), py::arg("flags"));
+}
+
 void gemm_qu8(const std::string& name, size_t mr, size_t nc, size_t k, const py::array& a,
               size_t a_stride, const py::array& w, py::array& c, size_t c_offset,
               size_t c_stride, uint32_t out_kind, int32_t a_zero_point, const py::array& colsum,
@@ -315,22 +322,10 @@ void bind_ukernels(py::module_& m) {
       },
       py::arg("op"), py::arg("level"), py::arg("feature_kernels"),
       "The kernel the family configs pick for `op` at a dispatch.");
-  m.def("_ukernel_gemm_f32", &gemm_float<UkernelOp::kGemmF32, float, float>, py::arg("name"),
-        py::arg("mr"), py::arg("nc"), py::arg("k"), py::arg("a"), py::arg("a_stride"),
-        py::arg("w"), py::arg("c"), py::arg("c_offset"), py::arg("c_stride"), py::arg("bias"),
-        py::arg("min"), py::arg("max"), py::arg("flags"));
-  m.def("_ukernel_gemm_f32_f16w", &gemm_float<UkernelOp::kGemmF32F16w, float, uint16_t>,
-        py::arg("name"), py::arg("mr"), py::arg("nc"), py::arg("k"), py::arg("a"),
-        py::arg("a_stride"), py::arg("w"), py::arg("c"), py::arg("c_offset"),
-        py::arg("c_stride"), py::arg("bias"), py::arg("min"), py::arg("max"), py::arg("flags"));
-  m.def("_ukernel_gemm_f32_bf16w", &gemm_float<UkernelOp::kGemmF32Bf16w, float, uint16_t>,
-        py::arg("name"), py::arg("mr"), py::arg("nc"), py::arg("k"), py::arg("a"),
-        py::arg("a_stride"), py::arg("w"), py::arg("c"), py::arg("c_offset"),
-        py::arg("c_stride"), py::arg("bias"), py::arg("min"), py::arg("max"), py::arg("flags"));
-  m.def("_ukernel_gemm_bf16", &gemm_float<UkernelOp::kGemmBf16, uint16_t, uint16_t>,
-        py::arg("name"), py::arg("mr"), py::arg("nc"), py::arg("k"), py::arg("a"),
-        py::arg("a_stride"), py::arg("w"), py::arg("c"), py::arg("c_offset"),
-        py::arg("c_stride"), py::arg("bias"), py::arg("min"), py::arg("max"), py::arg("flags"));
+  def_gemm_float<UkernelOp::kGemmF32, float, float>(m, "_ukernel_gemm_f32");
+  def_gemm_float<UkernelOp::kGemmF32F16w, float, uint16_t>(m, "_ukernel_gemm_f32_f16w");
+  def_gemm_float<UkernelOp::kGemmF32Bf16w, float, uint16_t>(m, "_ukernel_gemm_f32_bf16w");
+  def_gemm_float<UkernelOp::kGemmBf16, uint16_t, uint16_t>(m, "_ukernel_gemm_bf16");
   m.def("_ukernel_gemm_qu8_qs8w", &gemm_qu8, py::arg("name"), py::arg("mr"), py::arg("nc"),
         py::arg("k"), py::arg("a"), py::arg("a_stride"), py::arg("w"), py::arg("c"),
         py::arg("c_offset"), py::arg("c_stride"), py::arg("out_kind"), py::arg("a_zero_point"),

@@ -64,6 +64,17 @@ struct UkernelSigOf {
   using Fn = T*;
 };
 
+// `template <> struct UkernelSig<UkernelOp::kOp> ...` for one op, in its family header.
+#define FNN_UKERNEL_SIG(op, Type) \
+  template <>                     \
+  struct UkernelSig<UkernelOp::k##op> : UkernelSigOf<Type> {}
+
+// A list line as a declaration and the kernel's tile constant. Family headers expand their
+// list with it:  #define FNN_UKERNEL FNN_UKERNEL_DECLARE / #include the .inc / #undef.
+#define FNN_UKERNEL_DECLARE(family, op, name, isa, rung, feature, mr, nr, kr) \
+  UkernelSig<UkernelOp::k##op>::Type name;                                   \
+  constexpr UkernelTile name##_tile{mr, nr, kr};
+
 // One line of a list.
 struct UkernelInfo {
   const char* family;

@@ -65,12 +65,10 @@ using F32DwUkernel = void(size_t c, const F32DwTaps& taps, const float* bias, fl
                           float hi, float* y);
 using F32DwUkernelFn = F32DwUkernel*;
 
-template <> struct UkernelSig<UkernelOp::kDwconvF32> : UkernelSigOf<F32DwUkernel> {};
-template <> struct UkernelSig<UkernelOp::kDwconvQu8> : UkernelSigOf<QDwUkernel> {};
+FNN_UKERNEL_SIG(DwconvF32, F32DwUkernel);
+FNN_UKERNEL_SIG(DwconvQu8, QDwUkernel);
 
-#define FNN_UKERNEL(family, op, name, isa, rung, feature, mr, nr, kr) \
-  UkernelSig<UkernelOp::k##op>::Type name;                              \
-  constexpr UkernelTile name##_tile{mr, nr, kr};
+#define FNN_UKERNEL FNN_UKERNEL_DECLARE
 #include "kernels/conv/dwconv_ukernels.inc"
 #undef FNN_UKERNEL
 

@@ -109,16 +109,14 @@ using QGemmUkernel = void(size_t mr, size_t nc, size_t k, const uint8_t* a,
                           const QGemmParams* params);
 using QGemmUkernelFn = QGemmUkernel*;
 
-template <> struct UkernelSig<UkernelOp::kGemmF32> : UkernelSigOf<F32GemmUkernel> {};
-template <> struct UkernelSig<UkernelOp::kGemmF32F16w> : UkernelSigOf<F32F16wGemmUkernel> {};
-template <> struct UkernelSig<UkernelOp::kGemmF32Bf16w> : UkernelSigOf<F32Bf16wGemmUkernel> {};
-template <> struct UkernelSig<UkernelOp::kGemmBf16> : UkernelSigOf<Bf16GemmUkernel> {};
-template <> struct UkernelSig<UkernelOp::kF32ToBf16> : UkernelSigOf<F32ToBf16> {};
-template <> struct UkernelSig<UkernelOp::kGemmQu8Qs8w> : UkernelSigOf<QGemmUkernel> {};
+FNN_UKERNEL_SIG(GemmF32, F32GemmUkernel);
+FNN_UKERNEL_SIG(GemmF32F16w, F32F16wGemmUkernel);
+FNN_UKERNEL_SIG(GemmF32Bf16w, F32Bf16wGemmUkernel);
+FNN_UKERNEL_SIG(GemmBf16, Bf16GemmUkernel);
+FNN_UKERNEL_SIG(F32ToBf16, F32ToBf16);
+FNN_UKERNEL_SIG(GemmQu8Qs8w, QGemmUkernel);
 
-#define FNN_UKERNEL(family, op, name, isa, rung, feature, mr, nr, kr) \
-  UkernelSig<UkernelOp::k##op>::Type name;                              \
-  constexpr UkernelTile name##_tile{mr, nr, kr};
+#define FNN_UKERNEL FNN_UKERNEL_DECLARE
 #include "kernels/gemm/gemm_ukernels.inc"
 #undef FNN_UKERNEL
 

@@ -17,12 +17,10 @@ using F32MinmaxFn = F32Minmax*;
 using F32Qu8 = void(const float* x, size_t n, float scale, int32_t zero_point, uint8_t* y);
 using F32Qu8Fn = F32Qu8*;
 
-template <> struct UkernelSig<UkernelOp::kF32Minmax> : UkernelSigOf<F32Minmax> {};
-template <> struct UkernelSig<UkernelOp::kF32Qu8> : UkernelSigOf<F32Qu8> {};
+FNN_UKERNEL_SIG(F32Minmax, F32Minmax);
+FNN_UKERNEL_SIG(F32Qu8, F32Qu8);
 
-#define FNN_UKERNEL(family, op, name, isa, rung, feature, mr, nr, kr) \
-  UkernelSig<UkernelOp::k##op>::Type name;                              \
-  constexpr UkernelTile name##_tile{mr, nr, kr};
+#define FNN_UKERNEL FNN_UKERNEL_DECLARE
 #include "kernels/quant/quant_ukernels.inc"
 #undef FNN_UKERNEL
 

@@ -16,12 +16,10 @@ using U8RsumFn = U8Rsum*;
 using F32Rsum = float(const float* x, size_t n);
 using F32RsumFn = F32Rsum*;
 
-template <> struct UkernelSig<UkernelOp::kRsumU8> : UkernelSigOf<U8Rsum> {};
-template <> struct UkernelSig<UkernelOp::kRsumF32> : UkernelSigOf<F32Rsum> {};
+FNN_UKERNEL_SIG(RsumU8, U8Rsum);
+FNN_UKERNEL_SIG(RsumF32, F32Rsum);
 
-#define FNN_UKERNEL(family, op, name, isa, rung, feature, mr, nr, kr) \
-  UkernelSig<UkernelOp::k##op>::Type name;                              \
-  constexpr UkernelTile name##_tile{mr, nr, kr};
+#define FNN_UKERNEL FNN_UKERNEL_DECLARE
 #include "kernels/reduce/rsum_ukernels.inc"
 #undef FNN_UKERNEL
 

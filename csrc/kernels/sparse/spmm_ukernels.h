@@ -62,11 +62,9 @@ struct SpmmUkernels {
 using SpmmTable = void(SpmmUkernels* table);
 using SpmmTableFn = SpmmTable*;
 
-template <> struct UkernelSig<UkernelOp::kSpmmTable> : UkernelSigOf<SpmmTable> {};
+FNN_UKERNEL_SIG(SpmmTable, SpmmTable);
 
-#define FNN_UKERNEL(family, op, name, isa, rung, feature, mr, nr, kr) \
-  UkernelSig<UkernelOp::k##op>::Type name;                              \
-  constexpr UkernelTile name##_tile{mr, nr, kr};
+#define FNN_UKERNEL FNN_UKERNEL_DECLARE
 #include "kernels/sparse/spmm_ukernels.inc"
 #undef FNN_UKERNEL
 
