@@ -12,7 +12,7 @@
 #include <cstring>
 
 #include "kernels/gemm/f32_gemm_tile.h"
-#include "kernels/gemm/vec16_avx512.h"
+#include "kernels/common/vec16_avx512.h"
 #include "kernels/gemm/gemm_ukernel_define.h"
 
 namespace fnn {

@@ -3,7 +3,7 @@
 // 15 of the 16 ymm registers. One tile body (f32_gemm_tile.h); the kernels differ only in
 // how a W row becomes f32 (F32Rows, F16Rows, Bf16PairRows).
 #include "kernels/gemm/f32_gemm_tile.h"
-#include "kernels/gemm/vec16_avx2.h"
+#include "kernels/common/vec16_avx2.h"
 #include "kernels/gemm/gemm_ukernel_define.h"
 
 namespace fnn {

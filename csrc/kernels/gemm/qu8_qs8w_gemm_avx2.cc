@@ -9,12 +9,12 @@
 
 #include "kernels/gemm/gemm_ukernel_define.h"
 #include "kernels/gemm/qu8_qs8w_gemm_tile.h"
-#include "kernels/gemm/vec16_avx2.h"
+#include "kernels/common/vec16_avx2.h"
 
 namespace fnn {
 namespace {
 
-struct Avx2MaddDot {
+struct Avx2MaddDot : QDotInOrder<Avx2Vec16> {
   using V = Avx2Vec16;
   using Acc = __m256i;
   static constexpr size_t kAcc = 2;
@@ -38,12 +38,6 @@ struct Avx2MaddDot {
                                                        _mm256_madd_epi16(w.odd0, vao)));
     acc[1] = _mm256_add_epi32(acc[1], _mm256_add_epi32(_mm256_madd_epi16(w.even1, vae),
                                                        _mm256_madd_epi16(w.odd1, vao)));
-  }
-  static Acc zero() { return _mm256_setzero_si256(); }
-  static Acc add(Acc x, Acc y) { return _mm256_add_epi32(x, y); }
-  static void finish(const Acc (&acc)[kAcc], __m256i (&out)[2]) {
-    out[0] = acc[0];
-    out[1] = acc[1];
   }
 };
 

@@ -8,7 +8,7 @@
 
 #include "kernels/gemm/gemm_ukernel_define.h"
 #include "kernels/gemm/qu8_qs8w_gemm_tile.h"
-#include "kernels/gemm/vec16_avx512.h"
+#include "kernels/common/vec16_avx512.h"
 
 namespace fnn {
 namespace {
@@ -32,8 +32,6 @@ struct Avx512MaddDot {
     acc[0] = _mm512_add_epi32(acc[0], _mm512_madd_epi16(w.w0, va));
     acc[1] = _mm512_add_epi32(acc[1], _mm512_madd_epi16(w.w1, va));
   }
-  static Acc zero() { return _mm512_setzero_si512(); }
-  static Acc add(Acc x, Acc y) { return _mm512_add_epi32(x, y); }
   // acc[0] lanes (2j, 2j+1) hold column j's two partial sums, acc[1] those of column 8 + j.
   static void finish(const Acc (&acc)[kAcc], __m512i (&out)[1]) {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);

@@ -6,12 +6,12 @@
 
 #include "kernels/gemm/gemm_ukernel_define.h"
 #include "kernels/gemm/qu8_qs8w_gemm_tile.h"
-#include "kernels/gemm/vec16_avx512.h"
+#include "kernels/common/vec16_avx512.h"
 
 namespace fnn {
 namespace {
 
-struct Avx512VnniDot {
+struct Avx512VnniDot : QDotInOrder<Avx512Vec16> {
   using V = Avx512Vec16;
   using Acc = __m512i;
   static constexpr size_t kAcc = 1;
@@ -23,9 +23,6 @@ struct Avx512VnniDot {
   static void dot(Acc (&acc)[kAcc], int32_t a4, const W& w) {
     acc[0] = _mm512_dpbusd_epi32(acc[0], _mm512_set1_epi32(a4), w);
   }
-  static Acc zero() { return _mm512_setzero_si512(); }
-  static Acc add(Acc x, Acc y) { return _mm512_add_epi32(x, y); }
-  static void finish(const Acc (&acc)[kAcc], __m512i (&out)[1]) { out[0] = acc[0]; }
 };
 
 }  // namespace

@@ -7,7 +7,7 @@
 
 #include "kernels/gemm/gemm_ukernel_define.h"
 #include "kernels/gemm/qu8_qs8w_gemm_tile.h"
-#include "kernels/gemm/vec16_avx2.h"
+#include "kernels/common/vec16_avx2.h"
 
 namespace fnn {
 namespace {
@@ -20,7 +20,7 @@ __m256i load_w_half(const int8_t* p) {
   return v;
 }
 
-struct AvxVnniDot {
+struct AvxVnniDot : QDotInOrder<Avx2Vec16> {
   using V = Avx2Vec16;
   using Acc = __m256i;
   static constexpr size_t kAcc = 2;
@@ -34,12 +34,6 @@ struct AvxVnniDot {
     const __m256i va = _mm256_set1_epi32(a4);
     acc[0] = _mm256_dpbusd_avx_epi32(acc[0], va, w.w0);
     acc[1] = _mm256_dpbusd_avx_epi32(acc[1], va, w.w1);
-  }
-  static Acc zero() { return _mm256_setzero_si256(); }
-  static Acc add(Acc x, Acc y) { return _mm256_add_epi32(x, y); }
-  static void finish(const Acc (&acc)[kAcc], __m256i (&out)[2]) {
-    out[0] = acc[0];
-    out[1] = acc[1];
   }
 };
 

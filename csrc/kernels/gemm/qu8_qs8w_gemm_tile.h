@@ -1,14 +1,16 @@
 // The SIMD int8 GEMM tile (u8 A x s8 W, exact int32 sums): one body for avx2, avx512,
 // avx512vnni and avxvnni, with the ISA's dot-product step as the trait D:
 //
-//   D::V            the 16-column vector type of the epilogue (vec16_avx2.h / vec16_avx512.h)
-//   D::Acc, kAcc    accumulator register type, and registers per tile row
+//   D::V            the 16-column vector type (vec16_avx2.h / vec16_avx512.h); accumulators
+//                   are its int32 registers, V::IReg
+//   D::kAcc         accumulator registers per tile row
 //   D::W, load_w(p) one K group of the panel (4 k x 16 columns, 64 bytes) made ready
 //   D::dot(acc, a4, w)  acc += the 4 A bytes a4 of one row times the group
 //   D::sets(M)      accumulator sets for an M-row tile: short tiles split K over U
 //                   interleaved sets so enough dot chains are in flight to hide the latency
-//   D::add, zero    on Acc; D::finish(acc, out) turns a row's accumulators into V::IReg
-//                   columns in order (some ISAs keep partial sums in lane pairs)
+//   D::finish(acc, out) turns a row's accumulators into its 16 columns in order (avx512
+//                   without VNNI keeps partial sums in lane pairs); QDotInOrder's copies
+//                   them where they already are
 //
 // The K tail (k % 4, zero-padded in W) and the k / 4 % U leftover groups go first (integer
 // sums do not depend on order), so the unrolled main loop runs straight into the epilogue:
@@ -27,9 +29,18 @@
 namespace fnn {
 namespace {
 
+// The finish of the dot steps whose accumulators are already the columns in order.
+template <typename V>
+struct QDotInOrder {
+  static void finish(const typename V::IReg (&acc)[V::kRegs], typename V::IReg (&out)[V::kRegs]) {
+#pragma GCC unroll 2
+    for (size_t r = 0; r < V::kRegs; ++r) out[r] = acc[r];
+  }
+};
+
 template <typename D>
 struct Qu8Qs8wGemmTile {
-  using Acc = typename D::Acc;
+  using Acc = typename D::V::IReg;
   static constexpr size_t A = D::kAcc;
 
   template <size_t M>
@@ -50,7 +61,7 @@ struct Qu8Qs8wGemmTile {
 #pragma GCC unroll 16
     for (size_t i = 0; i < U * M; ++i) {
 #pragma GCC unroll 2
-      for (size_t j = 0; j < A; ++j) acc[i][j] = D::zero();
+      for (size_t j = 0; j < A; ++j) acc[i][j] = D::V::izero();
     }
     if (k % 4 != 0) {
       const size_t kt = k - k % 4;
@@ -87,7 +98,7 @@ struct Qu8Qs8wGemmTile {
 #pragma GCC unroll 16
     for (size_t i = M; i < U * M; ++i) {
 #pragma GCC unroll 2
-      for (size_t j = 0; j < A; ++j) acc[i % M][j] = D::add(acc[i % M][j], acc[i][j]);
+      for (size_t j = 0; j < A; ++j) acc[i % M][j] = D::V::iadd(acc[i % M][j], acc[i][j]);
     }
     typename D::V::IReg out[M][D::V::kRegs];
 #pragma GCC unroll 16

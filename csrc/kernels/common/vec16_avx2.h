@@ -1,5 +1,5 @@
 // 16 columns (one GEMM panel row) as AVX2 registers, two ymm of f32 or int32: the vector type
-// of the templated float tile (f32_gemm_tile.h) and int8 epilogue (qu8_qs8w_gemm_epilogue.h)
+// of the templated float GEMM tile, int8 GEMM epilogue and f32 depthwise kernel
 // on the 256-bit ISAs (avx2, avxvnni). Include only from translation units compiled with AVX2
 // + FMA + F16C; everything is in an anonymous namespace, so no code is shared across ISAs.
 #pragma once

@@ -1,5 +1,5 @@
 // 16 columns (one GEMM panel row) as one AVX-512 register of f32 or int32: the vector type of
-// the templated float tile (f32_gemm_tile.h) and int8 epilogue (qu8_qs8w_gemm_epilogue.h) on
+// the templated float GEMM tile, int8 GEMM epilogue and f32 depthwise kernel on
 // the 512-bit ISAs. Include only from translation units compiled with AVX-512 F/BW/VL/DQ;
 // everything is in an anonymous namespace, so no code is shared across ISAs.
 #pragma once
