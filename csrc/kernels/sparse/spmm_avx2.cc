@@ -193,18 +193,7 @@ void panel_nv(size_t rows, size_t nc, const SpmmWeights* w, const float* p, size
   panel<V, Idx, BK, NV, false>(rows, nc, w, p, ldp, y, ldy, params);
 }
 
-template <int V, typename Idx, size_t BK>
-void spmm_panel(size_t rows, size_t nc, const SpmmWeights* w, const float* p, size_t ldp,
-                float* y, size_t ldy, const SpmmParams* params) {
-  assert(nc >= 1 && nc <= kNR);
-  assert(ldp >= nc && ldy >= nc);
-  switch ((nc + 7) / 8) {
-    case 1: return panel_nv<V, Idx, BK, 1>(rows, nc, w, p, ldp, y, ldy, params);
-    case 2: return panel_nv<V, Idx, BK, 2>(rows, nc, w, p, ldp, y, ldy, params);
-    case 3: return panel_nv<V, Idx, BK, 3>(rows, nc, w, p, ldp, y, ldy, params);
-    default: return panel_nv<V, Idx, BK, 4>(rows, nc, w, p, ldp, y, ldy, params);
-  }
-}
+FNN_SPMM_PANEL_ENTRY(panel_nv, 8)
 
 // ---- Vector kernel ----
 

@@ -141,20 +141,9 @@ void panel_tile(size_t rows, size_t nc, const SpmmWeights* w, const float* p, si
   }
 }
 
-template <int V, typename Idx, size_t BK>
-void spmm_panel(size_t rows, size_t nc, const SpmmWeights* w, const float* p, size_t ldp,
-                float* y, size_t ldy, const SpmmParams* params) {
-  assert(nc >= 1 && nc <= kNR);
-  assert(ldp >= nc && ldy >= nc);
-  // Masked loads and stores with an all-ones mask ran as fast as plain ones (nc = 16, 32, 64),
-  // so full and partial widths share one kernel per vector count.
-  switch ((nc + 15) / 16) {
-    case 1: return panel_tile<V, Idx, BK, 1>(rows, nc, w, p, ldp, y, ldy, params);
-    case 2: return panel_tile<V, Idx, BK, 2>(rows, nc, w, p, ldp, y, ldy, params);
-    case 3: return panel_tile<V, Idx, BK, 3>(rows, nc, w, p, ldp, y, ldy, params);
-    default: return panel_tile<V, Idx, BK, 4>(rows, nc, w, p, ldp, y, ldy, params);
-  }
-}
+// Masked loads and stores with an all-ones mask ran as fast as plain ones (nc = 16, 32, 64),
+// so full and partial widths share one kernel per vector count.
+FNN_SPMM_PANEL_ENTRY(panel_tile, 16)
 
 // ---- Vector kernel ----
 
