@@ -14,16 +14,18 @@
 //     feature  a CPU feature off the ladder it also needs (UkernelFeature, k...), or kNone
 //     mr nr kr tile rows, columns and K group; 0 where the op has none
 //
-// The list generates the declarations (<family>_ukernels.h: `UkernelSig<op>::Type name;`
-// and the tile constant `name_tile`, which the kernel's own translation unit uses as its
-// compile-time tile, so list and kernel cannot disagree), the dispatch table
-// (<family>_config.cc), runtime_info()["kernels"] and the micro-kernel tester's catalogue
-// (bindings/bind_ukernels.cc, tests/kernels/test_ukernels.py).
+// The list generates the declarations (the family header expands it with
+// FNN_UKERNEL_DECLARE: `UkernelSig<op>::Type name;` and the tile constant `name_tile`, which
+// the kernel's own translation unit uses as its compile-time tile, so list and kernel cannot
+// disagree), the registry every family config picks from (ukernel_registry.cc),
+// runtime_info()["kernels"] and the micro-kernel tester's catalogue (bindings/bind_ukernels.cc,
+// tests/kernels/test_ukernels.py, which sweeps every entry without naming any).
 //
 // Selection: for an op at a dispatch (level, feature kernels on / off), the LAST entry of the
 // list that can run there wins, so each op's entries go from worst to best.
 //
-// Only types here: ISA translation units include this header through the family headers.
+// Only types and macros here: ISA translation units include this header through the family
+// headers.
 #pragma once
 
 #include <cstddef>
