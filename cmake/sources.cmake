@@ -65,17 +65,12 @@ set(FNN_CORE_SOURCES
   csrc/kernels/common/ukernel_registry.cc
   # csrc/kernels/conv
   csrc/kernels/conv/conv_nhwc.cc
-  csrc/kernels/conv/dwconv_config.cc
   # csrc/kernels/eltwise
   csrc/kernels/eltwise/eltwise.cc
   # csrc/kernels/gemm
   csrc/kernels/gemm/gemm_config.cc
   csrc/kernels/gemm/gemm_driver.cc
   csrc/kernels/gemm/gemm_pack.cc
-  # csrc/kernels/quant
-  csrc/kernels/quant/quant_config.cc
-  # csrc/kernels/reduce
-  csrc/kernels/reduce/rsum_config.cc
   # csrc/kernels/sparse
   csrc/kernels/sparse/sparse_matrix_pack.cc
   csrc/kernels/sparse/spmm_config.cc

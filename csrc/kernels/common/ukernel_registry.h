@@ -5,6 +5,7 @@
 
 #include <cstddef>
 
+#include "cpu/dispatch.h"
 #include "kernels/common/ukernel_info.h"
 
 namespace fnn {
@@ -41,6 +42,15 @@ typename UkernelSig<Op>::Fn pick_ukernel(IsaLevel level, bool features,
   const UkernelInfo& u = best_ukernel(Op, level, features);
   if (isa != nullptr) *isa = u.isa;
   return ukernel_fn<Op>(u);
+}
+
+// The config of a family that is the best kernel per op and nothing else: Config is an
+// aggregate of the ops' function pointers, in the order Ops names them, built once per
+// dispatch (config_for_active_level).
+template <typename Config, UkernelOp... Ops>
+const Config& ukernels_for_active_level() {
+  return config_for_active_level<Config>(
+      +[](IsaLevel level, bool features) { return Config{pick_ukernel<Ops>(level, features)...}; });
 }
 
 }  // namespace fnn

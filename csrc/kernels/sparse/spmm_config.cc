@@ -15,7 +15,7 @@ SpmmConfig make_config(IsaLevel level, bool features) {
   // without AVX-512 (seen under valgrind, which has none).
   if (static_cast<int>(level) > static_cast<int>(best_isa())) level = best_isa();
   SpmmConfig c;
-  pick_ukernel<UkernelOp::kSpmmTable>(level, features, &c.isa)(&c.kernels);
+  pick_ukernel<UkernelOp::kSpmmTable>(level, features)(&c.kernels);
   return c;
 }
 
