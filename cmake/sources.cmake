@@ -7,8 +7,6 @@ set(FNN_UKERNELS_scalar
   csrc/kernels/conv/qu8_dwconv_scalar.cc
   csrc/kernels/gemm/bf16_gemm_scalar.cc
   csrc/kernels/gemm/f32_bf16_convert_scalar.cc
-  csrc/kernels/gemm/f32_bf16w_gemm_scalar.cc
-  csrc/kernels/gemm/f32_f16w_gemm_scalar.cc
   csrc/kernels/gemm/f32_gemm_scalar.cc
   csrc/kernels/gemm/qu8_qs8w_gemm_scalar.cc
   csrc/kernels/quant/quant_scalar.cc
@@ -19,8 +17,6 @@ set(FNN_UKERNELS_scalar
 set(FNN_UKERNELS_avx2
   csrc/kernels/conv/f32_dwconv_avx2.cc
   csrc/kernels/conv/qu8_dwconv_avx2.cc
-  csrc/kernels/gemm/f32_bf16w_gemm_avx2.cc
-  csrc/kernels/gemm/f32_f16w_gemm_avx2.cc
   csrc/kernels/gemm/f32_gemm_avx2.cc
   csrc/kernels/gemm/qu8_qs8w_gemm_avx2.cc
   csrc/kernels/quant/quant_avx2.cc
@@ -31,8 +27,6 @@ set(FNN_UKERNELS_avx2
 set(FNN_UKERNELS_avx512
   csrc/kernels/conv/f32_dwconv_avx512.cc
   csrc/kernels/conv/qu8_dwconv_avx512.cc
-  csrc/kernels/gemm/f32_bf16w_gemm_avx512.cc
-  csrc/kernels/gemm/f32_f16w_gemm_avx512.cc
   csrc/kernels/gemm/f32_gemm_avx512.cc
   csrc/kernels/gemm/qu8_qs8w_gemm_avx512.cc
   csrc/kernels/quant/quant_avx512.cc
@@ -69,19 +63,15 @@ set(FNN_CORE_SOURCES
   csrc/io/mapped_file.cc
   # csrc/kernels/common
   csrc/kernels/common/half.cc
+  csrc/kernels/common/ukernel_registry.cc
   # csrc/kernels/conv
   csrc/kernels/conv/conv_nhwc.cc
-  csrc/kernels/conv/dwconv_config.cc
   # csrc/kernels/eltwise
   csrc/kernels/eltwise/eltwise.cc
   # csrc/kernels/gemm
   csrc/kernels/gemm/gemm_config.cc
   csrc/kernels/gemm/gemm_driver.cc
   csrc/kernels/gemm/gemm_pack.cc
-  # csrc/kernels/quant
-  csrc/kernels/quant/quant_config.cc
-  # csrc/kernels/reduce
-  csrc/kernels/reduce/rsum_config.cc
   # csrc/kernels/sparse
   csrc/kernels/sparse/sparse_matrix_pack.cc
   csrc/kernels/sparse/spmm_config.cc
@@ -126,5 +116,6 @@ set(FNN_BINDING_SOURCES
   csrc/bindings/bind_runtime.cc
   csrc/bindings/bind_sparse.cc
   csrc/bindings/bind_step_params.cc
+  csrc/bindings/bind_ukernels.cc
   csrc/bindings/module.cc
 )

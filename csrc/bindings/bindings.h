@@ -15,6 +15,8 @@ void bind_runtime(pybind11::module_& m);
 // The step kinds' parameter classes (bind_runtime calls it first).
 void bind_step_params(pybind11::module_& m);
 void bind_io(pybind11::module_& m);
+// Test hooks: run one named micro-kernel (tests/kernels/test_ukernels.py).
+void bind_ukernels(pybind11::module_& m);
 
 // A MemoryPlan as the dict frugalnn.memory reads (offsets and sizes as numpy arrays).
 pybind11::dict plan_dict(const MemoryPlan& plan);

@@ -4,11 +4,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
-#include "kernels/conv/dwconv_config.h"
-#include "kernels/gemm/gemm_config.h"
-#include "kernels/quant/quant_config.h"
-#include "kernels/reduce/rsum_config.h"
-#include "kernels/sparse/spmm_config.h"
+#include "kernels/common/ukernel_registry.h"
 
 namespace fnn {
 namespace {
@@ -107,20 +103,17 @@ DispatchPin::DispatchPin(Dispatch d) : previous_(t_pinned) { t_pinned = d.code()
 DispatchPin::~DispatchPin() { t_pinned = previous_; }
 
 std::vector<std::pair<std::string, std::string>> kernel_families() {
-  const GemmConfig& g = gemm_config();
-  return {
-      {"u8_rsum", rsum_config().u8_isa},
-      {"f32_rsum", rsum_config().f32_isa},
-      {"gemm_f32", g.f32.isa},
-      {"gemm_f32_f16w", g.f16w.isa},
-      {"gemm_f32_bf16w", g.bf16w.isa},
-      {"gemm_bf16", g.bf16.isa},
-      {"gemm_qu8_qs8w", g.qu8.isa},
-      {"quantize_f32_qu8", quant_config().isa},
-      {"spmm", spmm_config().isa},
-      {"dwconv_f32", dwconv_config().f32_isa},
-      {"dwconv_qu8", dwconv_config().qu8_isa},
-  };
+  // Each family reports the kernel of the first op its list names, as its config picks it.
+  const Dispatch d = current_dispatch();
+  const UkernelList all = all_ukernels();
+  std::vector<std::pair<std::string, std::string>> out;
+  for (size_t i = 0; i < all.size; ++i) {
+    const UkernelInfo& u = all.begin[i];
+    bool seen = false;
+    for (const auto& f : out) seen = seen || f.first == u.family;
+    if (!seen) out.emplace_back(u.family, best_ukernel(u.op, d.level, d.feature_kernels).isa);
+  }
+  return out;
 }
 
 }  // namespace fnn

@@ -1,17 +1,18 @@
 #pragma once
 
+#include "kernels/common/ukernel_registry.h"
 #include "kernels/conv/dwconv_ukernels.h"
 
 namespace fnn {
 
 struct DwconvConfig {
   F32DwUkernelFn f32 = nullptr;
-  const char* f32_isa = "";
   QDwUkernelFn qu8 = nullptr;
-  const char* qu8_isa = "";
 };
 
-// The config of the active ISA level.
-const DwconvConfig& dwconv_config();
+// The config of the active ISA level (runtime_info reads the kernels' ISAs from the lists).
+inline const DwconvConfig& dwconv_config() {
+  return ukernels_for_active_level<DwconvConfig, UkernelOp::kDwconvF32, UkernelOp::kDwconvQu8>();
+}
 
 }  // namespace fnn

@@ -12,6 +12,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/common/ukernel_info.h"
+
 namespace fnn {
 
 // The valid taps of one output pixel: a rows x cols block of the kh x kw window.
@@ -47,7 +49,8 @@ struct QDwParams {
 };
 
 // y: c u8 values or c floats (per the params).
-using QDwUkernelFn = void (*)(size_t c, const QDwTaps& taps, const QDwParams& p, void* y);
+using QDwUkernel = void(size_t c, const QDwTaps& taps, const QDwParams& p, void* y);
+using QDwUkernelFn = QDwUkernel*;
 
 // The valid taps of one output pixel, float32 (strides in floats, as in QDwTaps).
 struct F32DwTaps {
@@ -58,19 +61,15 @@ struct F32DwTaps {
 };
 
 // y[j] = clamp(bias[j] (or 0) + sum over taps of x * w, lo, hi) for j < c.
-using F32DwUkernelFn = void (*)(size_t c, const F32DwTaps& taps, const float* bias, float lo,
-                                float hi, float* y);
+using F32DwUkernel = void(size_t c, const F32DwTaps& taps, const float* bias, float lo,
+                          float hi, float* y);
+using F32DwUkernelFn = F32DwUkernel*;
 
-void f32_dwconv_ukernel__scalar(size_t c, const F32DwTaps& taps, const float* bias, float lo,
-                                float hi, float* y);
-void f32_dwconv_ukernel__avx2(size_t c, const F32DwTaps& taps, const float* bias, float lo,
-                              float hi, float* y);
-void f32_dwconv_ukernel__avx512(size_t c, const F32DwTaps& taps, const float* bias, float lo,
-                                float hi, float* y);
+FNN_UKERNEL_SIG(DwconvF32, F32DwUkernel);
+FNN_UKERNEL_SIG(DwconvQu8, QDwUkernel);
 
-void qu8_dwconv_ukernel__scalar(size_t c, const QDwTaps& taps, const QDwParams& p, void* y);
-void qu8_dwconv_ukernel__avx2(size_t c, const QDwTaps& taps, const QDwParams& p, void* y);
-void qu8_dwconv_ukernel__avx512(size_t c, const QDwTaps& taps, const QDwParams& p, void* y);
-void qu8_dwconv_ukernel__avx512vnni(size_t c, const QDwTaps& taps, const QDwParams& p, void* y);
+#define FNN_UKERNEL FNN_UKERNEL_DECLARE
+#include "kernels/conv/dwconv_ukernels.inc"
+#undef FNN_UKERNEL
 
 }  // namespace fnn

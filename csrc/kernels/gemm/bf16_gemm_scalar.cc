@@ -15,8 +15,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "kernels/gemm/dispatch_mr.h"
 #include "kernels/gemm/f32_gemm_tile_scalar.h"
+#include "kernels/gemm/gemm_ukernel_define.h"
 #include "kernels/gemm/gemm_ukernels.h"
 
 namespace fnn {
@@ -31,47 +31,42 @@ float bf16_to_float_daz(uint16_t b) {
   return f;
 }
 
-template <size_t MR>
-void gemm_tile(size_t nc, size_t k, const uint16_t* a, size_t a_stride, const uint16_t* w,
-               float* c, size_t c_stride, const GemmF32Params* params) {
-  float acc[MR][kGemmNR];
-  scalar_acc_init<MR>(acc, nc, c, c_stride, params);
-  const size_t kp = (k + 1) / 2;  // A rows are zero-padded to whole pairs
-  for (size_t j = 0; j < kp; ++j) {
-    const uint16_t* pair_row = w + j * 2 * kGemmNR;
-    float w0[kGemmNR], w1[kGemmNR];
-    for (size_t n = 0; n < kGemmNR; ++n) {
-      w0[n] = bf16_to_float_daz(pair_row[2 * n]);
-      w1[n] = bf16_to_float_daz(pair_row[2 * n + 1]);
-    }
-    for (size_t m = 0; m < MR; ++m) {
-      const float a0 = bf16_to_float_daz(a[m * a_stride + 2 * j]);
-      const float a1 = bf16_to_float_daz(a[m * a_stride + 2 * j + 1]);
-      // Not unrolled, so GCC vectorizes across columns. GCC 12.2 -O3 unrolls it fully, then
-      // vectorizes the pair loop as an in-order reduction and gets the two-add chain wrong
-      // (double-counts a product for 1- and 2-row tiles): wrong code, not just slow code.
-#pragma GCC unroll 1
+struct Bf16EmulationTile {
+  template <size_t MR>
+  static void run(size_t nc, size_t k, const uint16_t* a, size_t a_stride, const uint16_t* w,
+                  float* c, size_t c_stride, const GemmF32Params* params) {
+    float acc[MR][kGemmNR];
+    scalar_acc_init<MR>(acc, nc, c, c_stride, params);
+    const size_t kp = (k + 1) / 2;  // A rows are zero-padded to whole pairs
+    for (size_t j = 0; j < kp; ++j) {
+      const uint16_t* pair_row = w + j * 2 * kGemmNR;
+      float w0[kGemmNR], w1[kGemmNR];
       for (size_t n = 0; n < kGemmNR; ++n) {
-        float v = acc[m][n];
-        v += a1 * w1[n];
-        v += a0 * w0[n];
-        acc[m][n] = v;
+        w0[n] = bf16_to_float_daz(pair_row[2 * n]);
+        w1[n] = bf16_to_float_daz(pair_row[2 * n + 1]);
+      }
+      for (size_t m = 0; m < MR; ++m) {
+        const float a0 = bf16_to_float_daz(a[m * a_stride + 2 * j]);
+        const float a1 = bf16_to_float_daz(a[m * a_stride + 2 * j + 1]);
+        // Not unrolled, so GCC vectorizes across columns. GCC 12.2 -O3 unrolls it fully, then
+        // vectorizes the pair loop as an in-order reduction and gets the two-add chain wrong
+        // (double-counts a product for 1- and 2-row tiles): wrong code, not just slow code.
+#pragma GCC unroll 1
+        for (size_t n = 0; n < kGemmNR; ++n) {
+          float v = acc[m][n];
+          v += a1 * w1[n];
+          v += a0 * w0[n];
+          acc[m][n] = v;
+        }
       }
     }
+    scalar_store<MR>(acc, nc, c, c_stride, params);
   }
-  scalar_store<MR>(acc, nc, c, c_stride, params);
-}
+};
 
 }  // namespace
 
-void bf16_gemm_ukernel_4x16c2__scalar(size_t mr, size_t nc, size_t k, const uint16_t* a,
-                                      size_t a_stride, const uint16_t* w, float* c,
-                                      size_t c_stride, const GemmF32Params* params) {
-  assert(mr >= 1 && mr <= 4);
-  assert(nc >= 1 && nc <= kGemmNR);
-  assert(k >= 1);
-  assert(a != nullptr && w != nullptr && c != nullptr && params != nullptr);
-  dispatch_mr<4>(mr, [&](auto rows) { gemm_tile<decltype(rows)::value>(nc, k, a, a_stride, w, c, c_stride, params); });
-}
+FNN_GEMM_UKERNEL_DEFINE(bf16_gemm_ukernel_4x16c2__scalar, uint16_t, uint16_t, float, GemmF32Params,
+                        Bf16EmulationTile)
 
 }  // namespace fnn

@@ -1,32 +1,18 @@
-// f32 GEMM micro-kernel, AVX2 + FMA: up to 6 rows x 16 columns, two ymm accumulators per row.
-//
-// Each k step loads one 64-byte panel row (two ymm) and issues two FMAs per row with A
-// broadcast from memory. 12 accumulators + 2 W + 1 broadcast = 15 of the 16 ymm registers.
-// Small tiles split K over S accumulator sets so that at least ~8 FMA chains are in flight
-// (FMA latency 4 x 2 pipes); the sets are summed before the store.
-#include <immintrin.h>
-
-#include <cstddef>
-#include <cstdint>
-
-#include "kernels/gemm/f32_gemm_tile_avx2.h"
-#include "kernels/gemm/gemm_ukernels.h"
+// The float-output GEMM micro-kernels of AVX2 + FMA + F16C: f32, f16 and bf16 weights, up to
+// 6 rows x 16 columns, two ymm accumulators per row. 12 accumulators + 2 W + 1 broadcast =
+// 15 of the 16 ymm registers. One tile body (f32_gemm_tile.h); the kernels differ only in
+// how a W row becomes f32 (F32Rows, F16Rows, Bf16PairRows).
+#include "kernels/gemm/f32_gemm_tile.h"
+#include "kernels/common/vec16_avx2.h"
+#include "kernels/gemm/gemm_ukernel_define.h"
 
 namespace fnn {
-namespace {
 
-struct Row {
-  using Elem = float;
-  static constexpr size_t kRowsPerLine = 1;  // 16 floats = one 64-byte line
-  static __m256 load(const float* p) { return _mm256_loadu_ps(p); }
-};
-
-}  // namespace
-
-void f32_gemm_ukernel_6x16__avx2(size_t mr, size_t nc, size_t k, const float* a,
-                                 size_t a_stride, const float* w, float* c, size_t c_stride,
-                                 const GemmF32Params* params) {
-  gemm_6x16<Row>(mr, nc, k, a, a_stride, w, c, c_stride, params);
-}
+FNN_GEMM_UKERNEL_DEFINE(f32_gemm_ukernel_6x16__avx2, float, float, float, GemmF32Params,
+                        F32GemmTile<Avx2Vec16, F32Rows>)
+FNN_GEMM_UKERNEL_DEFINE(f32_f16w_gemm_ukernel_6x16__avx2, float, uint16_t, float, GemmF32Params,
+                        F32GemmTile<Avx2Vec16, F16Rows>)
+FNN_GEMM_UKERNEL_DEFINE(f32_bf16w_gemm_ukernel_6x16__avx2, float, uint16_t, float, GemmF32Params,
+                        F32GemmTile<Avx2Vec16, Bf16PairRows>)
 
 }  // namespace fnn

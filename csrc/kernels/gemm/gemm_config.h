@@ -22,7 +22,7 @@ struct GemmConfig {
   GemmUkernel<QGemmUkernelFn> qu8;
 };
 
-// The config of the active ISA level.
+// The config of the active ISA level, picked from gemm_ukernels.inc.
 const GemmConfig& gemm_config();
 
 }  // namespace fnn

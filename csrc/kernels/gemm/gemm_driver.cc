@@ -88,7 +88,7 @@ void run_float(const GemmUkernel<Fn>& uk, const AType* a, size_t m, size_t lda,
         params.min = act.min;
         params.max = act.max;
         params.flags =
-            (kb > 0 ? kGemmAccumulate : 0) | (clamp && kb + kcur == k ? kGemmClamp : 0);
+            (kb > 0 ? uint32_t{kGemmAccumulate} : 0u) | (clamp && kb + kcur == k ? uint32_t{kGemmClamp} : 0u);
         for (size_t r = r0; r < r1; r += mr) {
           const size_t rows = std::min(mr, r1 - r);
           for (size_t p = pb; p < pe; ++p) {

@@ -15,11 +15,14 @@
 // (never past the end: K tails are loaded element by element or with masks).
 // C is row-major with a row stride in elements.
 //
+// The kernels themselves are declared from the list, gemm_ukernels.inc.
 // This header must stay free of inline functions: ISA translation units include it.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+
+#include "kernels/common/ukernel_info.h"
 
 namespace fnn {
 
@@ -40,56 +43,32 @@ struct GemmF32Params {
 };
 
 // f32 A x f32 W. a: mr rows of k floats; w: panel rows k0.. (pointer already offset).
-using F32GemmUkernelFn = void (*)(size_t mr, size_t nc, size_t k, const float* a,
-                                  size_t a_stride, const float* w, float* c, size_t c_stride,
-                                  const GemmF32Params* params);
+using F32GemmUkernel = void(size_t mr, size_t nc, size_t k, const float* a,
+                            size_t a_stride, const float* w, float* c, size_t c_stride,
+                            const GemmF32Params* params);
+using F32GemmUkernelFn = F32GemmUkernel*;
 // f32 A x f16 W (converted in the kernel, f32 accumulation).
-using F32F16wGemmUkernelFn = void (*)(size_t mr, size_t nc, size_t k, const float* a,
-                                      size_t a_stride, const uint16_t* w, float* c,
-                                      size_t c_stride, const GemmF32Params* params);
+using F32F16wGemmUkernel = void(size_t mr, size_t nc, size_t k, const float* a,
+                                size_t a_stride, const uint16_t* w, float* c,
+                                size_t c_stride, const GemmF32Params* params);
+using F32F16wGemmUkernelFn = F32F16wGemmUkernel*;
 // f32 A x bf16 W (widened in the kernel, f32 accumulation). w points at pair row k0/2; k0 is
 // even. When k is odd the last pair's second element is zero padding and A has no element
 // there: it must not be read.
-using F32Bf16wGemmUkernelFn = void (*)(size_t mr, size_t nc, size_t k, const float* a,
-                                       size_t a_stride, const uint16_t* w, float* c,
-                                       size_t c_stride, const GemmF32Params* params);
+using F32Bf16wGemmUkernel = void(size_t mr, size_t nc, size_t k, const float* a,
+                                 size_t a_stride, const uint16_t* w, float* c,
+                                 size_t c_stride, const GemmF32Params* params);
+using F32Bf16wGemmUkernelFn = F32Bf16wGemmUkernel*;
 // bf16 A x bf16 W with bf16 products (vdpbf16ps). a: mr rows of round_up(k, 2) bf16 values
 // (zero-padded by the caller), row stride a_stride elements.
-using Bf16GemmUkernelFn = void (*)(size_t mr, size_t nc, size_t k, const uint16_t* a,
-                                   size_t a_stride, const uint16_t* w, float* c, size_t c_stride,
-                                   const GemmF32Params* params);
-
-void f32_gemm_ukernel_4x16__scalar(size_t, size_t, size_t, const float*, size_t, const float*,
-                                   float*, size_t, const GemmF32Params*);
-void f32_gemm_ukernel_6x16__avx2(size_t, size_t, size_t, const float*, size_t, const float*,
-                                 float*, size_t, const GemmF32Params*);
-void f32_gemm_ukernel_12x16__avx512(size_t, size_t, size_t, const float*, size_t, const float*,
-                                    float*, size_t, const GemmF32Params*);
-
-void f32_f16w_gemm_ukernel_4x16__scalar(size_t, size_t, size_t, const float*, size_t,
-                                        const uint16_t*, float*, size_t, const GemmF32Params*);
-void f32_f16w_gemm_ukernel_6x16__avx2(size_t, size_t, size_t, const float*, size_t,
-                                      const uint16_t*, float*, size_t, const GemmF32Params*);
-void f32_f16w_gemm_ukernel_12x16__avx512(size_t, size_t, size_t, const float*, size_t,
-                                         const uint16_t*, float*, size_t, const GemmF32Params*);
-
-void f32_bf16w_gemm_ukernel_4x16__scalar(size_t, size_t, size_t, const float*, size_t,
-                                         const uint16_t*, float*, size_t, const GemmF32Params*);
-void f32_bf16w_gemm_ukernel_6x16__avx2(size_t, size_t, size_t, const float*, size_t,
-                                       const uint16_t*, float*, size_t, const GemmF32Params*);
-void f32_bf16w_gemm_ukernel_12x16__avx512(size_t, size_t, size_t, const float*, size_t,
-                                          const uint16_t*, float*, size_t, const GemmF32Params*);
+using Bf16GemmUkernel = void(size_t mr, size_t nc, size_t k, const uint16_t* a,
+                             size_t a_stride, const uint16_t* w, float* c, size_t c_stride,
+                             const GemmF32Params* params);
+using Bf16GemmUkernelFn = Bf16GemmUkernel*;
 
 // A rows for the bf16 kernels: y[i] = bf16(x[i]), round to nearest even.
-using F32ToBf16Fn = void (*)(const float* x, size_t n, uint16_t* y);
-void f32_to_bf16_ukernel__scalar(const float* x, size_t n, uint16_t* y);
-void f32_to_bf16_ukernel__avx512bf16(const float* x, size_t n, uint16_t* y);
-
-void bf16_gemm_ukernel_4x16c2__scalar(size_t, size_t, size_t, const uint16_t*, size_t,
-                                      const uint16_t*, float*, size_t, const GemmF32Params*);
-void bf16_gemm_ukernel_12x16c2__avx512bf16(size_t, size_t, size_t, const uint16_t*, size_t,
-                                           const uint16_t*, float*, size_t,
-                                           const GemmF32Params*);
+using F32ToBf16 = void(const float* x, size_t n, uint16_t* y);
+using F32ToBf16Fn = F32ToBf16*;
 
 // ---- int8: u8 A x s8 W, int32 accumulation --------------------------------------------------
 //
@@ -125,21 +104,20 @@ struct QGemmParams {
 
 // a: mr rows of k bytes (row stride a_stride bytes); w: the panel, [ceil(k/4)][16][4];
 // c: row stride c_stride in elements of the output type.
-using QGemmUkernelFn = void (*)(size_t mr, size_t nc, size_t k, const uint8_t* a,
-                                size_t a_stride, const int8_t* w, void* c, size_t c_stride,
-                                const QGemmParams* params);
+using QGemmUkernel = void(size_t mr, size_t nc, size_t k, const uint8_t* a,
+                          size_t a_stride, const int8_t* w, void* c, size_t c_stride,
+                          const QGemmParams* params);
+using QGemmUkernelFn = QGemmUkernel*;
 
-void qu8_qs8w_gemm_ukernel_4x16c4__scalar(size_t, size_t, size_t, const uint8_t*, size_t,
-                                          const int8_t*, void*, size_t, const QGemmParams*);
-void qu8_qs8w_gemm_ukernel_4x16c4__avx2(size_t, size_t, size_t, const uint8_t*, size_t,
-                                        const int8_t*, void*, size_t, const QGemmParams*);
-void qu8_qs8w_gemm_ukernel_8x16c4__avx512(size_t, size_t, size_t, const uint8_t*, size_t,
-                                          const int8_t*, void*, size_t, const QGemmParams*);
-// AVX-VNNI (VEX, 256-bit): CPUs with AVX2 and AVX-VNNI but no AVX-512 (Alder Lake and later).
-void qu8_qs8w_gemm_ukernel_6x16c4__avxvnni(size_t, size_t, size_t, const uint8_t*, size_t,
-                                           const int8_t*, void*, size_t, const QGemmParams*);
-void qu8_qs8w_gemm_ukernel_12x16c4__avx512vnni(size_t, size_t, size_t, const uint8_t*, size_t,
-                                               const int8_t*, void*, size_t,
-                                               const QGemmParams*);
+FNN_UKERNEL_SIG(GemmF32, F32GemmUkernel);
+FNN_UKERNEL_SIG(GemmF32F16w, F32F16wGemmUkernel);
+FNN_UKERNEL_SIG(GemmF32Bf16w, F32Bf16wGemmUkernel);
+FNN_UKERNEL_SIG(GemmBf16, Bf16GemmUkernel);
+FNN_UKERNEL_SIG(F32ToBf16, F32ToBf16);
+FNN_UKERNEL_SIG(GemmQu8Qs8w, QGemmUkernel);
+
+#define FNN_UKERNEL FNN_UKERNEL_DECLARE
+#include "kernels/gemm/gemm_ukernels.inc"
+#undef FNN_UKERNEL
 
 }  // namespace fnn

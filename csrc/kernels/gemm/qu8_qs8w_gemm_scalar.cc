@@ -10,9 +10,10 @@
 namespace fnn {
 namespace {
 
-constexpr size_t kMR = 4;
-constexpr size_t kNR = 16;
-constexpr size_t kKR = 4;
+// The tile of the list (gemm_ukernels.inc).
+constexpr size_t kMR = qu8_qs8w_gemm_ukernel_4x16c4__scalar_tile.mr;
+constexpr size_t kNR = qu8_qs8w_gemm_ukernel_4x16c4__scalar_tile.nr;
+constexpr size_t kKR = qu8_qs8w_gemm_ukernel_4x16c4__scalar_tile.kr;
 
 // Two's-complement (wrapping) int32 arithmetic, as the vector units do it. For K <= 65536 no
 // intermediate wraps; beyond that the result is still the exact value modulo 2^32.

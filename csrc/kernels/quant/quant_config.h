@@ -1,5 +1,6 @@
 #pragma once
 
+#include "kernels/common/ukernel_registry.h"
 #include "kernels/quant/quant.h"
 
 namespace fnn {
@@ -7,10 +8,11 @@ namespace fnn {
 struct QuantConfig {
   F32MinmaxFn minmax = nullptr;
   F32Qu8Fn qu8 = nullptr;
-  const char* isa = "";
 };
 
-// The config of the active ISA level.
-const QuantConfig& quant_config();
+// The config of the active ISA level (runtime_info reads the kernels' ISAs from the lists).
+inline const QuantConfig& quant_config() {
+  return ukernels_for_active_level<QuantConfig, UkernelOp::kF32Minmax, UkernelOp::kF32Qu8>();
+}
 
 }  // namespace fnn

@@ -5,20 +5,22 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/common/ukernel_info.h"
+
 namespace fnn {
 
 // Exact sum of n bytes.
-using U8RsumFn = uint64_t (*)(const uint8_t* x, size_t n);
+using U8Rsum = uint64_t(const uint8_t* x, size_t n);
+using U8RsumFn = U8Rsum*;
 // Sum of n floats, accumulated in f32 lanes; the order of additions is the kernel's own.
-using F32RsumFn = float (*)(const float* x, size_t n);
+using F32Rsum = float(const float* x, size_t n);
+using F32RsumFn = F32Rsum*;
 
-uint64_t u8_rsum_ukernel__scalar(const uint8_t* x, size_t n);
-uint64_t u8_rsum_ukernel__avx2(const uint8_t* x, size_t n);
-uint64_t u8_rsum_ukernel__avx512(const uint8_t* x, size_t n);
-uint64_t u8_rsum_ukernel__avx512vnni(const uint8_t* x, size_t n);
+FNN_UKERNEL_SIG(RsumU8, U8Rsum);
+FNN_UKERNEL_SIG(RsumF32, F32Rsum);
 
-float f32_rsum_ukernel__scalar(const float* x, size_t n);
-float f32_rsum_ukernel__avx2(const float* x, size_t n);
-float f32_rsum_ukernel__avx512(const float* x, size_t n);
+#define FNN_UKERNEL FNN_UKERNEL_DECLARE
+#include "kernels/reduce/rsum_ukernels.inc"
+#undef FNN_UKERNEL
 
 }  // namespace fnn

@@ -21,12 +21,14 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/sparse/spmm_table.h"
 #include "kernels/sparse/spmm_ukernels.h"
+#include "kernels/sparse/spmm_value.h"
 
 namespace fnn {
 namespace {
 
-constexpr size_t kNR = 32;
+constexpr size_t kNR = spmm_ukernels__avx2_tile.nr;  // the list's (spmm_ukernels.inc)
 
 // Lanes i < n set (maskload / maskstore test the sign bit).
 [[gnu::always_inline]] inline __m256i first_lanes(size_t n) {
@@ -62,17 +64,6 @@ template <int V>
     int32_t b;  // 4 bytes: memcpy keeps the unaligned load legal
     std::memcpy(&b, static_cast<const int8_t*>(val) + i, sizeof(b));
     return _mm_cvtepi32_ps(_mm_cvtepi8_epi32(_mm_cvtsi32_si128(b)));
-  }
-}
-
-template <int V>
-[[gnu::always_inline]] inline float load1(const void* val, size_t i) {
-  if constexpr (V == kSpmmF32) {
-    return static_cast<const float*>(val)[i];
-  } else if constexpr (V == kSpmmF16) {
-    return _cvtsh_ss(static_cast<const uint16_t*>(val)[i]);
-  } else {
-    return static_cast<float>(static_cast<const int8_t*>(val)[i]);
   }
 }
 
@@ -165,7 +156,7 @@ void panel(size_t rows, size_t nc, const SpmmWeights* w, const float* p, size_t 
 #pragma GCC unroll 4
       for (size_t t = 0; t < 3; ++t) {
         if (b + t < e) {
-          const __m256 wv = _mm256_set1_ps(load1<V>(val, b + t));
+          const __m256 wv = _mm256_set1_ps(spmm_value<V, F16cHalf>(val, b + t));
           fma_row<NV, kTail>(acc[t % S], wv, p + static_cast<size_t>(idx[b + t]) * ldp, tail);
         }
       }
@@ -202,18 +193,7 @@ void panel_nv(size_t rows, size_t nc, const SpmmWeights* w, const float* p, size
   panel<V, Idx, BK, NV, false>(rows, nc, w, p, ldp, y, ldy, params);
 }
 
-template <int V, typename Idx, size_t BK>
-void spmm_panel(size_t rows, size_t nc, const SpmmWeights* w, const float* p, size_t ldp,
-                float* y, size_t ldy, const SpmmParams* params) {
-  assert(nc >= 1 && nc <= kNR);
-  assert(ldp >= nc && ldy >= nc);
-  switch ((nc + 7) / 8) {
-    case 1: return panel_nv<V, Idx, BK, 1>(rows, nc, w, p, ldp, y, ldy, params);
-    case 2: return panel_nv<V, Idx, BK, 2>(rows, nc, w, p, ldp, y, ldy, params);
-    case 3: return panel_nv<V, Idx, BK, 3>(rows, nc, w, p, ldp, y, ldy, params);
-    default: return panel_nv<V, Idx, BK, 4>(rows, nc, w, p, ldp, y, ldy, params);
-  }
-}
+FNN_SPMM_PANEL_ENTRY(panel_nv, 8)
 
 // ---- Vector kernel ----
 
@@ -244,7 +224,7 @@ template <int V, typename Idx>
     b += 8;
   }
   float t = 0.0f;
-  for (; b < e; ++b) t += load1<V>(val, b) * x[idx[b]];
+  for (; b < e; ++b) t += spmm_value<V, F16cHalf>(val, b) * x[idx[b]];
   return _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_setr_ps(t, 0, 0, 0, 0, 0, 0, 0));
 }
 
@@ -319,27 +299,8 @@ void spmv(size_t rows, const SpmmWeights* w, const float* x, float* y, const Spm
   }
 }
 
-template <int V, typename Idx>
-void fill(SpmmUkernels* t, int i) {
-  t->panel[V][i][kSpmmBk1] = spmm_panel<V, Idx, 1>;
-  t->panel[V][i][kSpmmBk4] = spmm_panel<V, Idx, 4>;
-  t->spmv[V][i][kSpmmBk1] = spmv<V, Idx, 1>;
-  t->spmv[V][i][kSpmmBk4] = spmv<V, Idx, 4>;
-}
-
-template <int V>
-void fill_values(SpmmUkernels* t) {
-  fill<V, uint16_t>(t, kSpmmU16);
-  fill<V, uint32_t>(t, kSpmmU32);
-}
-
 }  // namespace
 
-void spmm_ukernels__avx2(SpmmUkernels* table) {
-  fill_values<kSpmmF32>(table);
-  fill_values<kSpmmF16>(table);
-  fill_values<kSpmmS8>(table);
-  table->nr = kNR;
-}
+FNN_SPMM_UKERNELS_DEFINE(spmm_ukernels__avx2)
 
 }  // namespace fnn

@@ -20,12 +20,14 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/sparse/spmm_table.h"
 #include "kernels/sparse/spmm_ukernels.h"
+#include "kernels/sparse/spmm_value.h"
 
 namespace fnn {
 namespace {
 
-constexpr size_t kNR = 64;
+constexpr size_t kNR = spmm_ukernels__avx512_tile.nr;  // the list's (spmm_ukernels.inc)
 // Blocks of f16 / s8 weights converted per pass: a multiple of every unroll factor U, and long
 // enough that the store-to-broadcast latency hides behind the FMAs of the previous pass.
 constexpr size_t kChunk = 64;
@@ -42,17 +44,6 @@ template <int V>
   } else {
     const __m128i q = _mm_maskz_loadu_epi8(m, static_cast<const int8_t*>(val) + off);
     return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q));
-  }
-}
-
-template <int V>
-[[gnu::always_inline]] inline float load_val(const void* val, size_t i) {
-  if constexpr (V == kSpmmF32) {
-    return static_cast<const float*>(val)[i];
-  } else if constexpr (V == kSpmmF16) {
-    return _cvtsh_ss(static_cast<const uint16_t*>(val)[i]);
-  } else {
-    return static_cast<float>(static_cast<const int8_t*>(val)[i]);
   }
 }
 
@@ -150,20 +141,9 @@ void panel_tile(size_t rows, size_t nc, const SpmmWeights* w, const float* p, si
   }
 }
 
-template <int V, typename Idx, size_t BK>
-void spmm_panel(size_t rows, size_t nc, const SpmmWeights* w, const float* p, size_t ldp,
-                float* y, size_t ldy, const SpmmParams* params) {
-  assert(nc >= 1 && nc <= kNR);
-  assert(ldp >= nc && ldy >= nc);
-  // Masked loads and stores with an all-ones mask ran as fast as plain ones (nc = 16, 32, 64),
-  // so full and partial widths share one kernel per vector count.
-  switch ((nc + 15) / 16) {
-    case 1: return panel_tile<V, Idx, BK, 1>(rows, nc, w, p, ldp, y, ldy, params);
-    case 2: return panel_tile<V, Idx, BK, 2>(rows, nc, w, p, ldp, y, ldy, params);
-    case 3: return panel_tile<V, Idx, BK, 3>(rows, nc, w, p, ldp, y, ldy, params);
-    default: return panel_tile<V, Idx, BK, 4>(rows, nc, w, p, ldp, y, ldy, params);
-  }
-}
+// Masked loads and stores with an all-ones mask ran as fast as plain ones (nc = 16, 32, 64),
+// so full and partial widths share one kernel per vector count.
+FNN_SPMM_PANEL_ENTRY(panel_tile, 16)
 
 // ---- Vector kernel ----
 
@@ -193,9 +173,9 @@ template <int V, typename Idx>
   float a[8] = {};
   for (; b + 8 <= e; b += 8) {
 #pragma GCC unroll 8
-    for (size_t u = 0; u < 8; ++u) a[u] += load_val<V>(val, b + u) * x[idx[b + u]];
+    for (size_t u = 0; u < 8; ++u) a[u] += spmm_value<V, F16cHalf>(val, b + u) * x[idx[b + u]];
   }
-  for (; b < e; ++b) a[0] += load_val<V>(val, b) * x[idx[b]];
+  for (; b < e; ++b) a[0] += spmm_value<V, F16cHalf>(val, b) * x[idx[b]];
   return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
 
@@ -290,27 +270,8 @@ void spmv(size_t rows, const SpmmWeights* w, const float* x, float* y,
   }
 }
 
-template <int V, typename Idx>
-void fill(SpmmUkernels* t, int i) {
-  t->panel[V][i][kSpmmBk1] = spmm_panel<V, Idx, 1>;
-  t->panel[V][i][kSpmmBk4] = spmm_panel<V, Idx, 4>;
-  t->spmv[V][i][kSpmmBk1] = spmv<V, Idx, 1>;
-  t->spmv[V][i][kSpmmBk4] = spmv<V, Idx, 4>;
-}
-
-template <int V>
-void fill_values(SpmmUkernels* t) {
-  fill<V, uint16_t>(t, kSpmmU16);
-  fill<V, uint32_t>(t, kSpmmU32);
-}
-
 }  // namespace
 
-void spmm_ukernels__avx512(SpmmUkernels* table) {
-  fill_values<kSpmmF32>(table);
-  fill_values<kSpmmF16>(table);
-  fill_values<kSpmmS8>(table);
-  table->nr = kNR;
-}
+FNN_SPMM_UKERNELS_DEFINE(spmm_ukernels__avx512)
 
 }  // namespace fnn

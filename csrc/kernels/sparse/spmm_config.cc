@@ -1,28 +1,21 @@
 #include "kernels/sparse/spmm_config.h"
 
 #include "cpu/dispatch.h"
+#include "cpu/isa.h"
+#include "kernels/common/ukernel_registry.h"
 
 namespace fnn {
 namespace {
 
-SpmmConfig make_config(IsaLevel level, bool /*features*/) {
-  const int l = static_cast<int>(level);
+SpmmConfig make_config(IsaLevel level, bool features) {
+  // Filling a table runs the ISA's own code (its translation unit may use its instructions
+  // anywhere, plain stores included): never for a level this CPU lacks. Such a config is never
+  // active (set_isa refuses the level); it keeps the best level the CPU has. The unclamped
+  // original ran spmm_ukernels__avx512 on the first config build, and died of SIGILL on a CPU
+  // without AVX-512 (seen under valgrind, which has none).
+  if (static_cast<int>(level) > static_cast<int>(best_isa())) level = best_isa();
   SpmmConfig c;
-  spmm_ukernels__scalar(&c.kernels);
-  c.isa = "scalar";
-#ifdef FNN_BUILT_AVX2
-  if (l >= static_cast<int>(IsaLevel::kAvx2)) {
-    spmm_ukernels__avx2(&c.kernels);
-    c.isa = "avx2";
-  }
-#endif
-#ifdef FNN_BUILT_AVX512
-  if (l >= static_cast<int>(IsaLevel::kAvx512)) {
-    spmm_ukernels__avx512(&c.kernels);
-    c.isa = "avx512";
-  }
-#endif
-  (void)l;
+  pick_ukernel<UkernelOp::kSpmmTable>(level, features)(&c.kernels);
   return c;
 }
 

@@ -6,10 +6,9 @@ namespace fnn {
 
 struct SpmmConfig {
   SpmmUkernels kernels;
-  const char* isa = "";
 };
 
-// The config of the active ISA level.
+// The config of the active ISA level (runtime_info reads the kernels' ISAs from the lists).
 const SpmmConfig& spmm_config();
 
 }  // namespace fnn

@@ -3,23 +3,14 @@
 #include <cassert>
 
 #include "kernels/common/half.h"
+#include "kernels/sparse/spmm_table.h"
 #include "kernels/sparse/spmm_ukernels.h"
+#include "kernels/sparse/spmm_value.h"
 
 namespace fnn {
 namespace {
 
-constexpr size_t kScalarNR = 16;
-
-template <int V>
-inline float load_val(const void* val, size_t i) {
-  if constexpr (V == kSpmmF32) {
-    return static_cast<const float*>(val)[i];
-  } else if constexpr (V == kSpmmF16) {
-    return f16_to_f32(static_cast<const uint16_t*>(val)[i]);
-  } else {
-    return static_cast<float>(static_cast<const int8_t*>(val)[i]);
-  }
-}
+constexpr size_t kScalarNR = spmm_ukernels__scalar_tile.nr;  // the list's (spmm_ukernels.inc)
 
 template <int V>
 inline float row_scale(const SpmmWeights* w, size_t r) {
@@ -42,7 +33,7 @@ void spmm_panel(size_t rows, size_t nc, const SpmmWeights* w, const float* p, si
     for (uint32_t b = w->row_ptr[r]; b < w->row_ptr[r + 1]; ++b) {
       const float* prow = p + static_cast<size_t>(idx[b]) * BK * ldp;
       for (size_t t = 0; t < BK; ++t) {
-        const float v = load_val<V>(w->val, static_cast<size_t>(b) * BK + t);
+        const float v = spmm_value<V, SoftHalf>(w->val, static_cast<size_t>(b) * BK + t);
         for (size_t j = 0; j < nc; ++j) acc[j] += v * prow[t * ldp + j];
       }
     }
@@ -59,33 +50,14 @@ void spmv(size_t rows, const SpmmWeights* w, const float* x, float* y,
     float acc = 0.0f;
     for (uint32_t b = w->row_ptr[r]; b < w->row_ptr[r + 1]; ++b) {
       const float* xb = x + static_cast<size_t>(idx[b]) * BK;
-      for (size_t t = 0; t < BK; ++t) acc += load_val<V>(w->val, static_cast<size_t>(b) * BK + t) * xb[t];
+      for (size_t t = 0; t < BK; ++t) acc += spmm_value<V, SoftHalf>(w->val, static_cast<size_t>(b) * BK + t) * xb[t];
     }
     y[r] = finish(acc, row_scale<V>(w, r), params, r);
   }
 }
 
-template <int V, typename Idx>
-void fill(SpmmUkernels* t, int i) {
-  t->panel[V][i][kSpmmBk1] = spmm_panel<V, Idx, 1>;
-  t->panel[V][i][kSpmmBk4] = spmm_panel<V, Idx, 4>;
-  t->spmv[V][i][kSpmmBk1] = spmv<V, Idx, 1>;
-  t->spmv[V][i][kSpmmBk4] = spmv<V, Idx, 4>;
-}
-
-template <int V>
-void fill_values(SpmmUkernels* t) {
-  fill<V, uint16_t>(t, kSpmmU16);
-  fill<V, uint32_t>(t, kSpmmU32);
-}
-
 }  // namespace
 
-void spmm_ukernels__scalar(SpmmUkernels* table) {
-  fill_values<kSpmmF32>(table);
-  fill_values<kSpmmF16>(table);
-  fill_values<kSpmmS8>(table);
-  table->nr = kScalarNR;
-}
+FNN_SPMM_UKERNELS_DEFINE(spmm_ukernels__scalar)
 
 }  // namespace fnn

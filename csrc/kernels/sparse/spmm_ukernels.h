@@ -24,6 +24,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/common/ukernel_info.h"
+
 namespace fnn {
 
 enum SpmmValueKind : int { kSpmmF32 = 0, kSpmmF16 = 1, kSpmmS8 = 2, kSpmmNumValueKinds = 3 };
@@ -56,9 +58,14 @@ struct SpmmUkernels {
   size_t nr;  // widest nc the panel kernels take
 };
 
-// Each ISA translation unit fills the whole table.
-void spmm_ukernels__scalar(SpmmUkernels* table);
-void spmm_ukernels__avx2(SpmmUkernels* table);
-void spmm_ukernels__avx512(SpmmUkernels* table);
+// Each ISA translation unit fills the whole table (spmm_ukernels.inc).
+using SpmmTable = void(SpmmUkernels* table);
+using SpmmTableFn = SpmmTable*;
+
+FNN_UKERNEL_SIG(SpmmTable, SpmmTable);
+
+#define FNN_UKERNEL FNN_UKERNEL_DECLARE
+#include "kernels/sparse/spmm_ukernels.inc"
+#undef FNN_UKERNEL
 
 }  // namespace fnn

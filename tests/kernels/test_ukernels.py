@@ -1,0 +1,461 @@
+"""Every micro-kernel of the build, alone (after XNNPACK's gemm-microkernel-tester).
+
+The kernels come from the families' lists (``_core._ukernels()``, generated from the
+``*_ukernels.inc`` files), so a kernel added to a list is swept here without editing this file;
+a new *op* needs a runner in RUNNERS (a test fails until it has one). Each kernel runs on its
+own ISA, which it needs on this CPU: levels the CPU lacks are skipped, never faked, and a
+kernel whose ISA /proc/cpuinfo shows but the build says it cannot run fails.
+
+Every call uses strided A / C (leading dimensions longer than the row, padding poisoned with
+NaN or 0xFF so a read past a row shows), outputs surrounded by canaries (a write outside the
+tile's rows and columns shows), M from 1 to MR, N tails below NR and K tails off the unroll.
+References are numpy / exact integers, never the code under test; integer kernels and the
+int8 output stages are compared bit for bit.
+"""
+import numpy as np
+import pytest
+
+import frugalnn
+from frugalnn import _core
+
+from ..cpu.test_dispatch import LEVELS, RUNG_KERNELS, proc_cpuinfo_flags
+from .gemm_reference import F32_EPS, float_gemm
+
+UKERNELS = _core._ukernels()
+CANARY_F32 = np.uint32(0x7FA5A5A5)  # a signalling-NaN payload no kernel produces
+CANARY_U8 = 0xA5
+
+# /proc/cpuinfo flags each ISA library needs.
+CPUINFO_FLAGS = {
+    "scalar": set(),
+    "avx2": {"avx2", "fma", "f16c"},
+    "avx512": {"avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512dq"},
+    "avx512vnni": {"avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni"},
+    "avx512bf16": {"avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_bf16"},
+    "avxvnni": {"avx2", "fma", "f16c", "avx_vnni"},
+}
+
+
+def kernels(*ops):
+    out = []
+    for u in UKERNELS:
+        if u["op"] in ops:
+            marks = () if u["runs_here"] else pytest.mark.skip(reason=f"this CPU has no {u['isa']}")
+            out.append(pytest.param(u, id=u["name"], marks=marks))
+    return out
+
+
+def canary_buffer(n, dtype):
+    """A flat buffer of canaries; returns (buffer, a copy to compare against)."""
+    if dtype == np.float32:
+        buf = np.full(n, CANARY_F32, np.uint32).view(np.float32)
+    else:
+        buf = np.full(n * np.dtype(dtype).itemsize, CANARY_U8, np.uint8).view(dtype)
+    return buf, buf.copy()
+
+
+def check_canaries(buf, before, written):
+    """Every element outside the `written` index set is still its canary, bit for bit."""
+    keep = np.ones(buf.size, bool)
+    keep[written] = False
+    got = buf.view(np.uint8).reshape(buf.size, -1)[keep]
+    want = before.view(np.uint8).reshape(before.size, -1)[keep]
+    bad = np.nonzero((got != want).any(axis=1))[0]
+    assert bad.size == 0, f"{bad.size} elements outside the output were written (first at {np.nonzero(keep)[0][bad[0]]})"
+
+
+def tile_index(offset, rows, cols, stride):
+    return (offset + np.arange(rows)[:, None] * stride + np.arange(cols)[None, :]).ravel()
+
+
+def strided(rows, cols, stride, values, pad):
+    """rows x cols values in a flat buffer with row stride `stride`, padding set to `pad`."""
+    buf = np.full(rows * stride, pad, values.dtype)
+    buf.reshape(rows, stride)[:, :cols] = values
+    return buf
+
+
+def bf16_bits(x):
+    """float32 -> bfloat16 bits, round to nearest even (numpy, independent of the kernels)."""
+    u = np.ascontiguousarray(x, np.float32).view(np.uint32).astype(np.uint64)
+    return (((u + 0x7FFF + ((u >> 16) & 1)) >> 16) & 0xFFFF).astype(np.uint16)
+
+
+def bf16_value(bits):
+    return (bits.astype(np.uint32) << 16).view(np.float32)
+
+
+def tile_shapes(u, ks):
+    """(mr, nc, k): every M from 1 to MR, N tails and full panels, K tails off the unroll."""
+    ncs = sorted({1, u["nr"] // 2 - 1, u["nr"] - 1, u["nr"]})
+    i = 0
+    for mr in range(1, u["mr"] + 1):
+        for k in ks:
+            yield mr, ncs[i % len(ncs)], k
+            i += 1
+    for nc in ncs:
+        yield u["mr"], nc, ks[-1]
+
+
+# ---- GEMM, float outputs ------------------------------------------------------------------
+
+GEMM_KS = [1, 2, 3, 5, 8, 13, 16, 17, 67]
+FLOAT_GEMM_OPS = {"GemmF32": "_ukernel_gemm_f32", "GemmF32F16w": "_ukernel_gemm_f32_f16w",
+                  "GemmF32Bf16w": "_ukernel_gemm_f32_bf16w", "GemmBf16": "_ukernel_gemm_bf16"}
+
+
+def float_panel(op, w, nr, kr):
+    """W (k x nc) as the packed panel of its op, and W's values as the kernel sees them."""
+    k, nc = w.shape
+    kp = -(-k // kr) * kr
+    full = np.zeros((kp, nr), np.float32)
+    full[:k, :nc] = w
+    if op == "GemmF32":
+        return full.ravel(), full[:k, :nc]
+    if op == "GemmF32F16w":
+        h = full.astype(np.float16)
+        return h.view(np.uint16).ravel(), h.astype(np.float32)[:k, :nc]
+    bits = bf16_bits(full)  # [kp][nr] -> pairs [kp/2][nr][2]
+    packed = bits.reshape(kp // 2, 2, nr).transpose(0, 2, 1).ravel()
+    return np.ascontiguousarray(packed), bf16_value(bits)[:k, :nc]
+
+
+def run_float_gemm(u, rng, mr, nc, k, flags, with_bias):
+    op, nr = u["op"], u["nr"]
+    a = rng.standard_normal((mr, k), dtype=np.float32)
+    w = rng.standard_normal((k, nc), dtype=np.float32)
+    panel, w_seen = float_panel(op, w, nr, u["kr"])
+    a_stride = k + 3 + (k % 2)  # odd padding, never a multiple of the vector width
+    if op == "GemmBf16":
+        kp = -(-k // 2) * 2
+        a_bits = np.zeros((mr, kp), np.uint16)
+        a_bits[:, :k] = bf16_bits(a)
+        a_stride = kp + 3
+        a_buf = strided(mr, kp, a_stride, a_bits, np.uint16(0x7FC0))  # NaN past each row
+        a_seen = bf16_value(a_bits[:, :k])
+    else:
+        a_buf = strided(mr, k, a_stride, a, np.float32(np.nan))
+        a_seen = a
+    bias = rng.standard_normal(nr, dtype=np.float32) if with_bias else None
+    c_stride, c_offset = nc + 5, 7
+    c, before = canary_buffer(c_offset + (mr + 1) * c_stride, np.float32)
+    idx = tile_index(c_offset, mr, nc, c_stride)
+    init = None
+    if flags & 1:  # accumulate onto C
+        init = rng.standard_normal((mr, nc), dtype=np.float32)
+        c[idx] = init.ravel()
+        before[idx] = init.ravel()
+    lo, hi = (np.float32(-0.5), np.float32(0.75)) if flags & 2 else (-np.inf, np.inf)
+    getattr(_core, FLOAT_GEMM_OPS[op])(u["name"], mr, nc, k, a_buf, a_stride, panel, c, c_offset,
+                                       c_stride, bias, lo, hi, flags)
+    start = init if init is not None else (np.broadcast_to(bias[:nc], (mr, nc)) if with_bias else None)
+    ref, bound = float_gemm(a_seen, w_seen, None if start is None else start, lo, hi)
+    got = c[idx].reshape(mr, nc)
+    assert np.all(np.abs(got - ref) <= bound), (u["name"], mr, nc, k, flags, np.max(np.abs(got - ref) - bound))
+    check_canaries(c, before, idx)
+
+
+@pytest.mark.parametrize("u", kernels(*FLOAT_GEMM_OPS))
+def test_float_gemm(u):
+    rng = np.random.default_rng(1)
+    for i, (mr, nc, k) in enumerate(tile_shapes(u, GEMM_KS)):
+        flags = [0, 1, 2, 3][i % 4]
+        run_float_gemm(u, rng, mr, nc, k, flags, with_bias=i % 3 != 1)
+
+
+@pytest.mark.parametrize("u", kernels("F32ToBf16"))
+def test_f32_to_bf16(u):
+    rng = np.random.default_rng(2)
+    for n in [1, 7, 15, 16, 17, 33, 100]:
+        x = rng.standard_normal(n, dtype=np.float32) * 1e3
+        y, before = canary_buffer(n + 32, np.uint16)
+        _core._ukernel_f32_to_bf16(u["name"], x, y[8:8 + n])
+        np.testing.assert_array_equal(y[8:8 + n], bf16_bits(x))
+        check_canaries(y, before, np.arange(8, 8 + n))
+
+
+# ---- GEMM, int8 -----------------------------------------------------------------------------
+
+def s8_panel(w, nr):
+    """W (k x nc) int8 as the panel [ceil(k/4)][nr][4], and its column sums over all nr."""
+    k, nc = w.shape
+    kp = -(-k // 4) * 4
+    full = np.zeros((kp, nr), np.int8)
+    full[:k, :nc] = w
+    packed = full.reshape(kp // 4, 4, nr).transpose(0, 2, 1).ravel()
+    return np.ascontiguousarray(packed), full.astype(np.int32).sum(axis=0).astype(np.int32)
+
+
+def run_qgemm(u, rng, mr, nc, k, out_kind, za, with_bias):
+    nr = u["nr"]
+    a = rng.integers(0, 256, (mr, k), dtype=np.uint8)
+    w = rng.integers(-128, 128, (k, nc), dtype=np.int8)
+    panel, colsum = s8_panel(w, nr)
+    a_stride = k + 5
+    a_buf = strided(mr, k, a_stride, a, np.uint8(0xFF))
+    acc = (a.astype(np.int64) - za) @ w.astype(np.int64)
+    bias_i32 = rng.integers(-5000, 5000, nr, dtype=np.int32) if with_bias else None
+    bias_f32 = rng.standard_normal(nr, dtype=np.float32) if with_bias else None
+    scale = (rng.random(nr, dtype=np.float32) * 1e-3 + 1e-4).astype(np.float32)
+    c_stride, c_offset = nc + 3, 5
+    dtype = [np.int32, np.float32, np.uint8][out_kind]
+    c, before = canary_buffer(c_offset + (mr + 1) * c_stride, dtype)
+    lo, hi, zo, qmin, qmax = np.float32(-3.0), np.float32(2.5), 7, 3, 250
+    _core._ukernel_gemm_qu8_qs8w(u["name"], mr, nc, k, a_buf, a_stride, panel, c, c_offset, c_stride,
+                                 out_kind, za, colsum, bias_i32, scale, bias_f32, lo, hi, zo, qmin, qmax)
+    idx = tile_index(c_offset, mr, nc, c_stride)
+    got = c[idx].reshape(mr, nc)
+    if out_kind == 0:
+        want = (acc + (bias_i32[:nc] if with_bias else 0)).astype(np.int32)
+    elif out_kind == 1:
+        f = acc.astype(np.float32) * scale[:nc]  # rounded, then the add rounds again: no FMA
+        if with_bias:
+            f = f + bias_f32[:nc]
+        want = np.minimum(np.maximum(f, lo), hi)
+    else:
+        f = (acc + (bias_i32[:nc] if with_bias else 0)).astype(np.float32) * scale[:nc]
+        f = np.minimum(np.maximum(f, np.float32(qmin - zo)), np.float32(qmax - zo))
+        want = (np.rint(f).astype(np.int64) + zo).astype(np.uint8)
+    np.testing.assert_array_equal(got, want, err_msg=f"{u['name']} mr={mr} nc={nc} k={k} out={out_kind}")
+    check_canaries(c, before, idx)
+
+
+@pytest.mark.parametrize("u", kernels("GemmQu8Qs8w"))
+def test_qu8_qs8w_gemm(u):
+    rng = np.random.default_rng(3)
+    for i, (mr, nc, k) in enumerate(tile_shapes(u, GEMM_KS + [4, 64, 131])):
+        run_qgemm(u, rng, mr, nc, k, out_kind=i % 3, za=[0, 3, 128, 255][i % 4], with_bias=i % 5 != 2)
+
+
+# ---- depthwise ------------------------------------------------------------------------------
+
+DW_CHANNELS = [1, 3, 7, 8, 9, 15, 16, 17, 33, 40]
+
+
+def dw_window(rng, c, rows, cols, make):
+    """Taps of a rows x cols window over c channels, strided with gaps between taps."""
+    x_col, w_col = c + 3, c + 1
+    x_row, w_row = cols * x_col + 5, cols * w_col + 2
+    x, w = make(rows * x_row + 8), make(rows * w_row + 8)
+    return x, w, x_row, x_col, w_row, w_col
+
+
+def gather(buf, offset, c, rows, cols, row, col):
+    i = offset + np.arange(rows)[:, None, None] * row + np.arange(cols)[None, :, None] * col + np.arange(c)
+    return buf[i]  # rows x cols x c
+
+
+@pytest.mark.parametrize("u", kernels("DwconvF32"))
+def test_f32_dwconv(u):
+    rng = np.random.default_rng(4)
+    for i, c in enumerate(DW_CHANNELS):
+        rows, cols = 1 + i % 3, 1 + (i // 2) % 3
+        x, w, x_row, x_col, w_row, w_col = dw_window(rng, c, rows, cols, lambda n: rng.standard_normal(n, dtype=np.float32))
+        xo, wo = 3, 1
+        bias = rng.standard_normal(c, dtype=np.float32) if i % 2 else None
+        lo, hi = (np.float32(-1.0), np.float32(1.5)) if i % 3 == 0 else (-np.inf, np.inf)
+        y, before = canary_buffer(c + 16, np.float32)
+        _core._ukernel_dwconv_f32(u["name"], c, x, xo, w, wo, rows, cols, x_row, x_col, w_row, w_col,
+                                  bias, lo, hi, y, 8)
+        xs = gather(x, xo, c, rows, cols, x_row, x_col).astype(np.float64)
+        ws = gather(w, wo, c, rows, cols, w_row, w_col).astype(np.float64)
+        ref = (xs * ws).sum(axis=(0, 1)) + (bias if bias is not None else 0)
+        bound = (rows * cols + 2) * F32_EPS * ((np.abs(xs * ws)).sum(axis=(0, 1)) + np.abs(bias if bias is not None else 0))
+        got = y[8:8 + c]
+        assert np.all(np.abs(got - np.clip(ref, lo, hi)) <= bound + 1e-30), (u["name"], c)
+        check_canaries(y, before, np.arange(8, 8 + c))
+
+
+@pytest.mark.parametrize("u", kernels("DwconvQu8"))
+def test_qu8_dwconv(u):
+    rng = np.random.default_rng(5)
+    for i, c in enumerate(DW_CHANNELS * 2):
+        rows, cols = 1 + i % 3, 1 + (i // 3) % 3
+        x, _, x_row, x_col, w_row, w_col = dw_window(rng, c, rows, cols, lambda n: rng.integers(0, 256, n, dtype=np.uint8))
+        w = rng.integers(-128, 128, rows * w_row + 8, dtype=np.int8)
+        xo, wo, za = 2, 3, [0, 5, 128, 255][i % 4]
+        xs = gather(x, xo, c, rows, cols, x_row, x_col).astype(np.int64)
+        ws = gather(w, wo, c, rows, cols, w_row, w_col).astype(np.int64)
+        acc = ((xs - za) * ws).sum(axis=(0, 1))
+        full = i % 2 == 0  # full windows use the precomputed weight sums
+        w_sum = ws.sum(axis=(0, 1)).astype(np.int32) if full else None
+        scale = (rng.random(c, dtype=np.float32) * 1e-2 + 1e-3).astype(np.float32)
+        out_u8 = i % 4 < 2
+        bias_i32 = rng.integers(-3000, 3000, c, dtype=np.int32) if i % 3 else None
+        bias_f32 = rng.standard_normal(c, dtype=np.float32) if i % 3 else None
+        zo, qmin, qmax = 9, 2, 251
+        lo, hi = np.float32(-2.0), np.float32(3.0)
+        y, before = canary_buffer(c + 16, np.uint8 if out_u8 else np.float32)
+        _core._ukernel_dwconv_qu8(u["name"], c, x, xo, w, wo, rows, cols, x_row, x_col, w_row, w_col, full,
+                                  za, w_sum, scale, bias_i32, bias_f32, out_u8, zo, qmin, qmax, lo, hi, y, 8)
+        if out_u8:
+            f = (acc + (bias_i32 if bias_i32 is not None else 0)).astype(np.float32) * scale
+            f = np.minimum(np.maximum(f, np.float32(qmin - zo)), np.float32(qmax - zo))
+            want = (np.rint(f).astype(np.int64) + zo).astype(np.uint8)
+        else:
+            f = acc.astype(np.float32) * scale
+            if bias_f32 is not None:
+                f = f + bias_f32
+            want = np.minimum(np.maximum(f, lo), hi)
+        np.testing.assert_array_equal(y[8:8 + c], want, err_msg=f"{u['name']} c={c} full={full}")
+        check_canaries(y, before, np.arange(8, 8 + c))
+
+
+# ---- reductions and quantization ----------------------------------------------------------
+
+RSUM_NS = [0, 1, 7, 31, 32, 33, 63, 64, 65, 100, 1000, 4097]
+
+
+@pytest.mark.parametrize("u", kernels("RsumU8"))
+def test_u8_rsum(u):
+    rng = np.random.default_rng(6)
+    for n in RSUM_NS:
+        x = rng.integers(0, 256, n + 9, dtype=np.uint8)
+        x[n:] = 0xFF  # past the end: must not be summed
+        assert _core._ukernel_rsum(u["name"], x[:n]) == int(x[:n].astype(np.int64).sum()), n
+
+
+@pytest.mark.parametrize("u", kernels("RsumF32"))
+def test_f32_rsum(u):
+    rng = np.random.default_rng(7)
+    for n in RSUM_NS:
+        x = np.full(n + 9, np.nan, np.float32)
+        x[:n] = rng.standard_normal(n, dtype=np.float32)
+        got = _core._ukernel_rsum(u["name"], x[:n])
+        ref = x[:n].astype(np.float64).sum()
+        assert abs(got - ref) <= (n + 1) * F32_EPS * np.abs(x[:n]).astype(np.float64).sum() + 1e-30, n
+
+
+@pytest.mark.parametrize("u", kernels("F32Minmax"))
+def test_f32_minmax(u):
+    rng = np.random.default_rng(8)
+    for n in [1, 7, 8, 9, 15, 16, 17, 31, 33, 100, 1001]:
+        x = np.full(n + 9, 1e30, np.float32)
+        x[:n] = rng.standard_normal(n, dtype=np.float32)
+        finite, lo, hi = _core._ukernel_f32_minmax(u["name"], x[:n], np.inf, -np.inf)
+        assert finite and lo == x[:n].min() and hi == x[:n].max(), n
+        x[n - 1] = np.nan
+        assert not _core._ukernel_f32_minmax(u["name"], x[:n], np.inf, -np.inf)[0], n
+
+
+@pytest.mark.parametrize("u", kernels("F32Qu8"))
+def test_f32_qu8(u):
+    rng = np.random.default_rng(9)
+    for n in [1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 1001]:
+        x = (rng.standard_normal(n, dtype=np.float32) * 3).astype(np.float32)
+        scale, zp = np.float32(0.0234), 117
+        y, before = canary_buffer(n + 32, np.uint8)
+        _core._ukernel_f32_qu8(u["name"], x, scale, zp, y[8:8 + n])
+        want = np.clip(np.rint(x / scale).astype(np.int64) + zp, 0, 255).astype(np.uint8)
+        np.testing.assert_array_equal(y[8:8 + n], want, err_msg=f"n={n}")
+        check_canaries(y, before, np.arange(8, 8 + n))
+
+
+# ---- sparse -------------------------------------------------------------------------------
+
+def sparse_matrix(rng, rows, kb, bk, value_kind, index_kind, density):
+    """CSR / 1x4 BSR arrays and the dense matrix (rows x kb*bk) their values decode to."""
+    mask = rng.random((rows, kb)) < density
+    mask[rows // 2] = False  # an empty row
+    row_ptr = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.uint32)
+    idx = np.nonzero(mask)[1].astype(np.uint16 if index_kind == 0 else np.uint32)
+    nb = idx.size
+    row_scale = None
+    if value_kind == 0:
+        val = rng.standard_normal(nb * bk, dtype=np.float32)
+        seen = val
+    elif value_kind == 1:
+        h = rng.standard_normal(nb * bk).astype(np.float16)
+        val, seen = h.view(np.uint16), h.astype(np.float32)
+    else:
+        val = rng.integers(-127, 128, nb * bk, dtype=np.int8)
+        row_scale = (rng.random(rows, dtype=np.float32) * 0.1 + 0.01).astype(np.float32)
+        seen = val.astype(np.float32)
+    dense = np.zeros((rows, kb * bk), np.float64)
+    r_of = np.repeat(np.arange(rows), np.diff(row_ptr.astype(np.int64)))
+    for t in range(bk):
+        dense[r_of, idx.astype(np.int64) * bk + t] = seen[t::bk]
+    if row_scale is not None:
+        dense *= row_scale[:, None]
+    return row_ptr, idx, val, row_scale, dense
+
+
+@pytest.mark.parametrize("u", kernels("SpmmTable"))
+def test_spmm(u):
+    rng = np.random.default_rng(10)
+    nr = u["nr"]
+    ncs = sorted({1, 7, 8, 9, 15, 16, 17, 31, 33, nr - 1, nr} & set(range(1, nr + 1)))
+    for value_kind in range(3):
+        for index_kind in range(2):
+            for block_kind, bk in [(0, 1), (1, 4)]:
+                for i, nc in enumerate(ncs + [0]):  # 0: the vector kernel
+                    vector = nc == 0
+                    rows, kb = 1 + (i * 7) % 19, 5 + (i * 3) % 23
+                    row_ptr, idx, val, row_scale, dense = sparse_matrix(
+                        rng, rows, kb, bk, value_kind, index_kind, density=[0.9, 0.4, 0.1][i % 3])
+                    k = kb * bk
+                    cols = 1 if vector else nc
+                    ldp = 1 if vector else nc + 5
+                    p_vals = rng.standard_normal((k, cols), dtype=np.float32)
+                    p = p_vals.ravel() if vector else strided(k, nc, ldp, p_vals, np.float32(np.nan))
+                    bias = rng.standard_normal(rows, dtype=np.float32) if i % 2 else None
+                    lo, hi = (np.float32(-1.0), np.float32(2.0)) if i % 3 == 1 else (-np.inf, np.inf)
+                    ldy, y_off = (1 if vector else nc + 3), 4
+                    y, before = canary_buffer(y_off + (rows + 1) * ldy + cols, np.float32)
+                    _core._ukernel_spmm(u["name"], vector, value_kind, index_kind, block_kind, rows, cols,
+                                        row_ptr, idx, val, row_scale, p, ldp, y, y_off, ldy, bias, lo, hi)
+                    ref = dense @ p_vals.astype(np.float64) + (bias[:, None] if bias is not None else 0)
+                    mag = np.abs(dense) @ np.abs(p_vals.astype(np.float64)) + (np.abs(bias[:, None]) if bias is not None else 0)
+                    at = tile_index(y_off, rows, cols, ldy)
+                    got = y[at].reshape(rows, cols)
+                    case = (u["name"], value_kind, index_kind, bk, nc)
+                    assert np.all(np.abs(got - np.clip(ref, lo, hi)) <= (k + 2) * F32_EPS * mag + 1e-30), case
+                    check_canaries(y, before, at)
+
+
+# ---- the lists themselves -------------------------------------------------------------------
+
+RUNNERS = {"GemmF32", "GemmF32F16w", "GemmF32Bf16w", "GemmBf16", "F32ToBf16", "GemmQu8Qs8w",
+           "DwconvF32", "DwconvQu8", "RsumU8", "RsumF32", "F32Minmax", "F32Qu8", "SpmmTable"}
+
+
+def test_every_op_in_the_lists_has_a_runner():
+    assert {u["op"] for u in UKERNELS} <= RUNNERS
+
+
+def test_names_say_their_isa_and_tile():
+    for u in UKERNELS:
+        assert u["name"].endswith("__" + u["isa"]), u["name"]
+        if u["family"].startswith("gemm") and u["mr"]:
+            assert f"_{u['mr']}x{u['nr']}" in u["name"], u["name"]
+
+
+@pytest.mark.skipif(proc_cpuinfo_flags() is None, reason="no /proc/cpuinfo")
+def test_no_kernel_is_skipped_on_a_cpu_that_has_its_isa():
+    """/proc/cpuinfo is the independent witness: a kernel the CPU can run must run here."""
+    flags = proc_cpuinfo_flags()
+    for u in UKERNELS:
+        if CPUINFO_FLAGS[u["isa"]] <= flags:
+            assert u["runs_here"], f"{u['name']}: the CPU has {u['isa']} but the kernel would be skipped"
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_each_rung_selects_its_own_kernels(level):
+    """The configs pick, per op, the rung's own kernel from the lists (RUNG_KERNELS is the spec),
+    and runtime_info reports what they pick."""
+    if level not in frugalnn.available_isas():
+        pytest.skip(f"{level} is not available here")
+    by_name = {u["name"]: u for u in UKERNELS}
+    first_op = {}
+    for u in UKERNELS:
+        first_op.setdefault(u["family"], u["op"])
+    for family, op in first_op.items():
+        chosen = by_name[_core._ukernel_selected(op, level, False)]
+        assert chosen["isa"] == RUNG_KERNELS[level][family], (level, family, chosen["name"])
+    for op in {u["op"] for u in UKERNELS}:
+        for features in (False, True):
+            chosen = by_name[_core._ukernel_selected(op, level, features)]
+            assert chosen["runs_here"] and LEVELS.index(chosen["rung"]) <= LEVELS.index(level)
+    with frugalnn.use_isa(level, feature_kernels=False):
+        reported = frugalnn.runtime_info()["kernels"]
+    assert reported == {f: by_name[_core._ukernel_selected(op, level, False)]["isa"] for f, op in first_op.items()}
