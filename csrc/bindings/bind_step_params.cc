@@ -51,6 +51,13 @@ std::vector<QuantIn> quant_ins(const std::vector<std::pair<float, int32_t>>& v) 
   return out;
 }
 
+template <typename P, typename Fill>
+std::shared_ptr<P> make_params(Fill&& fill) {
+  auto p = std::make_shared<P>();
+  fill(*p);
+  return p;
+}
+
 std::string conv_repr(const Conv2dGeometry& g) {
   return "Conv2dGeometry(h=" + std::to_string(g.h) + ", w=" + std::to_string(g.w) + ", c=" + std::to_string(g.c) +
          ", oh=" + std::to_string(g.oh) + ", ow=" + std::to_string(g.ow) + ", oc=" + std::to_string(g.oc) +
@@ -108,30 +115,30 @@ void bind_step_params(py::module_& m) {
   py::class_<LayoutParams, StepParams, std::shared_ptr<LayoutParams>>(
       m, "LayoutParams", "to_nhwc / to_nchw: c channels of hw pixels.")
       .def(py::init([](size_t c, size_t hw) {
-             auto p = std::make_shared<LayoutParams>();
-             p->c = c;
-             p->hw = hw;
-             return p;
+             return make_params<LayoutParams>([&](LayoutParams& p) {
+               p.c = c;
+               p.hw = hw;
+             });
            }),
            py::kw_only(), py::arg("c"), py::arg("hw"));
 
   py::class_<DenseParams, StepParams, std::shared_ptr<DenseParams>>(
       m, "DenseParams", "dense: packed weights; int8 ones read a u8 input with input_quant = (scale, zero point).")
       .def(py::init([](std::shared_ptr<PackedWeights> weights, std::optional<std::pair<float, int32_t>> q) {
-             auto p = std::make_shared<DenseParams>();
-             p->weights = std::move(weights);
-             p->input = quant_in(q);
-             return p;
+             return make_params<DenseParams>([&](DenseParams& p) {
+               p.weights = std::move(weights);
+               p.input = quant_in(q);
+             });
            }),
            py::kw_only(), py::arg("weights"), py::arg("input_quant") = py::none());
 
   py::class_<SparseDenseParams, StepParams, std::shared_ptr<SparseDenseParams>>(
       m, "SparseDenseParams", "sparse_dense: y = x @ matrix^T (+ bias).")
       .def(py::init([](std::shared_ptr<SparseMatrix> matrix, const std::optional<py::array>& bias) {
-             auto p = std::make_shared<SparseDenseParams>();
-             p->matrix = std::move(matrix);
-             p->bias = values<float>(bias, "bias");
-             return p;
+             return make_params<SparseDenseParams>([&](SparseDenseParams& p) {
+               p.matrix = std::move(matrix);
+               p.bias = values<float>(bias, "bias");
+             });
            }),
            py::kw_only(), py::arg("matrix"), py::arg("bias") = py::none());
 
@@ -141,13 +148,13 @@ void bind_step_params(py::module_& m) {
       "optional max-pool fused over the output (stride == window, no padding).")
       .def(py::init([](const Conv2dGeometry& g, std::vector<std::shared_ptr<PackedWeights>> weights,
                        std::optional<std::pair<float, int32_t>> q, std::optional<Pool2dGeometry> pool) {
-             auto p = std::make_shared<Conv2dParams>();
-             p->geometry = g;
-             p->weights = std::move(weights);
-             p->input = quant_in(q);
-             p->pool_fused = pool.has_value();
-             if (pool) p->pool = *pool;
-             return p;
+             return make_params<Conv2dParams>([&](Conv2dParams& p) {
+               p.geometry = g;
+               p.weights = std::move(weights);
+               p.input = quant_in(q);
+               p.pool_fused = pool.has_value();
+               if (pool) p.pool = *pool;
+             });
            }),
            py::kw_only(), py::arg("geometry"), py::arg("weights"), py::arg("input_quant") = py::none(),
            py::arg("pool") = py::none());
@@ -159,14 +166,14 @@ void bind_step_params(py::module_& m) {
       .def(py::init([](const Conv2dGeometry& g, const std::optional<py::array>& weights,
                        const std::optional<py::array>& weights_s8, const std::optional<py::array>& weight_scale,
                        const std::optional<py::array>& bias, std::optional<std::pair<float, int32_t>> q) {
-             auto p = std::make_shared<DepthwiseConv2dParams>();
-             p->geometry = g;
-             p->weights = values<float>(weights, "weights");
-             p->weights_s8 = values<int8_t>(weights_s8, "weights_s8");
-             p->weight_scale = values<float>(weight_scale, "weight_scale");
-             p->bias = values<float>(bias, "bias");
-             p->input = quant_in(q);
-             return p;
+             return make_params<DepthwiseConv2dParams>([&](DepthwiseConv2dParams& p) {
+               p.geometry = g;
+               p.weights = values<float>(weights, "weights");
+               p.weights_s8 = values<int8_t>(weights_s8, "weights_s8");
+               p.weight_scale = values<float>(weight_scale, "weight_scale");
+               p.bias = values<float>(bias, "bias");
+               p.input = quant_in(q);
+             });
            }),
            py::kw_only(), py::arg("geometry"), py::arg("weights") = py::none(), py::arg("weights_s8") = py::none(),
            py::arg("weight_scale") = py::none(), py::arg("bias") = py::none(), py::arg("input_quant") = py::none());
@@ -174,29 +181,29 @@ void bind_step_params(py::module_& m) {
   py::class_<Pool2dParams, StepParams, std::shared_ptr<Pool2dParams>>(m, "Pool2dParams",
                                                                        "maxpool2d / avgpool2d: the window geometry.")
       .def(py::init([](const Pool2dGeometry& g) {
-             auto p = std::make_shared<Pool2dParams>();
-             p->geometry = g;
-             return p;
+             return make_params<Pool2dParams>([&](Pool2dParams& p) {
+               p.geometry = g;
+             });
            }),
            py::kw_only(), py::arg("geometry"));
 
   py::class_<U8InputsParams, StepParams, std::shared_ptr<U8InputsParams>>(
       m, "AddParams", "add: the (scale, zero point) each u8 input is read with; empty: float inputs.")
       .def(py::init([](const std::vector<std::pair<float, int32_t>>& inputs_u8) {
-             auto p = std::make_shared<U8InputsParams>();
-             p->inputs_u8 = quant_ins(inputs_u8);
-             return p;
+             return make_params<U8InputsParams>([&](U8InputsParams& p) {
+               p.inputs_u8 = quant_ins(inputs_u8);
+             });
            }),
            py::kw_only(), py::arg("inputs_u8") = std::vector<std::pair<float, int32_t>>{});
 
   py::class_<GlobalAvgPoolParams, StepParams, std::shared_ptr<GlobalAvgPoolParams>>(
       m, "GlobalAvgPoolParams", "global_avgpool: c channels of hw pixels; u8 inputs as for add.")
       .def(py::init([](size_t c, size_t hw, const std::vector<std::pair<float, int32_t>>& inputs_u8) {
-             auto p = std::make_shared<GlobalAvgPoolParams>();
-             p->c = c;
-             p->hw = hw;
-             p->inputs_u8 = quant_ins(inputs_u8);
-             return p;
+             return make_params<GlobalAvgPoolParams>([&](GlobalAvgPoolParams& p) {
+               p.c = c;
+               p.hw = hw;
+               p.inputs_u8 = quant_ins(inputs_u8);
+             });
            }),
            py::kw_only(), py::arg("c"), py::arg("hw"),
            py::arg("inputs_u8") = std::vector<std::pair<float, int32_t>>{});
@@ -204,28 +211,28 @@ void bind_step_params(py::module_& m) {
   py::class_<SoftmaxParams, StepParams, std::shared_ptr<SoftmaxParams>>(m, "SoftmaxParams",
                                                                          "softmax over rows of cols values.")
       .def(py::init([](size_t cols) {
-             auto p = std::make_shared<SoftmaxParams>();
-             p->cols = cols;
-             return p;
+             return make_params<SoftmaxParams>([&](SoftmaxParams& p) {
+               p.cols = cols;
+             });
            }),
            py::kw_only(), py::arg("cols"));
 
   py::class_<ScaleShiftParams, StepParams, std::shared_ptr<ScaleShiftParams>>(
       m, "ScaleShiftParams", "scale_shift: y = x * scale + shift per channel (innermost axis).")
       .def(py::init([](const py::array& scale, const py::array& shift) {
-             auto p = std::make_shared<ScaleShiftParams>();
-             p->scale = values<float>(scale, "scale");
-             p->shift = values<float>(shift, "shift");
-             return p;
+             return make_params<ScaleShiftParams>([&](ScaleShiftParams& p) {
+               p.scale = values<float>(scale, "scale");
+               p.shift = values<float>(shift, "shift");
+             });
            }),
            py::kw_only(), py::arg("scale"), py::arg("shift"));
 
   py::class_<ConcatParams, StepParams, std::shared_ptr<ConcatParams>>(
       m, "ConcatParams", "concat: each input's run of values between two runs of the others.")
       .def(py::init([](std::vector<size_t> parts) {
-             auto p = std::make_shared<ConcatParams>();
-             p->parts = std::move(parts);
-             return p;
+             return make_params<ConcatParams>([&](ConcatParams& p) {
+               p.parts = std::move(parts);
+             });
            }),
            py::kw_only(), py::arg("parts"));
 }

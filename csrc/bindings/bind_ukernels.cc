@@ -150,21 +150,30 @@ size_t window_span(size_t c, size_t rows, size_t cols, size_t row, size_t col) {
   return (rows - 1) * row + (cols - 1) * col + c;
 }
 
-void dwconv_f32(const std::string& name, size_t c, const py::array& x, size_t x_offset,
-                const py::array& w, size_t w_offset, size_t rows, size_t cols, size_t x_row,
-                size_t x_col, size_t w_row, size_t w_col, const py::object& bias, float lo,
-                float hi, py::array& y, size_t y_offset) {
-  const UkernelInfo& u = kernel(name, UkernelOp::kDwconvF32);
+// A depthwise kernel's taps: rows x cols taps of c channels over flat x and w buffers.
+template <typename Taps, typename X, typename W>
+Taps window_taps(size_t c, const py::array& x, size_t x_offset, const py::array& w, size_t w_offset, size_t rows,
+                 size_t cols, size_t x_row, size_t x_col, size_t w_row, size_t w_col) {
   if (c < 1 || rows < 1 || cols < 1) throw py::value_error("c, rows and cols must be >= 1");
-  F32DwTaps t;
-  t.x = flat<float>(x, x_offset + window_span(c, rows, cols, x_row, x_col), "x") + x_offset;
-  t.w = flat<float>(w, w_offset + window_span(c, rows, cols, w_row, w_col), "w") + w_offset;
+  Taps t;
+  t.x = flat<X>(x, x_offset + window_span(c, rows, cols, x_row, x_col), "x") + x_offset;
+  t.w = flat<W>(w, w_offset + window_span(c, rows, cols, w_row, w_col), "w") + w_offset;
   t.rows = rows;
   t.cols = cols;
   t.x_row = x_row;
   t.x_col = x_col;
   t.w_row = w_row;
   t.w_col = w_col;
+  return t;
+}
+
+void dwconv_f32(const std::string& name, size_t c, const py::array& x, size_t x_offset,
+                const py::array& w, size_t w_offset, size_t rows, size_t cols, size_t x_row,
+                size_t x_col, size_t w_row, size_t w_col, const py::object& bias, float lo,
+                float hi, py::array& y, size_t y_offset) {
+  const UkernelInfo& u = kernel(name, UkernelOp::kDwconvF32);
+  const auto t = window_taps<F32DwTaps, float, float>(c, x, x_offset, w, w_offset, rows, cols, x_row, x_col,
+                                                      w_row, w_col);
   const float* pb = optional<float>(bias, c, "bias");
   float* py_ = flat_out<float>(y, y_offset + c, "y") + y_offset;
   ukernel_fn<UkernelOp::kDwconvF32>(u)(c, t, pb, lo, hi, py_);
@@ -177,16 +186,8 @@ void dwconv_qu8(const std::string& name, size_t c, const py::array& x, size_t x_
                 const py::object& bias_f32, bool out_u8, int32_t out_zero_point, int32_t qmin,
                 int32_t qmax, float lo, float hi, py::array& y, size_t y_offset) {
   const UkernelInfo& u = kernel(name, UkernelOp::kDwconvQu8);
-  if (c < 1 || rows < 1 || cols < 1) throw py::value_error("c, rows and cols must be >= 1");
-  QDwTaps t;
-  t.x = flat<uint8_t>(x, x_offset + window_span(c, rows, cols, x_row, x_col), "x") + x_offset;
-  t.w = flat<int8_t>(w, w_offset + window_span(c, rows, cols, w_row, w_col), "w") + w_offset;
-  t.rows = rows;
-  t.cols = cols;
-  t.x_row = x_row;
-  t.x_col = x_col;
-  t.w_row = w_row;
-  t.w_col = w_col;
+  auto t = window_taps<QDwTaps, uint8_t, int8_t>(c, x, x_offset, w, w_offset, rows, cols, x_row, x_col, w_row,
+                                                 w_col);
   t.full = full;
   QDwParams p;
   p.a_zero_point = a_zero_point;

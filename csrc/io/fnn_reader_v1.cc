@@ -106,84 +106,63 @@ Step read_fnn_step_v1(ByteReader& r, size_t index, FnnBlobClaims& claims, std::s
   // What each kind takes; everything else must be empty.
   bool uses_packed = false, uses_sparse = false, uses_bias = false, uses_weights = false,
        uses_parts = false, uses_s8 = false, uses_in_quant = false;
+  // The kind's parameters, made and attached.
+  auto make = [&s](auto params) -> auto& {
+    s.params = params;
+    return *params;
+  };
   switch (s.kind) {
     case StepKind::kToNhwc:
     case StepKind::kToNchw: {
-      auto l = std::make_shared<LayoutParams>();
-      l->c = f->c;
-      l->hw = f->hw;
-      s.params = l;
+      auto& l = make(std::make_shared<LayoutParams>());
+      l.c = f->c, l.hw = f->hw;
       break;
     }
     case StepKind::kDense:
       uses_packed = true;
-      dense->input = f->a;
-      s.params = dense;
+      make(dense).input = f->a;
       break;
     case StepKind::kSparseDense:
       uses_sparse = uses_bias = true;
       if (!f->has_sparse) r.fail(who + ": has no sparse matrix");
-      sparse->bias = f->bias;
-      s.params = sparse;
+      make(sparse).bias = f->bias;
       break;
     case StepKind::kConv:
       uses_packed = true;
-      conv->geometry = f->conv;
-      conv->input = f->a;
-      conv->pool_fused = f->pool_fused;
+      make(conv);
+      conv->geometry = f->conv, conv->input = f->a, conv->pool_fused = f->pool_fused;
       if (f->pool_fused) conv->pool = f->pool;
-      s.params = conv;
       break;
     case StepKind::kDepthwise: {
       uses_bias = uses_weights = uses_s8 = true;
-      auto d = std::make_shared<DepthwiseConv2dParams>();
-      d->geometry = f->conv;
-      d->weights = f->weights;
-      d->weights_s8 = f->weights_s8;
-      d->weight_scale = f->w_scale;
-      d->bias = f->bias;
-      d->input = f->a;
-      s.params = d;
+      auto& d = make(std::make_shared<DepthwiseConv2dParams>());
+      d.geometry = f->conv, d.weights = f->weights, d.weights_s8 = f->weights_s8;
+      d.weight_scale = f->w_scale, d.bias = f->bias, d.input = f->a;
       break;
     }
     case StepKind::kMaxPool:
-    case StepKind::kAvgPool: {
-      auto q = std::make_shared<Pool2dParams>();
-      q->geometry = f->pool;
-      s.params = q;
+    case StepKind::kAvgPool:
+      make(std::make_shared<Pool2dParams>()).geometry = f->pool;
       break;
-    }
     case StepKind::kGlobalAvgPool: {
       uses_in_quant = true;
-      auto q = std::make_shared<GlobalAvgPoolParams>();
-      q->c = f->c;
-      q->hw = f->hw;
-      q->inputs_u8 = f->in_quant;
-      s.params = q;
+      auto& q = make(std::make_shared<GlobalAvgPoolParams>());
+      q.c = f->c, q.hw = f->hw, q.inputs_u8 = f->in_quant;
       break;
     }
-    case StepKind::kAdd: {
+    case StepKind::kAdd:
       uses_in_quant = true;
-      auto q = std::make_shared<U8InputsParams>();
-      q->inputs_u8 = f->in_quant;
-      s.params = q;
+      make(std::make_shared<U8InputsParams>()).inputs_u8 = f->in_quant;
       break;
-    }
-    case StepKind::kSoftmax: {
-      auto q = std::make_shared<SoftmaxParams>();
-      q->cols = f->c;
-      s.params = q;
+    case StepKind::kSoftmax:
+      make(std::make_shared<SoftmaxParams>()).cols = f->c;
       break;
-    }
     case StepKind::kScaleShift: {
       uses_weights = true;
-      if (f->weights.size() % 2 != 0 || f->weights.size() / 2 != f->c) {
-        r.fail(who + ": needs c scales then c shifts");
-      }
-      auto q = std::make_shared<ScaleShiftParams>();
-      q->scale.assign(f->weights.begin(), f->weights.begin() + f->c);
-      q->shift.assign(f->weights.begin() + f->c, f->weights.end());
-      s.params = q;
+      if (f->weights.size() % 2 != 0 || f->weights.size() / 2 != f->c) r.fail(who + ": needs c scales then c shifts");
+      auto& q = make(std::make_shared<ScaleShiftParams>());
+      q.scale.assign(f->weights.begin(), f->weights.begin() + f->c);
+      q.shift.assign(f->weights.begin() + f->c, f->weights.end());
       break;
     }
     case StepKind::kConcat: {
@@ -191,9 +170,7 @@ Step read_fnn_step_v1(ByteReader& r, size_t index, FnnBlobClaims& claims, std::s
       size_t sum = 0;
       for (size_t v : f->parts) sum += v > (size_t{1} << 24) ? 0 : v;
       if (sum != f->c) r.fail(who + ": parts do not add up to the output's channels");
-      auto q = std::make_shared<ConcatParams>();
-      q->parts = f->parts;
-      s.params = q;
+      make(std::make_shared<ConcatParams>()).parts = f->parts;
       break;
     }
     default:  // clamp, sigmoid, quantize: no parameters

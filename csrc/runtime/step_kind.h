@@ -162,6 +162,32 @@ class StepKindWith : public StepKindImpl {
   virtual void run_params(const StepRun& r, const P& p) const = 0;
 };
 
+// An element-wise float32 kind without parameters or clamp: y[i] = f(x[i]) over the batch.
+// FNN_DEFINE_UNARY_F32_STEP(accessor, "name", f) defines one from its kernel
+// f(size_t n, const float* x, float* y).
+class UnaryF32Step final : public StepKindImpl {
+ public:
+  using Kernel = void (*)(size_t n, const float* x, float* y);
+  UnaryF32Step(const char* name, Kernel kernel) : name_(name), kernel_(kernel) {}
+  const char* name() const override { return name_; }
+  void check(const StepCheck& c) const override {
+    c.no_params();
+    c.unary();
+    c.all_f32();
+  }
+  void run(const StepRun& r) const override { kernel_(r.out_values(), r.in(), r.out()); }
+
+ private:
+  const char* name_;
+  Kernel kernel_;
+};
+
+#define FNN_DEFINE_UNARY_F32_STEP(impl, kind_name, kernel) \
+  const StepKindImpl& impl() {                              \
+    static const UnaryF32Step instance(kind_name, kernel);  \
+    return instance;                                        \
+  }
+
 // Defines a kind's accessor (the name step_kinds.inc gives it) as its one instance.
 #define FNN_DEFINE_STEP_KIND(impl, Class) \
   const StepKindImpl& impl() {            \

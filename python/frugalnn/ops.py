@@ -14,18 +14,10 @@ from .gemm import (
 )
 from .sparse import CSRMatrix, linear as sparse_linear, spmm
 
-__all__ = [
-    "PackedWeights",
-    "matmul",
-    "pack_weights",
-    "qmatmul",
-    "qmatmul_dynamic",
-    "quantize_weights",
-    "reduce_sum",
-    "CSRMatrix",
-    "sparse_linear",
-    "spmm",
-]
+from . import gemm as _gemm
+
+# The GEMM API as frugalnn.gemm has it, the reduction, and the sparse kernels.
+__all__ = [*_gemm.__all__, "reduce_sum", "CSRMatrix", "sparse_linear", "spmm"]
 
 
 def reduce_sum(x: np.ndarray) -> int | float:

@@ -9,6 +9,7 @@ from typing import Any, Callable, Mapping, Union
 
 import numpy as np
 
+from ._registry import registrar
 from .graph.graph import Graph
 from .graph import layers as L
 
@@ -97,13 +98,8 @@ def _activate(y: np.ndarray, activation) -> np.ndarray:
 _FORWARD: dict[str, Callable[[list, Any, tuple], np.ndarray]] = {}
 
 
-def register_forward(*names: str):
-    """Decorator: ``fn(xs, layer, out_shape)`` is the float64 reference forward of these ops."""
-    def register(fn):
-        for name in names:
-            _FORWARD[name] = fn
-        return fn
-    return register
+register_forward = registrar(
+    _FORWARD, """Decorator: ``fn(xs, layer, out_shape)`` is the float64 reference forward of these ops.""")
 
 
 @register_forward("dense")

@@ -646,6 +646,17 @@ def test_malformed_models_raise_value_error(tmp_path):
         load_onnx(42)
 
 
+def _ort_outputs(m, outcomes):
+    """(feeds, onnxruntime's outputs) on a batch of 2; outputs None, counted, when onnxruntime
+    refuses the model too."""
+    feeds = feeds_for(m, 2)
+    try:
+        return feeds, run_ort(m, feeds)
+    except Exception:  # not a valid model for onnxruntime either
+        outcomes["onnxruntime refused"] += 1
+        return feeds, None
+
+
 def test_corrupted_bytes_are_refused_cleanly_or_agree_with_onnxruntime():
     """Random bytes overwritten in a serialized QDQ model: load_onnx refuses with ValueError /
     NotImplementedError (any other exception escapes and fails), or the model it loaded
@@ -665,11 +676,8 @@ def test_corrupted_bytes_are_refused_cleanly_or_agree_with_onnxruntime():
             outcomes["refused"] += 1
             continue
         m = onnx.load_from_string(bytes(bad))
-        feeds = feeds_for(m, 2)
-        try:
-            want = run_ort(m, feeds)
-        except Exception:  # not a valid model for onnxruntime either
-            outcomes["onnxruntime refused"] += 1
+        feeds, want = _ort_outputs(m, outcomes)
+        if want is None:
             continue
         got = run_ours(m, feeds, precision="int8")
         assert len(got) == len(want)
@@ -702,11 +710,8 @@ def test_mutated_models_are_refused_or_agree_with_onnxruntime():
         except (ValueError, NotImplementedError):
             outcomes["refused"] += 1
             continue
-        feeds = feeds_for(m, 2)
-        try:
-            want = run_ort(m, feeds)
-        except Exception:  # not a valid model for onnxruntime either
-            outcomes["onnxruntime refused"] += 1
+        feeds, want = _ort_outputs(m, outcomes)
+        if want is None:
             continue
         quantized = any(getattr(n.layer, "quant", None) is not None for n in g.nodes)
         got = run_ours(m, feeds, precision="int8" if quantized else "f32")

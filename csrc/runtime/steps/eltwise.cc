@@ -17,20 +17,9 @@ class ClampStep final : public StepKindImpl {
   void run(const StepRun& r) const override { clamp_f32(r.out_values(), r.in(), r.out(), r.step.lo, r.step.hi); }
 };
 
-class SigmoidStep final : public StepKindImpl {
- public:
-  const char* name() const override { return "sigmoid"; }
-  void check(const StepCheck& c) const override {
-    c.no_params();
-    c.unary();
-    c.all_f32();
-  }
-  void run(const StepRun& r) const override { sigmoid_f32(r.out_values(), r.in(), r.out()); }
-};
-
 }  // namespace
 
 FNN_DEFINE_STEP_KIND(clamp_step, ClampStep)
-FNN_DEFINE_STEP_KIND(sigmoid_step, SigmoidStep)
+FNN_DEFINE_UNARY_F32_STEP(sigmoid_step, "sigmoid", sigmoid_f32)
 
 }  // namespace fnn

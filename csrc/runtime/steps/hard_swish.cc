@@ -15,19 +15,8 @@ void hard_swish_f32(size_t n, const float* x, float* y) {
   }
 }
 
-class HardSwishStep final : public StepKindImpl {
- public:
-  const char* name() const override { return "hard_swish"; }
-  void check(const StepCheck& c) const override {
-    c.no_params();
-    c.unary();
-    c.all_f32();
-  }
-  void run(const StepRun& r) const override { hard_swish_f32(r.out_values(), r.in(), r.out()); }
-};
-
 }  // namespace
 
-FNN_DEFINE_STEP_KIND(hard_swish_step, HardSwishStep)
+FNN_DEFINE_UNARY_F32_STEP(hard_swish_step, "hard_swish", hard_swish_f32)
 
 }  // namespace fnn

@@ -15,6 +15,7 @@ from typing import Mapping, Optional, Union
 import numpy as np
 
 from .. import _core
+from .._registry import registrar
 from ..gemm import pack_weights, quantize_weights
 from ..sparse import CSRMatrix
 from . import layers as L
@@ -558,13 +559,9 @@ _LOWERING = {
 }
 
 
-def register_lowering(*layer_types: type):
+register_lowering = registrar(
+    _LOWERING,
     """Decorator: ``fn(compiler, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape)``
     lowers layers of these types (and their subclasses) onto native steps. ``x`` is the
     program tensor of the first input; ``compiler.writes(out_name)`` gives the output's and
-    ``compiler.core.add_step(kind, name, inputs, output, params)`` appends a step."""
-    def register(fn):
-        for t in layer_types:
-            _LOWERING[t] = fn
-        return fn
-    return register
+    ``compiler.core.add_step(kind, name, inputs, output, params)`` appends a step.""")

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .._registry import registrar
 from ..graph import layers as L
 from ..graph.graph import Graph
 
@@ -35,13 +36,8 @@ class Exporter:
 _EXPORTERS: dict = {}
 
 
-def register_exporter(*layer_types: type):
-    """Decorator: ``fn(exporter, layer, inputs, output)`` writes these layers' ONNX nodes."""
-    def register(fn):
-        for t in layer_types:
-            _EXPORTERS[t] = fn
-        return fn
-    return register
+register_exporter = registrar(
+    _EXPORTERS, """Decorator: ``fn(exporter, layer, inputs, output)`` writes these layers' ONNX nodes.""")
 
 
 def to_onnx(graph: Graph, *, opset: int = 17, batch: Any = "N") -> Any:
