@@ -31,8 +31,8 @@ class Exporter:
         return name
 
 
-# Layer type -> fn(exporter, layer, inputs, output): the ONNX nodes of one layer. Op modules
-# (frugalnn/graph/ops/) add theirs; the layers below the registry are exported inline.
+# Layer type -> fn(exporter, layer, inputs, output): the ONNX nodes of one layer (the nearest
+# registered base class serves a subclass). Op modules (frugalnn/graph/ops/) add theirs.
 _EXPORTERS: dict = {}
 
 
@@ -67,61 +67,9 @@ def to_onnx(graph: Graph, *, opset: int = 17, batch: Any = "N") -> Any:
         layer, x, y = node.layer, node.inputs, node.output
         pre = y + "_pre" if getattr(layer, "activation", None) else y
         export = next((_EXPORTERS[t] for t in type(layer).__mro__ if t in _EXPORTERS), None)
-        if export is not None:
-            export(ex, layer, list(x), pre)
-        elif isinstance(layer, L.Dense):
-            ins = [x[0], const(f"{y}_W", layer.weight)]
-            if layer.bias is not None:
-                ins.append(const(f"{y}_B", layer.bias))
-            nodes.append(helper.make_node("Gemm", ins, [pre], transB=1))
-        elif isinstance(layer, L.Conv2d):
-            c, h, w = graph.shapes[x[0]]
-            t, left, b, r = layer.pads(h, w)
-            ins = [x[0], const(f"{y}_W", layer.weight)]
-            if layer.bias is not None:
-                ins.append(const(f"{y}_B", layer.bias))
-            nodes.append(helper.make_node("Conv", ins, [pre], kernel_shape=list(layer.weight.shape[2:]),
-                                          strides=list(layer.stride), dilations=list(layer.dilation),
-                                          pads=[t, left, b, r], group=layer.groups))
-        elif isinstance(layer, (L.MaxPool2d, L.AvgPool2d)):
-            op = "MaxPool" if isinstance(layer, L.MaxPool2d) else "AveragePool"
-            ph, pw = layer.padding
-            nodes.append(helper.make_node(op, x, [y], kernel_shape=list(layer.kernel),
-                                          strides=list(layer.stride), pads=[ph, pw, ph, pw]))
-        elif isinstance(layer, L.GlobalAvgPool):
-            nodes.append(helper.make_node("GlobalAveragePool", x, [y + "_4d"]))
-            nodes.append(helper.make_node("Flatten", [y + "_4d"], [y], axis=1))
-        elif isinstance(layer, L.ReLU):
-            nodes.append(helper.make_node("Relu", x, [y]))
-        elif isinstance(layer, L.Clip):
-            ins = [x[0], const(f"{y}_lo", np.float32(max(layer.lo, -3.4e38))),
-                   const(f"{y}_hi", np.float32(min(layer.hi, 3.4e38)))]
-            nodes.append(helper.make_node("Clip", ins, [y]))
-        elif isinstance(layer, L.Sigmoid):
-            nodes.append(helper.make_node("Sigmoid", x, [y]))
-        elif isinstance(layer, L.Softmax):
-            nodes.append(helper.make_node("Softmax", x, [y], axis=-1))
-        elif isinstance(layer, L.Flatten):
-            nodes.append(helper.make_node("Flatten", x, [y], axis=1))
-        elif isinstance(layer, L.Reshape):
-            shape = np.array((0,) + graph.shapes[y], np.int64)
-            nodes.append(helper.make_node("Reshape", [x[0], const(f"{y}_shape", shape)], [y]))
-        elif isinstance(layer, L.Add):
-            nodes.append(helper.make_node("Add", x, [pre]))
-        elif isinstance(layer, L.Concat):
-            nodes.append(helper.make_node("Concat", x, [y], axis=1 + layer.axis % len(graph.shapes[y])))
-        elif isinstance(layer, L.ScaleShift):
-            scale, shift = layer.scale_shift()
-            shape = (-1,) + (1,) * (len(graph.shapes[y]) - 1) if scale.size > 1 else ()
-            mul = f"{y}_scaled"
-            nodes.append(helper.make_node("Mul", [x[0], const(f"{y}_scale", scale.reshape(shape))], [mul]))
-            nodes.append(helper.make_node("Add", [mul, const(f"{y}_shift", shift.reshape(shape))], [y]))
-        elif isinstance(layer, L.BatchNorm):
-            ins = [x[0]] + [const(f"{y}_{n}", a) for n, a in
-                            (("scale", layer.gamma), ("bias", layer.beta), ("mean", layer.mean), ("var", layer.var))]
-            nodes.append(helper.make_node("BatchNormalization", ins, [y], epsilon=layer.eps))
-        else:
+        if export is None:
             raise NotImplementedError(f"to_onnx: {type(layer).__name__}")
+        export(ex, layer, list(x), pre)
         if pre != y:
             act(pre, layer.activation, y)
 
@@ -135,3 +83,96 @@ def to_onnx(graph: Graph, *, opset: int = 17, batch: Any = "N") -> Any:
     model.ir_version = min(model.ir_version, 9)
     onnx.checker.check_model(model)
     return model
+
+
+# The layers of graph/layers.py (op modules register their own beside their layers). Each
+# writes its output under `output`; a fused activation is appended by to_onnx.
+
+
+@register_exporter(L.Dense)
+def _dense(ex: Exporter, layer: L.Dense, x: list, y: str) -> None:
+    ins = [x[0], ex.const(f"{y}_W", layer.weight)]
+    if layer.bias is not None:
+        ins.append(ex.const(f"{y}_B", layer.bias))
+    ex.node("Gemm", ins, [y], transB=1)
+
+
+@register_exporter(L.Conv2d)
+def _conv(ex: Exporter, layer: L.Conv2d, x: list, y: str) -> None:
+    c, h, w = ex.graph.shapes[x[0]]
+    t, left, b, r = layer.pads(h, w)
+    ins = [x[0], ex.const(f"{y}_W", layer.weight)]
+    if layer.bias is not None:
+        ins.append(ex.const(f"{y}_B", layer.bias))
+    ex.node("Conv", ins, [y], kernel_shape=list(layer.weight.shape[2:]), strides=list(layer.stride),
+            dilations=list(layer.dilation), pads=[t, left, b, r], group=layer.groups)
+
+
+@register_exporter(L.MaxPool2d, L.AvgPool2d)
+def _pool(ex: Exporter, layer: L._Pool2d, x: list, y: str) -> None:
+    ph, pw = layer.padding
+    ex.node("MaxPool" if isinstance(layer, L.MaxPool2d) else "AveragePool", x, [y],
+            kernel_shape=list(layer.kernel), strides=list(layer.stride), pads=[ph, pw, ph, pw])
+
+
+@register_exporter(L.GlobalAvgPool)
+def _global_avgpool(ex: Exporter, layer: L.GlobalAvgPool, x: list, y: str) -> None:
+    ex.node("GlobalAveragePool", x, [y + "_4d"])
+    ex.node("Flatten", [y + "_4d"], [y], axis=1)
+
+
+@register_exporter(L.ReLU)
+def _relu(ex: Exporter, layer: L.ReLU, x: list, y: str) -> None:
+    ex.node("Relu", x, [y])
+
+
+@register_exporter(L.Clip)
+def _clip(ex: Exporter, layer: L.Clip, x: list, y: str) -> None:
+    ex.node("Clip", [x[0], ex.const(f"{y}_lo", np.float32(max(layer.lo, -3.4e38))),
+                     ex.const(f"{y}_hi", np.float32(min(layer.hi, 3.4e38)))], [y])
+
+
+@register_exporter(L.Sigmoid)
+def _sigmoid(ex: Exporter, layer: L.Sigmoid, x: list, y: str) -> None:
+    ex.node("Sigmoid", x, [y])
+
+
+@register_exporter(L.Softmax)
+def _softmax(ex: Exporter, layer: L.Softmax, x: list, y: str) -> None:
+    ex.node("Softmax", x, [y], axis=-1)
+
+
+@register_exporter(L.Flatten)
+def _flatten(ex: Exporter, layer: L.Flatten, x: list, y: str) -> None:
+    ex.node("Flatten", x, [y], axis=1)
+
+
+@register_exporter(L.Reshape)
+def _reshape(ex: Exporter, layer: L.Reshape, x: list, y: str) -> None:
+    shape = np.array((0,) + tuple(ex.graph.shapes[y]), np.int64)
+    ex.node("Reshape", [x[0], ex.const(f"{y}_shape", shape)], [y])
+
+
+@register_exporter(L.Add)
+def _add(ex: Exporter, layer: L.Add, x: list, y: str) -> None:
+    ex.node("Add", x, [y])
+
+
+@register_exporter(L.Concat)
+def _concat(ex: Exporter, layer: L.Concat, x: list, y: str) -> None:
+    ex.node("Concat", x, [y], axis=1 + layer.axis % len(ex.graph.shapes[y]))
+
+
+@register_exporter(L.ScaleShift)
+def _scale_shift(ex: Exporter, layer: L.ScaleShift, x: list, y: str) -> None:
+    scale, shift = layer.scale_shift()
+    shape = (-1,) + (1,) * (len(ex.graph.shapes[y]) - 1) if scale.size > 1 else ()
+    ex.node("Mul", [x[0], ex.const(f"{y}_scale", scale.reshape(shape))], [f"{y}_scaled"])
+    ex.node("Add", [f"{y}_scaled", ex.const(f"{y}_shift", shift.reshape(shape))], [y])
+
+
+@register_exporter(L.BatchNorm)
+def _batch_norm(ex: Exporter, layer: L.BatchNorm, x: list, y: str) -> None:
+    ins = [x[0]] + [ex.const(f"{y}_{n}", a) for n, a in
+                    (("scale", layer.gamma), ("bias", layer.beta), ("mean", layer.mean), ("var", layer.var))]
+    ex.node("BatchNormalization", ins, [y], epsilon=layer.eps)
