@@ -140,12 +140,6 @@ def _clip(xs, layer, out_shape):
     return np.clip(xs[0], layer.lo, layer.hi)
 
 
-@register_forward("sigmoid")
-def _sigmoid(xs, layer, out_shape):
-    with np.errstate(over="ignore"):  # exp(-x) overflows to inf for x < -709: y is then 0, as it should
-        return 1 / (1 + np.exp(-xs[0]))
-
-
 @register_forward("softmax")
 def _softmax(xs, layer, out_shape):
     e = np.exp(xs[0] - xs[0].max(axis=-1, keepdims=True))

@@ -20,14 +20,13 @@ from .layers import (
     ReLU6,
     Reshape,
     ScaleShift,
-    Sigmoid,
     Softmax,
 )
 
 __all__ = [
     "Add", "AvgPool2d", "BatchNorm", "Clip", "Concat", "Conv2d", "Dense", "Flatten",
     "GlobalAvgPool", "Graph", "GraphError", "Layer", "MaxPool2d", "Node", "QuantParams", "ReLU", "ReLU6",
-    "Reshape", "ScaleShift", "Sequential", "Sigmoid", "Softmax", "Tensor",
+    "Reshape", "ScaleShift", "Sequential", "Softmax", "Tensor",
     "PRECISIONS", "Program", "StepInfo", "TensorSpec", "compile", "MemoryReport", "Session",
 ]
 

@@ -399,10 +399,6 @@ class _Compiler:
         core = self.core
         core.add_step("clamp", layer.name, [x], self.writes(out_name), lo=layer.lo, hi=layer.hi)
 
-    def _emit_sigmoid(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
-        core = self.core
-        core.add_step("sigmoid", layer.name, [x], self.writes(out_name))
-
     def _emit_softmax(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
         core = self.core
         core.add_step("softmax", layer.name, [x], self.writes(out_name), _core.SoftmaxParams(cols=in_shape[-1]))
@@ -552,7 +548,6 @@ _LOWERING = {
     L.Concat: _Compiler._emit_concat,
     L.ReLU: _Compiler._emit_relu,
     L.Clip: _Compiler._emit_clip,
-    L.Sigmoid: _Compiler._emit_sigmoid,
     L.Softmax: _Compiler._emit_softmax,
     L.BatchNorm: _Compiler._emit_scale_shift,
     L.ScaleShift: _Compiler._emit_scale_shift,

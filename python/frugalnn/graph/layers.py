@@ -13,6 +13,7 @@ native program check applies, so a graph that builds always passes it.
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
@@ -319,10 +320,6 @@ def ReLU6(*, name: Optional[str] = None) -> Clip:
     return Clip(0.0, 6.0, name=name)
 
 
-class Sigmoid(_Elementwise):
-    op = "sigmoid"
-
-
 class Softmax(Layer):
     """Softmax over the last per-sample axis (the only one supported)."""
 
@@ -499,3 +496,12 @@ def _activation(layer: str, activation: Optional[str]) -> Optional[str]:
     if activation not in _ACTIVATIONS:
         raise GraphError(f"{layer}: activation must be one of {_ACTIVATIONS}, got {activation!r}")
     return activation
+
+
+def __getattr__(name: str) -> type:
+    """Layers defined in an op module of their own (graph/ops/) are reachable here too, once
+    frugalnn.graph has loaded them (looked up, never imported: layers.py is imported first)."""
+    layers = getattr(sys.modules.get(f"{__package__}.ops"), "LAYERS", {})
+    if name in layers:
+        return layers[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -132,11 +132,6 @@ def _clip(ex: Exporter, layer: L.Clip, x: list, y: str) -> None:
                      ex.const(f"{y}_hi", np.float32(min(layer.hi, 3.4e38)))], [y])
 
 
-@register_exporter(L.Sigmoid)
-def _sigmoid(ex: Exporter, layer: L.Sigmoid, x: list, y: str) -> None:
-    ex.node("Sigmoid", x, [y])
-
-
 @register_exporter(L.Softmax)
 def _softmax(ex: Exporter, layer: L.Softmax, x: list, y: str) -> None:
     ex.node("Softmax", x, [y], axis=-1)

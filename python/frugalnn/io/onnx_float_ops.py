@@ -91,12 +91,6 @@ def _clip(imp: _Importer, node: Any, a: dict) -> None:
     imp.set(node.output[0], imp.clip(node, x, lo, hi, imp.name_for(node)))
 
 
-@op("Sigmoid")
-def _sigmoid(imp: _Importer, node: Any, a: dict) -> None:
-    x = imp.data(node, 0)
-    imp.set(node.output[0], Data(imp.emit(node, L.Sigmoid(name=imp.name_for(node)), [x.tensor]), range=(0.0, 1.0)))
-
-
 def softmax(imp: _Importer, node: Any, x: Data, axis: int, coerced: bool, name: str) -> Data:
     """Softmax of ``x`` over ONNX ``axis`` (``coerced``: opset < 13, over all axes from ``axis``
     on); done per sample when the reduced axes hold the whole sample."""

@@ -1,0 +1,45 @@
+"""Sigmoid: y = 1 / (1 + exp(-x)) (ONNX Sigmoid; its quantized form, QLinearSigmoid, is
+imported by io/onnx_quant.py onto this layer)."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ...io.onnx_export import Exporter, register_exporter
+from ...io.onnx_import import _Importer, op
+from ...io.onnx_values import Data
+from ...reference import register_forward
+from ..compile import register_lowering
+from ..layers import _Elementwise
+
+__all__ = ["Sigmoid"]
+
+
+class Sigmoid(_Elementwise):
+    """``1 / (1 + exp(-x))``, element-wise."""
+
+    op = "sigmoid"
+
+
+@register_lowering(Sigmoid)
+def _lower(compiler, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
+    compiler.core.add_step("sigmoid", layer.name, [x], compiler.writes(out_name))
+
+
+@register_forward("sigmoid")
+def _forward(xs, layer, out_shape):
+    with np.errstate(over="ignore"):  # exp(-x) overflows to inf for x < -709: y is then 0, as it should
+        return 1 / (1 + np.exp(-xs[0]))
+
+
+@op("Sigmoid")
+def _import(imp: _Importer, node: Any, a: dict) -> None:
+    x = imp.data(node, 0)
+    # The range lets a following Relu be dropped (nothing below zero).
+    imp.set(node.output[0], Data(imp.emit(node, Sigmoid(name=imp.name_for(node)), [x.tensor]), range=(0.0, 1.0)))
+
+
+@register_exporter(Sigmoid)
+def _export(ex: Exporter, layer: Sigmoid, inputs: list, output: str) -> None:
+    ex.node("Sigmoid", inputs, [output])
