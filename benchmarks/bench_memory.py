@@ -31,13 +31,18 @@ def assert_pool_stayed_warm(pool):
         assert stats.os_allocations == 1 and stats.bytes_in_use == 0
 
 
+def _case(benchmark, impl, size, group):
+    """(bytes, the `empty` under test, its pool) of one case, its benchmark group named."""
+    nbytes = SIZES[size]
+    benchmark.group = f"{group}-{size}"
+    benchmark.extra_info["threadpools"] = threadpool_info()
+    return (nbytes, *allocator(impl, nbytes))
+
+
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("impl", IMPLS)
 def test_empty_and_release(benchmark, impl, size):
-    nbytes = SIZES[size]
-    empty, pool = allocator(impl, nbytes)
-    benchmark.group = f"empty+release-{size}"
-    benchmark.extra_info["threadpools"] = threadpool_info()
+    nbytes, empty, pool = _case(benchmark, impl, size, "empty+release")
 
     def run():
         return empty(nbytes, np.uint8).nbytes  # the array dies on return
@@ -51,10 +56,7 @@ def test_empty_and_release(benchmark, impl, size):
 def test_empty_touch_every_page_and_release(benchmark, impl, size):
     # A fresh numpy buffer of 1 MiB+ comes straight from mmap and faults on each first write;
     # a warm pool block was faulted in once, at warm-up.
-    nbytes = SIZES[size]
-    empty, pool = allocator(impl, nbytes)
-    benchmark.group = f"empty+touch+release-{size}"
-    benchmark.extra_info["threadpools"] = threadpool_info()
+    nbytes, empty, pool = _case(benchmark, impl, size, "empty+touch+release")
 
     def run():
         a = empty(nbytes, np.uint8)

@@ -560,3 +560,11 @@ register_lowering = registrar(
     lowers layers of these types (and their subclasses) onto native steps. ``x`` is the
     program tensor of the first input; ``compiler.writes(out_name)`` gives the output's and
     ``compiler.core.add_step(kind, name, inputs, output, params)`` appends a step.""")
+
+
+def lower_to(kind: str):
+    """The lowering of a layer that is one native step of ``kind`` without parameters, reading
+    its one input: ``register_lowering(Sigmoid)(lower_to("sigmoid"))``."""
+    def lower(compiler, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
+        compiler.core.add_step(kind, layer.name, [x], compiler.writes(out_name))
+    return lower

@@ -40,6 +40,14 @@ register_exporter = registrar(
     _EXPORTERS, """Decorator: ``fn(exporter, layer, inputs, output)`` writes these layers' ONNX nodes.""")
 
 
+def export_as(op_type: str):
+    """The exporter of a layer that is one ONNX node of ``op_type`` on the same inputs, without
+    attributes: ``register_exporter(Sigmoid)(export_as("Sigmoid"))``."""
+    def export(ex: Exporter, layer: Any, inputs: list, output: str) -> None:
+        ex.node(op_type, inputs, [output])
+    return export
+
+
 def to_onnx(graph: Graph, *, opset: int = 17, batch: Any = "N") -> Any:
     """An ``onnx.ModelProto`` computing ``graph`` (batch dimension symbolic by default)."""
     try:

@@ -5,11 +5,11 @@ from typing import Any
 
 import numpy as np
 
-from ...io.onnx_export import Exporter, register_exporter
+from ...io.onnx_export import export_as, register_exporter
 from ...io.onnx_import import _Importer, op
 from ...io.onnx_values import Data
 from ...reference import register_forward
-from ..compile import register_lowering
+from ..compile import lower_to, register_lowering
 from ..layers import _Elementwise
 
 __all__ = ["HardSwish"]
@@ -21,9 +21,8 @@ class HardSwish(_Elementwise):
     op = "hard_swish"
 
 
-@register_lowering(HardSwish)
-def _lower(compiler, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
-    compiler.core.add_step("hard_swish", layer.name, [x], compiler.writes(out_name))
+register_lowering(HardSwish)(lower_to("hard_swish"))
+register_exporter(HardSwish)(export_as("HardSwish"))
 
 
 @register_forward("hard_swish")
@@ -35,8 +34,3 @@ def _forward(xs, layer, out_shape):
 def _import(imp: _Importer, node: Any, a: dict) -> None:
     x = imp.data(node, 0)
     imp.set(node.output[0], Data(imp.emit(node, HardSwish(name=imp.name_for(node)), [x.tensor])))
-
-
-@register_exporter(HardSwish)
-def _export(ex: Exporter, layer: HardSwish, inputs: list, output: str) -> None:
-    ex.node("HardSwish", inputs, [output])

@@ -6,11 +6,11 @@ from typing import Any
 
 import numpy as np
 
-from ...io.onnx_export import Exporter, register_exporter
+from ...io.onnx_export import export_as, register_exporter
 from ...io.onnx_import import _Importer, op
 from ...io.onnx_values import Data
 from ...reference import register_forward
-from ..compile import register_lowering
+from ..compile import lower_to, register_lowering
 from ..layers import _Elementwise
 
 __all__ = ["Sigmoid"]
@@ -22,9 +22,8 @@ class Sigmoid(_Elementwise):
     op = "sigmoid"
 
 
-@register_lowering(Sigmoid)
-def _lower(compiler, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
-    compiler.core.add_step("sigmoid", layer.name, [x], compiler.writes(out_name))
+register_lowering(Sigmoid)(lower_to("sigmoid"))
+register_exporter(Sigmoid)(export_as("Sigmoid"))
 
 
 @register_forward("sigmoid")
@@ -38,8 +37,3 @@ def _import(imp: _Importer, node: Any, a: dict) -> None:
     x = imp.data(node, 0)
     # The range lets a following Relu be dropped (nothing below zero).
     imp.set(node.output[0], Data(imp.emit(node, Sigmoid(name=imp.name_for(node)), [x.tensor]), range=(0.0, 1.0)))
-
-
-@register_exporter(Sigmoid)
-def _export(ex: Exporter, layer: Sigmoid, inputs: list, output: str) -> None:
-    ex.node("Sigmoid", inputs, [output])
