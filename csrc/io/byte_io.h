@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,18 @@ class ByteReader {
   template <typename T>
   void reserved() {
     if (get<T>() != 0) fail("a reserved field is not zero");
+  }
+  // A u64 size, refused when it does not fit this machine's size_t.
+  size_t get_size() {
+    const uint64_t v = get<uint64_t>();
+    if (v > std::numeric_limits<size_t>::max()) fail("a size does not fit this machine");
+    return static_cast<size_t>(v);
+  }
+  // A u8 flag: 0 or 1, nothing else.
+  bool get_flag() {
+    const uint8_t v = get<uint8_t>();
+    if (v > 1) fail("a flag is " + std::to_string(v) + ", not 0 or 1");
+    return v == 1;
   }
   const uint8_t* take(size_t n) {
     need(n);

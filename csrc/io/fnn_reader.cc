@@ -146,18 +146,6 @@ std::map<uint32_t, ByteReader> parse_records(const uint8_t* meta, size_t n) {
   return out;
 }
 
-size_t get_size(ByteReader& r) {
-  const uint64_t v = r.get<uint64_t>();
-  if (v > std::numeric_limits<size_t>::max()) r.fail("a size does not fit this machine");
-  return static_cast<size_t>(v);
-}
-
-bool get_bool(ByteReader& r) {
-  const uint8_t v = r.get<uint8_t>();
-  if (v > 1) r.fail("a flag is " + std::to_string(v) + ", not 0 or 1");
-  return v == 1;
-}
-
 void done(const ByteReader& r) {
   if (r.left() != 0) r.fail(std::to_string(r.left()) + " bytes left over at the end of the record");
 }
@@ -165,8 +153,8 @@ void done(const ByteReader& r) {
 std::vector<TensorInfo> get_tensors(ByteReader& r) {
   std::vector<TensorInfo> tensors(r.get_count(24));
   for (TensorInfo& t : tensors) {
-    t.sample_elems = get_size(r);
-    t.external = get_bool(r);
+    t.sample_elems = r.get_size();
+    t.external = r.get_flag();
     const uint8_t dt = r.get<uint8_t>();
     if (dt > static_cast<uint8_t>(DType::kU8)) r.fail("unknown dtype " + std::to_string(dt));
     t.dtype = static_cast<DType>(dt);

@@ -36,10 +36,10 @@ class FnnBlobClaims {
     const uint8_t wk = r.get<uint8_t>();
     if (wk > static_cast<uint8_t>(WeightKind::kInt8)) r.fail(use + ": unknown weight kind " + std::to_string(wk));
     ref.kind = static_cast<WeightKind>(wk);
-    ref.has_bias = get_flag(r);
+    ref.has_bias = r.get_flag();
     r.reserved<uint16_t>();
-    ref.k = get_size(r);
-    ref.n = get_size(r);
+    ref.k = r.get_size();
+    ref.n = r.get_size();
     packed_.push_back(ref);
   }
   // A sparse-matrix reference (32 bytes): u32 blob, u8 bk, u8 SpmmValueKind, u16 0, u64 rows,
@@ -53,9 +53,9 @@ class FnnBlobClaims {
     if (v >= kSpmmNumValueKinds) r.fail(use + ": unknown sparse value kind " + std::to_string(v));
     ref.values = static_cast<SpmmValueKind>(v);
     r.reserved<uint16_t>();
-    ref.rows = get_size(r);
-    ref.cols = get_size(r);
-    ref.nblocks = get_size(r);
+    ref.rows = r.get_size();
+    ref.cols = r.get_size();
+    ref.nblocks = r.get_size();
     sparse_.push_back(ref);
   }
   // Fills every slot with a view of its blob (after the checksums); throws FormatError naming
@@ -77,17 +77,6 @@ class FnnBlobClaims {
         throw FormatError("blob " + std::to_string(r.blob) + " (" + b.use + "): " + e.what());
       }
     }
-  }
-
-  static size_t get_size(ByteReader& r) {
-    const uint64_t v = r.get<uint64_t>();
-    if (v > std::numeric_limits<size_t>::max()) r.fail("a size does not fit this machine");
-    return static_cast<size_t>(v);
-  }
-  static bool get_flag(ByteReader& r) {
-    const uint8_t v = r.get<uint8_t>();
-    if (v > 1) r.fail("a flag is " + std::to_string(v) + ", not 0 or 1");
-    return v == 1;
   }
 
  private:
