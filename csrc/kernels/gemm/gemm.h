@@ -84,6 +84,14 @@ class PackedWeights {
   float* w_scale_ = nullptr;
 };
 
+// The float kinds' panel layout, shared by PackedWeights and per-call packing (sgemm, the
+// training convolutions): op(B) is K x N with element (kk, col) at
+// src[kk * k_stride + col * n_stride] (k_stride = N, n_stride = 1 for row-major B; 1 and K
+// for a transposed one). dst receives float_panels_bytes(kind, k, n) bytes, padding zeroed.
+size_t float_panels_bytes(WeightKind kind, size_t k, size_t n);
+void pack_float_panels(WeightKind kind, const float* src, size_t k, size_t n, size_t k_stride,
+                       size_t n_stride, void* dst);
+
 struct Activation {
   float min = -__builtin_inff();
   float max = __builtin_inff();
@@ -94,6 +102,19 @@ struct Activation {
 // CPU has it) instead of widening W to f32.
 void gemm_float(const float* a, size_t m, size_t lda, const PackedWeights& w, float* c,
                 size_t ldc, Activation act, bool bf16_compute);
+
+// f32 panels packed per call (pack_float_panels with kF32), as the driver reads them.
+struct F32Panels {
+  const float* data = nullptr;  // float_panels_bytes(kF32, k, n) bytes
+  size_t k = 0, n = 0;
+  const float* bias = nullptr;  // panels * 16 floats, zero-padded, or null
+};
+
+// C = A * B (+ bias) clamped, or with accumulate C += A * B (bias and clamp ignored), on the
+// same driver and tasks as gemm_float: each element of C in one fixed order, whatever the
+// thread count.
+void gemm_f32_panels(const float* a, size_t m, size_t lda, const F32Panels& b, float* c,
+                     size_t ldc, Activation act, bool accumulate);
 
 enum class QOutput { kInt32, kF32, kU8 };
 

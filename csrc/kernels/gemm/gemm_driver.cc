@@ -55,10 +55,24 @@ void for_each_task(size_t m, size_t mr, size_t panels, size_t macs, const TileFn
   });
 }
 
+// What run_float reads of the weights: PackedWeights or per-call f32 panels.
+struct PanelView {
+  const void* data;
+  size_t k, n, panels, k_padded;
+  const float* bias;  // null: none
+  bool has_bias() const { return bias != nullptr; }
+  const void* panel_data() const { return data; }
+};
+
+PanelView view_of(const PackedWeights& w) {
+  return {w.panel_data(), w.k(), w.n(), w.panels(), w.k_padded(), w.has_bias() ? w.bias() : nullptr};
+}
+
 template <typename AType, typename WType, typename Fn>
 void run_float(const GemmUkernel<Fn>& uk, const AType* a, size_t m, size_t lda,
-               const PackedWeights& w, float* c, size_t ldc, Activation act, size_t k_group) {
-  const size_t k = w.k(), n = w.n(), mr = uk.mr;
+               const PanelView& w, float* c, size_t ldc, Activation act, size_t k_group,
+               bool accumulate = false) {
+  const size_t k = w.k, n = w.n, mr = uk.mr;
   // Rows exactly 4 KiB apart map to one L1 set: a 12-row tile then evicts itself (measured:
   // f32 at M >= 256, K = 1024 ran at 0.86-0.91x of the padded-stride speed). Re-stride such
   // an A through scratch; the copy is one pass over A against K/KC passes of the kernel.
@@ -72,12 +86,12 @@ void run_float(const GemmUkernel<Fn>& uk, const AType* a, size_t m, size_t lda,
   // A single row tile gains nothing from K blocking: keep its accumulators in registers.
   size_t kc = m <= mr ? k : kFloatKc;
   kc = (kc + k_group - 1) / k_group * k_group;
-  const bool clamp = act.min != -std::numeric_limits<float>::infinity() ||
-                     act.max != std::numeric_limits<float>::infinity();
+  const bool clamp = !accumulate && (act.min != -std::numeric_limits<float>::infinity() ||
+                                     act.max != std::numeric_limits<float>::infinity());
   const auto* panels = static_cast<const WType*>(w.panel_data());
   // Elements of one panel, and of one k row of it (a k_group-row pair counts k_group rows).
-  const size_t panel_elems = w.k_padded() * kGemmNR;
-  for_each_task(m, mr, w.panels(), m * n * k, [&](size_t r0, size_t r1, size_t p0, size_t p1) {
+  const size_t panel_elems = w.k_padded * kGemmNR;
+  for_each_task(m, mr, w.panels, m * n * k, [&](size_t r0, size_t r1, size_t p0, size_t p1) {
     // Panel blocks of kPanelBlock: their KC x 16 slices (256 KiB in f32) stay in L2 while
     // every row tile of the task streams past them.
     for (size_t pb = p0; pb < p1; pb += kPanelBlock) {
@@ -88,11 +102,11 @@ void run_float(const GemmUkernel<Fn>& uk, const AType* a, size_t m, size_t lda,
         params.min = act.min;
         params.max = act.max;
         params.flags =
-            (kb > 0 ? uint32_t{kGemmAccumulate} : 0u) | (clamp && kb + kcur == k ? uint32_t{kGemmClamp} : 0u);
+            (kb > 0 || accumulate ? uint32_t{kGemmAccumulate} : 0u) | (clamp && kb + kcur == k ? uint32_t{kGemmClamp} : 0u);
         for (size_t r = r0; r < r1; r += mr) {
           const size_t rows = std::min(mr, r1 - r);
           for (size_t p = pb; p < pe; ++p) {
-            params.bias = w.has_bias() ? w.bias() + p * kGemmNR : nullptr;
+            params.bias = w.has_bias() ? w.bias + p * kGemmNR : nullptr;
             const size_t nc = std::min(kGemmNR, n - p * kGemmNR);
             uk.fn(rows, nc, kcur, a + r * lda + kb, lda,
                   panels + p * panel_elems + kb * kGemmNR, c + r * ldc + p * kGemmNR, ldc,
@@ -116,14 +130,14 @@ void gemm_float(const float* a, size_t m, size_t lda, const PackedWeights& w, fl
   const GemmConfig& cfg = gemm_config();
   switch (w.kind()) {
     case WeightKind::kF32:
-      run_float<float, float>(cfg.f32, a, m, lda, w, c, ldc, act, 1);
+      run_float<float, float>(cfg.f32, a, m, lda, view_of(w), c, ldc, act, 1);
       return;
     case WeightKind::kF16:
-      run_float<float, uint16_t>(cfg.f16w, a, m, lda, w, c, ldc, act, 1);
+      run_float<float, uint16_t>(cfg.f16w, a, m, lda, view_of(w), c, ldc, act, 1);
       return;
     case WeightKind::kBf16:
       if (!bf16_compute) {
-        run_float<float, uint16_t>(cfg.bf16w, a, m, lda, w, c, ldc, act, 2);
+        run_float<float, uint16_t>(cfg.bf16w, a, m, lda, view_of(w), c, ldc, act, 2);
         return;
       } else if (std::strcmp(cfg.bf16.isa, "scalar") == 0 &&
                  std::strcmp(cfg.bf16w.isa, "scalar") != 0) {
@@ -136,7 +150,7 @@ void gemm_float(const float* a, size_t m, size_t lda, const PackedWeights& w, fl
             ar[i * w.k() + kk] = bf16_to_f32(f32_to_bf16(a[i * lda + kk]));
           }
         }
-        run_float<float, uint16_t>(cfg.bf16w, ar, m, w.k(), w, c, ldc, act, 2);
+        run_float<float, uint16_t>(cfg.bf16w, ar, m, w.k(), view_of(w), c, ldc, act, 2);
         return;
       } else {
         // A rounded to bf16, rows padded with a zero to the pair size.
@@ -147,13 +161,20 @@ void gemm_float(const float* a, size_t m, size_t lda, const PackedWeights& w, fl
           cfg.bf16_convert(a + i * lda, w.k(), ab + i * kp);
           for (size_t kk = w.k(); kk < kp; ++kk) ab[i * kp + kk] = 0;
         }
-        run_float<uint16_t, uint16_t>(cfg.bf16, ab, m, kp, w, c, ldc, act, 2);
+        run_float<uint16_t, uint16_t>(cfg.bf16, ab, m, kp, view_of(w), c, ldc, act, 2);
         return;
       }
     case WeightKind::kInt8:
       break;
   }
   throw std::invalid_argument("gemm_float: int8 weights need gemm_int8");
+}
+
+void gemm_f32_panels(const float* a, size_t m, size_t lda, const F32Panels& b, float* c,
+                     size_t ldc, Activation act, bool accumulate) {
+  if (b.k == 0) return;  // (callers handle an empty inner dimension)
+  const PanelView view{b.data, b.k, b.n, (b.n + kGemmNR - 1) / kGemmNR, b.k, accumulate ? nullptr : b.bias};
+  run_float<float, float>(gemm_config().f32, a, m, lda, view, c, ldc, act, 1, accumulate);
 }
 
 namespace {

@@ -1,4 +1,5 @@
 // Weight packing: K x N row-major -> 16-column panels in the micro-kernels' layouts.
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -139,23 +140,60 @@ std::shared_ptr<PackedWeights> PackedWeights::pack_float(WeightKind kind, const 
   if (kind == WeightKind::kInt8) throw std::invalid_argument("pack_float: int8 is not a float kind");
   std::shared_ptr<PackedWeights> p = shaped(kind, k, n);
   p->allocate(std::move(pool));
-  for (size_t kk = 0; kk < k; ++kk) {
-    for (size_t col = 0; col < n; ++col) {
-      const float v = w[kk * n + col];
-      const size_t idx = packed_index(kind, p->k_padded_, kk, col);
-      switch (kind) {
-        case WeightKind::kF32: static_cast<float*>(p->data_)[idx] = v; break;
-        case WeightKind::kF16: static_cast<uint16_t*>(p->data_)[idx] = f32_to_f16(v); break;
-        case WeightKind::kBf16: static_cast<uint16_t*>(p->data_)[idx] = f32_to_bf16(v); break;
-        default: break;
-      }
-    }
-  }
+  pack_float_panels(kind, w, k, n, /*k_stride=*/n, /*n_stride=*/1, p->data_);
   if (bias != nullptr) {
     p->has_bias_ = true;
     std::memcpy(p->bias_, bias, n * sizeof(float));
   }
   return p;
+}
+
+size_t float_panels_bytes(WeightKind kind, size_t k, size_t n) {
+  const size_t g = group_of(kind);
+  return (n + kGemmNR - 1) / kGemmNR * round_up(k, g) * kGemmNR * elem_bytes(kind);
+}
+
+namespace {
+
+// Writes dst in order (panel, k group, column, k within the group): packed_index's layout
+// walked sequentially, padding included. Reads of a transposed source (n_stride = K) touch
+// 16 rows of it per k, each cache line reused over the next k values.
+template <size_t kGroup, typename T, typename Convert>
+void pack_panels(const float* src, size_t k, size_t n, size_t k_stride, size_t n_stride, T* dst,
+                 Convert convert) {
+  const size_t kp = round_up(k, kGroup), panels = (n + kGemmNR - 1) / kGemmNR;
+  for (size_t p = 0; p < panels; ++p) {
+    const size_t cols = std::min(kGemmNR, n - p * kGemmNR);
+    const float* sp = src + p * kGemmNR * n_stride;
+    for (size_t kg = 0; kg < kp; kg += kGroup) {
+      for (size_t j = 0; j < kGemmNR; ++j) {
+        for (size_t e = 0; e < kGroup; ++e) {
+          const size_t kk = kg + e;
+          *dst++ = convert(j < cols && kk < k ? sp[kk * k_stride + j * n_stride] : 0.f);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void pack_float_panels(WeightKind kind, const float* src, size_t k, size_t n, size_t k_stride,
+                       size_t n_stride, void* dst) {
+  switch (kind) {
+    case WeightKind::kF32:
+      pack_panels<1>(src, k, n, k_stride, n_stride, static_cast<float*>(dst), [](float v) { return v; });
+      return;
+    case WeightKind::kF16:
+      pack_panels<1>(src, k, n, k_stride, n_stride, static_cast<uint16_t*>(dst), f32_to_f16);
+      return;
+    case WeightKind::kBf16:
+      pack_panels<2>(src, k, n, k_stride, n_stride, static_cast<uint16_t*>(dst), f32_to_bf16);
+      return;
+    case WeightKind::kInt8:
+      break;
+  }
+  throw std::invalid_argument("pack_float_panels: int8 is not a float kind");
 }
 
 std::shared_ptr<PackedWeights> PackedWeights::pack_int8(const int8_t* w, size_t k, size_t n,
