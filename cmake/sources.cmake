@@ -71,6 +71,7 @@ set(FNN_CORE_SOURCES
   # csrc/kernels/gemm
   csrc/kernels/gemm/gemm_config.cc
   csrc/kernels/gemm/gemm_driver.cc
+  csrc/kernels/gemm/gemm_general.cc
   csrc/kernels/gemm/gemm_pack.cc
   # csrc/kernels/sparse
   csrc/kernels/sparse/sparse_matrix_pack.cc
@@ -103,6 +104,8 @@ set(FNN_CORE_SOURCES
   csrc/runtime/steps/softmax.cc
   csrc/runtime/steps/sparse_dense.cc
   csrc/runtime/steps/u8_eltwise.cc
+  # csrc/train
+  csrc/train/optimizer_update.cc
   # csrc/testing
   csrc/testing/pool_stress.cc
 )
@@ -116,6 +119,7 @@ set(FNN_BINDING_SOURCES
   csrc/bindings/bind_runtime.cc
   csrc/bindings/bind_sparse.cc
   csrc/bindings/bind_step_params.cc
+  csrc/bindings/bind_train.cc
   csrc/bindings/bind_ukernels.cc
   csrc/bindings/module.cc
 )

@@ -15,6 +15,8 @@ void bind_runtime(pybind11::module_& m);
 // The step kinds' parameter classes (bind_runtime calls it first).
 void bind_step_params(pybind11::module_& m);
 void bind_io(pybind11::module_& m);
+// Training kernels: sgemm, conv / pool backward, element-wise backward, optimizer updates.
+void bind_train(pybind11::module_& m);
 // Test hooks: run one named micro-kernel (tests/kernels/test_ukernels.py).
 void bind_ukernels(pybind11::module_& m);
 

@@ -26,5 +26,6 @@ PYBIND11_MODULE(_core, m) {
   fnn::bind_sparse(m);
   fnn::bind_runtime(m);
   fnn::bind_io(m);
+  fnn::bind_train(m);
   fnn::bind_ukernels(m);
 }

@@ -34,4 +34,20 @@ void run_tasks(size_t tasks, const Fn& fn) {
   }
 }
 
+// Reductions over a batch that must not depend on the thread count (training's weight
+// gradients): images [0, n) are cut into `parts` fixed ranges — a function of the problem,
+// never of the threads — and fn(task, part, b0, b1) runs once per part, on at most `threads`
+// tasks (task < min(threads, parts): an index for per-task scratch).
+// Each part reduces its images in order into its own buffer; the caller then combines the
+// parts in part order. Work per image (an input gradient) may be done there too: each image
+// belongs to exactly one part.
+template <typename Fn>
+void for_each_batch_part(size_t n, size_t parts, size_t threads, const Fn& fn) {
+  if (n == 0 || parts == 0) return;
+  const size_t tasks = std::min(threads, parts);
+  run_tasks(tasks, [&](size_t t) {
+    for (size_t part = t; part < parts; part += tasks) fn(t, part, n * part / parts, n * (part + 1) / parts);
+  });
+}
+
 }  // namespace fnn

@@ -282,6 +282,103 @@ void im2col_nhwc(const Conv2dGeometry& g, const uint8_t* x, size_t p0, size_t ro
   im2col<uint8_t>(g, x, p0, rows, group, pad, dst, ld);
 }
 
+void col2im_nhwc(const Conv2dGeometry& g, const float* src, size_t p0, size_t rows, size_t group,
+                 size_t ld, float* dx) {
+  const size_t c = g.c, cg = c / g.groups, cbase = group * cg;
+  const size_t kw = g.kw, dh = g.dh, dw = g.dw, h = g.h, w = g.w;
+  PixelCursor pc(p0, g.oh, g.ow);
+  for (size_t r = 0; r < rows; ++r, pc.next()) {
+    const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
+    const idx ix0 = static_cast<idx>(pc.ox * g.sw) - static_cast<idx>(g.pad_left);
+    size_t ky0, ky1, kx0, kx1;
+    tap_range(iy0, g.kh, dh, h, &ky0, &ky1);
+    tap_range(ix0, kw, dw, w, &kx0, &kx1);
+    const float* srow = src + r * ld;
+    for (size_t ky = ky0; ky < ky1; ++ky) {
+      const size_t iy = static_cast<size_t>(iy0 + static_cast<idx>(ky * dh));
+      float* drow = dx + (pc.b * h + iy) * w * c + cbase;
+      for (size_t kx = kx0; kx < kx1; ++kx) {
+        const size_t ix = static_cast<size_t>(ix0 + static_cast<idx>(kx * dw));
+        float* __restrict d = drow + ix * c;
+        const float* __restrict s = srow + (ky * kw + kx) * cg;
+        for (size_t e = 0; e < cg; ++e) d[e] += s[e];
+      }
+    }
+  }
+}
+
+void sum_rows_nhwc(size_t pixels, size_t c, const float* dy, float* db) {
+  constexpr size_t kBlock = 64;
+  for (size_t c0 = 0; c0 < c; c0 += kBlock) {
+    const size_t cb = c - c0 < kBlock ? c - c0 : kBlock;
+    double acc[kBlock] = {};
+    for (size_t p = 0; p < pixels; ++p) {
+      const float* row = dy + p * c + c0;
+      for (size_t j = 0; j < cb; ++j) acc[j] += static_cast<double>(row[j]);
+    }
+    for (size_t j = 0; j < cb; ++j) db[c0 + j] = static_cast<float>(acc[j]);
+  }
+}
+
+void maxpool2d_backward_nhwc(const Pool2dGeometry& g, const float* x, const float* y,
+                             const float* dy, float* dx, size_t b0, size_t b1, uint8_t* done) {
+  const size_t c = g.c, plane = g.h * g.w * c;
+  std::fill(dx + b0 * plane, dx + b1 * plane, 0.f);
+  const size_t p0 = b0 * g.oh * g.ow, p1 = b1 * g.oh * g.ow;
+  PixelCursor pc(p0, g.oh, g.ow);
+  for (size_t p = p0; p < p1; ++p, pc.next()) {
+    const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
+    const idx ix0 = static_cast<idx>(pc.ox * g.sw) - static_cast<idx>(g.pad_left);
+    size_t ky0, ky1, kx0, kx1;
+    tap_range(iy0, g.kh, 1, g.h, &ky0, &ky1);
+    tap_range(ix0, g.kw, 1, g.w, &kx0, &kx1);
+    const float* yr = y + p * c;
+    const float* dyr = dy + p * c;
+    std::memset(done, 0, c);
+    size_t left = c;
+    for (size_t ky = ky0; ky < ky1 && left != 0; ++ky) {
+      const size_t row = (pc.b * g.h + static_cast<size_t>(iy0 + static_cast<idx>(ky))) * g.w;
+      for (size_t kx = kx0; kx < kx1 && left != 0; ++kx) {
+        const size_t off = (row + static_cast<size_t>(ix0 + static_cast<idx>(kx))) * c;
+        const float* xp = x + off;
+        float* dxp = dx + off;
+        for (size_t ch = 0; ch < c; ++ch) {
+          if (!done[ch] && xp[ch] == yr[ch]) {
+            dxp[ch] += dyr[ch];
+            done[ch] = 1;
+            --left;
+          }
+        }
+      }
+    }
+  }
+}
+
+void avgpool2d_backward_nhwc(const Pool2dGeometry& g, const float* dy, float* dx, size_t b0,
+                             size_t b1) {
+  const size_t c = g.c, plane = g.h * g.w * c;
+  std::fill(dx + b0 * plane, dx + b1 * plane, 0.f);
+  const size_t p0 = b0 * g.oh * g.ow, p1 = b1 * g.oh * g.ow;
+  PixelCursor pc(p0, g.oh, g.ow);
+  for (size_t p = p0; p < p1; ++p, pc.next()) {
+    const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
+    const idx ix0 = static_cast<idx>(pc.ox * g.sw) - static_cast<idx>(g.pad_left);
+    size_t ky0, ky1, kx0, kx1;
+    tap_range(iy0, g.kh, 1, g.h, &ky0, &ky1);
+    tap_range(ix0, g.kw, 1, g.w, &kx0, &kx1);
+    // The forward's scale (1 / count, as a float), applied to dy.
+    const float s = 1.0f / static_cast<float>((ky1 - ky0) * (kx1 - kx0));
+    const float* __restrict dyr = dy + p * c;
+    for (size_t ky = ky0; ky < ky1; ++ky) {
+      const size_t row = (pc.b * g.h + static_cast<size_t>(iy0 + static_cast<idx>(ky))) * g.w;
+      for (size_t kx = kx0; kx < kx1; ++kx) {
+        float* __restrict dxp = dx + (row + static_cast<size_t>(ix0 + static_cast<idx>(kx))) * c;
+        for (size_t ch = 0; ch < c; ++ch) dxp[ch] += dyr[ch] * s;
+      }
+    }
+  }
+}
+
 namespace {
 
 // The part of output pixel pc's window inside the input: rows x cols taps, the element
@@ -344,6 +441,74 @@ void depthwise_conv2d_nhwc(const Conv2dGeometry& g, const uint8_t* x, const int8
     taps.full = full;
     uk(g.c, taps, p, static_cast<char*>(y) + (p0 + r) * g.c * out_bytes);
   });
+}
+
+void depthwise_multiplier_conv2d_nhwc(const Conv2dGeometry& g, const float* x, const float* wt,
+                                      const float* bias, float lo, float hi, float* y, size_t p0,
+                                      size_t rows) {
+  const size_t c = g.c, oc = g.oc, m = oc / c;
+  PixelCursor pc(p0, g.oh, g.ow);
+  for (size_t r = 0; r < rows; ++r, pc.next()) {
+    float* __restrict yr = y + (p0 + r) * oc;
+    for (size_t o = 0; o < oc; ++o) yr[o] = bias != nullptr ? bias[o] : 0.f;
+    const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
+    const idx ix0 = static_cast<idx>(pc.ox * g.sw) - static_cast<idx>(g.pad_left);
+    size_t ky0, ky1, kx0, kx1;
+    tap_range(iy0, g.kh, g.dh, g.h, &ky0, &ky1);
+    tap_range(ix0, g.kw, g.dw, g.w, &kx0, &kx1);
+    for (size_t ky = ky0; ky < ky1; ++ky) {
+      const size_t iy = static_cast<size_t>(iy0 + static_cast<idx>(ky * g.dh));
+      for (size_t kx = kx0; kx < kx1; ++kx) {
+        const size_t ix = static_cast<size_t>(ix0 + static_cast<idx>(kx * g.dw));
+        const float* __restrict xp = x + ((pc.b * g.h + iy) * g.w + ix) * c;
+        const float* __restrict wp = wt + (ky * g.kw + kx) * oc;
+        for (size_t o = 0; o < oc; ++o) yr[o] += xp[o / m] * wp[o];
+      }
+    }
+    for (size_t o = 0; o < oc; ++o) yr[o] = std::min(std::max(yr[o], lo), hi);
+  }
+}
+
+void depthwise_conv2d_backward_nhwc(const Conv2dGeometry& g, const float* x, const float* wt,
+                                    const float* dy, float* dx, float* dwt, size_t b0, size_t b1) {
+  const size_t c = g.c, oc = g.oc, m = oc / c;
+  const size_t p0 = b0 * g.oh * g.ow, p1 = b1 * g.oh * g.ow;
+  PixelCursor pc(p0, g.oh, g.ow);
+  for (size_t p = p0; p < p1; ++p, pc.next()) {
+    const float* __restrict dyr = dy + p * oc;
+    const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
+    const idx ix0 = static_cast<idx>(pc.ox * g.sw) - static_cast<idx>(g.pad_left);
+    size_t ky0, ky1, kx0, kx1;
+    tap_range(iy0, g.kh, g.dh, g.h, &ky0, &ky1);
+    tap_range(ix0, g.kw, g.dw, g.w, &kx0, &kx1);
+    for (size_t ky = ky0; ky < ky1; ++ky) {
+      const size_t iy = static_cast<size_t>(iy0 + static_cast<idx>(ky * g.dh));
+      for (size_t kx = kx0; kx < kx1; ++kx) {
+        const size_t ix = static_cast<size_t>(ix0 + static_cast<idx>(kx * g.dw));
+        const size_t off = ((pc.b * g.h + iy) * g.w + ix) * c;
+        const float* __restrict xp = x + off;
+        const size_t tap = (ky * g.kw + kx) * oc;
+        float* __restrict dwp = dwt + tap;
+        if (m == 1) {
+          for (size_t o = 0; o < oc; ++o) dwp[o] += dyr[o] * xp[o];
+        } else {
+          for (size_t o = 0; o < oc; ++o) dwp[o] += dyr[o] * xp[o / m];
+        }
+        if (dx == nullptr) continue;
+        float* __restrict dxp = dx + off;
+        const float* __restrict wp = wt + tap;
+        if (m == 1) {
+          for (size_t ch = 0; ch < c; ++ch) dxp[ch] += dyr[ch] * wp[ch];
+        } else {
+          for (size_t ch = 0; ch < c; ++ch) {
+            float s = 0.f;
+            for (size_t j = 0; j < m; ++j) s += dyr[ch * m + j] * wp[ch * m + j];
+            dxp[ch] += s;
+          }
+        }
+      }
+    }
+  }
 }
 
 void maxpool2d_nhwc(const Pool2dGeometry& g, const float* x, float* y, size_t p0, size_t rows) {

@@ -30,6 +30,28 @@ void im2col_nhwc(const Conv2dGeometry& g, const float* x, size_t p0, size_t rows
 void im2col_nhwc(const Conv2dGeometry& g, const uint8_t* x, size_t p0, size_t rows,
                  size_t group, uint8_t pad, uint8_t* dst, size_t ld);
 
+// The adjoint of im2col_nhwc (training's input gradient): adds row r of src (a patch as
+// [kh][kw][c / groups], rows `ld` floats apart) into the input values the patch of pixel
+// p0 + r reads, in channel group `group`; padding taps are dropped. Pixels in order, taps in
+// order: a fixed summation order. dx is not cleared.
+void col2im_nhwc(const Conv2dGeometry& g, const float* src, size_t p0, size_t rows, size_t group,
+                 size_t ld, float* dx);
+
+// Training's depthwise loops (groups == c, oc = m * c, output o reads input channel o / m):
+// wt is [kh][kw][oc], bias oc values or null.
+// Forward for output pixels [p0, p0 + rows), clamped to [lo, hi].
+void depthwise_multiplier_conv2d_nhwc(const Conv2dGeometry& g, const float* x, const float* wt,
+                                      const float* bias, float lo, float hi, float* y, size_t p0,
+                                      size_t rows);
+// Backward over images [b0, b1): dwt ([kh][kw][oc]) += the weight gradient of those images,
+// pixel after pixel; dx (or null) += their input gradient (whole images: callers give each
+// task its own images).
+void depthwise_conv2d_backward_nhwc(const Conv2dGeometry& g, const float* x, const float* wt,
+                                    const float* dy, float* dx, float* dwt, size_t b0, size_t b1);
+
+// Sum over `pixels` rows of c values (a bias gradient), in row order with double sums.
+void sum_rows_nhwc(size_t pixels, size_t c, const float* dy, float* db);
+
 // Depthwise convolution (groups == c == oc): w is [kh][kw][c], bias c values or null, the
 // result clamped to [lo, hi].
 void depthwise_conv2d_nhwc(const Conv2dGeometry& g, const float* x, const float* w,
@@ -53,6 +75,14 @@ void maxpool2d_nhwc(const Pool2dGeometry& g, const float* x, float* y, size_t p0
 void maxpool2d_nhwc(const Pool2dGeometry& g, const uint8_t* x, uint8_t* y, size_t p0, size_t rows);
 // Mean over the real inputs of each window (padding not counted, ONNX count_include_pad=0).
 void avgpool2d_nhwc(const Pool2dGeometry& g, const float* x, float* y, size_t p0, size_t rows);
+// Pool gradients over images [b0, b1) (dx of those images is overwritten).
+// Max: each window's dy goes to the first tap in row-major window order whose x equals the
+// window's max y. done: c bytes of scratch.
+void maxpool2d_backward_nhwc(const Pool2dGeometry& g, const float* x, const float* y,
+                             const float* dy, float* dx, size_t b0, size_t b1, uint8_t* done);
+// Average (padding not counted): each window's dy / count to each of its real taps.
+void avgpool2d_backward_nhwc(const Pool2dGeometry& g, const float* dy, float* dx, size_t b0,
+                             size_t b1);
 // y[b][ch] = mean over the hw pixels of x[b][.][ch].
 void global_avgpool_nhwc(size_t n, size_t hw, size_t c, const float* x, float* y);
 // The same on u8 values with (x_scale, x_zp), through `out`: exact integer sums of x - x_zp,

@@ -35,6 +35,14 @@ void clamp_f32(size_t n, const float* x, float* y, float lo, float hi) {
   for (size_t i = 0; i < n; ++i) y[i] = clamp1(x[i], lo, hi);
 }
 
+void clamp_backward_f32(size_t n, const float* y, const float* dy, float* dx, float lo, float hi) {
+  for (size_t i = 0; i < n; ++i) dx[i] = lo < y[i] && y[i] < hi ? dy[i] : 0.f;
+}
+
+void sigmoid_backward_f32(size_t n, const float* y, const float* dy, float* dx) {
+  for (size_t i = 0; i < n; ++i) dx[i] = dy[i] * (1.f - y[i]) * y[i];
+}
+
 void add_qu8(size_t n, const uint8_t* a, float a_scale, int32_t a_zp, const uint8_t* b,
              float b_scale, int32_t b_zp, const QOutputStage& out, void* y) {
   if (!out.u8) {

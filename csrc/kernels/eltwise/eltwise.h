@@ -27,6 +27,10 @@ void add_clamp_f32(size_t n, const float* a, const float* b, float* y, float lo,
 void clamp_f32(size_t n, const float* x, float* y, float lo, float hi);
 // y = min(max(x, lo), hi) on u8 values (a clamp in the quantized domain)
 void clamp_u8(size_t n, const uint8_t* x, uint8_t* y, uint8_t lo, uint8_t hi);
+// Training: dx = dy where lo < y < hi, else 0 (y the clamp's output). dx may be dy.
+void clamp_backward_f32(size_t n, const float* y, const float* dy, float* dx, float lo, float hi);
+// Training: dx = dy * (1 - y) * y (y the sigmoid's output; torch's order). dx may be dy.
+void sigmoid_backward_f32(size_t n, const float* y, const float* dy, float* dx);
 // y = 1 / (1 + exp(-x)), accurate to a few ulp, saturating cleanly for |x| large
 void sigmoid_f32(size_t n, const float* x, float* y);
 // Per row of `cols`: y = exp(x - max) / sum(exp(x - max)). Rows are `cols` apart.

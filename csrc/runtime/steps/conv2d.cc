@@ -5,6 +5,10 @@
 
 #include "runtime/parallel.h"
 #include "runtime/program.h"
+#include "kernels/gemm/gemm_general.h"
+#include "kernels/gemm/gemm_ukernels.h"
+#include "memory/scratch.h"
+#include "runtime/steps/depthwise_conv2d.h"
 #include "runtime/steps/int8_output.h"
 
 namespace fnn {
@@ -187,5 +191,166 @@ void Conv2dStep::run_params(const StepRun& r, const Conv2dParams& p) const {
 }  // namespace
 
 FNN_DEFINE_STEP_KIND(conv2d_step, Conv2dStep)
+
+}  // namespace fnn
+
+// ---- Training -------------------------------------------------------------------------------
+
+namespace fnn {
+namespace {
+
+constexpr size_t kTrainTileRows = 64;  // forward: output pixels per im2col tile
+// Backward: a tile is at most this many floats of im2col (and as many of packed panels), so
+// a task's working set stays in L2; whole images when they fit.
+constexpr size_t kTrainTileFloats = size_t{1} << 16;
+constexpr size_t kMaxParts = 8;                       // batch parts of a weight gradient
+constexpr size_t kPartBufferBytes = size_t{8} << 20;  // their extra dw buffers, at most
+
+size_t round64(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+bool is_depthwise_train(const Conv2dGeometry& g) { return g.groups == g.c && g.c > 1; }
+
+size_t train_threads() { return in_parallel_task() ? 1 : get_num_threads(); }
+
+}  // namespace
+
+void conv2d_train_forward(const Conv2dGeometry& g, const float* x, const float* w,
+                          const float* bias, float lo, float hi, float* y) {
+  if (is_depthwise_train(g)) {
+    depthwise_conv2d_train_forward(g, x, w, bias, lo, hi, y);
+    return;
+  }
+  const size_t pixels = g.n * g.oh * g.ow;
+  if (pixels == 0) return;
+  const size_t ocg = g.oc / g.groups, k = g.kh * g.kw * (g.c / g.groups);
+  const size_t panel_vec = (ocg + kGemmNR - 1) / kGemmNR * kGemmNR;
+  const size_t wbytes = round64(float_panels_bytes(WeightKind::kF32, k, ocg));
+  const size_t bbytes = bias != nullptr ? round64(panel_vec * sizeof(float)) : 0;
+  const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pad_top == 0 &&
+                         g.pad_left == 0 && g.groups == 1 && g.oh == g.h && g.ow == g.w;
+  // Fixed tiles (never sized by the thread count): each output row is one GEMM row.
+  const size_t tiles = (pixels + kTrainTileRows - 1) / kTrainTileRows;
+  const size_t tasks = pointwise ? 0 : std::min(train_threads(), tiles);
+  const size_t colbytes = round64(kTrainTileRows * k * sizeof(float));
+  ScratchBlock scratch(g.groups * (wbytes + bbytes) + tasks * colbytes);
+  char* base = scratch.as<char>();
+  auto panels_of = [&](size_t grp) {
+    F32Panels pw;
+    pw.data = reinterpret_cast<const float*>(base + grp * (wbytes + bbytes));
+    pw.k = k;
+    pw.n = ocg;
+    pw.bias = bias != nullptr ? reinterpret_cast<const float*>(base + grp * (wbytes + bbytes) + wbytes) : nullptr;
+    return pw;
+  };
+  for (size_t grp = 0; grp < g.groups; ++grp) {
+    char* dst = base + grp * (wbytes + bbytes);
+    // B = W_g^T: element (kk, col) is w[(grp * ocg + col) * k + kk].
+    pack_float_panels(WeightKind::kF32, w + grp * ocg * k, k, ocg, 1, k, dst);
+    if (bias != nullptr) {
+      auto* bp = reinterpret_cast<float*>(dst + wbytes);
+      std::copy(bias + grp * ocg, bias + (grp + 1) * ocg, bp);
+      std::fill(bp + ocg, bp + panel_vec, 0.f);
+    }
+  }
+  const Activation act{lo, hi};
+  if (pointwise) {
+    gemm_f32_panels(x, pixels, k, panels_of(0), y, g.oc, act, false);
+    return;
+  }
+  char* cols = base + g.groups * (wbytes + bbytes);
+  run_tasks(tasks, [&](size_t t) {
+    auto* col = reinterpret_cast<float*>(cols + t * colbytes);
+    for (size_t tile = t; tile < tiles; tile += tasks) {
+      const size_t p0 = tile * kTrainTileRows, rows = std::min(kTrainTileRows, pixels - p0);
+      for (size_t grp = 0; grp < g.groups; ++grp) {
+        im2col_nhwc(g, x, p0, rows, grp, col, k);
+        gemm_f32_panels(col, rows, k, panels_of(grp), y + p0 * g.oc + grp * ocg, g.oc, act, false);
+      }
+    }
+  });
+}
+
+void conv2d_backward(const Conv2dGeometry& g, const float* x, const float* w, const float* dy,
+                     float* dx, float* dw, float* db) {
+  if (is_depthwise_train(g)) {
+    depthwise_conv2d_backward(g, x, w, dy, dx, dw, db);
+    return;
+  }
+  const size_t ocg = g.oc / g.groups, cg = g.c / g.groups, k = g.kh * g.kw * cg;
+  const size_t img_px = g.oh * g.ow, pixels = g.n * img_px;
+  const size_t dw_elems = g.oc * k;
+  if (db != nullptr) sum_rows_nhwc(pixels, g.oc, dy, db);
+  if (pixels == 0) {
+    std::fill(dw, dw + dw_elems, 0.f);
+    if (dx != nullptr) std::fill(dx, dx + g.n * g.h * g.w * g.c, 0.f);
+    return;
+  }
+  // Tiles: up to tile_px pixels of one image.
+  const size_t tile_px = std::min(img_px, std::max<size_t>(16, kTrainTileFloats / k));
+  const size_t parts = std::min({g.n, kMaxParts, std::max<size_t>(1, kPartBufferBytes / (dw_elems * sizeof(float)) + 1)});
+  const size_t tasks = std::min(train_threads(), parts);
+  // Scratch: dx's packed weights (one set per group), the parts' dw buffers (part 0 writes
+  // dw itself), and per task an im2col / input-gradient tile, its packed panels and dy^T.
+  const size_t wbytes = round64(float_panels_bytes(WeightKind::kF32, ocg, k));
+  const size_t wtotal = dx != nullptr ? g.groups * wbytes : 0;
+  const size_t partbytes = round64(dw_elems * sizeof(float));
+  const size_t colbytes = round64(tile_px * k * sizeof(float));
+  const size_t packbytes = round64(float_panels_bytes(WeightKind::kF32, tile_px, k));
+  const size_t dytbytes = round64(g.oc * tile_px * sizeof(float));
+  const size_t slot = colbytes + packbytes + dytbytes;
+  ScratchBlock scratch(wtotal + (parts - 1) * partbytes + tasks * slot);
+  char* base = scratch.as<char>();
+  if (dx != nullptr) {
+    for (size_t grp = 0; grp < g.groups; ++grp) {
+      // B = W_g (ocg x k, row-major).
+      pack_float_panels(WeightKind::kF32, w + grp * ocg * k, ocg, k, k, 1, base + grp * wbytes);
+    }
+  }
+  char* part_base = base + wtotal;
+  char* slot_base = part_base + (parts - 1) * partbytes;
+  for_each_batch_part(g.n, parts, tasks, [&](size_t task, size_t part, size_t b0, size_t b1) {
+    char* my = slot_base + task * slot;
+    auto* col = reinterpret_cast<float*>(my);
+    auto* packed = reinterpret_cast<float*>(my + colbytes);
+    auto* dyt = reinterpret_cast<float*>(my + colbytes + packbytes);
+    float* target = part == 0 ? dw : reinterpret_cast<float*>(part_base + (part - 1) * partbytes);
+    bool first = true;
+    if (dx != nullptr) std::fill(dx + b0 * g.h * g.w * g.c, dx + b1 * g.h * g.w * g.c, 0.f);
+    for (size_t b = b0; b < b1; ++b) {
+      for (size_t t0 = 0; t0 < img_px; t0 += tile_px) {
+        const size_t p0 = b * img_px + t0, rows = std::min(tile_px, img_px - t0);
+        transpose_f32(rows, g.oc, dy + p0 * g.oc, g.oc, dyt, rows);
+        for (size_t grp = 0; grp < g.groups; ++grp) {
+          im2col_nhwc(g, x, p0, rows, grp, col, k);
+          pack_float_panels(WeightKind::kF32, col, rows, k, k, 1, packed);
+          F32Panels pc;
+          pc.data = packed;
+          pc.k = rows;
+          pc.n = k;
+          gemm_f32_panels(dyt + grp * ocg * rows, ocg, rows, pc, target + grp * ocg * k, k,
+                          Activation{}, !first);
+          if (dx != nullptr) {
+            F32Panels pw;
+            pw.data = reinterpret_cast<const float*>(base + grp * wbytes);
+            pw.k = ocg;
+            pw.n = k;
+            gemm_f32_panels(dy + p0 * g.oc + grp * ocg, rows, g.oc, pw, col, k, Activation{}, false);
+            col2im_nhwc(g, col, p0, rows, grp, k, dx);
+          }
+        }
+        first = false;
+      }
+    }
+  });
+  // dw = part 0 + part 1 + ... in part order, element by element.
+  if (parts > 1) {
+    parallel_ranges(dw_elems, 4096, train_threads(), [&](size_t e0, size_t e1) {
+      for (size_t part = 1; part < parts; ++part) {
+        const auto* src = reinterpret_cast<const float*>(part_base + (part - 1) * partbytes);
+        for (size_t e = e0; e < e1; ++e) dw[e] += src[e];
+      }
+    });
+  }
+}
 
 }  // namespace fnn

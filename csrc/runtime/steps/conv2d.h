@@ -29,4 +29,24 @@ struct Conv2dParams : StepParams {
   std::vector<QGemmColumns> columns;
 };
 
+// ---- Training (frugalnn.train): float32 NHWC, g.n set, weights "OHWI" ------------------------
+// w is (oc, kh, kw, c / groups): per group an (oc / groups) x K matrix whose rows are
+// im2col's [kh][kw][c / groups] order. groups == c > 1 (depthwise, with or without a channel
+// multiplier) runs the direct loops of depthwise_conv2d.cc.
+//
+// Forward: y = conv(x, w) + bias (bias oc values or null), clamped to [lo, hi]; im2col tiles
+// of kTrainTileRows pixels and one GEMM per group, the weights packed per call.
+void conv2d_train_forward(const Conv2dGeometry& g, const float* x, const float* w,
+                          const float* bias, float lo, float hi, float* y);
+// Backward from dy (the gradient of the conv output before its activation):
+//   dw (overwritten)        = sum over pixels of dy^T im2col(x): GEMMs over tiles of one
+//                             image's pixels, im2col recomputed per tile in scratch;
+//   dx (overwritten, or null) = col2im(dy w) per tile;
+//   db (overwritten, or null) = sum of dy over pixels.
+// Deterministic whatever the thread count: the batch is cut into a fixed number of parts
+// (for_each_batch_part); a part accumulates its tiles in order into its own dw buffer, and
+// the buffers are added in part order.
+void conv2d_backward(const Conv2dGeometry& g, const float* x, const float* w, const float* dy,
+                     float* dx, float* dw, float* db);
+
 }  // namespace fnn

@@ -1,6 +1,9 @@
 #include "runtime/steps/depthwise_conv2d.h"
 
+#include <algorithm>
 #include <cmath>
+
+#include "memory/scratch.h"
 
 #include "runtime/parallel.h"
 #include "runtime/program.h"
@@ -91,5 +94,68 @@ class DepthwiseConv2dStep final : public Int8LayerStep<DepthwiseConv2dParams> {
 }  // namespace
 
 FNN_DEFINE_STEP_KIND(depthwise_conv2d_step, DepthwiseConv2dStep)
+
+}  // namespace fnn
+
+// ---- Training -------------------------------------------------------------------------------
+
+namespace fnn {
+namespace {
+
+constexpr size_t kMaxParts = 8;  // batch parts of a weight gradient (fixed: determinism)
+
+size_t train_threads() { return in_parallel_task() ? 1 : get_num_threads(); }
+
+// w (oc, kh, kw, 1) -> wt [kh][kw][oc], the loops' channels-last order.
+void transpose_weights(const Conv2dGeometry& g, const float* w, float* wt) {
+  const size_t taps = g.kh * g.kw;
+  for (size_t o = 0; o < g.oc; ++o) {
+    for (size_t t = 0; t < taps; ++t) wt[t * g.oc + o] = w[o * taps + t];
+  }
+}
+
+}  // namespace
+
+void depthwise_conv2d_train_forward(const Conv2dGeometry& g, const float* x, const float* w,
+                                    const float* bias, float lo, float hi, float* y) {
+  const size_t pixels = g.n * g.oh * g.ow;
+  if (pixels == 0) return;
+  ScratchBlock scratch(g.kh * g.kw * g.oc * sizeof(float));
+  float* wt = scratch.as<float>();
+  transpose_weights(g, w, wt);
+  parallel_ranges(pixels, 256, train_threads(), [&](size_t b, size_t e) {
+    if (g.oc == g.c) {
+      depthwise_conv2d_nhwc(g, x, wt, bias, lo, hi, y, b, e - b);
+    } else {
+      depthwise_multiplier_conv2d_nhwc(g, x, wt, bias, lo, hi, y, b, e - b);
+    }
+  });
+}
+
+void depthwise_conv2d_backward(const Conv2dGeometry& g, const float* x, const float* w,
+                               const float* dy, float* dx, float* dw, float* db) {
+  const size_t taps = g.kh * g.kw, img_px = g.oh * g.ow;
+  if (db != nullptr) sum_rows_nhwc(g.n * img_px, g.oc, dy, db);
+  const size_t parts = std::min(g.n, kMaxParts);
+  const size_t part_elems = (taps * g.oc + 15) / 16 * 16;
+  ScratchBlock scratch((part_elems * (1 + std::max<size_t>(parts, 1))) * sizeof(float));
+  float* wt = scratch.as<float>();
+  float* part_dwt = wt + part_elems;
+  transpose_weights(g, w, wt);
+  std::fill(part_dwt, part_dwt + parts * part_elems, 0.f);
+  const size_t plane = g.h * g.w * g.c;
+  for_each_batch_part(g.n, parts, train_threads(), [&](size_t, size_t part, size_t b0, size_t b1) {
+    if (dx != nullptr) std::fill(dx + b0 * plane, dx + b1 * plane, 0.f);
+    depthwise_conv2d_backward_nhwc(g, x, wt, dy, dx, part_dwt + part * part_elems, b0, b1);
+  });
+  // dw[o][t] = part 0 + part 1 + ... in part order.
+  for (size_t o = 0; o < g.oc; ++o) {
+    for (size_t t = 0; t < taps; ++t) {
+      float s = 0.f;
+      for (size_t part = 0; part < parts; ++part) s += part_dwt[part * part_elems + t * g.oc + o];
+      dw[o * taps + t] = s;
+    }
+  }
+}
 
 }  // namespace fnn

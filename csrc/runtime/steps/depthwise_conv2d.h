@@ -30,4 +30,12 @@ struct DepthwiseConv2dParams : StepParams {
   QGemmColumns columns;
 };
 
+// ---- Training: groups == c, oc = m * c (m = 1: depthwise; m > 1: channel multiplier) -----
+// w is (oc, kh, kw, 1); output channel o reads input channel o / m. Same contracts as
+// conv2d_train_forward / conv2d_backward (conv2d.h), on direct loops.
+void depthwise_conv2d_train_forward(const Conv2dGeometry& g, const float* x, const float* w,
+                                    const float* bias, float lo, float hi, float* y);
+void depthwise_conv2d_backward(const Conv2dGeometry& g, const float* x, const float* w,
+                               const float* dy, float* dx, float* dw, float* db);
+
 }  // namespace fnn

@@ -1,6 +1,9 @@
 // maxpool2d (f32, or u8: a max-pool commutes with quantization) and avgpool2d (f32).
 #include "runtime/steps/pool2d.h"
 
+#include <algorithm>
+
+#include "memory/scratch.h"
 #include "runtime/parallel.h"
 #include "runtime/program.h"
 
@@ -51,5 +54,44 @@ class Pool2dStep final : public StepKindWith<Pool2dParams> {
 
 FNN_DEFINE_STEP_KIND(maxpool2d_step, Pool2dStep<true>)
 FNN_DEFINE_STEP_KIND(avgpool2d_step, Pool2dStep<false>)
+
+}  // namespace fnn
+
+// ---- Training -------------------------------------------------------------------------------
+
+namespace fnn {
+namespace {
+
+size_t train_threads() { return in_parallel_task() ? 1 : get_num_threads(); }
+
+}  // namespace
+
+void maxpool2d_train_forward(const Pool2dGeometry& g, const float* x, float* y) {
+  parallel_ranges(g.n * g.oh * g.ow, 512, train_threads(),
+                  [&](size_t b, size_t e) { maxpool2d_nhwc(g, x, y, b, e - b); });
+}
+
+void avgpool2d_train_forward(const Pool2dGeometry& g, const float* x, float* y) {
+  parallel_ranges(g.n * g.oh * g.ow, 512, train_threads(),
+                  [&](size_t b, size_t e) { avgpool2d_nhwc(g, x, y, b, e - b); });
+}
+
+// Windows of one image may overlap: images are the unit of work, so each dx value is summed
+// by one task in pixel order.
+void maxpool2d_backward(const Pool2dGeometry& g, const float* x, const float* y, const float* dy,
+                        float* dx) {
+  if (g.n == 0) return;
+  const size_t tasks = std::min(train_threads(), g.n);
+  ScratchBlock done(tasks * ((g.c + 63) / 64 * 64));
+  run_tasks(tasks, [&](size_t t) {
+    maxpool2d_backward_nhwc(g, x, y, dy, dx, g.n * t / tasks, g.n * (t + 1) / tasks,
+                            done.as<uint8_t>() + t * ((g.c + 63) / 64 * 64));
+  });
+}
+
+void avgpool2d_backward(const Pool2dGeometry& g, const float* dy, float* dx) {
+  parallel_ranges(g.n, 1, train_threads(),
+                  [&](size_t b0, size_t b1) { avgpool2d_backward_nhwc(g, dy, dx, b0, b1); });
+}
 
 }  // namespace fnn

@@ -14,4 +14,13 @@ struct Pool2dParams : StepParams {
   }
 };
 
+// ---- Training (float32 NHWC, g.n set) ----------------------------------------------------
+// Forwards: the inference loops over all pixels. Backwards overwrite dx; max-pool sends each
+// window's dy to the first tap (row-major) whose x equals y, recomputed from x and y.
+void maxpool2d_train_forward(const Pool2dGeometry& g, const float* x, float* y);
+void maxpool2d_backward(const Pool2dGeometry& g, const float* x, const float* y, const float* dy,
+                        float* dx);
+void avgpool2d_train_forward(const Pool2dGeometry& g, const float* x, float* y);
+void avgpool2d_backward(const Pool2dGeometry& g, const float* dy, float* dx);
+
 }  // namespace fnn
