@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['AddParams', 'ConcatParams', 'Conv2dGeometry', 'Conv2dParams', 'DenseParams', 'DepthwiseConv2dParams', 'FNN_FORMAT_VERSION', 'FormatError', 'GlobalAvgPoolParams', 'LayoutParams', 'PackedWeights', 'Pool', 'Pool2dGeometry', 'Pool2dParams', 'Program', 'ScaleShiftParams', 'Session', 'SoftmaxParams', 'SparseDenseParams', 'SparseMatrix', 'StepParams', 'active_isa', 'available_isas', 'dynamic_quant_params', 'feature_kernels_enabled', 'fnn_load', 'fnn_reseal', 'fnn_save', 'get_num_threads', 'largest_max_batch', 'matmul', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads', 'sparse_matrix', 'spmm', 'spmm_linear', 'step_kinds', 'xxh64']
+__all__: list[str] = ['AddParams', 'ConcatParams', 'Conv2dGeometry', 'Conv2dParams', 'DenseParams', 'DepthwiseConv2dParams', 'FNN_FORMAT_VERSION', 'FormatError', 'GlobalAvgPoolParams', 'LayoutParams', 'PackedWeights', 'Pool', 'Pool2dGeometry', 'Pool2dParams', 'Program', 'ScaleShiftParams', 'Session', 'SoftmaxParams', 'SparseDenseParams', 'SparseMatrix', 'StepParams', 'active_isa', 'adam_update', 'available_isas', 'avgpool2d_backward', 'avgpool2d_train_forward', 'clip_backward', 'conv2d_backward', 'conv2d_train_forward', 'dynamic_quant_params', 'feature_kernels_enabled', 'fnn_load', 'fnn_reseal', 'fnn_save', 'get_num_threads', 'largest_max_batch', 'matmul', 'maxpool2d_backward', 'maxpool2d_train_forward', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads', 'sgd_update', 'sgemm', 'sigmoid_backward', 'sparse_matrix', 'spmm', 'spmm_linear', 'step_kinds', 'xxh64']
 class Pool:
     """
     Thread-safe pool of 64-byte aligned blocks (native).
@@ -395,9 +395,33 @@ def active_isa() -> str:
     """
     The ISA level kernels called from this thread dispatch to now.
     """
+def adam_update(param: numpy.ndarray, grad: numpy.ndarray, m: numpy.ndarray, v: numpy.ndarray, *, lr: typing.SupportsFloat | typing.SupportsIndex, beta1: typing.SupportsFloat | typing.SupportsIndex, beta2: typing.SupportsFloat | typing.SupportsIndex, eps: typing.SupportsFloat | typing.SupportsIndex, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0, decoupled: bool = False, step: typing.SupportsInt | typing.SupportsIndex, mask: numpy.ndarray | None = None) -> None:
+    """
+    torch.optim.Adam (decoupled=False) / AdamW (decoupled=True) step in place; step is 1-based.
+    """
 def available_isas() -> list:
     """
     ISA levels this build and CPU can run, lowest first.
+    """
+def avgpool2d_backward(dy: numpy.ndarray, dx: numpy.ndarray, *, kernel: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], stride: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], padding: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]) -> None:
+    """
+    dx overwritten (count_include_pad=False).
+    """
+def avgpool2d_train_forward(x: numpy.ndarray, y: numpy.ndarray, *, kernel: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], stride: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], padding: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]) -> None:
+    """
+    Mean over the real inputs of each window.
+    """
+def clip_backward(y: numpy.ndarray, dy: numpy.ndarray, dx: numpy.ndarray, lo: typing.SupportsFloat | typing.SupportsIndex, hi: typing.SupportsFloat | typing.SupportsIndex) -> None:
+    """
+    dx = dy where lo < y < hi, else 0 (y: the clip's output; dx may be dy).
+    """
+def conv2d_backward(x: numpy.ndarray, w: numpy.ndarray, dy: numpy.ndarray, dx: numpy.ndarray | None, dw: numpy.ndarray, db: numpy.ndarray | None, *, stride: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], dilation: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], pads: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], groups: typing.SupportsInt | typing.SupportsIndex) -> None:
+    """
+    Gradients of conv2d_train_forward from dy (before the activation): dx (or None: skipped), dw and db (or None) overwritten.
+    """
+def conv2d_train_forward(x: numpy.ndarray, w: numpy.ndarray, bias: numpy.ndarray | None, y: numpy.ndarray, *, stride: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], dilation: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], pads: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], groups: typing.SupportsInt | typing.SupportsIndex, lo: typing.SupportsFloat | typing.SupportsIndex = ..., hi: typing.SupportsFloat | typing.SupportsIndex = ...) -> None:
+    """
+    y (N, OH, OW, O) = conv(x (N, H, W, C), w (O, kh, kw, C // groups)) + bias, clamped to [lo, hi]. pads: (top, left, bottom, right).
     """
 def dynamic_quant_params(a: numpy.ndarray) -> tuple[float, int]:
     """
@@ -424,6 +448,12 @@ def largest_max_batch(program: Program, threads: typing.SupportsInt | typing.Sup
     The largest max_batch <= limit whose arenas fit in budget bytes (0: none fits).
     """
 def matmul(a: numpy.ndarray, w: PackedWeights, out: numpy.ndarray, min: typing.SupportsFloat | typing.SupportsIndex, max: typing.SupportsFloat | typing.SupportsIndex, bf16_compute: bool) -> None:
+    ...
+def maxpool2d_backward(x: numpy.ndarray, y: numpy.ndarray, dy: numpy.ndarray, dx: numpy.ndarray, *, kernel: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], stride: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], padding: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]) -> None:
+    """
+    dx overwritten: each window's dy goes to the first position (row-major) where x equals y.
+    """
+def maxpool2d_train_forward(x: numpy.ndarray, y: numpy.ndarray, *, kernel: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], stride: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], padding: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]) -> None:
     ...
 def pack_weights(w: numpy.ndarray, kind: str, bias: numpy.ndarray | None, scales: numpy.ndarray | None, pool: Pool) -> PackedWeights:
     """
@@ -456,6 +486,18 @@ def set_isa(level: str) -> None:
 def set_num_threads(n: typing.SupportsInt | typing.SupportsIndex) -> None:
     """
     Threads of the library's pool (the caller counts as one).
+    """
+def sgd_update(param: numpy.ndarray, grad: numpy.ndarray, velocity: numpy.ndarray | None, *, lr: typing.SupportsFloat | typing.SupportsIndex, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.0, nesterov: bool = False, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0, mask: numpy.ndarray | None = None) -> None:
+    """
+    torch.optim.SGD's step in place (velocity: None when momentum == 0).
+    """
+def sgemm(a: numpy.ndarray, b: numpy.ndarray, out: numpy.ndarray, *, trans_a: bool = False, trans_b: bool = False, accumulate: bool = False, bias: numpy.ndarray | None = None) -> None:
+    """
+    out (M, N) = op(a) @ op(b) [+ bias], or out += op(a) @ op(b) with accumulate (float32).
+    """
+def sigmoid_backward(y: numpy.ndarray, dy: numpy.ndarray, dx: numpy.ndarray) -> None:
+    """
+    dx = dy * (1 - y) * y (y: the sigmoid's output; dx may be dy).
     """
 def sparse_matrix(rows: typing.SupportsInt | typing.SupportsIndex, cols: typing.SupportsInt | typing.SupportsIndex, bk: typing.SupportsInt | typing.SupportsIndex, values: str, indptr: numpy.ndarray, indices: numpy.ndarray, data: numpy.ndarray, pool: Pool) -> SparseMatrix:
     """
