@@ -494,3 +494,25 @@ def test_updates_reject_bad_arguments():
                           eps=1e-8, step=1)
     with pytest.raises(ValueError, match="lr must be finite"):
         _core.sgd_update(p, g, None, lr=float("nan"))
+
+
+def test_steady_state_allocates_nothing_from_the_os():
+    rng = np.random.default_rng(12)
+    x, w, b, kw = _conv_args(CONV_CASES[0], seed=12)
+    y = np.empty(conv_ref(x, w, b, **kw).shape, np.float32)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx, dw, db = np.empty_like(x), np.empty_like(w), np.empty_like(b)
+    a = rng.standard_normal((40, 30)).astype(np.float32)
+    out = np.empty((30, 20), np.float32)
+    bm = rng.standard_normal((40, 20)).astype(np.float32)
+
+    def step():
+        _core.conv2d_train_forward(x, w, b, y, **kw)
+        _core.conv2d_backward(x, w, dy, dx, dw, db, **kw)
+        _core.sgemm(a, bm, out, trans_a=True)
+
+    step()
+    before = _core._scratch_pool().stats()["os_allocations"]
+    for _ in range(3):
+        step()
+    assert _core._scratch_pool().stats()["os_allocations"] == before
