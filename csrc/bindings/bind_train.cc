@@ -5,7 +5,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <limits>
 #include <optional>
 #include <string>
@@ -31,15 +33,37 @@ using OptArray = std::optional<py::array>;
 
 constexpr int64_t kMaxDim = int64_t{1} << 24;  // as check_program's cap on conv geometry
 
-std::string shape_str(const std::vector<size_t>& s) {
+// A shape without the heap: the training step calls these bindings every batch and must
+// allocate nothing (tests/train/test_trainer.py counts it).
+struct Dims {
+  static constexpr size_t kMax = 8;
+  size_t d[kMax] = {};
+  size_t n = 0;
+  Dims() = default;
+  Dims(std::initializer_list<size_t> l) {
+    for (size_t v : l) d[n++] = v;
+  }
+  size_t size() const { return n; }
+  size_t operator[](size_t i) const { return d[i]; }
+  bool operator!=(const Dims& o) const {
+    if (n != o.n) return true;
+    for (size_t i = 0; i < n; ++i) {
+      if (d[i] != o.d[i]) return true;
+    }
+    return false;
+  }
+};
+
+std::string shape_str(const Dims& s) {
   std::string out = "(";
   for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
   return out + (s.size() == 1 ? ",)" : ")");
 }
 
-std::vector<size_t> shape_of(const py::array& a) {
-  std::vector<size_t> s(static_cast<size_t>(a.ndim()));
-  for (size_t i = 0; i < s.size(); ++i) s[i] = static_cast<size_t>(a.shape(static_cast<py::ssize_t>(i)));
+Dims shape_of(const py::array& a) {
+  Dims s;
+  s.n = std::min(static_cast<size_t>(a.ndim()), Dims::kMax);
+  for (size_t i = 0; i < s.n; ++i) s.d[i] = static_cast<size_t>(a.shape(static_cast<py::ssize_t>(i)));
   return s;
 }
 
@@ -58,7 +82,7 @@ void check_array(const py::array& a, const char* name, py::ssize_t ndim, bool ou
 }
 
 template <typename T>
-const T* in(const py::array& a, const char* name, const std::vector<size_t>& shape) {
+const T* in(const py::array& a, const char* name, const Dims& shape) {
   check_array<T>(a, name, static_cast<py::ssize_t>(shape.size()), false);
   if (shape_of(a) != shape) {
     throw py::value_error(std::string(name) + " has shape " + shape_str(shape_of(a)) + ", expected " +
@@ -68,7 +92,7 @@ const T* in(const py::array& a, const char* name, const std::vector<size_t>& sha
 }
 
 template <typename T>
-T* out(py::array& a, const char* name, const std::vector<size_t>& shape) {
+T* out(py::array& a, const char* name, const Dims& shape) {
   in<T>(a, name, shape);
   if (!a.writeable()) throw py::value_error(std::string(name) + " is read-only");
   return static_cast<T*>(a.mutable_data());
@@ -112,7 +136,7 @@ Conv2dGeometry conv_geometry(const py::array& x, const py::array& w, Pair stride
   check_array<float>(x, "x", 4, false);
   check_array<float>(w, "w", 4, false);
   Conv2dGeometry g;
-  const std::vector<size_t> xs = shape_of(x), ws = shape_of(w);
+  const Dims xs = shape_of(x), ws = shape_of(w);
   g.n = xs[0];
   g.h = dim(static_cast<int64_t>(xs[1]), "x's height", 1);
   g.w = dim(static_cast<int64_t>(xs[2]), "x's width", 1);
@@ -147,7 +171,7 @@ Conv2dGeometry conv_geometry(const py::array& x, const py::array& w, Pair stride
 Pool2dGeometry pool_geometry(const py::array& x_or_dx, const char* name, Pair kernel, Pair stride,
                              Pair padding) {
   check_array<float>(x_or_dx, name, 4, false);
-  const std::vector<size_t> xs = shape_of(x_or_dx);
+  const Dims xs = shape_of(x_or_dx);
   Pool2dGeometry g;
   g.n = xs[0];
   g.h = dim(static_cast<int64_t>(xs[1]), "the input height", 1);
@@ -194,16 +218,94 @@ void finite_param(double v, const char* name, bool nonneg) {
   }
 }
 
+// What a layer's training calls keep from call to call: pybind11 dispatches a call of at most
+// six arguments without touching the heap, so the per-layer constants travel in one object.
+struct ConvTrainGeometry {
+  Pair stride{1, 1}, dilation{1, 1};
+  Quad pads{0, 0, 0, 0};
+  int64_t groups = 1;
+  float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+};
+
+struct PoolTrainGeometry {
+  Pair kernel{1, 1}, stride{1, 1}, padding{0, 0};
+};
+
+struct SgdConfig {
+  float lr = 0.f, momentum = 0.f, weight_decay = 0.f;
+  bool nesterov = false;
+};
+
+struct AdamConfig {
+  double lr = 0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
+  bool decoupled = false;
+  int64_t step = 1;
+};
+
 }  // namespace
 
 void bind_train(py::module_& m) {
+  const float inf = std::numeric_limits<float>::infinity();
+  py::class_<ConvTrainGeometry>(m, "Conv2dTrainGeometry",
+                                "A convolution's constants for conv2d_train_forward / conv2d_backward.")
+      .def(py::init([](Pair stride, Pair dilation, Quad pads, int64_t groups, float lo, float hi) {
+             if (!(lo <= hi)) throw py::value_error("lo must be <= hi");
+             if (groups < 1) throw py::value_error("groups must be >= 1");
+             return ConvTrainGeometry{stride, dilation, pads, groups, lo, hi};
+           }),
+           py::kw_only(), py::arg("stride"), py::arg("dilation"), py::arg("pads"), py::arg("groups"),
+           py::arg("lo") = -inf, py::arg("hi") = inf)
+      .def_readonly("stride", &ConvTrainGeometry::stride)
+      .def_readonly("dilation", &ConvTrainGeometry::dilation)
+      .def_readonly("pads", &ConvTrainGeometry::pads)
+      .def_readonly("groups", &ConvTrainGeometry::groups)
+      .def_readonly("lo", &ConvTrainGeometry::lo)
+      .def_readonly("hi", &ConvTrainGeometry::hi);
+  py::class_<PoolTrainGeometry>(m, "Pool2dTrainGeometry", "A pool's window for the pool training kernels.")
+      .def(py::init([](Pair kernel, Pair stride, Pair padding) {
+             return PoolTrainGeometry{kernel, stride, padding};
+           }),
+           py::kw_only(), py::arg("kernel"), py::arg("stride"), py::arg("padding"))
+      .def_readonly("kernel", &PoolTrainGeometry::kernel)
+      .def_readonly("stride", &PoolTrainGeometry::stride)
+      .def_readonly("padding", &PoolTrainGeometry::padding);
+  py::class_<SgdConfig>(m, "SgdConfig", "torch.optim.SGD's hyper-parameters (lr may change per step).")
+      .def(py::init([](float lr, float momentum, bool nesterov, float weight_decay) {
+             return SgdConfig{lr, momentum, weight_decay, nesterov};
+           }),
+           py::kw_only(), py::arg("lr"), py::arg("momentum") = 0.0f, py::arg("nesterov") = false,
+           py::arg("weight_decay") = 0.0f)
+      .def_readwrite("lr", &SgdConfig::lr)
+      .def_readonly("momentum", &SgdConfig::momentum)
+      .def_readonly("nesterov", &SgdConfig::nesterov)
+      .def_readonly("weight_decay", &SgdConfig::weight_decay);
+  py::class_<AdamConfig>(m, "AdamConfig",
+                         "torch.optim.Adam / AdamW's hyper-parameters (lr and the 1-based step change).")
+      .def(py::init([](double lr, double beta1, double beta2, double eps, double weight_decay, bool decoupled,
+                       int64_t step) {
+             return AdamConfig{lr, beta1, beta2, eps, weight_decay, decoupled, step};
+           }),
+           py::kw_only(), py::arg("lr"), py::arg("beta1") = 0.9, py::arg("beta2") = 0.999, py::arg("eps") = 1e-8,
+           py::arg("weight_decay") = 0.0, py::arg("decoupled") = false, py::arg("step") = 1)
+      .def_readwrite("lr", &AdamConfig::lr)
+      .def_readwrite("step", &AdamConfig::step)
+      .def_readonly("beta1", &AdamConfig::beta1)
+      .def_readonly("beta2", &AdamConfig::beta2)
+      .def_readonly("eps", &AdamConfig::eps)
+      .def_readonly("weight_decay", &AdamConfig::weight_decay)
+      .def_readonly("decoupled", &AdamConfig::decoupled);
+
   m.def(
       "sgemm",
-      [](const py::array& a, const py::array& b, py::array& c_arr, bool trans_a, bool trans_b,
+      [](const py::array& a, const py::array& b, py::array& c_arr, const std::string& trans,
          bool accumulate, const OptArray& bias) {
+        if (trans.size() != 2 || (trans[0] != 'n' && trans[0] != 't') || (trans[1] != 'n' && trans[1] != 't')) {
+          throw py::value_error("trans must be 'nn', 'tn', 'nt' or 'tt' (a, then b), got '" + trans + "'");
+        }
+        const bool trans_a = trans[0] == 't', trans_b = trans[1] == 't';
         check_array<float>(a, "a", 2, false);
         check_array<float>(b, "b", 2, false);
-        const std::vector<size_t> as = shape_of(a), bs = shape_of(b);
+        const Dims as = shape_of(a), bs = shape_of(b);
         const size_t m = trans_a ? as[1] : as[0], k = trans_a ? as[0] : as[1];
         const size_t kb = trans_b ? bs[1] : bs[0], n = trans_b ? bs[0] : bs[1];
         if (kb != k) {
@@ -225,16 +327,16 @@ void bind_train(py::module_& m) {
         sgemm(trans_a, trans_b, m, n, k, ap, as[1], bptr, bs[1], c, n, bp, accumulate);
       },
       py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("out").noconvert(), py::kw_only(),
-      py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("accumulate") = false,
-      py::arg("bias").noconvert() = py::none(),
-      "out (M, N) = op(a) @ op(b) [+ bias], or out += op(a) @ op(b) with accumulate (float32).");
+      py::arg("trans") = "nn", py::arg("accumulate") = false, py::arg("bias").noconvert() = py::none(),
+      "out (M, N) = op(a) @ op(b) [+ bias], or out += op(a) @ op(b) with accumulate (float32); "
+      "trans: 'nn', 'tn' (a transposed), 'nt' (b transposed) or 'tt'.");
 
   m.def(
       "conv2d_train_forward",
-      [](const py::array& x, const py::array& w, const OptArray& bias, py::array& y, Pair stride,
-         Pair dilation, Quad pads, int64_t groups, float lo, float hi) {
-        Conv2dGeometry g = conv_geometry(x, w, stride, dilation, pads, groups);
-        if (!(lo <= hi)) throw py::value_error("lo must be <= hi");
+      [](const py::array& x, const py::array& w, const OptArray& bias, py::array& y,
+         const ConvTrainGeometry& geo) {
+        Conv2dGeometry g = conv_geometry(x, w, geo.stride, geo.dilation, geo.pads, geo.groups);
+        const float lo = geo.lo, hi = geo.hi;
         const float* bp = bias ? in<float>(*bias, "bias", {g.oc}) : nullptr;
         float* yp = out<float>(y, "y", {g.n, g.oh, g.ow, g.oc});
         no_overlap(y, "y", x, "x");
@@ -246,25 +348,22 @@ void bind_train(py::module_& m) {
         conv2d_train_forward(g, xp, wp, bp, lo, hi, yp);
       },
       py::arg("x").noconvert(), py::arg("w").noconvert(), py::arg("bias").noconvert(),
-      py::arg("y").noconvert(), py::kw_only(), py::arg("stride"), py::arg("dilation"), py::arg("pads"),
-      py::arg("groups"), py::arg("lo") = -std::numeric_limits<float>::infinity(),
-      py::arg("hi") = std::numeric_limits<float>::infinity(),
+      py::arg("y").noconvert(), py::arg("geometry"),
       "y (N, OH, OW, O) = conv(x (N, H, W, C), w (O, kh, kw, C // groups)) + bias, clamped to "
       "[lo, hi]. pads: (top, left, bottom, right).");
 
   m.def(
       "conv2d_backward",
       [](const py::array& x, const py::array& w, const py::array& dy, OptArray& dx, py::array& dw,
-         OptArray& db, Pair stride, Pair dilation, Quad pads, int64_t groups) {
-        Conv2dGeometry g = conv_geometry(x, w, stride, dilation, pads, groups);
+         const ConvTrainGeometry& geo) {
+        Conv2dGeometry g = conv_geometry(x, w, geo.stride, geo.dilation, geo.pads, geo.groups);
         const float* dyp = in<float>(dy, "dy", {g.n, g.oh, g.ow, g.oc});
         float* dxp = dx ? out<float>(*dx, "dx", {g.n, g.h, g.w, g.c}) : nullptr;
         float* dwp = out<float>(dw, "dw", shape_of(w));
-        float* dbp = db ? out<float>(*db, "db", {g.oc}) : nullptr;
-        std::vector<std::pair<const py::array*, const char*>> outs{{&dw, "dw"}};
-        if (dx) outs.push_back({&*dx, "dx"});
-        if (db) outs.push_back({&*db, "db"});
-        for (size_t i = 0; i < outs.size(); ++i) {
+        std::pair<const py::array*, const char*> outs[3] = {{&dw, "dw"}};
+        size_t n_outs = 1;
+        if (dx) outs[n_outs++] = {&*dx, "dx"};
+        for (size_t i = 0; i < n_outs; ++i) {
           no_overlap(*outs[i].first, outs[i].second, x, "x");
           no_overlap(*outs[i].first, outs[i].second, w, "w");
           no_overlap(*outs[i].first, outs[i].second, dy, "dy");
@@ -273,32 +372,46 @@ void bind_train(py::module_& m) {
         const auto* xp = static_cast<const float*>(x.data());
         const auto* wp = static_cast<const float*>(w.data());
         py::gil_scoped_release nogil;
-        conv2d_backward(g, xp, wp, dyp, dxp, dwp, dbp);
+        conv2d_backward(g, xp, wp, dyp, dxp, dwp, nullptr);
       },
       py::arg("x").noconvert(), py::arg("w").noconvert(), py::arg("dy").noconvert(),
-      py::arg("dx").noconvert(), py::arg("dw").noconvert(), py::arg("db").noconvert(), py::kw_only(),
-      py::arg("stride"), py::arg("dilation"), py::arg("pads"), py::arg("groups"),
-      "Gradients of conv2d_train_forward from dy (before the activation): dx (or None: skipped), "
-      "dw and db (or None) overwritten.");
+      py::arg("dx").noconvert(), py::arg("dw").noconvert(), py::arg("geometry"),
+      "Gradients of conv2d_train_forward from dy (before the activation): dx (or None: skipped) "
+      "and dw overwritten (the bias gradient: bias_backward).");
+
+  m.def(
+      "bias_backward",
+      [](const py::array& dy, py::array& db) {
+        check_array<float>(dy, "dy", -1, false);
+        if (dy.ndim() < 1) throw py::value_error("dy must have at least one dimension");
+        const size_t c = static_cast<size_t>(dy.shape(dy.ndim() - 1));
+        float* dbp = out<float>(db, "db", {c});
+        no_overlap(db, "db", dy, "dy");
+        const size_t rows = c == 0 ? 0 : static_cast<size_t>(dy.size()) / c;
+        const auto* dyp = static_cast<const float*>(dy.data());
+        py::gil_scoped_release nogil;
+        sum_rows_nhwc(rows, c, dyp, dbp);
+      },
+      py::arg("dy").noconvert(), py::arg("db").noconvert(),
+      "db (C,) overwritten with the sum of dy (..., C) over every axis but the last (in double).");
 
   m.def(
       "maxpool2d_train_forward",
-      [](const py::array& x, py::array& y, Pair kernel, Pair stride, Pair padding) {
-        const Pool2dGeometry g = pool_geometry(x, "x", kernel, stride, padding);
+      [](const py::array& x, py::array& y, const PoolTrainGeometry& geo) {
+        const Pool2dGeometry g = pool_geometry(x, "x", geo.kernel, geo.stride, geo.padding);
         float* yp = out<float>(y, "y", {g.n, g.oh, g.ow, g.c});
         no_overlap(y, "y", x, "x");
         const auto* xp = static_cast<const float*>(x.data());
         py::gil_scoped_release nogil;
         maxpool2d_train_forward(g, xp, yp);
       },
-      py::arg("x").noconvert(), py::arg("y").noconvert(), py::kw_only(), py::arg("kernel"),
-      py::arg("stride"), py::arg("padding"));
+      py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("geometry"));
 
   m.def(
       "maxpool2d_backward",
-      [](const py::array& x, const py::array& y, const py::array& dy, py::array& dx, Pair kernel,
-         Pair stride, Pair padding) {
-        const Pool2dGeometry g = pool_geometry(x, "x", kernel, stride, padding);
+      [](const py::array& x, const py::array& y, const py::array& dy, py::array& dx,
+         const PoolTrainGeometry& geo) {
+        const Pool2dGeometry g = pool_geometry(x, "x", geo.kernel, geo.stride, geo.padding);
         const float* yp = in<float>(y, "y", {g.n, g.oh, g.ow, g.c});
         const float* dyp = in<float>(dy, "dy", {g.n, g.oh, g.ow, g.c});
         float* dxp = out<float>(dx, "dx", {g.n, g.h, g.w, g.c});
@@ -310,34 +423,32 @@ void bind_train(py::module_& m) {
         maxpool2d_backward(g, xp, yp, dyp, dxp);
       },
       py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("dy").noconvert(),
-      py::arg("dx").noconvert(), py::kw_only(), py::arg("kernel"), py::arg("stride"), py::arg("padding"),
+      py::arg("dx").noconvert(), py::arg("geometry"),
       "dx overwritten: each window's dy goes to the first position (row-major) where x equals y.");
 
   m.def(
       "avgpool2d_train_forward",
-      [](const py::array& x, py::array& y, Pair kernel, Pair stride, Pair padding) {
-        const Pool2dGeometry g = pool_geometry(x, "x", kernel, stride, padding);
+      [](const py::array& x, py::array& y, const PoolTrainGeometry& geo) {
+        const Pool2dGeometry g = pool_geometry(x, "x", geo.kernel, geo.stride, geo.padding);
         float* yp = out<float>(y, "y", {g.n, g.oh, g.ow, g.c});
         no_overlap(y, "y", x, "x");
         const auto* xp = static_cast<const float*>(x.data());
         py::gil_scoped_release nogil;
         avgpool2d_train_forward(g, xp, yp);
       },
-      py::arg("x").noconvert(), py::arg("y").noconvert(), py::kw_only(), py::arg("kernel"),
-      py::arg("stride"), py::arg("padding"), "Mean over the real inputs of each window.");
+      py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("geometry"), "Mean over the real inputs of each window.");
 
   m.def(
       "avgpool2d_backward",
-      [](const py::array& dy, py::array& dx, Pair kernel, Pair stride, Pair padding) {
-        const Pool2dGeometry g = pool_geometry(dx, "dx", kernel, stride, padding);
+      [](const py::array& dy, py::array& dx, const PoolTrainGeometry& geo) {
+        const Pool2dGeometry g = pool_geometry(dx, "dx", geo.kernel, geo.stride, geo.padding);
         const float* dyp = in<float>(dy, "dy", {g.n, g.oh, g.ow, g.c});
         float* dxp = out<float>(dx, "dx", {g.n, g.h, g.w, g.c});
         no_overlap(dx, "dx", dy, "dy");
         py::gil_scoped_release nogil;
         avgpool2d_backward(g, dyp, dxp);
       },
-      py::arg("dy").noconvert(), py::arg("dx").noconvert(), py::kw_only(), py::arg("kernel"),
-      py::arg("stride"), py::arg("padding"), "dx overwritten (count_include_pad=False).");
+      py::arg("dy").noconvert(), py::arg("dx").noconvert(), py::arg("geometry"), "dx overwritten (count_include_pad=False).");
 
   m.def(
       "clip_backward",
@@ -355,6 +466,66 @@ void bind_train(py::module_& m) {
       },
       py::arg("y").noconvert(), py::arg("dy").noconvert(), py::arg("dx").noconvert(), py::arg("lo"),
       py::arg("hi"), "dx = dy where lo < y < hi, else 0 (y: the clip's output; dx may be dy).");
+
+  m.def(
+      "softmax_forward",
+      [](const py::array& x, py::array& y) {
+        check_array<float>(x, "x", 2, false);
+        const Dims xs = shape_of(x);
+        float* yp = out<float>(y, "y", xs);
+        if (x.data() != y.data()) no_overlap(y, "y", x, "x");
+        const auto* xp = static_cast<const float*>(x.data());
+        if (xs[1] == 0) return;
+        py::gil_scoped_release nogil;
+        softmax_rows_f32(xs[0], xs[1], xp, yp);
+      },
+      py::arg("x").noconvert(), py::arg("y").noconvert(), "y = softmax(x) along axis 1 (y may be x).");
+
+  m.def(
+      "softmax_backward",
+      [](const py::array& y, const py::array& dy, py::array& dx) {
+        check_array<float>(y, "y", 2, false);
+        const Dims ys = shape_of(y);
+        const float* dyp = in<float>(dy, "dy", ys);
+        float* dxp = out<float>(dx, "dx", ys);
+        if (dx.data() != dy.data()) no_overlap(dx, "dx", dy, "dy");
+        no_overlap(dx, "dx", y, "y");
+        const auto* yp = static_cast<const float*>(y.data());
+        py::gil_scoped_release nogil;
+        softmax_backward_f32(ys[0], ys[1], yp, dyp, dxp);
+      },
+      py::arg("y").noconvert(), py::arg("dy").noconvert(), py::arg("dx").noconvert(),
+      "dx = y * (dy - sum(dy * y)) per row (y: the softmax's output; dx may be dy).");
+
+  m.def(
+      "softmax_cross_entropy",
+      [](const py::array& z, const py::array& labels, py::array& dz, double scale) {
+        check_array<float>(z, "z", 2, false);
+        const Dims zs = shape_of(z);
+        const auto* lp = in<int64_t>(labels, "labels", {zs[0]});
+        float* dzp = out<float>(dz, "dz", zs);
+        no_overlap(dz, "dz", z, "z");
+        no_overlap(dz, "dz", labels, "labels");
+        if (zs[0] == 0) return 0.0;
+        if (zs[1] == 0) throw py::value_error("z has no classes");
+        for (size_t r = 0; r < zs[0]; ++r) {
+          if (lp[r] < 0 || static_cast<size_t>(lp[r]) >= zs[1]) {
+            throw py::value_error("labels[" + std::to_string(r) + "] = " + std::to_string(lp[r]) +
+                                  " is not a class index in [0, " + std::to_string(zs[1]) + ")");
+          }
+        }
+        if (!std::isfinite(scale)) throw py::value_error("scale must be finite");
+        const auto* zp = static_cast<const float*>(z.data());
+        double total;
+        {
+          py::gil_scoped_release nogil;
+          total = softmax_cross_entropy_f32(zs[0], zs[1], zp, lp, dzp, static_cast<float>(scale / zs[0]));
+        }
+        return total / static_cast<double>(zs[0]);
+      },
+      py::arg("z").noconvert(), py::arg("labels").noconvert(), py::arg("dz").noconvert(), py::arg("scale") = 1.0,
+      "Mean softmax cross-entropy of logits z (N, K) and int64 labels (N,); dz = scale * (softmax(z) - "
+      "onehot) / N. Raises ValueError for a label outside [0, K).");
 
   m.def(
       "sigmoid_backward",
@@ -375,8 +546,9 @@ void bind_train(py::module_& m) {
 
   m.def(
       "sgd_update",
-      [](py::array& param, py::array& grad, OptArray& velocity, float lr, float momentum, bool nesterov,
-         float weight_decay, const OptArray& mask) {
+      [](py::array& param, py::array& grad, OptArray& velocity, const OptArray& mask, const SgdConfig& cfg) {
+        const float lr = cfg.lr, momentum = cfg.momentum, weight_decay = cfg.weight_decay;
+        const bool nesterov = cfg.nesterov;
         const size_t n = flat<float>(param, "param", true, static_cast<size_t>(-1), "");
         flat<float>(grad, "grad", true, n, "param");
         finite_param(lr, "lr", true);
@@ -404,14 +576,17 @@ void bind_train(py::module_& m) {
         sgd_update(n, pp, gp, vp, mp, args);
       },
       py::arg("param").noconvert(), py::arg("grad").noconvert(), py::arg("velocity").noconvert(),
-      py::kw_only(), py::arg("lr"), py::arg("momentum") = 0.0f, py::arg("nesterov") = false,
-      py::arg("weight_decay") = 0.0f, py::arg("mask").noconvert() = py::none(),
+      py::arg("mask").noconvert(), py::arg("config"),
       "torch.optim.SGD's step in place (velocity: None when momentum == 0).");
 
   m.def(
       "adam_update",
-      [](py::array& param, py::array& grad, py::array& m1, py::array& v2, double lr, double beta1,
-         double beta2, double eps, double weight_decay, bool decoupled, int64_t step, const OptArray& mask) {
+      [](py::array& param, py::array& grad, py::array& m1, py::array& v2, const OptArray& mask,
+         const AdamConfig& cfg) {
+        const double lr = cfg.lr, beta1 = cfg.beta1, beta2 = cfg.beta2, eps = cfg.eps,
+                     weight_decay = cfg.weight_decay;
+        const bool decoupled = cfg.decoupled;
+        const int64_t step = cfg.step;
         const size_t n = flat<float>(param, "param", true, static_cast<size_t>(-1), "");
         flat<float>(grad, "grad", true, n, "param");
         flat<float>(m1, "m", true, n, "param");
@@ -444,9 +619,7 @@ void bind_train(py::module_& m) {
         adam_update(n, pp, gp, mptr, vptr, mp, args);
       },
       py::arg("param").noconvert(), py::arg("grad").noconvert(), py::arg("m").noconvert(),
-      py::arg("v").noconvert(), py::kw_only(), py::arg("lr"), py::arg("beta1"), py::arg("beta2"),
-      py::arg("eps"), py::arg("weight_decay") = 0.0, py::arg("decoupled") = false, py::arg("step"),
-      py::arg("mask").noconvert() = py::none(),
+      py::arg("v").noconvert(), py::arg("mask").noconvert(), py::arg("config"),
       "torch.optim.Adam (decoupled=False) / AdamW (decoupled=True) step in place; step is 1-based.");
 }
 

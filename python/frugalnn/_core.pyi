@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['AddParams', 'ConcatParams', 'Conv2dGeometry', 'Conv2dParams', 'DenseParams', 'DepthwiseConv2dParams', 'FNN_FORMAT_VERSION', 'FormatError', 'GlobalAvgPoolParams', 'LayoutParams', 'PackedWeights', 'Pool', 'Pool2dGeometry', 'Pool2dParams', 'Program', 'ScaleShiftParams', 'Session', 'SoftmaxParams', 'SparseDenseParams', 'SparseMatrix', 'StepParams', 'active_isa', 'adam_update', 'available_isas', 'avgpool2d_backward', 'avgpool2d_train_forward', 'clip_backward', 'conv2d_backward', 'conv2d_train_forward', 'dynamic_quant_params', 'feature_kernels_enabled', 'fnn_load', 'fnn_reseal', 'fnn_save', 'get_num_threads', 'largest_max_batch', 'matmul', 'maxpool2d_backward', 'maxpool2d_train_forward', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads', 'sgd_update', 'sgemm', 'sigmoid_backward', 'sparse_matrix', 'spmm', 'spmm_linear', 'step_kinds', 'xxh64']
+__all__: list[str] = ['AdamConfig', 'AddParams', 'ConcatParams', 'Conv2dGeometry', 'Conv2dParams', 'Conv2dTrainGeometry', 'DenseParams', 'DepthwiseConv2dParams', 'FNN_FORMAT_VERSION', 'FormatError', 'GlobalAvgPoolParams', 'LayoutParams', 'PackedWeights', 'Pool', 'Pool2dGeometry', 'Pool2dParams', 'Pool2dTrainGeometry', 'Program', 'ScaleShiftParams', 'Session', 'SgdConfig', 'SoftmaxParams', 'SparseDenseParams', 'SparseMatrix', 'StepParams', 'active_isa', 'adam_update', 'available_isas', 'avgpool2d_backward', 'avgpool2d_train_forward', 'bias_backward', 'clip_backward', 'conv2d_backward', 'conv2d_train_forward', 'dynamic_quant_params', 'feature_kernels_enabled', 'fnn_load', 'fnn_reseal', 'fnn_save', 'get_num_threads', 'largest_max_batch', 'matmul', 'maxpool2d_backward', 'maxpool2d_train_forward', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads', 'sgd_update', 'sgemm', 'sigmoid_backward', 'softmax_backward', 'softmax_cross_entropy', 'softmax_forward', 'sparse_matrix', 'spmm', 'spmm_linear', 'step_kinds', 'xxh64']
 class Pool:
     """
     Thread-safe pool of 64-byte aligned blocks (native).
@@ -331,6 +331,99 @@ class FormatError(ValueError):
     """
     A file is not a valid .fnn file (truncated, corrupted, another format version): the message says what is wrong and where. A ValueError.
     """
+class Conv2dTrainGeometry:
+    """
+    A convolution's constants for conv2d_train_forward / conv2d_backward.
+    """
+    def __init__(self, *, stride: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], dilation: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], pads: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], groups: typing.SupportsInt | typing.SupportsIndex, lo: typing.SupportsFloat | typing.SupportsIndex = ..., hi: typing.SupportsFloat | typing.SupportsIndex = ...) -> None:
+        ...
+    @property
+    def dilation(self) -> tuple[int, int]:
+        ...
+    @property
+    def groups(self) -> int:
+        ...
+    @property
+    def hi(self) -> float:
+        ...
+    @property
+    def lo(self) -> float:
+        ...
+    @property
+    def pads(self) -> tuple[int, int, int, int]:
+        ...
+    @property
+    def stride(self) -> tuple[int, int]:
+        ...
+class Pool2dTrainGeometry:
+    """
+    A pool's window for the pool training kernels.
+    """
+    def __init__(self, *, kernel: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], stride: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], padding: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]) -> None:
+        ...
+    @property
+    def kernel(self) -> tuple[int, int]:
+        ...
+    @property
+    def padding(self) -> tuple[int, int]:
+        ...
+    @property
+    def stride(self) -> tuple[int, int]:
+        ...
+class SgdConfig:
+    """
+    torch.optim.SGD's hyper-parameters (lr may change per step).
+    """
+    def __init__(self, *, lr: typing.SupportsFloat | typing.SupportsIndex, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.0, nesterov: bool = False, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+        ...
+    @property
+    def lr(self) -> float:
+        ...
+    @lr.setter
+    def lr(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def momentum(self) -> float:
+        ...
+    @property
+    def nesterov(self) -> bool:
+        ...
+    @property
+    def weight_decay(self) -> float:
+        ...
+class AdamConfig:
+    """
+    torch.optim.Adam / AdamW's hyper-parameters (lr and the 1-based step change).
+    """
+    def __init__(self, *, lr: typing.SupportsFloat | typing.SupportsIndex, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.999, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-08, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0, decoupled: bool = False, step: typing.SupportsInt | typing.SupportsIndex = 1) -> None:
+        ...
+    @property
+    def beta1(self) -> float:
+        ...
+    @property
+    def beta2(self) -> float:
+        ...
+    @property
+    def decoupled(self) -> bool:
+        ...
+    @property
+    def eps(self) -> float:
+        ...
+    @property
+    def lr(self) -> float:
+        ...
+    @lr.setter
+    def lr(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def step(self) -> int:
+        ...
+    @step.setter
+    def step(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def weight_decay(self) -> float:
+        ...
 def _isa_env() -> tuple[str, bool, str]:
     """
     (value, invalid, message) of FRUGALNN_ISA as read at load time.
@@ -395,7 +488,7 @@ def active_isa() -> str:
     """
     The ISA level kernels called from this thread dispatch to now.
     """
-def adam_update(param: numpy.ndarray, grad: numpy.ndarray, m: numpy.ndarray, v: numpy.ndarray, *, lr: typing.SupportsFloat | typing.SupportsIndex, beta1: typing.SupportsFloat | typing.SupportsIndex, beta2: typing.SupportsFloat | typing.SupportsIndex, eps: typing.SupportsFloat | typing.SupportsIndex, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0, decoupled: bool = False, step: typing.SupportsInt | typing.SupportsIndex, mask: numpy.ndarray | None = None) -> None:
+def adam_update(param: numpy.ndarray, grad: numpy.ndarray, m: numpy.ndarray, v: numpy.ndarray, mask: numpy.ndarray | None, config: AdamConfig) -> None:
     """
     torch.optim.Adam (decoupled=False) / AdamW (decoupled=True) step in place; step is 1-based.
     """
@@ -403,23 +496,27 @@ def available_isas() -> list:
     """
     ISA levels this build and CPU can run, lowest first.
     """
-def avgpool2d_backward(dy: numpy.ndarray, dx: numpy.ndarray, *, kernel: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], stride: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], padding: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]) -> None:
+def avgpool2d_backward(dy: numpy.ndarray, dx: numpy.ndarray, geometry: Pool2dTrainGeometry) -> None:
     """
     dx overwritten (count_include_pad=False).
     """
-def avgpool2d_train_forward(x: numpy.ndarray, y: numpy.ndarray, *, kernel: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], stride: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], padding: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]) -> None:
+def avgpool2d_train_forward(x: numpy.ndarray, y: numpy.ndarray, geometry: Pool2dTrainGeometry) -> None:
     """
     Mean over the real inputs of each window.
+    """
+def bias_backward(dy: numpy.ndarray, db: numpy.ndarray) -> None:
+    """
+    db (C,) overwritten with the sum of dy (..., C) over every axis but the last (in double).
     """
 def clip_backward(y: numpy.ndarray, dy: numpy.ndarray, dx: numpy.ndarray, lo: typing.SupportsFloat | typing.SupportsIndex, hi: typing.SupportsFloat | typing.SupportsIndex) -> None:
     """
     dx = dy where lo < y < hi, else 0 (y: the clip's output; dx may be dy).
     """
-def conv2d_backward(x: numpy.ndarray, w: numpy.ndarray, dy: numpy.ndarray, dx: numpy.ndarray | None, dw: numpy.ndarray, db: numpy.ndarray | None, *, stride: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], dilation: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], pads: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], groups: typing.SupportsInt | typing.SupportsIndex) -> None:
+def conv2d_backward(x: numpy.ndarray, w: numpy.ndarray, dy: numpy.ndarray, dx: numpy.ndarray | None, dw: numpy.ndarray, geometry: Conv2dTrainGeometry) -> None:
     """
-    Gradients of conv2d_train_forward from dy (before the activation): dx (or None: skipped), dw and db (or None) overwritten.
+    Gradients of conv2d_train_forward from dy (before the activation): dx (or None: skipped) and dw overwritten (the bias gradient: bias_backward).
     """
-def conv2d_train_forward(x: numpy.ndarray, w: numpy.ndarray, bias: numpy.ndarray | None, y: numpy.ndarray, *, stride: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], dilation: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], pads: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], groups: typing.SupportsInt | typing.SupportsIndex, lo: typing.SupportsFloat | typing.SupportsIndex = ..., hi: typing.SupportsFloat | typing.SupportsIndex = ...) -> None:
+def conv2d_train_forward(x: numpy.ndarray, w: numpy.ndarray, bias: numpy.ndarray | None, y: numpy.ndarray, geometry: Conv2dTrainGeometry) -> None:
     """
     y (N, OH, OW, O) = conv(x (N, H, W, C), w (O, kh, kw, C // groups)) + bias, clamped to [lo, hi]. pads: (top, left, bottom, right).
     """
@@ -449,11 +546,11 @@ def largest_max_batch(program: Program, threads: typing.SupportsInt | typing.Sup
     """
 def matmul(a: numpy.ndarray, w: PackedWeights, out: numpy.ndarray, min: typing.SupportsFloat | typing.SupportsIndex, max: typing.SupportsFloat | typing.SupportsIndex, bf16_compute: bool) -> None:
     ...
-def maxpool2d_backward(x: numpy.ndarray, y: numpy.ndarray, dy: numpy.ndarray, dx: numpy.ndarray, *, kernel: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], stride: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], padding: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]) -> None:
+def maxpool2d_backward(x: numpy.ndarray, y: numpy.ndarray, dy: numpy.ndarray, dx: numpy.ndarray, geometry: Pool2dTrainGeometry) -> None:
     """
     dx overwritten: each window's dy goes to the first position (row-major) where x equals y.
     """
-def maxpool2d_train_forward(x: numpy.ndarray, y: numpy.ndarray, *, kernel: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], stride: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], padding: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]) -> None:
+def maxpool2d_train_forward(x: numpy.ndarray, y: numpy.ndarray, geometry: Pool2dTrainGeometry) -> None:
     ...
 def pack_weights(w: numpy.ndarray, kind: str, bias: numpy.ndarray | None, scales: numpy.ndarray | None, pool: Pool) -> PackedWeights:
     """
@@ -487,17 +584,29 @@ def set_num_threads(n: typing.SupportsInt | typing.SupportsIndex) -> None:
     """
     Threads of the library's pool (the caller counts as one).
     """
-def sgd_update(param: numpy.ndarray, grad: numpy.ndarray, velocity: numpy.ndarray | None, *, lr: typing.SupportsFloat | typing.SupportsIndex, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.0, nesterov: bool = False, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0, mask: numpy.ndarray | None = None) -> None:
+def sgd_update(param: numpy.ndarray, grad: numpy.ndarray, velocity: numpy.ndarray | None, mask: numpy.ndarray | None, config: SgdConfig) -> None:
     """
     torch.optim.SGD's step in place (velocity: None when momentum == 0).
     """
-def sgemm(a: numpy.ndarray, b: numpy.ndarray, out: numpy.ndarray, *, trans_a: bool = False, trans_b: bool = False, accumulate: bool = False, bias: numpy.ndarray | None = None) -> None:
+def sgemm(a: numpy.ndarray, b: numpy.ndarray, out: numpy.ndarray, *, trans: str = 'nn', accumulate: bool = False, bias: numpy.ndarray | None = None) -> None:
     """
-    out (M, N) = op(a) @ op(b) [+ bias], or out += op(a) @ op(b) with accumulate (float32).
+    out (M, N) = op(a) @ op(b) [+ bias], or out += op(a) @ op(b) with accumulate (float32); trans: 'nn', 'tn' (a transposed), 'nt' (b transposed) or 'tt'.
     """
 def sigmoid_backward(y: numpy.ndarray, dy: numpy.ndarray, dx: numpy.ndarray) -> None:
     """
     dx = dy * (1 - y) * y (y: the sigmoid's output; dx may be dy).
+    """
+def softmax_backward(y: numpy.ndarray, dy: numpy.ndarray, dx: numpy.ndarray) -> None:
+    """
+    dx = y * (dy - sum(dy * y)) per row (y: the softmax's output; dx may be dy).
+    """
+def softmax_cross_entropy(z: numpy.ndarray, labels: numpy.ndarray, dz: numpy.ndarray, scale: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> float:
+    """
+    Mean softmax cross-entropy of logits z (N, K) and int64 labels (N,); dz = scale * (softmax(z) - onehot) / N. Raises ValueError for a label outside [0, K).
+    """
+def softmax_forward(x: numpy.ndarray, y: numpy.ndarray) -> None:
+    """
+    y = softmax(x) along axis 1 (y may be x).
     """
 def sparse_matrix(rows: typing.SupportsInt | typing.SupportsIndex, cols: typing.SupportsInt | typing.SupportsIndex, bk: typing.SupportsInt | typing.SupportsIndex, values: str, indptr: numpy.ndarray, indices: numpy.ndarray, data: numpy.ndarray, pool: Pool) -> SparseMatrix:
     """

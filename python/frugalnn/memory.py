@@ -1,24 +1,30 @@
-"""Pooled arrays and static memory plans.
+"""Pooled arrays, demand prediction and static memory plans.
 
-``Pool`` hands out numpy arrays backed by 64-byte aligned, reusable blocks; ``plan_memory``
-assigns arena offsets to tensors from their lifetimes, reporting the plan next to the lower
-bound no plan can beat and the naive one-buffer-per-tensor sum.
+``Pool`` hands out numpy arrays backed by 64-byte aligned, reusable blocks; given a demand
+predictor (``EMA``) and one ``Pool.step()`` call per training / inference step, it sizes what it
+holds from the OS to the predicted demand. ``plan_memory`` assigns arena offsets to tensors from
+their lifetimes, reporting the plan next to the lower bound no plan can beat and the naive
+one-buffer-per-tensor sum.
 """
 from __future__ import annotations
 
+import math
 import operator
 import threading
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional, Sequence, Union
+from typing import Any, Iterable, Optional, Protocol, Sequence, Union
 
 import numpy as np
 
 from . import _core
 
 __all__ = [
+    "EMA",
+    "DemandPredictor",
     "MemoryPlan",
     "Pool",
     "PoolStats",
+    "PoolStep",
     "default_pool",
     "empty",
     "plan_memory",
@@ -31,6 +37,7 @@ ShapeLike = Union[int, Sequence[int]]
 DTypeLike = Any
 
 _MAX_BYTES = 1 << 56  # the native pool's kMaxRequestBytes
+_PAGE = 4096  # the native pool maps regions in whole pages
 
 
 def _format_bytes(n: float) -> str:
@@ -103,6 +110,127 @@ class PoolStats:
         )
 
 
+class DemandPredictor(Protocol):
+    """What :class:`Pool` needs from a demand predictor: one observation per step in, the
+    prediction for the next step out (bytes)."""
+
+    def update(self, demand_bytes: int) -> float:
+        ...
+
+
+class EMA:
+    """Exponential moving average of per-step memory demand.
+
+    ``M̂_t = α·M_t + (1 − α)·M̂_{t−1}``, starting from ``M̂_0 = M_0`` (the first observation).
+    A large ``alpha`` follows demand quickly; a small one smooths out bursts.
+
+    Args:
+        alpha: weight of the newest observation, in (0, 1].
+    """
+
+    __slots__ = ("_alpha", "_value", "_count")
+
+    def __init__(self, alpha: float = 0.3) -> None:
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)):
+            raise TypeError(f"alpha must be a number, got {type(alpha).__name__}")
+        alpha = float(alpha)
+        if not (0.0 < alpha <= 1.0):
+            raise ValueError(f"alpha must be in (0, 1], got {alpha}")
+        self._alpha = alpha
+        self._value = 0.0
+        self._count = 0
+
+    @property
+    def alpha(self) -> float:
+        """Weight of the newest observation."""
+        return self._alpha
+
+    @property
+    def predicted(self) -> float:
+        """The current prediction ``M̂_t`` in bytes (0.0 before the first update)."""
+        return self._value
+
+    @property
+    def count(self) -> int:
+        """Observations seen so far."""
+        return self._count
+
+    def update(self, demand_bytes: int) -> float:
+        """Feed one step's demand ``M_t`` (bytes, >= 0); returns the new prediction ``M̂_t``."""
+        if isinstance(demand_bytes, bool) or not isinstance(
+            demand_bytes, (int, float, np.integer, np.floating)
+        ):
+            raise TypeError(f"demand_bytes must be a number, got {type(demand_bytes).__name__}")
+        m = float(demand_bytes)
+        if not math.isfinite(m) or m < 0:
+            raise ValueError(f"demand_bytes must be finite and non-negative, got {demand_bytes}")
+        if self._count == 0:
+            self._value = m
+        else:
+            self._value = self._alpha * m + (1.0 - self._alpha) * self._value
+        self._count += 1
+        return self._value
+
+    def reset(self) -> None:
+        """Forget every observation."""
+        self._value = 0.0
+        self._count = 0
+
+    def __repr__(self) -> str:
+        return f"EMA(alpha={self._alpha}, predicted={_format_bytes(self._value)}, steps={self._count})"
+
+
+@dataclass(frozen=True)
+class PoolStep:
+    """What one :meth:`Pool.step` observed and did (sizes in bytes).
+
+    ``action`` is ``"keep"``, ``"reserve"`` (memory taken ahead of a rising prediction) or
+    ``"trim"`` (free regions given back, then topped up to the target if needed).
+    """
+
+    step: int
+    demand_bytes: int
+    predicted_bytes: int
+    target_bytes: int
+    reserved_bytes: int
+    action: str
+    released_bytes: int = 0
+    reserved_ahead_bytes: int = 0
+
+
+class _DemandPolicy:
+    """The sizing policy behind ``Pool.step``: state only, the pool does the calls."""
+
+    __slots__ = ("predictor", "headroom", "margin", "patience", "max_patience", "step",
+                 "last_prediction", "over_run", "run_start", "last_trim_step",
+                 "trim_run_start", "os_allocations_seen", "lock")
+
+    def __init__(self, predictor: DemandPredictor, headroom: float, margin: float,
+                 patience: int) -> None:
+        self.predictor = predictor
+        self.headroom = headroom
+        self.margin = margin
+        self.patience = patience
+        self.max_patience = 1 << 16
+        self.step = 0
+        self.last_prediction: Optional[float] = None
+        self.over_run = 0  # consecutive steps holding more than margin x target
+        self.run_start = 0  # the step that run started at
+        self.last_trim_step: Optional[int] = None
+        self.trim_run_start = 0  # the start of the run that ended in the last trim
+        self.os_allocations_seen = 0
+        self.lock = threading.Lock()
+
+
+def _check_factor(name: str, value: Any, minimum: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    v = float(value)
+    if not math.isfinite(v) or v < minimum:
+        raise ValueError(f"{name} must be a finite number >= {minimum}, got {value}")
+    return v
+
+
 class Pool:
     """A thread-safe pool of 64-byte aligned memory blocks that numpy arrays can live in.
 
@@ -111,18 +239,62 @@ class Pool:
     dropped first. Every block is followed by at least 64 readable bytes, so SIMD kernels may
     over-read its end.
 
+    With a demand ``predictor`` (e.g. :class:`EMA`), call :meth:`step` once per step (a
+    training step, a batch): the pool feeds the predictor the step's demand (its peak bytes
+    in use since the previous step) and sizes what it holds from the OS to the prediction:
+
+    * **grow ahead**: when the prediction rises and the pool holds clearly less than
+      ``headroom`` x the prediction, the difference is reserved as one region, so the next
+      step's requests find memory waiting (one OS call instead of one per request);
+    * **trim with hysteresis**: when the pool holds more than ``margin`` x ``headroom`` x
+      the prediction (and the step's own demand) for ``patience`` consecutive steps, wholly
+      free regions go back to the OS and the pool is topped up to ``headroom`` x the
+      prediction. If demand comes back soon after a trim (the pool had to map memory again),
+      the trim was a mistake: ``patience`` grows past the observed period, so periodic demand
+      (a validation pass every k steps) settles after a trim or two instead of
+      trimming and re-mapping every period.
+
+    The budget still caps everything: reservations ahead are clipped to it.
+
     Args:
         budget: maximum bytes the pool may hold from the OS (reserved bytes, each block
             carrying a 64-byte header). ``None`` means no limit. A request that would exceed
             it first gives back wholly free regions if that suffices, and otherwise raises
             ``MemoryError`` without changing the pool.
+        predictor: an object with ``update(demand_bytes) -> predicted_bytes``, such as
+            :class:`EMA`; ``None`` (the default) disables demand-driven sizing.
+        headroom: memory kept per predicted byte (>= 1).
+        margin: how far above ``headroom`` x prediction holdings may sit before they count
+            as excess (>= 1).
+        patience: consecutive excess steps before a trim (>= 1); it adapts upwards.
     """
 
-    __slots__ = ("_core", "__weakref__")
+    __slots__ = ("_core", "_policy", "__weakref__")
 
-    def __init__(self, budget: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        budget: Optional[int] = None,
+        *,
+        predictor: Optional[DemandPredictor] = None,
+        headroom: float = 1.25,
+        margin: float = 1.5,
+        patience: int = 5,
+    ) -> None:
         if budget is not None:
             budget = _check_size("budget", budget, positive=True)
+        self._policy: Optional[_DemandPolicy] = None
+        if predictor is not None:
+            if not callable(getattr(predictor, "update", None)):
+                raise TypeError(
+                    "predictor must have an update(demand_bytes) -> predicted_bytes method, "
+                    f"got {type(predictor).__name__}"
+                )
+            self._policy = _DemandPolicy(
+                predictor,
+                _check_factor("headroom", headroom, 1.0),
+                _check_factor("margin", margin, 1.0),
+                _check_size("patience", patience, positive=True),
+            )
         self._core = _core.Pool(budget)
 
     def empty(self, shape: ShapeLike, dtype: DTypeLike = np.float32) -> np.ndarray:
@@ -173,6 +345,108 @@ class Pool:
     def reset_peak(self) -> None:
         """Restart the peak tracking at the bytes in use now."""
         self._core.reset_peak()
+
+    @property
+    def predictor(self) -> Optional[DemandPredictor]:
+        """The demand predictor driving :meth:`step`, or ``None``."""
+        return None if self._policy is None else self._policy.predictor
+
+    @property
+    def predicted_bytes(self) -> Optional[int]:
+        """The predictor's current demand prediction in bytes (0 before the first
+        :meth:`step`), or ``None`` without a predictor."""
+        p = self._policy
+        if p is None:
+            return None
+        return 0 if p.last_prediction is None else int(math.ceil(p.last_prediction))
+
+    @property
+    def patience(self) -> Optional[int]:
+        """Consecutive excess steps before a trim (it grows after a trim proved premature),
+        or ``None`` without a predictor."""
+        return None if self._policy is None else self._policy.patience
+
+    def step(self) -> PoolStep:
+        """End one step: feed its demand to the predictor and grow, trim or keep.
+
+        The step's demand is the peak of bytes in use since the previous ``step()`` (or since
+        the pool was made); the peak is then restarted. Without a predictor this only
+        measures and restarts the peak. Call it from one thread, once per step.
+        """
+        s = self.stats()
+        demand = s.peak_bytes_in_use
+        self._core.reset_peak()
+        p = self._policy
+        if p is None:
+            return PoolStep(0, demand, 0, 0, s.reserved_bytes, "keep")
+        with p.lock:
+            return self._step_locked(p, s, demand)
+
+    def _step_locked(self, p: _DemandPolicy, s: PoolStats, demand: int) -> PoolStep:
+        step = p.step
+        p.step += 1
+        missed = s.os_allocations > p.os_allocations_seen  # the pool had to map memory itself
+        predicted = float(p.predictor.update(demand))
+        if not math.isfinite(predicted) or predicted < 0:
+            raise ValueError(f"the predictor returned {predicted!r}, not a byte count")
+        rising = p.last_prediction is not None and predicted > p.last_prediction
+        p.last_prediction = predicted
+        target = int(math.ceil(predicted * p.headroom))
+        held = s.reserved_bytes
+        action, released, ahead = "keep", 0, 0
+
+        # A trim that demand soon undid: wait longer than the period it revealed.
+        if missed and p.last_trim_step is not None and step - p.last_trim_step <= 4 * p.patience:
+            period = step - p.trim_run_start
+            p.patience = min(p.max_patience, max(2 * p.patience, period + period // 4 + 1))
+            p.last_trim_step = None
+
+        # Grow ahead when the pool holds clearly less than headroom x prediction (an eighth of
+        # slack, so a jittering demand does not map a sliver every step).
+        if rising and target > held + max(held // 8, 16 * _PAGE):
+            ahead = self._reserve_region(target - held)
+            action = "reserve" if ahead else "keep"
+            p.over_run = 0
+        elif held > p.margin * p.headroom * max(predicted, float(demand)):
+            if p.over_run == 0:
+                p.run_start = step
+            p.over_run += 1
+            if p.over_run >= p.patience:
+                released, ahead = self._resize_to(target)
+                action = "trim"
+                p.last_trim_step = step
+                p.trim_run_start = p.run_start
+                p.over_run = 0
+        else:
+            p.over_run = 0
+        after = self.stats()
+        p.os_allocations_seen = after.os_allocations
+        return PoolStep(step, demand, int(math.ceil(predicted)), target, after.reserved_bytes,
+                        action, released, ahead)
+
+    def _resize_to(self, target: int) -> tuple[int, int]:
+        """Give back wholly free regions, then top the pool up to ``target`` bytes (clipped to
+        the budget). Returns (bytes released, bytes reserved)."""
+        released = self._core.trim()
+        return released, self._reserve_region(target - self._core.stats()["reserved_bytes"])
+
+    def _reserve_region(self, region: int) -> int:
+        """Map one region of about ``region`` bytes, inside the budget; returns its size (0 if
+        none was worth mapping)."""
+        # A reservation maps one region: the request plus a region header, a block header and
+        # a sentinel (64 bytes each), rounded up to pages. Size the region, not the request,
+        # and keep it inside the budget rather than fail.
+        budget = self._core.budget
+        if budget is not None:
+            region = min(region, budget - self._core.stats()["reserved_bytes"])
+        region = region // _PAGE * _PAGE
+        if region < _PAGE:
+            return 0
+        try:
+            self._core.reserve(region - 3 * 64)
+        except MemoryError:  # another thread took the room meanwhile: not an error for a hint
+            return 0
+        return region
 
     @property
     def budget(self) -> Optional[int]:

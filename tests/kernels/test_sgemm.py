@@ -7,6 +7,11 @@ from hypothesis import given, settings, strategies as st
 import frugalnn
 from frugalnn import _core
 
+
+def sgemm(a, b, out, *, trans_a=False, trans_b=False, **kw):
+    """The binding with the transposes as two flags."""
+    _core.sgemm(a, b, out, trans="tn"[not trans_a] + "tn"[not trans_b], **kw)
+
 SIZES = [(1, 1, 1), (1, 17, 3), (13, 1, 7), (7, 31, 1), (37, 29, 53), (64, 16, 1024),
          (5, 33, 513), (97, 61, 101)]
 
@@ -35,26 +40,26 @@ def test_sgemm_matches_float64(isa, m, n, k, trans_a, trans_b):
     bias = rng.standard_normal(n).astype(np.float32)
     ref = _ref(a, b, trans_a, trans_b)
     out = np.full((m, n), np.nan, np.float32)
-    _core.sgemm(a, b, out, trans_a=trans_a, trans_b=trans_b)
+    sgemm(a, b, out, trans_a=trans_a, trans_b=trans_b)
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=_tol(k))
-    _core.sgemm(a, b, out, trans_a=trans_a, trans_b=trans_b, bias=bias)
+    sgemm(a, b, out, trans_a=trans_a, trans_b=trans_b, bias=bias)
     np.testing.assert_allclose(out, ref + bias, rtol=1e-5, atol=_tol(k))
     start = rng.standard_normal((m, n)).astype(np.float32)
     acc = start.copy()
-    _core.sgemm(a, b, acc, trans_a=trans_a, trans_b=trans_b, accumulate=True)
+    sgemm(a, b, acc, trans_a=trans_a, trans_b=trans_b, accumulate=True)
     np.testing.assert_allclose(acc, start + ref, rtol=1e-5, atol=_tol(k))
 
 
 def test_sgemm_empty_dimensions():
     out = np.ones((0, 5), np.float32)
-    _core.sgemm(np.ones((0, 3), np.float32), np.ones((3, 5), np.float32), out)
+    sgemm(np.ones((0, 3), np.float32), np.ones((3, 5), np.float32), out)
     out = np.full((4, 5), 7.0, np.float32)
-    _core.sgemm(np.ones((4, 0), np.float32), np.ones((0, 5), np.float32), out)
+    sgemm(np.ones((4, 0), np.float32), np.ones((0, 5), np.float32), out)
     np.testing.assert_array_equal(out, 0.0)
     bias = np.arange(5, dtype=np.float32)
-    _core.sgemm(np.ones((4, 0), np.float32), np.ones((0, 5), np.float32), out, bias=bias)
+    sgemm(np.ones((4, 0), np.float32), np.ones((0, 5), np.float32), out, bias=bias)
     np.testing.assert_array_equal(out, np.broadcast_to(bias, (4, 5)))
-    _core.sgemm(np.ones((4, 0), np.float32), np.ones((0, 5), np.float32), out, accumulate=True)
+    sgemm(np.ones((4, 0), np.float32), np.ones((0, 5), np.float32), out, accumulate=True)
     np.testing.assert_array_equal(out, np.broadcast_to(bias, (4, 5)))  # untouched
 
 
@@ -63,30 +68,30 @@ def test_sgemm_rejects_bad_arguments():
     b = np.ones((3, 5), np.float32)
     out = np.empty((4, 5), np.float32)
     with pytest.raises(TypeError, match="a has dtype float64"):
-        _core.sgemm(a.astype(np.float64), b, out)
+        sgemm(a.astype(np.float64), b, out)
     with pytest.raises(TypeError, match="out has dtype"):
-        _core.sgemm(a, b, out.astype(np.float16))
+        sgemm(a, b, out.astype(np.float16))
     with pytest.raises(ValueError, match="inner dimensions"):
-        _core.sgemm(a, b, out, trans_b=True)
+        sgemm(a, b, out, trans_b=True)
     with pytest.raises(ValueError, match="out has shape"):
-        _core.sgemm(a, b, np.empty((5, 4), np.float32))
+        sgemm(a, b, np.empty((5, 4), np.float32))
     with pytest.raises(ValueError, match="b must be C-contiguous"):
-        _core.sgemm(a, np.ones((5, 3), np.float32).T, out)
+        sgemm(a, np.ones((5, 3), np.float32).T, out)
     with pytest.raises(ValueError, match="a must be 2-D"):
-        _core.sgemm(np.ones(12, np.float32), b, out)
+        sgemm(np.ones(12, np.float32), b, out)
     with pytest.raises(ValueError, match="bias is not allowed"):
-        _core.sgemm(a, b, out, accumulate=True, bias=np.ones(5, np.float32))
+        sgemm(a, b, out, accumulate=True, bias=np.ones(5, np.float32))
     with pytest.raises(ValueError, match="bias has shape"):
-        _core.sgemm(a, b, out, bias=np.ones(4, np.float32))
+        sgemm(a, b, out, bias=np.ones(4, np.float32))
     ro = np.empty((4, 5), np.float32)
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
-        _core.sgemm(a, b, ro)
+        sgemm(a, b, ro)
     with pytest.raises(ValueError, match="overlaps"):
         sq = np.ones((4, 4), np.float32)
-        _core.sgemm(sq, sq, sq)
+        sgemm(sq, sq, sq)
     with pytest.raises(TypeError):
-        _core.sgemm(a.tolist(), b, out)  # no silent conversion
+        sgemm(a.tolist(), b, out)  # no silent conversion
 
 
 def test_sgemm_is_independent_of_threads():
@@ -98,8 +103,8 @@ def test_sgemm_is_independent_of_threads():
         for threads in (1, 2):
             frugalnn.set_num_threads(threads)
             out = np.empty((301, 77), np.float32)
-            _core.sgemm(a, b, out, trans_a=True)
-            _core.sgemm(a, b, out, trans_a=True, accumulate=True)
+            sgemm(a, b, out, trans_a=True)
+            sgemm(a, b, out, trans_a=True, accumulate=True)
             outs.append(out)
     finally:
         frugalnn.set_num_threads(before)
@@ -114,6 +119,6 @@ def test_sgemm_shapes(m, n, k, trans_a, trans_b, accumulate):
     a, b = _operands(rng, m, n, k, trans_a, trans_b)
     start = rng.standard_normal((m, n)).astype(np.float32)
     out = start.copy()
-    _core.sgemm(a, b, out, trans_a=trans_a, trans_b=trans_b, accumulate=accumulate)
+    sgemm(a, b, out, trans_a=trans_a, trans_b=trans_b, accumulate=accumulate)
     ref = _ref(a, b, trans_a, trans_b) + (start if accumulate else 0.0)
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=_tol(k))

@@ -109,6 +109,43 @@ void softmax_rows_f32(size_t rows, size_t cols, const float* x, float* y) {
   }
 }
 
+void softmax_backward_f32(size_t rows, size_t cols, const float* y, const float* dy, float* dx) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* yr = y + r * cols;
+    const float* dyr = dy + r * cols;
+    float* dxr = dx + r * cols;
+    double dot = 0.0;
+    for (size_t j = 0; j < cols; ++j) dot += static_cast<double>(dyr[j]) * yr[j];
+    const float d = static_cast<float>(dot);
+    for (size_t j = 0; j < cols; ++j) dxr[j] = yr[j] * (dyr[j] - d);
+  }
+}
+
+double softmax_cross_entropy_f32(size_t rows, size_t cols, const float* z, const int64_t* labels,
+                                 float* dz, float scale) {
+  double total = 0.0;
+  for (size_t r = 0; r < rows; ++r) {
+    const float* zr = z + r * cols;
+    float* g = dz + r * cols;
+    float m = zr[0];
+    for (size_t j = 1; j < cols; ++j) m = zr[j] > m ? zr[j] : m;
+    double sum = 0.0;
+    for (size_t j = 0; j < cols; ++j) {
+      const float e = std::exp(zr[j] - m);
+      g[j] = e;
+      sum += static_cast<double>(e);
+    }
+    const auto label = static_cast<size_t>(labels[r]);
+    // -log softmax(z)[label] = log(sum) - (z[label] - max)
+    total += std::log(sum) - static_cast<double>(zr[label] - m);
+    const float inv = static_cast<float>(1.0 / sum);
+    for (size_t j = 0; j < cols; ++j) g[j] = g[j] * inv;
+    g[label] -= 1.f;
+    for (size_t j = 0; j < cols; ++j) g[j] *= scale;
+  }
+  return total;
+}
+
 void scale_shift_channels_f32(size_t pixels, size_t c, const float* x, const float* scale,
                               const float* shift, float* y) {
   for (size_t p = 0; p < pixels; ++p) {

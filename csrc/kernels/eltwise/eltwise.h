@@ -35,6 +35,12 @@ void sigmoid_backward_f32(size_t n, const float* y, const float* dy, float* dx);
 void sigmoid_f32(size_t n, const float* x, float* y);
 // Per row of `cols`: y = exp(x - max) / sum(exp(x - max)). Rows are `cols` apart.
 void softmax_rows_f32(size_t rows, size_t cols, const float* x, float* y);
+// dx = y * (dy - sum(dy * y)) per row of `cols` (y: the softmax's output).
+void softmax_backward_f32(size_t rows, size_t cols, const float* y, const float* dy, float* dx);
+// The summed cross-entropy -log softmax(z)[label] of each row (in double), and
+// dz = scale * (softmax(z) - onehot(label)). Labels must be in [0, cols) (the caller checks).
+double softmax_cross_entropy_f32(size_t rows, size_t cols, const float* z, const int64_t* labels,
+                                 float* dz, float scale);
 // Channels last: y[p][ch] = x[p][ch] * scale[ch] + shift[ch] for `pixels` rows of c.
 void scale_shift_channels_f32(size_t pixels, size_t c, const float* x, const float* scale,
                               const float* shift, float* y);

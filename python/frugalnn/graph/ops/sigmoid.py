@@ -10,6 +10,8 @@ from ...io.onnx_export import export_as, register_exporter
 from ...io.onnx_import import _Importer, op
 from ...io.onnx_values import Data
 from ...reference import register_forward
+from ... import _core
+from ...train.ops.base import TrainOp, register_trainable
 from ..compile import lower_to, register_lowering
 from ..layers import _Elementwise
 
@@ -37,3 +39,18 @@ def _import(imp: _Importer, node: Any, a: dict) -> None:
     x = imp.data(node, 0)
     # The range lets a following Relu be dropped (nothing below zero).
     imp.set(node.output[0], Data(imp.emit(node, Sigmoid(name=imp.name_for(node)), [x.tensor]), range=(0.0, 1.0)))
+
+
+@register_trainable("sigmoid")
+class SigmoidTrain(TrainOp):
+    saves_output = True
+
+    def forward(self, xs, y, bufs, training):
+        np.negative(xs[0], out=y)
+        with np.errstate(over="ignore"):
+            np.exp(y, out=y)
+        np.add(y, np.float32(1), out=y)
+        np.reciprocal(y, out=y)
+
+    def backward(self, xs, y, dy, dxs, bufs):
+        _core.sigmoid_backward(y, dy, dxs[0])

@@ -1,0 +1,47 @@
+"""MaxPool2d, AvgPool2d (native NHWC kernels) and GlobalAvgPool. Max pooling stores no
+indices: its backward finds each window's first maximum again in the saved input."""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import _core
+from .base import TrainOp, register_trainable
+
+
+class _PoolTrain(TrainOp):
+    def __init__(self, layer, in_shapes, out_shape) -> None:
+        super().__init__(layer, in_shapes, out_shape)
+        self.geometry = _core.Pool2dTrainGeometry(kernel=layer.kernel, stride=layer.stride, padding=layer.padding)
+
+
+@register_trainable("maxpool2d")
+class MaxPool2dTrain(_PoolTrain):
+    saves_inputs = True
+    saves_output = True
+
+    def forward(self, xs, y, bufs, training):
+        _core.maxpool2d_train_forward(xs[0], y, self.geometry)
+
+    def backward(self, xs, y, dy, dxs, bufs):
+        _core.maxpool2d_backward(xs[0], y, dy, dxs[0], self.geometry)
+
+
+@register_trainable("avgpool2d")
+class AvgPool2dTrain(_PoolTrain):
+    def forward(self, xs, y, bufs, training):
+        _core.avgpool2d_train_forward(xs[0], y, self.geometry)
+
+    def backward(self, xs, y, dy, dxs, bufs):
+        _core.avgpool2d_backward(dy, dxs[0], self.geometry)
+
+
+@register_trainable("global_avgpool")
+class GlobalAvgPoolTrain(TrainOp):
+    """(N, H, W, C) -> (N, C): the mean over the pixels."""
+
+    def forward(self, xs, y, bufs, training):
+        np.mean(xs[0], axis=(1, 2), out=y)
+
+    def backward(self, xs, y, dy, dxs, bufs):
+        _, h, w = self.in_shapes[0]
+        np.multiply(dy[:, None, None, :], np.float32(1.0 / (h * w)), out=dxs[0])

@@ -1,0 +1,154 @@
+"""The training engine: the planned arena, zero allocations per step (counted from outside),
+bit-identical runs from one seed, divergence, and bad input."""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from frugalnn import models
+from frugalnn.graph import Conv2d, Dense, Flatten, GraphError, Sequential
+from frugalnn.train import SGD, Adam, Trainer, TrainingDiverged
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _data(n=64, seed=0, shape=(1, 28, 28)):
+    rng = np.random.default_rng(seed)
+    return rng.random((n,) + shape, dtype=np.float32), rng.integers(0, 10, n)
+
+
+def test_memory_report_is_planned_before_the_first_step():
+    t = Trainer(models.mnist_cnn(), max_batch=64)
+    r = t.memory_report()
+    assert r.max_batch == 64
+    assert r.lower_bound <= r.arena_bytes <= r.naive_bytes
+    # The document's CNN at batch 64: the conv1 output (64 x 28 x 28 x 32 floats) is kept for
+    # its ReLU and the pool, and its gradient meets it in the backward: at least both.
+    conv1 = 64 * 28 * 28 * 32 * 4
+    assert r.lower_bound >= 2 * conv1
+    assert r.arena_bytes <= 1.1 * r.lower_bound
+    parts = r.activation_bytes + r.gradient_bytes + r.scratch_bytes
+    assert parts <= r.naive_bytes <= 1.01 * parts  # the plan rounds each buffer to 64 bytes
+    assert r.optimizer_state_bytes == 2 * r.parameter_bytes  # Adam: m and v
+    assert r.total_bytes == r.arena_bytes + r.parameter_bytes + r.parameter_copy_bytes + r.optimizer_state_bytes
+    assert "lower bound" in str(r)
+    assert Trainer(models.mnist_cnn(), optimizer=SGD()).memory_report().optimizer_state_bytes == 0
+
+
+def test_arena_grows_with_max_batch_and_plans_every_step_in_it():
+    small = Trainer(models.mnist_cnn(), max_batch=8).memory_report()
+    big = Trainer(models.mnist_cnn(), max_batch=32).memory_report()
+    assert small.lower_bound <= small.arena_bytes < big.lower_bound <= big.arena_bytes
+    assert big.arena_bytes > 2.5 * small.arena_bytes  # activations scale with the batch, weight gradients not
+
+
+def test_same_seed_gives_bit_identical_weights():
+    from frugalnn.graph import Dropout
+
+    def run():
+        rng = np.random.default_rng(5)
+        g = Sequential([Conv2d((rng.standard_normal((4, 1, 3, 3)) * 0.5).astype(np.float32), None, padding=1,
+                               activation="relu"), Dropout(0.3), Flatten(),
+                        Dense((rng.standard_normal((10, 4 * 64)) * 0.05).astype(np.float32), None)],
+                       input_shape=(1, 8, 8))
+        t = Trainer(g, seed=11, max_batch=16)
+        x, y = _data(16, shape=(1, 8, 8))
+        for _ in range(4):
+            t.train_step(x, y)
+        t.write_back()
+        return [n.layer.weight.copy() for n in g.nodes if hasattr(n.layer, "weight")]
+
+    a, b = run(), run()
+    for u, v in zip(a, b):
+        assert u.tobytes() == v.tobytes()
+
+
+def test_divergence_is_reported_and_leaves_weights_untouched():
+    g = models.mlp()
+    t = Trainer(g, optimizer=SGD(lr=1e30), max_batch=16)
+    x, y = _data(16)
+    with pytest.raises(TrainingDiverged, match="step"):
+        for _ in range(5):
+            t.train_step(x * 1e3, y)
+    assert all(np.all(np.isfinite(p.value)) for p in t.params)
+
+
+@pytest.mark.parametrize("x, y, err", [
+    (np.zeros((4, 1, 28, 28), np.float64), np.zeros(4, np.int64), TypeError),
+    (np.zeros((4, 1, 27, 28), np.float32), np.zeros(4, np.int64), ValueError),
+    (np.zeros((65, 1, 28, 28), np.float32), np.zeros(65, np.int64), ValueError),
+    (np.zeros((4, 1, 28, 28), np.float32), np.zeros(3, np.int64), ValueError),
+    (np.zeros((4, 1, 28, 28), np.float32), np.array([0, 1, 2, 10]), ValueError),
+    (np.zeros((4, 1, 28, 28), np.float32), np.array([0, 1, np.nan, 3]), ValueError),
+    (np.zeros((4, 1, 28, 28), np.float32), [0, 1, 2, 3], TypeError),
+    ([[0.0]], np.zeros(1, np.int64), TypeError),
+])
+def test_bad_batches_raise(x, y, err):
+    t = Trainer(models.mlp(), max_batch=64)
+    with pytest.raises(err):
+        t.train_step(x, y)
+
+
+def test_bad_graphs_and_arguments():
+    with pytest.raises(GraphError, match="no trainable"):
+        Trainer(Sequential([Flatten()], input_shape=(3, 2, 2)))
+    with pytest.raises(GraphError, match=r"\(classes,\)"):
+        Trainer(Sequential([Conv2d(np.ones((2, 1, 1, 1), np.float32))], input_shape=(1, 3, 3)))
+    with pytest.raises(ValueError, match="max_batch"):
+        Trainer(models.mlp(), max_batch=0)
+    with pytest.raises(TypeError, match="optimizer"):
+        Trainer(models.mlp(), optimizer="adam")
+    with pytest.raises(MemoryError):
+        from frugalnn import Pool
+
+        Trainer(models.mnist_cnn(), max_batch=64, pool=Pool(budget=1 << 20))
+
+
+CHILD = textwrap.dedent("""
+    import ctypes, json, sys
+    import numpy as np
+    import frugalnn
+    from frugalnn import models
+    from frugalnn.train import Trainer, Adam, SGD
+    counter = ctypes.CDLL(sys.argv[1]).fnn_malloc_count
+    counter.restype = ctypes.c_uint64
+    frugalnn.set_num_threads(2)
+    rng = np.random.default_rng(0)
+    out = {}
+    for name, g, opt in (("cnn-adam", models.mnist_cnn(), Adam()), ("mlp-sgd", models.mlp(), SGD(momentum=0.9))):
+        t = Trainer(g, optimizer=opt, max_batch=32)
+        x = rng.random((32, 1, 28, 28), dtype=np.float32)
+        y = rng.integers(0, 10, 32)
+        for _ in range(5):
+            t.train_step(x, y)
+        before = counter()
+        for _ in range(20):
+            t.train_step(x, y)
+        out[name] = counter() - before
+    print(json.dumps(out))
+""")
+
+
+def test_zero_heap_allocations_per_step(tmp_path):
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None or not sys.platform.startswith("linux"):
+        pytest.skip("needs a C compiler and glibc")
+    if "san" in os.environ.get("LD_PRELOAD", ""):
+        pytest.skip("a sanitizer runtime owns malloc in this process")
+    lib = tmp_path / "malloc_counter.so"
+    subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", str(lib), str(ROOT / "tests/graph/malloc_counter.c")],
+                   check=True)
+    env = dict(os.environ, LD_PRELOAD=str(lib), PYTHONPATH=str(ROOT))
+    r = subprocess.run([sys.executable, "-c", CHILD, str(lib)], capture_output=True, text=True, env=env,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    counts = json.loads(r.stdout.strip().splitlines()[-1])
+    assert counts == {k: 0 for k in counts}, counts
