@@ -18,6 +18,7 @@
 #include "bindings/bindings.h"
 #include "kernels/eltwise/eltwise.h"
 #include "kernels/gemm/gemm_general.h"
+#include "runtime/parallel.h"
 #include "runtime/steps/conv2d.h"
 #include "runtime/steps/pool2d.h"
 #include "train/optimizer_update.h"
@@ -229,6 +230,8 @@ struct ConvTrainGeometry {
 
 struct PoolTrainGeometry {
   Pair kernel{1, 1}, stride{1, 1}, padding{0, 0};
+  // max pool backward: the clamp of an activation before the pool, its backward fused
+  float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
 };
 
 struct SgdConfig {
@@ -262,10 +265,16 @@ void bind_train(py::module_& m) {
       .def_readonly("lo", &ConvTrainGeometry::lo)
       .def_readonly("hi", &ConvTrainGeometry::hi);
   py::class_<PoolTrainGeometry>(m, "Pool2dTrainGeometry", "A pool's window for the pool training kernels.")
-      .def(py::init([](Pair kernel, Pair stride, Pair padding) {
-             return PoolTrainGeometry{kernel, stride, padding};
+      .def(py::init([](Pair kernel, Pair stride, Pair padding, float lo, float hi) {
+             if (!(lo <= hi)) throw py::value_error("lo must be <= hi");
+             return PoolTrainGeometry{kernel, stride, padding, lo, hi};
            }),
-           py::kw_only(), py::arg("kernel"), py::arg("stride"), py::arg("padding"))
+           py::kw_only(), py::arg("kernel"), py::arg("stride"), py::arg("padding"), py::arg("lo") = -inf,
+           py::arg("hi") = inf,
+           "lo, hi: maxpool2d_backward passes a gradient only where lo < x < hi (the backward of a "
+           "clamp before the pool, fused).")
+      .def_readonly("lo", &PoolTrainGeometry::lo)
+      .def_readonly("hi", &PoolTrainGeometry::hi)
       .def_readonly("kernel", &PoolTrainGeometry::kernel)
       .def_readonly("stride", &PoolTrainGeometry::stride)
       .def_readonly("padding", &PoolTrainGeometry::padding);
@@ -420,7 +429,7 @@ void bind_train(py::module_& m) {
         no_overlap(dx, "dx", dy, "dy");
         const auto* xp = static_cast<const float*>(x.data());
         py::gil_scoped_release nogil;
-        maxpool2d_backward(g, xp, yp, dyp, dxp);
+        maxpool2d_backward(g, xp, yp, dyp, dxp, geo.lo, geo.hi);
       },
       py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("dy").noconvert(),
       py::arg("dx").noconvert(), py::arg("geometry"),
@@ -462,7 +471,9 @@ void bind_train(py::module_& m) {
         const auto* dyp = static_cast<const float*>(dy.data());
         auto* dxp = static_cast<float*>(dx.mutable_data());
         py::gil_scoped_release nogil;
-        clamp_backward_f32(n, yp, dyp, dxp, lo, hi);
+        parallel_ranges(n, size_t{1} << 16, get_num_threads(), [&](size_t b, size_t e) {
+          clamp_backward_f32(e - b, yp + b, dyp + b, dxp + b, lo, hi);
+        });
       },
       py::arg("y").noconvert(), py::arg("dy").noconvert(), py::arg("dx").noconvert(), py::arg("lo"),
       py::arg("hi"), "dx = dy where lo < y < hi, else 0 (y: the clip's output; dx may be dy).");
@@ -539,7 +550,9 @@ void bind_train(py::module_& m) {
         const auto* dyp = static_cast<const float*>(dy.data());
         auto* dxp = static_cast<float*>(dx.mutable_data());
         py::gil_scoped_release nogil;
-        sigmoid_backward_f32(n, yp, dyp, dxp);
+        parallel_ranges(n, size_t{1} << 16, get_num_threads(), [&](size_t b, size_t e) {
+          sigmoid_backward_f32(e - b, yp + b, dyp + b, dxp + b);
+        });
       },
       py::arg("y").noconvert(), py::arg("dy").noconvert(), py::arg("dx").noconvert(),
       "dx = dy * (1 - y) * y (y: the sigmoid's output; dx may be dy).");

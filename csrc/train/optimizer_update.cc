@@ -1,6 +1,7 @@
 #include "train/optimizer_update.h"
 
 #include <cmath>
+#include <type_traits>
 
 #include "runtime/parallel.h"
 
@@ -64,28 +65,41 @@ void adam_update(size_t n, float* param, float* grad, float* m, float* v, const 
   const auto eps = static_cast<float>(a.eps);
   const bool small_w1 = std::fabs(w1) < 0.5f;
   const float one_minus_w1 = 1.f - w1;
-  parallel_ranges(n, kMinChunk, update_threads(), [&](size_t b, size_t e) {
-    if (mask != nullptr) apply_mask(b, e, mask, param, grad, m, v);
-    for (size_t i = b; i < e; ++i) {
-      float p = param[i], g = grad[i];
-      if (wd != 0.f) {
-        if (a.decoupled) {
-          p *= decay;
-        } else {
-          g = fma_f32(wd, p, g);
-        }
+  // The loop is instantiated per (weight decay kind, lerp form): no branch inside, so it
+  // vectorizes.
+  auto run = [&](auto decay_kind, auto small) {
+    constexpr int kDecay = decltype(decay_kind)::value;  // 0 none, 1 L2 on the gradient, 2 decoupled
+    constexpr bool kSmall = decltype(small)::value;
+    parallel_ranges(n, kMinChunk, update_threads(), [&](size_t b, size_t e) {
+      if (mask != nullptr) apply_mask(b, e, mask, param, grad, m, v);
+      for (size_t i = b; i < e; ++i) {
+        float p = param[i], g = grad[i];
+        if (kDecay == 2) p *= decay;
+        if (kDecay == 1) g = fma_f32(wd, p, g);
+        // torch's lerp: self + w * (end - self) for |w| < 0.5, else end - (end - self) * (1 - w).
+        const float diff = g - m[i];
+        const float mi = kSmall ? fma_f32(w1, diff, m[i]) : fma_f32(-diff, one_minus_w1, g);
+        const float vi = fma_f32(w2 * g, g, v[i] * b2);
+        m[i] = mi;
+        v[i] = vi;
+        const float denom = std::sqrt(vi) / bc2_sqrt + eps;
+        param[i] = p + (neg_step * mi) / denom;
       }
-      // torch's lerp: self + w * (end - self) for |w| < 0.5, else end - (end - self) * (1 - w).
-      const float diff = g - m[i];
-      const float mi = small_w1 ? fma_f32(w1, diff, m[i]) : fma_f32(-diff, one_minus_w1, g);
-      const float vi = fma_f32(w2 * g, g, v[i] * b2);
-      m[i] = mi;
-      v[i] = vi;
-      const float denom = std::sqrt(vi) / bc2_sqrt + eps;
-      param[i] = p + (neg_step * mi) / denom;
-    }
-    if (mask != nullptr) apply_mask(b, e, mask, param, grad, m, v);
-  });
+      if (mask != nullptr) apply_mask(b, e, mask, param, grad, m, v);
+    });
+  };
+  using None = std::integral_constant<int, 0>;
+  using L2 = std::integral_constant<int, 1>;
+  using Decoupled = std::integral_constant<int, 2>;
+  using Small = std::true_type;
+  using Large = std::false_type;
+  if (wd == 0.f) {
+    small_w1 ? run(None{}, Small{}) : run(None{}, Large{});
+  } else if (a.decoupled) {
+    small_w1 ? run(Decoupled{}, Small{}) : run(Decoupled{}, Large{});
+  } else {
+    small_w1 ? run(L2{}, Small{}) : run(L2{}, Large{});
+  }
 }
 
 }  // namespace fnn

@@ -6,7 +6,7 @@ load time from the CPU's features.
 """
 from __future__ import annotations
 
-from . import graph, io, models, ops, reference, sparse
+from . import data, graph, io, models, ops, reference, sparse, train
 from ._runtime import (
     active_isa,
     available_isas,
@@ -19,9 +19,12 @@ from ._runtime import (
 )
 from .io import FormatError, load, save
 from .memory import (
+    EMA,
+    DemandPredictor,
     MemoryPlan,
     Pool,
     PoolStats,
+    PoolStep,
     default_pool,
     empty,
     plan_memory,
@@ -33,13 +36,17 @@ from .memory import (
 __version__: str = ops._core.__version__
 
 __all__ = [
+    "DemandPredictor",
+    "EMA",
     "FormatError",
     "MemoryPlan",
     "Pool",
     "PoolStats",
+    "PoolStep",
     "__version__",
     "active_isa",
     "available_isas",
+    "data",
     "default_pool",
     "empty",
     "get_num_threads",
@@ -57,6 +64,7 @@ __all__ = [
     "set_isa",
     "set_num_threads",
     "sparse",
+    "train",
     "trim_scratch",
     "use_isa",
     "zeros",

@@ -131,3 +131,23 @@ def test_diverging_fit_names_epoch_and_step_and_keeps_last_good_weights():
 def test_bad_input(kwargs, err):
     with pytest.raises(err):
         fit(_mlp8(), progress=False, **kwargs)
+
+
+def test_progress_bar_when_asked(capsys):
+    pytest.importorskip("tqdm")
+    (x, y), _ = _digits8()
+    fit(_mlp8(), (x[:64], y[:64]), epochs=1, seed=0, progress=True)
+    assert "epoch 1/1" in capsys.readouterr().err
+    fit(_mlp8(), (x[:64], y[:64]), epochs=1, seed=0, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_a_loader_is_taken_as_is():
+    from frugalnn.data import Loader
+
+    (x, y), _ = _digits8()
+    loader = Loader(x, y, batch_size=50, seed=1)
+    h = fit(_mlp8(), loader, epochs=2, progress=False)
+    assert h.epochs == 2
+    with pytest.raises(ValueError, match="batch_size"):
+        fit(_mlp8(), loader, epochs=1, batch_size=10, progress=False)

@@ -77,6 +77,10 @@ CASES = {
                                                + _head(6, 3, 3), input_shape=(3, 5, 5)),
     "maxpool-pad-stride": lambda: Sequential([Conv2d(_w(3, 1, 3, 3), _b(3), padding=1), MaxPool2d(3, 2, 1)]
                                              + _head(3, 4, 4), input_shape=(1, 7, 7)),
+    "relu-maxpool-overlap": lambda: Sequential([Conv2d(_w(3, 1, 3, 3), _b(3), padding=1, activation="relu"),
+                                                MaxPool2d(3, 2, 1)] + _head(3, 4, 4), input_shape=(1, 7, 7)),
+    "relu6-maxpool-odd": lambda: Sequential([Conv2d(_w(5, 2, 3, 3), _b(5), activation="relu6"), MaxPool2d(2)]
+                                            + _head(5, 2, 2), input_shape=(2, 7, 7)),
     "avgpool-pad": lambda: Sequential([Conv2d(_w(3, 1, 3, 3), _b(3), padding=1), AvgPool2d(3, 2, 1)]
                                       + _head(3, 4, 4), input_shape=(1, 7, 7)),
     "global-avgpool": lambda: Sequential([Conv2d(_w(6, 2, 3, 3), _b(6), padding=1, activation="relu"),

@@ -152,3 +152,39 @@ def test_zero_heap_allocations_per_step(tmp_path):
     assert r.returncode == 0, r.stderr
     counts = json.loads(r.stdout.strip().splitlines()[-1])
     assert counts == {k: 0 for k in counts}, counts
+
+
+def test_budget_is_checked_before_anything_is_allocated():
+    from frugalnn.data import suggest_batch_size
+    from frugalnn.train.trainer import plan_training
+
+    g = models.mnist_cnn()
+    need = plan_training(g, 64).total_bytes
+    t = Trainer(g, max_batch=64, budget=need)
+    assert t.memory_report().total_bytes == need
+    fits = suggest_batch_size(g, need - 1)
+    assert fits == 63
+    with pytest.raises(MemoryError, match="max_batch=63 fits"):
+        Trainer(g, max_batch=64, budget=need - 1)
+    with pytest.raises(MemoryError, match="not even batch 1"):
+        Trainer(g, max_batch=64, budget=1 << 20)
+    with pytest.raises(MemoryError, match="not even batch 1"):
+        suggest_batch_size(g, 1 << 20)
+
+
+def test_suggest_batch_size_for_inference_fits_the_session():
+    from frugalnn.data import suggest_batch_size
+    from frugalnn.graph import Session, compile
+
+    p = compile(models.mnist_cnn())
+    budget = 8 << 20
+    b = suggest_batch_size(p, budget, training=False)
+    assert b >= 1
+    s = Session(p, max_batch=b)
+    assert s.memory_report().arena_bytes + p.weight_bytes <= budget
+    s2 = Session(p, max_batch=b + 1)
+    assert s2.memory_report().arena_bytes + p.weight_bytes > budget
+    with pytest.raises(ValueError):
+        suggest_batch_size(p, 0, training=False)
+    with pytest.raises(TypeError):
+        suggest_batch_size("model", 1 << 20)

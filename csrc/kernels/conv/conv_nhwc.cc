@@ -16,6 +16,10 @@ namespace {
 using idx = std::ptrdiff_t;  // signed: window origins go negative inside the padding
 
 // Walks output pixels p0, p0+1, ... without a division per pixel.
+// Four floats / int lanes (GCC and Clang vector extensions: SSE2 on x86-64, NEON on arm64).
+typedef float V4f __attribute__((vector_size(16)));
+typedef int32_t V4i __attribute__((vector_size(16)));
+
 struct PixelCursor {
   size_t b, oy, ox, oh, ow;
   PixelCursor(size_t p, size_t oh_, size_t ow_) : oh(oh_), ow(ow_) {
@@ -321,10 +325,74 @@ void sum_rows_nhwc(size_t pixels, size_t c, const float* dy, float* db) {
 }
 
 void maxpool2d_backward_nhwc(const Pool2dGeometry& g, const float* x, const float* y,
-                             const float* dy, float* dx, size_t b0, size_t b1, uint8_t* done) {
+                             const float* dy, float* dx, size_t b0, size_t b1, float lo, float hi,
+                             float* found) {
   const size_t c = g.c, plane = g.h * g.w * c;
-  std::fill(dx + b0 * plane, dx + b1 * plane, 0.f);
+  // Windows that tile the input (stride = kernel, no padding) touch each input once: every
+  // covered dx value is written, not accumulated, and only the uncovered edge is zeroed.
+  const bool tiled = g.sh == g.kh && g.sw == g.kw && g.pad_top == 0 && g.pad_left == 0;
+  if (tiled) {
+    const size_t ch = g.oh * g.kh, cw = g.ow * g.kw;
+    for (size_t b = b0; b < b1; ++b) {
+      float* img = dx + b * plane;
+      for (size_t r = 0; r < ch; ++r) std::fill(img + (r * g.w + cw) * c, img + (r + 1) * g.w * c, 0.f);
+      std::fill(img + ch * g.w * c, img + plane, 0.f);
+    }
+  } else {
+    std::fill(dx + b0 * plane, dx + b1 * plane, 0.f);
+  }
   const size_t p0 = b0 * g.oh * g.ow, p1 = b1 * g.oh * g.ow;
+  if (tiled && g.kh == 2 && g.kw == 2) {
+    // The common 2x2 / 2 pool: the four taps of a channel side by side, in registers.
+    PixelCursor pc(p0, g.oh, g.ow);
+    for (size_t p = p0; p < p1; ++p, pc.next()) {
+      const size_t off = ((pc.b * g.h + pc.oy * 2) * g.w + pc.ox * 2) * c;
+      const float* __restrict x0 = x + off;
+      const float* __restrict x1 = x0 + c;
+      const float* __restrict x2 = x0 + g.w * c;
+      const float* __restrict x3 = x2 + c;
+      float* __restrict d0 = dx + off;
+      float* __restrict d1 = d0 + c;
+      float* __restrict d2 = d0 + g.w * c;
+      float* __restrict d3 = d2 + c;
+      const float* __restrict yr = y + p * c;
+      const float* __restrict dyr = dy + p * c;
+      size_t ch = 0;
+      // Four channels at a time in GCC / Clang vector types (SSE2 / NEON, no -m flags here):
+      // masks, not branches — which tap holds the max is data, a coin toss for a predictor.
+      for (; ch + 4 <= c; ch += 4) {
+        V4f m, a0, a1, a2, a3;
+        V4i g;  // dy's bits: selected by masks, never computed with
+        std::memcpy(&m, yr + ch, sizeof m);
+        std::memcpy(&g, dyr + ch, sizeof g);
+        std::memcpy(&a0, x0 + ch, sizeof a0);
+        std::memcpy(&a1, x1 + ch, sizeof a1);
+        std::memcpy(&a2, x2 + ch, sizeof a2);
+        std::memcpy(&a3, x3 + ch, sizeof a3);
+        const V4i ok = (V4f{lo, lo, lo, lo} < m) & (m < V4f{hi, hi, hi, hi});
+        const V4i gi = g & ok;
+        const V4i e0 = a0 == m;
+        const V4i e1 = (a1 == m) & ~e0;
+        const V4i e2 = (a2 == m) & ~(e0 | e1);
+        const V4i e3 = (a3 == m) & ~(e0 | e1 | e2);
+        const V4i o0 = gi & e0, o1 = gi & e1, o2 = gi & e2, o3 = gi & e3;
+        std::memcpy(d0 + ch, &o0, sizeof o0);
+        std::memcpy(d1 + ch, &o1, sizeof o1);
+        std::memcpy(d2 + ch, &o2, sizeof o2);
+        std::memcpy(d3 + ch, &o3, sizeof o3);
+      }
+      for (; ch < c; ++ch) {
+        const float m = yr[ch];
+        const float grad = (lo < m) & (m < hi) ? dyr[ch] : 0.f;
+        const bool e0 = x0[ch] == m, e1 = x1[ch] == m, e2 = x2[ch] == m, e3 = x3[ch] == m;
+        d0[ch] = e0 ? grad : 0.f;
+        d1[ch] = e1 & !e0 ? grad : 0.f;
+        d2[ch] = e2 & !(e0 | e1) ? grad : 0.f;
+        d3[ch] = e3 & !(e0 | e1 | e2) ? grad : 0.f;
+      }
+    }
+    return;
+  }
   PixelCursor pc(p0, g.oh, g.ow);
   for (size_t p = p0; p < p1; ++p, pc.next()) {
     const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
@@ -332,21 +400,30 @@ void maxpool2d_backward_nhwc(const Pool2dGeometry& g, const float* x, const floa
     size_t ky0, ky1, kx0, kx1;
     tap_range(iy0, g.kh, 1, g.h, &ky0, &ky1);
     tap_range(ix0, g.kw, 1, g.w, &kx0, &kx1);
-    const float* yr = y + p * c;
-    const float* dyr = dy + p * c;
-    std::memset(done, 0, c);
-    size_t left = c;
-    for (size_t ky = ky0; ky < ky1 && left != 0; ++ky) {
+    const float* __restrict yr = y + p * c;
+    const float* __restrict dyr = dy + p * c;
+    std::fill(found, found + c, 0.f);
+    for (size_t ky = ky0; ky < ky1; ++ky) {
       const size_t row = (pc.b * g.h + static_cast<size_t>(iy0 + static_cast<idx>(ky))) * g.w;
-      for (size_t kx = kx0; kx < kx1 && left != 0; ++kx) {
+      for (size_t kx = kx0; kx < kx1; ++kx) {
         const size_t off = (row + static_cast<size_t>(ix0 + static_cast<idx>(kx))) * c;
-        const float* xp = x + off;
-        float* dxp = dx + off;
-        for (size_t ch = 0; ch < c; ++ch) {
-          if (!done[ch] && xp[ch] == yr[ch]) {
-            dxp[ch] += dyr[ch];
-            done[ch] = 1;
-            --left;
+        const float* __restrict xp = x + off;
+        float* __restrict dxp = dx + off;
+        // Branch-free, so it vectorizes: the first tap equal to the max takes dy (if the max
+        // also passes the clamp of an activation before the pool), later equal ones nothing.
+        if (tiled) {
+          for (size_t ch = 0; ch < c; ++ch) {
+            const bool hit = (xp[ch] == yr[ch]) & (found[ch] == 0.f);
+            const bool pass = (lo < xp[ch]) & (xp[ch] < hi);
+            dxp[ch] = hit & pass ? dyr[ch] : 0.f;
+            found[ch] = hit ? 1.f : found[ch];
+          }
+        } else {
+          for (size_t ch = 0; ch < c; ++ch) {
+            const bool hit = (xp[ch] == yr[ch]) & (found[ch] == 0.f);
+            const bool pass = (lo < xp[ch]) & (xp[ch] < hi);
+            dxp[ch] += hit & pass ? dyr[ch] : 0.f;
+            found[ch] = hit ? 1.f : found[ch];
           }
         }
       }

@@ -77,9 +77,11 @@ void maxpool2d_nhwc(const Pool2dGeometry& g, const uint8_t* x, uint8_t* y, size_
 void avgpool2d_nhwc(const Pool2dGeometry& g, const float* x, float* y, size_t p0, size_t rows);
 // Pool gradients over images [b0, b1) (dx of those images is overwritten).
 // Max: each window's dy goes to the first tap in row-major window order whose x equals the
-// window's max y. done: c bytes of scratch.
+// window's max y, when lo < x < hi (the clamp of an activation before the pool, whose
+// backward this then is too; -inf, inf without one). found: c floats of scratch.
 void maxpool2d_backward_nhwc(const Pool2dGeometry& g, const float* x, const float* y,
-                             const float* dy, float* dx, size_t b0, size_t b1, uint8_t* done);
+                             const float* dy, float* dx, size_t b0, size_t b1, float lo, float hi,
+                             float* found);
 // Average (padding not counted): each window's dy / count to each of its real taps.
 void avgpool2d_backward_nhwc(const Pool2dGeometry& g, const float* dy, float* dx, size_t b0,
                              size_t b1);

@@ -36,7 +36,7 @@ void clamp_f32(size_t n, const float* x, float* y, float lo, float hi) {
 }
 
 void clamp_backward_f32(size_t n, const float* y, const float* dy, float* dx, float lo, float hi) {
-  for (size_t i = 0; i < n; ++i) dx[i] = lo < y[i] && y[i] < hi ? dy[i] : 0.f;
+  for (size_t i = 0; i < n; ++i) dx[i] = (lo < y[i]) & (y[i] < hi) ? dy[i] : 0.f;  // no branch: vectorizes
 }
 
 void sigmoid_backward_f32(size_t n, const float* y, const float* dy, float* dx) {

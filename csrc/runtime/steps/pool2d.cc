@@ -79,13 +79,14 @@ void avgpool2d_train_forward(const Pool2dGeometry& g, const float* x, float* y) 
 // Windows of one image may overlap: images are the unit of work, so each dx value is summed
 // by one task in pixel order.
 void maxpool2d_backward(const Pool2dGeometry& g, const float* x, const float* y, const float* dy,
-                        float* dx) {
+                        float* dx, float lo, float hi) {
   if (g.n == 0) return;
   const size_t tasks = std::min(train_threads(), g.n);
-  ScratchBlock done(tasks * ((g.c + 63) / 64 * 64));
+  const size_t slot = (g.c + 15) / 16 * 16;
+  ScratchBlock found(tasks * slot * sizeof(float));
   run_tasks(tasks, [&](size_t t) {
-    maxpool2d_backward_nhwc(g, x, y, dy, dx, g.n * t / tasks, g.n * (t + 1) / tasks,
-                            done.as<uint8_t>() + t * ((g.c + 63) / 64 * 64));
+    maxpool2d_backward_nhwc(g, x, y, dy, dx, g.n * t / tasks, g.n * (t + 1) / tasks, lo, hi,
+                            found.as<float>() + t * slot);
   });
 }
 

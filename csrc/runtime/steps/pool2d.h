@@ -16,10 +16,11 @@ struct Pool2dParams : StepParams {
 
 // ---- Training (float32 NHWC, g.n set) ----------------------------------------------------
 // Forwards: the inference loops over all pixels. Backwards overwrite dx; max-pool sends each
-// window's dy to the first tap (row-major) whose x equals y, recomputed from x and y.
+// window's dy to the first tap (row-major) whose x equals y, recomputed from x and y, and
+// only where lo < x < hi: the backward of a clamp before the pool, fused (±inf: none).
 void maxpool2d_train_forward(const Pool2dGeometry& g, const float* x, float* y);
 void maxpool2d_backward(const Pool2dGeometry& g, const float* x, const float* y, const float* dy,
-                        float* dx);
+                        float* dx, float lo, float hi);
 void avgpool2d_train_forward(const Pool2dGeometry& g, const float* x, float* y);
 void avgpool2d_backward(const Pool2dGeometry& g, const float* dy, float* dx);
 

@@ -83,7 +83,8 @@ def _progress(total: int, desc: str, enabled: Optional[bool]):
 def fit(graph: Graph, train_data: Any, epochs: int = 10, *, optimizer: Optional[Optimizer] = None,
         loss: Optional[Loss] = None, validation: Any = None, callbacks: Sequence[Callback] = (),
         seed: Optional[int] = None, batch_size: Optional[int] = None, masks: Optional[dict] = None,
-        shuffle: bool = True, progress: Optional[bool] = None, max_batch: Optional[int] = None) -> History:
+        shuffle: bool = True, progress: Optional[bool] = None, max_batch: Optional[int] = None,
+        budget: Optional[int] = None) -> History:
     """Train ``graph`` in place on its own kernels and return the :class:`History`.
 
     Args:
@@ -102,6 +103,8 @@ def fit(graph: Graph, train_data: Any, epochs: int = 10, *, optimizer: Optional[
         masks: ``{layer or parameter name: 0/1 array}``: masked weights stay exactly zero.
         progress: a tqdm bar (default: when tqdm is installed and stderr is a terminal).
         max_batch: the trainer's planned batch (default: the batch size).
+        budget: the most bytes training may take; a plan beyond it raises ``MemoryError``
+            before the first step (``frugalnn.data.suggest_batch_size`` finds the batch).
 
     Raises ``TrainingDiverged`` naming the epoch and step if the loss turns NaN or infinite;
     the graph then holds the weights of the last completed epoch (or the initial ones).
@@ -118,7 +121,7 @@ def fit(graph: Graph, train_data: Any, epochs: int = 10, *, optimizer: Optional[
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks must be Callback objects, got {type(cb).__name__}")
     trainer = Trainer(graph, optimizer=optimizer, loss=loss, max_batch=max_batch or loader.batch_size,
-                      masks=masks, seed=seed)
+                      masks=masks, seed=seed, budget=budget)
     if val is not None:
         trainer._labels(val[1], len(val[1]))  # bad validation labels fail before any training
     trainer.optimizer.steps_per_epoch = len(loader)

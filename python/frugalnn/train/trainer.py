@@ -112,11 +112,14 @@ class Trainer:
             layout): zeros stay exactly zero through training (pruned weights).
         seed: seeds Dropout.
         pool: the Pool the arena comes from (default: the default pool).
+        budget: the most bytes training may take (``memory_report().total_bytes``); a larger
+            plan raises ``MemoryError`` before anything is allocated, naming the largest
+            ``max_batch`` that fits.
     """
 
     def __init__(self, graph: Graph, *, optimizer: Optional[Optimizer] = None, loss: Optional[Loss] = None,
                  max_batch: int = 128, masks: Optional[dict] = None, seed: Optional[int] = None,
-                 pool: Optional[Pool] = None, _plan_only: bool = False) -> None:
+                 pool: Optional[Pool] = None, budget: Optional[int] = None, _plan_only: bool = False) -> None:
         if not isinstance(graph, Graph):
             raise TypeError(f"graph must be a frugalnn Graph, got {type(graph).__name__}")
         if isinstance(max_batch, bool) or not isinstance(max_batch, (int, np.integer)) or max_batch < 1:
@@ -152,6 +155,8 @@ class Trainer:
         self._plan()
         if _plan_only:
             return
+        if budget is not None:
+            self._check_budget(budget)
         self._pool = pool if pool is not None else default_pool()
         self._arena = self._pool.empty((max(self.plan.arena_bytes, 64),), np.uint8)
         self._views: dict[int, dict] = {}
@@ -181,6 +186,19 @@ class Trainer:
                 fused.add(g.nodes.index(cons[0]))
                 out = cons[0].output
             units.append(_Unit(op, list(node.inputs), out, len(units)))
+        # A max pool right after a clamp (conv + ReLU -> pool) applies the clamp's backward in
+        # its own pass: it reads the clamp's output anyway, and a pass over the largest
+        # gradient of the step is saved.
+        readers: dict[str, list] = {}
+        for u in units:
+            for t in u.inputs:
+                readers.setdefault(t, []).append(u)
+        for u in units:
+            r = readers.get(u.output, [])
+            if (u.op.activated and len(r) == 1 and u.output not in g.outputs and hasattr(r[0].op, "take_clamp")
+                    and hasattr(u.op, "clamp_downstream")):
+                r[0].op.take_clamp(u.op.lo, u.op.hi)
+                u.op.clamp_downstream = True
         self.units = units
         last = next(u for u in units if u.output == self.output_name)
         self.logits = self.output_name
@@ -309,6 +327,24 @@ class Trainer:
             gradient_bytes=kinds.get("gradient", 0), scratch_bytes=kinds.get("scratch", 0),
             parameter_bytes=pbytes, parameter_copy_bytes=copies,
             optimizer_state_bytes=len(self.optimizer.state_names) * pbytes)
+
+    def _check_budget(self, budget: int) -> None:
+        if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget <= 0:
+            raise ValueError(f"budget must be a positive int (bytes), got {budget!r}")
+        need = self._report.total_bytes
+        if need <= budget:
+            return
+        from ..data.batch_size import suggest_batch_size
+
+        try:
+            fits = suggest_batch_size(self.graph, int(budget), optimizer=self.optimizer, loss=self.loss,
+                                      limit=self.max_batch)
+            hint = f"max_batch={fits} fits"
+        except MemoryError as e:
+            hint = str(e)
+        raise MemoryError(f"training at max_batch={self.max_batch} needs {need:,} bytes (arena "
+                          f"{self._report.arena_bytes:,}, parameters, optimizer state), the budget is "
+                          f"{int(budget):,}: {hint}")
 
     def memory_report(self) -> TrainingMemoryReport:
         """The planned training memory (known before the first step)."""

@@ -86,6 +86,12 @@ class TrainOp:
         self.scratch: dict[str, BufferSpec] = {}
         self.forward_scratch: dict[str, BufferSpec] = {}
         self.rng: Optional[np.random.Generator] = None  # set by the trainer (Dropout)
+        self.clamp_downstream = False  # the sole consumer does this op's clamp backward
+
+    @property
+    def clamps_in_backward(self) -> bool:
+        """This op's backward starts with its clamp's backward (none, or done downstream)."""
+        return self.activated and not self.clamp_downstream
 
     @property
     def activated(self) -> bool:

@@ -42,7 +42,7 @@ class Conv2dTrain(TrainOp):
                                    self.geometry)
 
     def backward(self, xs, y, dy, dxs, bufs):
-        if self.activated:
+        if self.clamps_in_backward:
             _core.clip_backward(y, dy, dy, self.lo, self.hi)
         _core.conv2d_backward(xs[0], self.w.value, dy, dxs[0], self.w.grad, self.geometry)
         if self.b is not None:

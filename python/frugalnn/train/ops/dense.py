@@ -23,7 +23,7 @@ class DenseTrain(TrainOp):
         clamp(y, self.lo, self.hi)
 
     def backward(self, xs, y, dy, dxs, bufs):
-        if self.activated:
+        if self.clamps_in_backward:
             _core.clip_backward(y, dy, dy, self.lo, self.hi)
         _core.sgemm(dy, xs[0], self.w.grad, trans="tn")
         if self.b is not None:

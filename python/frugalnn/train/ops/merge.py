@@ -16,7 +16,7 @@ class AddTrain(TrainOp):
         clamp(y, self.lo, self.hi)
 
     def backward(self, xs, y, dy, dxs, bufs):
-        if self.activated:
+        if self.clamps_in_backward:
             _core.clip_backward(y, dy, dy, self.lo, self.hi)
         for dx in dxs:
             if dx is not None:

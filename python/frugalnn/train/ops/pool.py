@@ -11,13 +11,18 @@ from .base import TrainOp, register_trainable
 class _PoolTrain(TrainOp):
     def __init__(self, layer, in_shapes, out_shape) -> None:
         super().__init__(layer, in_shapes, out_shape)
-        self.geometry = _core.Pool2dTrainGeometry(kernel=layer.kernel, stride=layer.stride, padding=layer.padding)
+        self._window = dict(kernel=layer.kernel, stride=layer.stride, padding=layer.padding)
+        self.geometry = _core.Pool2dTrainGeometry(**self._window)
 
 
 @register_trainable("maxpool2d")
 class MaxPool2dTrain(_PoolTrain):
     saves_inputs = True
     saves_output = True
+
+    def take_clamp(self, lo: float, hi: float) -> None:
+        """Also do the backward of the clamp [lo, hi] that produced this pool's input."""
+        self.geometry = _core.Pool2dTrainGeometry(**self._window, lo=lo, hi=hi)
 
     def forward(self, xs, y, bufs, training):
         _core.maxpool2d_train_forward(xs[0], y, self.geometry)
