@@ -32,3 +32,6 @@ def isa(request):
         pytest.skip(f"this CPU has no feature kernels on the {level} rung")
     with frugalnn.use_isa(level, feature_kernels=features):
         yield level
+
+
+from tests.malloc_count import malloc_counter  # noqa: E402,F401  (the fixture, for every test)

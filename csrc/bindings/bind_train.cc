@@ -245,6 +245,39 @@ struct AdamConfig {
   int64_t step = 1;
 };
 
+// dx = f(y, dy) element-wise over flat arrays of one size (dx may be dy), on the pool's
+// threads: kernel(n, y, dy, dx) on each chunk.
+template <typename Kernel>
+void eltwise_backward(const py::array& y, const py::array& dy, py::array& dx, const Kernel& kernel) {
+  const size_t n = flat<float>(y, "y", false, static_cast<size_t>(-1), "");
+  flat<float>(dy, "dy", false, n, "y");
+  flat<float>(dx, "dx", true, n, "y");
+  if (dx.data() != dy.data()) no_overlap(dx, "dx", dy, "dy");
+  no_overlap(dx, "dx", y, "y");
+  const auto* yp = static_cast<const float*>(y.data());
+  const auto* dyp = static_cast<const float*>(dy.data());
+  auto* dxp = static_cast<float*>(dx.mutable_data());
+  py::gil_scoped_release nogil;
+  parallel_ranges(n, size_t{1} << 16, get_num_threads(),
+                  [&](size_t b, size_t e) { kernel(e - b, yp + b, dyp + b, dxp + b); });
+}
+
+// pool(x, y, geometry): y = the pool of x (max / average).
+void def_pool_forward(py::module_& m, const char* name,
+                      void (*pool)(const Pool2dGeometry&, const float*, float*), const char* doc) {
+  m.def(
+      name,
+      [pool](const py::array& x, py::array& y, const PoolTrainGeometry& geo) {
+        const Pool2dGeometry g = pool_geometry(x, "x", geo.kernel, geo.stride, geo.padding);
+        float* yp = out<float>(y, "y", {g.n, g.oh, g.ow, g.c});
+        no_overlap(y, "y", x, "x");
+        const auto* xp = static_cast<const float*>(x.data());
+        py::gil_scoped_release nogil;
+        pool(g, xp, yp);
+      },
+      py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("geometry"), doc);
+}
+
 }  // namespace
 
 void bind_train(py::module_& m) {
@@ -404,17 +437,7 @@ void bind_train(py::module_& m) {
       py::arg("dy").noconvert(), py::arg("db").noconvert(),
       "db (C,) overwritten with the sum of dy (..., C) over every axis but the last (in double).");
 
-  m.def(
-      "maxpool2d_train_forward",
-      [](const py::array& x, py::array& y, const PoolTrainGeometry& geo) {
-        const Pool2dGeometry g = pool_geometry(x, "x", geo.kernel, geo.stride, geo.padding);
-        float* yp = out<float>(y, "y", {g.n, g.oh, g.ow, g.c});
-        no_overlap(y, "y", x, "x");
-        const auto* xp = static_cast<const float*>(x.data());
-        py::gil_scoped_release nogil;
-        maxpool2d_train_forward(g, xp, yp);
-      },
-      py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("geometry"));
+  def_pool_forward(m, "maxpool2d_train_forward", &maxpool2d_train_forward, "Max over each window.");
 
   m.def(
       "maxpool2d_backward",
@@ -435,17 +458,8 @@ void bind_train(py::module_& m) {
       py::arg("dx").noconvert(), py::arg("geometry"),
       "dx overwritten: each window's dy goes to the first position (row-major) where x equals y.");
 
-  m.def(
-      "avgpool2d_train_forward",
-      [](const py::array& x, py::array& y, const PoolTrainGeometry& geo) {
-        const Pool2dGeometry g = pool_geometry(x, "x", geo.kernel, geo.stride, geo.padding);
-        float* yp = out<float>(y, "y", {g.n, g.oh, g.ow, g.c});
-        no_overlap(y, "y", x, "x");
-        const auto* xp = static_cast<const float*>(x.data());
-        py::gil_scoped_release nogil;
-        avgpool2d_train_forward(g, xp, yp);
-      },
-      py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("geometry"), "Mean over the real inputs of each window.");
+  def_pool_forward(m, "avgpool2d_train_forward", &avgpool2d_train_forward,
+                   "Mean over the real inputs of each window.");
 
   m.def(
       "avgpool2d_backward",
@@ -462,17 +476,8 @@ void bind_train(py::module_& m) {
   m.def(
       "clip_backward",
       [](const py::array& y, const py::array& dy, py::array& dx, float lo, float hi) {
-        const size_t n = flat<float>(y, "y", false, static_cast<size_t>(-1), "");
-        flat<float>(dy, "dy", false, n, "y");
-        flat<float>(dx, "dx", true, n, "y");
-        if (dx.data() != dy.data()) no_overlap(dx, "dx", dy, "dy");
-        no_overlap(dx, "dx", y, "y");
-        const auto* yp = static_cast<const float*>(y.data());
-        const auto* dyp = static_cast<const float*>(dy.data());
-        auto* dxp = static_cast<float*>(dx.mutable_data());
-        py::gil_scoped_release nogil;
-        parallel_ranges(n, size_t{1} << 16, get_num_threads(), [&](size_t b, size_t e) {
-          clamp_backward_f32(e - b, yp + b, dyp + b, dxp + b, lo, hi);
+        eltwise_backward(y, dy, dx, [lo, hi](size_t n, const float* yp, const float* dyp, float* dxp) {
+          clamp_backward_f32(n, yp, dyp, dxp, lo, hi);
         });
       },
       py::arg("y").noconvert(), py::arg("dy").noconvert(), py::arg("dx").noconvert(), py::arg("lo"),
@@ -541,18 +546,7 @@ void bind_train(py::module_& m) {
   m.def(
       "sigmoid_backward",
       [](const py::array& y, const py::array& dy, py::array& dx) {
-        const size_t n = flat<float>(y, "y", false, static_cast<size_t>(-1), "");
-        flat<float>(dy, "dy", false, n, "y");
-        flat<float>(dx, "dx", true, n, "y");
-        if (dx.data() != dy.data()) no_overlap(dx, "dx", dy, "dy");
-        no_overlap(dx, "dx", y, "y");
-        const auto* yp = static_cast<const float*>(y.data());
-        const auto* dyp = static_cast<const float*>(dy.data());
-        auto* dxp = static_cast<float*>(dx.mutable_data());
-        py::gil_scoped_release nogil;
-        parallel_ranges(n, size_t{1} << 16, get_num_threads(), [&](size_t b, size_t e) {
-          sigmoid_backward_f32(e - b, yp + b, dyp + b, dxp + b);
-        });
+        eltwise_backward(y, dy, dx, sigmoid_backward_f32);
       },
       py::arg("y").noconvert(), py::arg("dy").noconvert(), py::arg("dx").noconvert(),
       "dx = dy * (1 - y) * y (y: the sigmoid's output; dx may be dy).");

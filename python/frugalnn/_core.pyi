@@ -359,10 +359,18 @@ class Pool2dTrainGeometry:
     """
     A pool's window for the pool training kernels.
     """
-    def __init__(self, *, kernel: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], stride: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], padding: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]) -> None:
+    def __init__(self, *, kernel: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], stride: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], padding: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], lo: typing.SupportsFloat | typing.SupportsIndex = ..., hi: typing.SupportsFloat | typing.SupportsIndex = ...) -> None:
+        """
+        lo, hi: maxpool2d_backward passes a gradient only where lo < x < hi (the backward of a clamp before the pool, fused).
+        """
+    @property
+    def hi(self) -> float:
         ...
     @property
     def kernel(self) -> tuple[int, int]:
+        ...
+    @property
+    def lo(self) -> float:
         ...
     @property
     def padding(self) -> tuple[int, int]:
@@ -551,7 +559,9 @@ def maxpool2d_backward(x: numpy.ndarray, y: numpy.ndarray, dy: numpy.ndarray, dx
     dx overwritten: each window's dy goes to the first position (row-major) where x equals y.
     """
 def maxpool2d_train_forward(x: numpy.ndarray, y: numpy.ndarray, geometry: Pool2dTrainGeometry) -> None:
-    ...
+    """
+    Max over each window.
+    """
 def pack_weights(w: numpy.ndarray, kind: str, bias: numpy.ndarray | None, scales: numpy.ndarray | None, pool: Pool) -> PackedWeights:
     """
     Pack K x N weights (checked by frugalnn.ops.pack_weights).

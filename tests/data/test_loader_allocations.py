@@ -1,20 +1,14 @@
 """Zero heap allocations per batch in a Loader's steady state, counted from outside: a child
-process with tests/graph/malloc_counter.c preloaded iterates loaders (with and without the
+process with the malloc counter (tests/malloc_count.py) preloaded iterates loaders (with and without the
 producer thread, with a transform-heavy pipeline) and reports how often the C heap was asked
 for memory while the consumer took batches from the middle of an epoch. The counter is process
 wide, so the producer thread's allocations count too."""
-import json
-import os
-import pathlib
-import shutil
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
-COUNTER_SOURCE = ROOT / "tests" / "graph" / "malloc_counter.c"
+from tests.malloc_count import run_counted
+
 
 CHILD = textwrap.dedent("""
     import ctypes, json, sys
@@ -63,24 +57,8 @@ CHILD = textwrap.dedent("""
 
 
 @pytest.fixture(scope="module")
-def counter_lib(tmp_path_factory):
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None or not sys.platform.startswith("linux"):
-        pytest.skip("needs a C compiler and glibc")
-    if "san" in os.environ.get("LD_PRELOAD", ""):
-        pytest.skip("a sanitizer runtime owns malloc in this process (its build needs it preloaded first)")
-    lib = tmp_path_factory.mktemp("malloc") / "malloc_counter.so"
-    subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", str(lib), str(COUNTER_SOURCE)], check=True)
-    return lib
-
-
-@pytest.fixture(scope="module")
-def counts(counter_lib):
-    env = dict(os.environ, LD_PRELOAD=str(counter_lib), PYTHONMALLOC="pymalloc")
-    r = subprocess.run([sys.executable, "-c", CHILD, str(counter_lib)], capture_output=True, text=True,
-                       env=env, cwd=ROOT, timeout=300)
-    assert r.returncode == 0, r.stderr[-3000:]
-    return json.loads(r.stdout.strip().splitlines()[-1])
+def counts(malloc_counter):
+    return run_counted(malloc_counter, CHILD)
 
 
 def test_steady_state_batches_make_no_heap_allocation(counts):

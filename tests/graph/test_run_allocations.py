@@ -1,14 +1,15 @@
 """Zero heap allocations per run, counted from outside the library: a child process with a
-malloc counter preloaded (malloc_counter.c, built here) runs a session many times with out=
+malloc counter preloaded (tests/malloc_count.py) runs a session many times with out=
 and reports how often malloc, calloc, realloc and the aligned variants were called."""
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
 import textwrap
 
 import pytest
+
+from tests.malloc_count import run_counted
 
 HERE = pathlib.Path(__file__).parent
 
@@ -48,40 +49,22 @@ CHILD = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(scope="module")
-def counter_lib(tmp_path_factory):
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None or not sys.platform.startswith("linux"):
-        pytest.skip("needs a C compiler and glibc")
-    if "san" in os.environ.get("LD_PRELOAD", ""):
-        pytest.skip("a sanitizer runtime owns malloc in this process (its build needs it preloaded first)")
-    lib = tmp_path_factory.mktemp("malloc") / "malloc_counter.so"
-    subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", str(lib), str(HERE / "malloc_counter.c")], check=True)
-    return lib
-
-
 def _counts(lib, threads):
-    env = dict(os.environ, LD_PRELOAD=str(lib), PYTHONMALLOC="pymalloc")
-    r = subprocess.run([sys.executable, "-c", CHILD, str(lib), str(threads)], capture_output=True, text=True,
-                       env=env, cwd=HERE.parent.parent, timeout=300)
-    assert r.returncode == 0, r.stderr[-3000:]
-    import json
-
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    return run_counted(lib, CHILD, threads)
 
 
-def test_counter_sees_allocations(counter_lib):
+def test_counter_sees_allocations(malloc_counter):
     """The counter is live: numpy's fresh output arrays (run without out=) do allocate."""
     probe = ("import ctypes, sys, numpy as np; c = ctypes.CDLL(sys.argv[1]).fnn_malloc_count; "
              "c.restype = ctypes.c_uint64; b = c(); a = [np.empty(100000) for _ in range(10)]; print(c() - b)")
-    env = dict(os.environ, LD_PRELOAD=str(counter_lib), PYTHONMALLOC="pymalloc")
-    r = subprocess.run([sys.executable, "-c", probe, str(counter_lib)], capture_output=True, text=True, env=env,
+    env = dict(os.environ, LD_PRELOAD=str(malloc_counter), PYTHONMALLOC="pymalloc")
+    r = subprocess.run([sys.executable, "-c", probe, str(malloc_counter)], capture_output=True, text=True, env=env,
                        timeout=60)
     assert r.returncode == 0, r.stderr
     assert int(r.stdout) >= 10
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_runs_with_out_make_no_heap_allocation(counter_lib, threads):
-    counts = _counts(counter_lib, threads)
+def test_runs_with_out_make_no_heap_allocation(malloc_counter, threads):
+    counts = _counts(malloc_counter, threads)
     assert counts and all(v == 0 for v in counts.values()), counts

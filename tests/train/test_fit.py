@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from frugalnn import models
 from frugalnn.graph import Dense, Flatten, Sequential, Session, Softmax, compile
 from frugalnn.train import (SGD, Adam, Checkpoint, EarlyStopping, History, TrainingDiverged, distillation, fit,
                             load_weights)

@@ -2,22 +2,17 @@
 bit-identical runs from one seed, divergence, and bad input."""
 from __future__ import annotations
 
-import json
-import os
-import pathlib
-import shutil
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
 
+from tests.malloc_count import run_counted
+
 from frugalnn import models
 from frugalnn.graph import Conv2d, Dense, Flatten, GraphError, Sequential
-from frugalnn.train import SGD, Adam, Trainer, TrainingDiverged
+from frugalnn.train import SGD, Trainer, TrainingDiverged
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _data(n=64, seed=0, shape=(1, 28, 28)):
@@ -137,20 +132,8 @@ CHILD = textwrap.dedent("""
 """)
 
 
-def test_zero_heap_allocations_per_step(tmp_path):
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None or not sys.platform.startswith("linux"):
-        pytest.skip("needs a C compiler and glibc")
-    if "san" in os.environ.get("LD_PRELOAD", ""):
-        pytest.skip("a sanitizer runtime owns malloc in this process")
-    lib = tmp_path / "malloc_counter.so"
-    subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", str(lib), str(ROOT / "tests/graph/malloc_counter.c")],
-                   check=True)
-    env = dict(os.environ, LD_PRELOAD=str(lib), PYTHONPATH=str(ROOT))
-    r = subprocess.run([sys.executable, "-c", CHILD, str(lib)], capture_output=True, text=True, env=env,
-                       timeout=300)
-    assert r.returncode == 0, r.stderr
-    counts = json.loads(r.stdout.strip().splitlines()[-1])
+def test_zero_heap_allocations_per_step(malloc_counter):
+    counts = run_counted(malloc_counter, CHILD)
     assert counts == {k: 0 for k in counts}, counts
 
 

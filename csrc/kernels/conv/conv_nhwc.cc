@@ -52,6 +52,37 @@ inline void tap_range(idx origin, size_t k, size_t dil, size_t extent, size_t* t
   *t1 = static_cast<size_t>(hi);
 }
 
+// fn(tap, offset) for each tap of output pixel pc's window that falls inside the input:
+// tap = ky * kw + kx, offset = the input pixel's index (b, iy, ix) in pixels.
+template <typename Fn>
+inline void for_each_conv_tap(const Conv2dGeometry& g, const PixelCursor& pc, const Fn& fn) {
+  const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
+  const idx ix0 = static_cast<idx>(pc.ox * g.sw) - static_cast<idx>(g.pad_left);
+  size_t ky0, ky1, kx0, kx1;
+  tap_range(iy0, g.kh, g.dh, g.h, &ky0, &ky1);
+  tap_range(ix0, g.kw, g.dw, g.w, &kx0, &kx1);
+  for (size_t ky = ky0; ky < ky1; ++ky) {
+    const size_t iy = static_cast<size_t>(iy0 + static_cast<idx>(ky * g.dh));
+    for (size_t kx = kx0; kx < kx1; ++kx) {
+      const size_t ix = static_cast<size_t>(ix0 + static_cast<idx>(kx * g.dw));
+      fn(ky * g.kw + kx, (pc.b * g.h + iy) * g.w + ix);
+    }
+  }
+}
+
+// The taps of pool output pixel pc's window inside the input: rows [ky0, ky1) and columns
+// [kx0, kx1) from the window's origin (iy0, ix0).
+struct PoolWindow {
+  idx iy0, ix0;
+  size_t ky0, ky1, kx0, kx1;
+  PoolWindow(const Pool2dGeometry& g, const PixelCursor& pc)
+      : iy0(static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top)),
+        ix0(static_cast<idx>(pc.ox * g.sw) - static_cast<idx>(g.pad_left)) {
+    tap_range(iy0, g.kh, 1, g.h, &ky0, &ky1);
+    tap_range(ix0, g.kw, 1, g.w, &kx0, &kx1);
+  }
+};
+
 template <typename T>
 inline void max_acc(size_t c, const T* __restrict x, T* __restrict m) {
   for (size_t ch = 0; ch < c; ++ch) m[ch] = m[ch] < x[ch] ? x[ch] : m[ch];
@@ -73,11 +104,9 @@ void pool2d(const Pool2dGeometry& g, const T* __restrict x, T* __restrict y, siz
   const size_t c = g.c;
   PixelCursor pc(p0, g.oh, g.ow);
   for (size_t r = 0; r < rows; ++r, pc.next()) {
-    const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
-    const idx ix0 = static_cast<idx>(pc.ox * g.sw) - static_cast<idx>(g.pad_left);
-    size_t ky0, ky1, kx0, kx1;
-    tap_range(iy0, g.kh, 1, g.h, &ky0, &ky1);
-    tap_range(ix0, g.kw, 1, g.w, &kx0, &kx1);
+    const PoolWindow win(g, pc);
+    const idx iy0 = win.iy0, ix0 = win.ix0;
+    const size_t ky0 = win.ky0, ky1 = win.ky1, kx0 = win.kx0, kx1 = win.kx1;
     T* yr = y + (p0 + r) * c;
     const T* xb = x + pc.b * g.h * g.w * c;
     bool first = true;
@@ -395,11 +424,9 @@ void maxpool2d_backward_nhwc(const Pool2dGeometry& g, const float* x, const floa
   }
   PixelCursor pc(p0, g.oh, g.ow);
   for (size_t p = p0; p < p1; ++p, pc.next()) {
-    const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
-    const idx ix0 = static_cast<idx>(pc.ox * g.sw) - static_cast<idx>(g.pad_left);
-    size_t ky0, ky1, kx0, kx1;
-    tap_range(iy0, g.kh, 1, g.h, &ky0, &ky1);
-    tap_range(ix0, g.kw, 1, g.w, &kx0, &kx1);
+    const PoolWindow win(g, pc);
+    const idx iy0 = win.iy0, ix0 = win.ix0;
+    const size_t ky0 = win.ky0, ky1 = win.ky1, kx0 = win.kx0, kx1 = win.kx1;
     const float* __restrict yr = y + p * c;
     const float* __restrict dyr = dy + p * c;
     std::fill(found, found + c, 0.f);
@@ -438,11 +465,9 @@ void avgpool2d_backward_nhwc(const Pool2dGeometry& g, const float* dy, float* dx
   const size_t p0 = b0 * g.oh * g.ow, p1 = b1 * g.oh * g.ow;
   PixelCursor pc(p0, g.oh, g.ow);
   for (size_t p = p0; p < p1; ++p, pc.next()) {
-    const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
-    const idx ix0 = static_cast<idx>(pc.ox * g.sw) - static_cast<idx>(g.pad_left);
-    size_t ky0, ky1, kx0, kx1;
-    tap_range(iy0, g.kh, 1, g.h, &ky0, &ky1);
-    tap_range(ix0, g.kw, 1, g.w, &kx0, &kx1);
+    const PoolWindow win(g, pc);
+    const idx iy0 = win.iy0, ix0 = win.ix0;
+    const size_t ky0 = win.ky0, ky1 = win.ky1, kx0 = win.kx0, kx1 = win.kx1;
     // The forward's scale (1 / count, as a float), applied to dy.
     const float s = 1.0f / static_cast<float>((ky1 - ky0) * (kx1 - kx0));
     const float* __restrict dyr = dy + p * c;
@@ -528,20 +553,11 @@ void depthwise_multiplier_conv2d_nhwc(const Conv2dGeometry& g, const float* x, c
   for (size_t r = 0; r < rows; ++r, pc.next()) {
     float* __restrict yr = y + (p0 + r) * oc;
     for (size_t o = 0; o < oc; ++o) yr[o] = bias != nullptr ? bias[o] : 0.f;
-    const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
-    const idx ix0 = static_cast<idx>(pc.ox * g.sw) - static_cast<idx>(g.pad_left);
-    size_t ky0, ky1, kx0, kx1;
-    tap_range(iy0, g.kh, g.dh, g.h, &ky0, &ky1);
-    tap_range(ix0, g.kw, g.dw, g.w, &kx0, &kx1);
-    for (size_t ky = ky0; ky < ky1; ++ky) {
-      const size_t iy = static_cast<size_t>(iy0 + static_cast<idx>(ky * g.dh));
-      for (size_t kx = kx0; kx < kx1; ++kx) {
-        const size_t ix = static_cast<size_t>(ix0 + static_cast<idx>(kx * g.dw));
-        const float* __restrict xp = x + ((pc.b * g.h + iy) * g.w + ix) * c;
-        const float* __restrict wp = wt + (ky * g.kw + kx) * oc;
-        for (size_t o = 0; o < oc; ++o) yr[o] += xp[o / m] * wp[o];
-      }
-    }
+    for_each_conv_tap(g, pc, [&](size_t tap, size_t pixel) {
+      const float* __restrict xp = x + pixel * c;
+      const float* __restrict wp = wt + tap * oc;
+      for (size_t o = 0; o < oc; ++o) yr[o] += xp[o / m] * wp[o];
+    });
     for (size_t o = 0; o < oc; ++o) yr[o] = std::min(std::max(yr[o], lo), hi);
   }
 }
@@ -553,38 +569,27 @@ void depthwise_conv2d_backward_nhwc(const Conv2dGeometry& g, const float* x, con
   PixelCursor pc(p0, g.oh, g.ow);
   for (size_t p = p0; p < p1; ++p, pc.next()) {
     const float* __restrict dyr = dy + p * oc;
-    const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
-    const idx ix0 = static_cast<idx>(pc.ox * g.sw) - static_cast<idx>(g.pad_left);
-    size_t ky0, ky1, kx0, kx1;
-    tap_range(iy0, g.kh, g.dh, g.h, &ky0, &ky1);
-    tap_range(ix0, g.kw, g.dw, g.w, &kx0, &kx1);
-    for (size_t ky = ky0; ky < ky1; ++ky) {
-      const size_t iy = static_cast<size_t>(iy0 + static_cast<idx>(ky * g.dh));
-      for (size_t kx = kx0; kx < kx1; ++kx) {
-        const size_t ix = static_cast<size_t>(ix0 + static_cast<idx>(kx * g.dw));
-        const size_t off = ((pc.b * g.h + iy) * g.w + ix) * c;
-        const float* __restrict xp = x + off;
-        const size_t tap = (ky * g.kw + kx) * oc;
-        float* __restrict dwp = dwt + tap;
-        if (m == 1) {
-          for (size_t o = 0; o < oc; ++o) dwp[o] += dyr[o] * xp[o];
-        } else {
-          for (size_t o = 0; o < oc; ++o) dwp[o] += dyr[o] * xp[o / m];
-        }
-        if (dx == nullptr) continue;
-        float* __restrict dxp = dx + off;
-        const float* __restrict wp = wt + tap;
-        if (m == 1) {
-          for (size_t ch = 0; ch < c; ++ch) dxp[ch] += dyr[ch] * wp[ch];
-        } else {
-          for (size_t ch = 0; ch < c; ++ch) {
-            float s = 0.f;
-            for (size_t j = 0; j < m; ++j) s += dyr[ch * m + j] * wp[ch * m + j];
-            dxp[ch] += s;
-          }
+    for_each_conv_tap(g, pc, [&](size_t tap, size_t pixel) {
+      const float* __restrict xp = x + pixel * c;
+      float* __restrict dwp = dwt + tap * oc;
+      if (m == 1) {
+        for (size_t o = 0; o < oc; ++o) dwp[o] += dyr[o] * xp[o];
+      } else {
+        for (size_t o = 0; o < oc; ++o) dwp[o] += dyr[o] * xp[o / m];
+      }
+      if (dx == nullptr) return;
+      float* __restrict dxp = dx + pixel * c;
+      const float* __restrict wp = wt + tap * oc;
+      if (m == 1) {
+        for (size_t ch = 0; ch < c; ++ch) dxp[ch] += dyr[ch] * wp[ch];
+      } else {
+        for (size_t ch = 0; ch < c; ++ch) {
+          float sum = 0.f;
+          for (size_t j = 0; j < m; ++j) sum += dyr[ch * m + j] * wp[ch * m + j];
+          dxp[ch] += sum;
         }
       }
-    }
+    });
   }
 }
 

@@ -1,7 +1,7 @@
 """The largest batch whose planned memory fits a budget, for training or inference."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from .. import _core
 from .._runtime import get_num_threads

@@ -14,7 +14,6 @@ so after the first batches an epoch allocates nothing per batch.
 """
 from __future__ import annotations
 
-import math
 import numbers
 import threading
 import weakref

@@ -5,7 +5,6 @@ import math
 import os
 from typing import Any, Optional
 
-import numpy as np
 
 
 class Callback:

@@ -2,11 +2,10 @@
 progress bar and a History."""
 from __future__ import annotations
 
-import math
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
