@@ -262,6 +262,20 @@ void eltwise_backward(const py::array& y, const py::array& dy, py::array& dx, co
                   [&](size_t b, size_t e) { kernel(e - b, yp + b, dyp + b, dxp + b); });
 }
 
+// A channels-last tensor (..., C) seen as (rows, C).
+struct Rows {
+  size_t rows = 0, c = 0;
+};
+
+Rows rows_of(const py::array& a, const char* name) {
+  check_array<float>(a, name, -1, false);
+  if (a.ndim() < 1) throw py::value_error(std::string(name) + " needs at least one axis (the channels)");
+  Rows r;
+  r.c = static_cast<size_t>(a.shape(a.ndim() - 1));
+  r.rows = r.c == 0 ? 0 : static_cast<size_t>(a.size()) / r.c;
+  return r;
+}
+
 // pool(x, y, geometry): y = the pool of x (max / average).
 void def_pool_forward(py::module_& m, const char* name,
                       void (*pool)(const Pool2dGeometry&, const float*, float*), const char* doc) {
@@ -482,6 +496,145 @@ void bind_train(py::module_& m) {
       },
       py::arg("y").noconvert(), py::arg("dy").noconvert(), py::arg("dx").noconvert(), py::arg("lo"),
       py::arg("hi"), "dx = dy where lo < y < hi, else 0 (y: the clip's output; dx may be dy).");
+
+  m.def(
+      "dropout_mask",
+      [](py::array& keep, double rate, uint64_t seed) {
+        const size_t n = flat<uint8_t>(keep, "keep", true, static_cast<size_t>(-1), "");
+        if (!(rate >= 0.0 && rate < 1.0)) throw py::value_error("rate must be in [0, 1)");
+        auto* kp = static_cast<uint8_t*>(keep.mutable_data());
+        py::gil_scoped_release nogil;
+        parallel_ranges(n, size_t{1} << 16, get_num_threads(), [&](size_t b, size_t e) {
+          dropout_mask(e - b, seed, static_cast<float>(rate), kp + b, b);
+        });
+      },
+      py::arg("keep").noconvert(), py::arg("rate"), py::arg("seed"),
+      "keep (uint8, any shape) = 1 with probability 1 - rate, else 0: a counter-based hash of (seed, "
+      "index), the same for a seed whatever the threads.");
+
+  m.def(
+      "mask_scale",
+      [](const py::array& x, const py::array& keep, float scale, py::array& y) {
+        const size_t n = flat<float>(x, "x", false, static_cast<size_t>(-1), "");
+        flat<uint8_t>(keep, "keep", false, n, "x");
+        flat<float>(y, "y", true, n, "x");
+        if (y.data() != x.data()) no_overlap(y, "y", x, "x");
+        no_overlap(y, "y", keep, "keep");
+        const auto* xp = static_cast<const float*>(x.data());
+        const auto* kp = static_cast<const uint8_t*>(keep.data());
+        auto* yp = static_cast<float*>(y.mutable_data());
+        py::gil_scoped_release nogil;
+        parallel_ranges(n, size_t{1} << 16, get_num_threads(), [&](size_t b, size_t e) {
+          mask_scale_f32(e - b, xp + b, kp + b, scale, yp + b);
+        });
+      },
+      py::arg("x").noconvert(), py::arg("keep").noconvert(), py::arg("scale"), py::arg("y").noconvert(),
+      "y = x * scale where keep, else 0 (Dropout's forward and backward; y may be x).");
+
+  m.def(
+      "channel_scale_shift",
+      [](const py::array& x, const py::array& scale, const py::array& shift, py::array& y) {
+        const Rows r = rows_of(x, "x");
+        const float* sp = in<float>(scale, "scale", {r.c});
+        const float* hp = in<float>(shift, "shift", {r.c});
+        float* yp = out<float>(y, "y", shape_of(x));
+        if (y.data() != x.data()) no_overlap(y, "y", x, "x");
+        no_overlap(y, "y", scale, "scale");
+        no_overlap(y, "y", shift, "shift");
+        const auto* xp = static_cast<const float*>(x.data());
+        py::gil_scoped_release nogil;
+        parallel_ranges(r.rows, 1024, get_num_threads(), [&](size_t b, size_t e) {
+          scale_shift_channels_f32(e - b, r.c, xp + b * r.c, sp, hp, yp + b * r.c);
+        });
+      },
+      py::arg("x").noconvert(), py::arg("scale").noconvert(), py::arg("shift").noconvert(),
+      py::arg("y").noconvert(), "y = x * scale + shift along the last axis (C values each; y may be x).");
+
+  m.def(
+      "channel_moments",
+      [](const py::array& x, py::array& mean, py::array& var) {
+        const Rows r = rows_of(x, "x");
+        float* mp = out<float>(mean, "mean", {r.c});
+        float* vp = out<float>(var, "var", {r.c});
+        no_overlap(mean, "mean", x, "x");
+        no_overlap(var, "var", x, "x");
+        no_overlap(var, "var", mean, "mean");
+        const auto* xp = static_cast<const float*>(x.data());
+        py::gil_scoped_release nogil;
+        channel_moments_f32(r.rows, r.c, xp, mp, vp);
+      },
+      py::arg("x").noconvert(), py::arg("mean").noconvert(), py::arg("var").noconvert(),
+      "Per-channel mean and biased variance of x (..., C) over every other axis (in double).");
+
+  m.def(
+      "channel_dot",
+      [](const py::array& a, const py::array& b, py::array& sum_a, py::array& sum_ab) {
+        const Rows r = rows_of(a, "a");
+        const float* bp = in<float>(b, "b", shape_of(a));
+        float* sap = out<float>(sum_a, "sum_a", {r.c});
+        float* sabp = out<float>(sum_ab, "sum_ab", {r.c});
+        for (const py::array* o : {&sum_a, &sum_ab}) {
+          no_overlap(*o, "an output", a, "a");
+          no_overlap(*o, "an output", b, "b");
+        }
+        no_overlap(sum_a, "sum_a", sum_ab, "sum_ab");
+        const auto* ap = static_cast<const float*>(a.data());
+        py::gil_scoped_release nogil;
+        channel_dot_f32(r.rows, r.c, ap, bp, sap, sabp);
+      },
+      py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("sum_a").noconvert(),
+      py::arg("sum_ab").noconvert(), "Per channel: sum(a) and sum(a * b) over every other axis (in double).");
+
+  m.def(
+      "channel_affine2",
+      [](const py::array& a, const py::array& b, const py::array& k, py::array& y) {
+        const Rows r = rows_of(a, "a");
+        const float* bp = in<float>(b, "b", shape_of(a));
+        const float* kp = in<float>(k, "k", {3, r.c});
+        float* yp = out<float>(y, "y", shape_of(a));
+        if (y.data() != a.data()) no_overlap(y, "y", a, "a");
+        if (y.data() != b.data()) no_overlap(y, "y", b, "b");
+        no_overlap(y, "y", k, "k");
+        const auto* ap = static_cast<const float*>(a.data());
+        py::gil_scoped_release nogil;
+        parallel_ranges(r.rows, 1024, get_num_threads(), [&](size_t b0, size_t e) {
+          channel_affine2_f32(e - b0, r.c, ap + b0 * r.c, bp + b0 * r.c, kp, yp + b0 * r.c);
+        });
+      },
+      py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("k").noconvert(), py::arg("y").noconvert(),
+      "y = a * k[0] + b * k[1] + k[2] along the last axis (k: 3 x C; y may be a or b).");
+
+  m.def(
+      "global_avgpool_forward",
+      [](const py::array& x, py::array& y) {
+        check_array<float>(x, "x", 4, false);
+        const Dims xs = shape_of(x);
+        float* yp = out<float>(y, "y", {xs[0], xs[3]});
+        no_overlap(y, "y", x, "x");
+        const auto* xp = static_cast<const float*>(x.data());
+        if (xs[1] * xs[2] == 0) throw py::value_error("x has no pixels");
+        py::gil_scoped_release nogil;
+        parallel_ranges(xs[0], 1, get_num_threads(), [&](size_t b, size_t e) {
+          global_avgpool_nhwc(e - b, xs[1] * xs[2], xs[3], xp + b * xs[1] * xs[2] * xs[3], yp + b * xs[3]);
+        });
+      },
+      py::arg("x").noconvert(), py::arg("y").noconvert(), "y (N, C) = the mean of x (N, H, W, C) over H and W.");
+
+  m.def(
+      "global_avgpool_backward",
+      [](const py::array& dy, py::array& dx) {
+        check_array<float>(dx, "dx", 4, true);
+        const Dims xs = shape_of(dx);
+        const float* dyp = in<float>(dy, "dy", {xs[0], xs[3]});
+        no_overlap(dx, "dx", dy, "dy");
+        auto* dxp = static_cast<float*>(dx.mutable_data());
+        if (xs[1] * xs[2] == 0) throw py::value_error("dx has no pixels");
+        py::gil_scoped_release nogil;
+        parallel_ranges(xs[0], 1, get_num_threads(), [&](size_t b, size_t e) {
+          global_avgpool_backward_nhwc(xs[1] * xs[2], xs[3], dyp, dxp, b, e);
+        });
+      },
+      py::arg("dy").noconvert(), py::arg("dx").noconvert(), "dx (N, H, W, C) = dy (N, C) / (H * W) at every pixel.");
 
   m.def(
       "softmax_forward",

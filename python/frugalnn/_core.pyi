@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['AdamConfig', 'AddParams', 'ConcatParams', 'Conv2dGeometry', 'Conv2dParams', 'Conv2dTrainGeometry', 'DenseParams', 'DepthwiseConv2dParams', 'FNN_FORMAT_VERSION', 'FormatError', 'GlobalAvgPoolParams', 'LayoutParams', 'PackedWeights', 'Pool', 'Pool2dGeometry', 'Pool2dParams', 'Pool2dTrainGeometry', 'Program', 'ScaleShiftParams', 'Session', 'SgdConfig', 'SoftmaxParams', 'SparseDenseParams', 'SparseMatrix', 'StepParams', 'active_isa', 'adam_update', 'available_isas', 'avgpool2d_backward', 'avgpool2d_train_forward', 'bias_backward', 'clip_backward', 'conv2d_backward', 'conv2d_train_forward', 'dynamic_quant_params', 'feature_kernels_enabled', 'fnn_load', 'fnn_reseal', 'fnn_save', 'get_num_threads', 'largest_max_batch', 'matmul', 'maxpool2d_backward', 'maxpool2d_train_forward', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads', 'sgd_update', 'sgemm', 'sigmoid_backward', 'softmax_backward', 'softmax_cross_entropy', 'softmax_forward', 'sparse_matrix', 'spmm', 'spmm_linear', 'step_kinds', 'xxh64']
+__all__: list[str] = ['AdamConfig', 'AddParams', 'ConcatParams', 'Conv2dGeometry', 'Conv2dParams', 'Conv2dTrainGeometry', 'DenseParams', 'DepthwiseConv2dParams', 'FNN_FORMAT_VERSION', 'FormatError', 'GlobalAvgPoolParams', 'LayoutParams', 'PackedWeights', 'Pool', 'Pool2dGeometry', 'Pool2dParams', 'Pool2dTrainGeometry', 'Program', 'ScaleShiftParams', 'Session', 'SgdConfig', 'SoftmaxParams', 'SparseDenseParams', 'SparseMatrix', 'StepParams', 'active_isa', 'adam_update', 'available_isas', 'avgpool2d_backward', 'avgpool2d_train_forward', 'bias_backward', 'channel_affine2', 'channel_dot', 'channel_moments', 'channel_scale_shift', 'clip_backward', 'conv2d_backward', 'conv2d_train_forward', 'dropout_mask', 'dynamic_quant_params', 'feature_kernels_enabled', 'fnn_load', 'fnn_reseal', 'fnn_save', 'get_num_threads', 'global_avgpool_backward', 'global_avgpool_forward', 'largest_max_batch', 'mask_scale', 'matmul', 'maxpool2d_backward', 'maxpool2d_train_forward', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads', 'sgd_update', 'sgemm', 'sigmoid_backward', 'softmax_backward', 'softmax_cross_entropy', 'softmax_forward', 'sparse_matrix', 'spmm', 'spmm_linear', 'step_kinds', 'xxh64']
 class Pool:
     """
     Thread-safe pool of 64-byte aligned blocks (native).
@@ -516,6 +516,22 @@ def bias_backward(dy: numpy.ndarray, db: numpy.ndarray) -> None:
     """
     db (C,) overwritten with the sum of dy (..., C) over every axis but the last (in double).
     """
+def channel_affine2(a: numpy.ndarray, b: numpy.ndarray, k: numpy.ndarray, y: numpy.ndarray) -> None:
+    """
+    y = a * k[0] + b * k[1] + k[2] along the last axis (k: 3 x C; y may be a or b).
+    """
+def channel_dot(a: numpy.ndarray, b: numpy.ndarray, sum_a: numpy.ndarray, sum_ab: numpy.ndarray) -> None:
+    """
+    Per channel: sum(a) and sum(a * b) over every other axis (in double).
+    """
+def channel_moments(x: numpy.ndarray, mean: numpy.ndarray, var: numpy.ndarray) -> None:
+    """
+    Per-channel mean and biased variance of x (..., C) over every other axis (in double).
+    """
+def channel_scale_shift(x: numpy.ndarray, scale: numpy.ndarray, shift: numpy.ndarray, y: numpy.ndarray) -> None:
+    """
+    y = x * scale + shift along the last axis (C values each; y may be x).
+    """
 def clip_backward(y: numpy.ndarray, dy: numpy.ndarray, dx: numpy.ndarray, lo: typing.SupportsFloat | typing.SupportsIndex, hi: typing.SupportsFloat | typing.SupportsIndex) -> None:
     """
     dx = dy where lo < y < hi, else 0 (y: the clip's output; dx may be dy).
@@ -527,6 +543,10 @@ def conv2d_backward(x: numpy.ndarray, w: numpy.ndarray, dy: numpy.ndarray, dx: n
 def conv2d_train_forward(x: numpy.ndarray, w: numpy.ndarray, bias: numpy.ndarray | None, y: numpy.ndarray, geometry: Conv2dTrainGeometry) -> None:
     """
     y (N, OH, OW, O) = conv(x (N, H, W, C), w (O, kh, kw, C // groups)) + bias, clamped to [lo, hi]. pads: (top, left, bottom, right).
+    """
+def dropout_mask(keep: numpy.ndarray, rate: typing.SupportsFloat | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex) -> None:
+    """
+    keep (uint8, any shape) = 1 with probability 1 - rate, else 0: a counter-based hash of (seed, index), the same for a seed whatever the threads.
     """
 def dynamic_quant_params(a: numpy.ndarray) -> tuple[float, int]:
     """
@@ -548,9 +568,21 @@ def fnn_save(program: Program, path: str, inputs: collections.abc.Sequence[tuple
     """
 def get_num_threads() -> int:
     ...
+def global_avgpool_backward(dy: numpy.ndarray, dx: numpy.ndarray) -> None:
+    """
+    dx (N, H, W, C) = dy (N, C) / (H * W) at every pixel.
+    """
+def global_avgpool_forward(x: numpy.ndarray, y: numpy.ndarray) -> None:
+    """
+    y (N, C) = the mean of x (N, H, W, C) over H and W.
+    """
 def largest_max_batch(program: Program, threads: typing.SupportsInt | typing.SupportsIndex, concurrency: typing.SupportsInt | typing.SupportsIndex, budget: typing.SupportsInt | typing.SupportsIndex, limit: typing.SupportsInt | typing.SupportsIndex) -> int:
     """
     The largest max_batch <= limit whose arenas fit in budget bytes (0: none fits).
+    """
+def mask_scale(x: numpy.ndarray, keep: numpy.ndarray, scale: typing.SupportsFloat | typing.SupportsIndex, y: numpy.ndarray) -> None:
+    """
+    y = x * scale where keep, else 0 (Dropout's forward and backward; y may be x).
     """
 def matmul(a: numpy.ndarray, w: PackedWeights, out: numpy.ndarray, min: typing.SupportsFloat | typing.SupportsIndex, max: typing.SupportsFloat | typing.SupportsIndex, bf16_compute: bool) -> None:
     ...

@@ -6,6 +6,7 @@ import zlib
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings, strategies as st
 
 from frugalnn.graph import (Add, AvgPool2d, BatchNorm, Clip, Concat, Conv2d, Dense, Flatten, GlobalAvgPool, Graph,
                             HardSwish, MaxPool2d, ReLU, ReLU6, Reshape, ScaleShift, Sequential, Sigmoid, Softmax,
@@ -176,3 +177,39 @@ def test_dropout_gradients_match_torch_with_the_same_mask():
         np.testing.assert_allclose(rec.grads[k], r, rtol=2e-3, atol=1e-4 * max(1.0, np.abs(r).max()), err_msg=k)
     # inference: the identity, and compiled to no step
     assert t.compute_loss(x, y) == pytest.approx(tref.loss_and_grads(g, x, y, training=False)[0], rel=1e-4)
+
+
+@settings(max_examples=25, deadline=None)
+@given(batch=st.sampled_from([1, 2, 3, 5]), c=st.integers(1, 4), per_group=st.integers(1, 3),
+       groups=st.sampled_from([1, 2]), kh=st.integers(1, 3), kw=st.integers(1, 3), stride=st.integers(1, 2),
+       dilation=st.integers(1, 2), pad=st.sampled_from([0, 1, "same"]), h=st.sampled_from([1, 2, 3, 5, 7]),
+       w=st.sampled_from([1, 3, 4, 7]), act=st.sampled_from([None, "relu", "relu6"]), pool=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_conv_geometries_match_torch(batch, c, per_group, groups, kh, kw, stride, dilation, pad, h, w, act, pool,
+                                     seed):
+    """Odd sizes, 1, primes, every padding, grouped and depthwise (per_group 1), with or
+    without an activation and a max pool after it: the gradients are torch's."""
+    global rng
+    rng = np.random.default_rng(seed)
+    cin, cout = c * groups, per_group * groups
+    conv = Conv2d(_w(cout, c, kh, kw), _b(cout), stride=stride, dilation=dilation, padding=pad, groups=groups,
+                  activation=act)
+    g0 = Graph()
+    x0 = g0.input("x", (cin, h, w))
+    try:
+        t = conv(x0)
+    except Exception:
+        assume(False)  # a window that does not fit the padded input: GraphError, covered elsewhere
+    layers = [conv]
+    oc, oh, ow = t.shape
+    if pool and oh >= 2 and ow >= 2:
+        layers.append(MaxPool2d(2))
+        oh, ow = oh // 2, ow // 2
+    g = Sequential(layers + [Flatten(), Dense(_w(3, oc * oh * ow), _b(3))], input_shape=(cin, h, w))
+    x = rng.standard_normal((batch, cin, h, w)).astype(np.float32)
+    y = rng.integers(0, 3, batch)
+    ref_loss, ref = tref.loss_and_grads(g, x, y)
+    loss, grads = _step(g, x, y)
+    assert loss == pytest.approx(ref_loss, rel=1e-4, abs=1e-5)
+    for k, r in ref.items():
+        np.testing.assert_allclose(grads[k], r, rtol=2e-3, atol=1e-4 * max(1.0, np.abs(r).max()), err_msg=k)

@@ -10,7 +10,7 @@ import pytest
 from tests.malloc_count import run_counted
 
 from frugalnn import models
-from frugalnn.graph import Conv2d, Dense, Flatten, GraphError, Sequential
+from frugalnn.graph import Conv2d, Dense, Flatten, GraphError, ReLU6, Sequential
 from frugalnn.train import SGD, Trainer, TrainingDiverged
 
 
@@ -118,9 +118,11 @@ CHILD = textwrap.dedent("""
     frugalnn.set_num_threads(2)
     rng = np.random.default_rng(0)
     out = {}
-    for name, g, opt in (("cnn-adam", models.mnist_cnn(), Adam()), ("mlp-sgd", models.mlp(), SGD(momentum=0.9))):
-        t = Trainer(g, optimizer=opt, max_batch=32)
-        x = rng.random((32, 1, 28, 28), dtype=np.float32)
+    from tests.train.test_trainer import bn_residual
+    for name, g, opt in (("cnn-adam", models.mnist_cnn(), Adam()), ("mlp-sgd", models.mlp(), SGD(momentum=0.9)),
+                         ("bn-residual-dropout", bn_residual(), Adam(weight_decay=1e-4))):
+        t = Trainer(g, optimizer=opt, max_batch=32, seed=0)
+        x = rng.random((32,) + tuple(g.inputs["x"]), dtype=np.float32)
         y = rng.integers(0, 10, 32)
         for _ in range(5):
             t.train_step(x, y)
@@ -130,6 +132,33 @@ CHILD = textwrap.dedent("""
         out[name] = counter() - before
     print(json.dumps(out))
 """)
+
+
+def bn_residual():
+    """A MobileNet-like block: normalization constants, conv + BatchNorm + ReLU6, depthwise,
+    a residual Add, global pooling, Dropout, a classifier."""
+    from frugalnn.graph import Add, BatchNorm, Dropout, GlobalAvgPool, Graph, ScaleShift
+
+    rng = np.random.default_rng(2)
+
+    def w(*shape):
+        return (rng.standard_normal(shape) * np.sqrt(2 / np.prod(shape[1:]))).astype(np.float32)
+
+    def bn(c):
+        return BatchNorm(np.ones(c, np.float32), np.zeros(c, np.float32), np.zeros(c, np.float32),
+                         np.ones(c, np.float32))
+
+    g = Graph()
+    x = g.input("x", (3, 12, 12))
+    h = ScaleShift(np.array([2.0, 1.5, 1.0], np.float32), np.array([-1.0, -0.5, 0.0], np.float32))(x)
+    h = Conv2d(w(8, 3, 3, 3), None, padding=1)(h)
+    h = ReLU6()(bn(8)(h))
+    d = Conv2d(w(8, 1, 3, 3), None, padding=1, groups=8)(h)
+    d = bn(8)(d)
+    h = Add(activation="relu")(h, d)
+    h = Dropout(0.2)(GlobalAvgPool()(h))
+    g.output(Dense(w(10, 8), np.zeros(10, np.float32))(h), "y")
+    return g
 
 
 def test_zero_heap_allocations_per_step(malloc_counter):
@@ -171,3 +200,34 @@ def test_suggest_batch_size_for_inference_fits_the_session():
         suggest_batch_size(p, 0, training=False)
     with pytest.raises(TypeError):
         suggest_batch_size("model", 1 << 20)
+
+
+def test_steps_from_several_threads_run_one_at_a_time():
+    import threading
+
+    g = models.mlp()
+    t = Trainer(g, optimizer=SGD(lr=0.01), max_batch=16)
+    x, y = _data(16)
+    errors = []
+
+    def work():
+        try:
+            for _ in range(10):
+                t.train_step(x, y)
+                t.evaluate(x, y)
+        except Exception as e:  # pragma: no cover - the assertion below shows it
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors and t.step_count == 40
+    # 40 serial steps from the same start give the same weights, bit for bit
+    g2 = models.mlp()
+    t2 = Trainer(g2, optimizer=SGD(lr=0.01), max_batch=16)
+    for _ in range(40):
+        t2.train_step(x, y)
+    for a, b in zip(t.params, t2.params):
+        assert a.value.tobytes() == b.value.tobytes()

@@ -608,6 +608,17 @@ void avgpool2d_nhwc(const Pool2dGeometry& g, const float* x, float* y, size_t p0
   });
 }
 
+void global_avgpool_backward_nhwc(size_t hw, size_t c, const float* dy, float* dx, size_t b0, size_t b1) {
+  const float inv = 1.0f / static_cast<float>(hw);  // the forward's 1 / hw, as a float
+  for (size_t b = b0; b < b1; ++b) {
+    const float* __restrict g = dy + b * c;
+    for (size_t p = 0; p < hw; ++p) {
+      float* __restrict d = dx + (b * hw + p) * c;
+      for (size_t ch = 0; ch < c; ++ch) d[ch] = g[ch] * inv;
+    }
+  }
+}
+
 void global_avgpool_nhwc(size_t n, size_t hw, size_t c, const float* x, float* y) {
   // Double sums keep large maps (e.g. 112x112) accurate; a fixed channel block on the stack
   // bounds the accumulator without allocating, and still reads contiguous runs of x.

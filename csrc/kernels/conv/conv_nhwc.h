@@ -87,6 +87,8 @@ void avgpool2d_backward_nhwc(const Pool2dGeometry& g, const float* dy, float* dx
                              size_t b1);
 // y[b][ch] = mean over the hw pixels of x[b][.][ch].
 void global_avgpool_nhwc(size_t n, size_t hw, size_t c, const float* x, float* y);
+// Its backward: dx[b][p][ch] = dy[b][ch] / hw, for images [b0, b1).
+void global_avgpool_backward_nhwc(size_t hw, size_t c, const float* dy, float* dx, size_t b0, size_t b1);
 // The same on u8 values with (x_scale, x_zp), through `out`: exact integer sums of x - x_zp,
 // times x_scale / (hw * out.scale) for a u8 output or x_scale / hw for a float one.
 void global_avgpool_nhwc(size_t n, size_t hw, size_t c, const uint8_t* x, float x_scale,

@@ -4,6 +4,7 @@
 // No allocation; every op is a single pass (softmax: three passes over one row).
 #include "kernels/eltwise/eltwise.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 
@@ -144,6 +145,85 @@ double softmax_cross_entropy_f32(size_t rows, size_t cols, const float* z, const
     for (size_t j = 0; j < cols; ++j) g[j] *= scale;
   }
   return total;
+}
+
+namespace {
+
+// Channel blocks of the per-channel reductions: the double accumulators live on the stack.
+constexpr size_t kChannelBlock = 64;
+
+}  // namespace
+
+void channel_moments_f32(size_t rows, size_t c, const float* x, float* mean, float* var) {
+  const double inv = rows != 0 ? 1.0 / static_cast<double>(rows) : 0.0;
+  for (size_t c0 = 0; c0 < c; c0 += kChannelBlock) {
+    const size_t cb = std::min(kChannelBlock, c - c0);
+    double sum[kChannelBlock] = {}, sq[kChannelBlock] = {};
+    for (size_t r = 0; r < rows; ++r) {
+      const float* xr = x + r * c + c0;
+      for (size_t j = 0; j < cb; ++j) sum[j] += static_cast<double>(xr[j]);
+    }
+    for (size_t j = 0; j < cb; ++j) sum[j] *= inv;  // the mean
+    for (size_t r = 0; r < rows; ++r) {
+      const float* xr = x + r * c + c0;
+      for (size_t j = 0; j < cb; ++j) {
+        const double d = static_cast<double>(xr[j]) - sum[j];
+        sq[j] += d * d;
+      }
+    }
+    for (size_t j = 0; j < cb; ++j) {
+      mean[c0 + j] = static_cast<float>(sum[j]);
+      var[c0 + j] = static_cast<float>(sq[j] * inv);
+    }
+  }
+}
+
+void channel_dot_f32(size_t rows, size_t c, const float* a, const float* b, float* sum_a, float* sum_ab) {
+  for (size_t c0 = 0; c0 < c; c0 += kChannelBlock) {
+    const size_t cb = std::min(kChannelBlock, c - c0);
+    double sa[kChannelBlock] = {}, sab[kChannelBlock] = {};
+    for (size_t r = 0; r < rows; ++r) {
+      const float* ar = a + r * c + c0;
+      const float* br = b + r * c + c0;
+      for (size_t j = 0; j < cb; ++j) {
+        sa[j] += static_cast<double>(ar[j]);
+        sab[j] += static_cast<double>(ar[j]) * static_cast<double>(br[j]);
+      }
+    }
+    for (size_t j = 0; j < cb; ++j) {
+      sum_a[c0 + j] = static_cast<float>(sa[j]);
+      sum_ab[c0 + j] = static_cast<float>(sab[j]);
+    }
+  }
+}
+
+void channel_affine2_f32(size_t rows, size_t c, const float* a, const float* b, const float* k, float* y) {
+  const float* k0 = k;
+  const float* k1 = k + c;
+  const float* k2 = k + 2 * c;
+  for (size_t r = 0; r < rows; ++r) {
+    const float* __restrict ar = a + r * c;
+    const float* __restrict br = b + r * c;
+    float* __restrict yr = y + r * c;
+    for (size_t j = 0; j < c; ++j) yr[j] = ar[j] * k0[j] + br[j] * k1[j] + k2[j];
+  }
+}
+
+void dropout_mask(size_t n, uint64_t seed, float rate, uint8_t* keep, size_t i0) {
+  // splitmix64 of seed + index: a full-period mix, so neighbouring indices are unrelated; the
+  // top 24 bits give a uniform float in [0, 1), kept when >= rate (as torch's bernoulli(1 - p)).
+  const auto threshold = static_cast<uint32_t>(static_cast<double>(rate) * 16777216.0);
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t z = seed + (static_cast<uint64_t>(i0 + i) + 1) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    keep[i] = static_cast<uint32_t>(z >> 40) >= threshold ? 1 : 0;
+  }
+}
+
+void mask_scale_f32(size_t n, const float* x, const uint8_t* keep, float scale, float* y) {
+  for (size_t i = 0; i < n; ++i) y[i] = keep[i] != 0 ? x[i] * scale : 0.f;
 }
 
 void scale_shift_channels_f32(size_t pixels, size_t c, const float* x, const float* scale,

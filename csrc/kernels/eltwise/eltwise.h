@@ -42,6 +42,17 @@ void softmax_backward_f32(size_t rows, size_t cols, const float* y, const float*
 double softmax_cross_entropy_f32(size_t rows, size_t cols, const float* z, const int64_t* labels,
                                  float* dz, float scale);
 // Channels last: y[p][ch] = x[p][ch] * scale[ch] + shift[ch] for `pixels` rows of c.
+// Per-channel statistics over the rows of an (rows, c) channels-last tensor, accumulated in
+// double (in row order: the result does not depend on threads). channel_moments: the mean and
+// the biased variance (two passes). channel_dot: sum(a) and sum(a * b) per channel.
+void channel_moments_f32(size_t rows, size_t c, const float* x, float* mean, float* var);
+void channel_dot_f32(size_t rows, size_t c, const float* a, const float* b, float* sum_a, float* sum_ab);
+// y = a * k0 + b * k1 + k2 per channel (k: 3 x c), over rows [0, rows).
+void channel_affine2_f32(size_t rows, size_t c, const float* a, const float* b, const float* k, float* y);
+// Dropout. keep[i] = 1 with probability 1 - rate, from a counter-based hash of (seed, i): the
+// same seed gives the same mask whatever the threads. mask_scale: y = keep ? x * scale : 0.
+void dropout_mask(size_t n, uint64_t seed, float rate, uint8_t* keep, size_t i0);
+void mask_scale_f32(size_t n, const float* x, const uint8_t* keep, float scale, float* y);
 void scale_shift_channels_f32(size_t pixels, size_t c, const float* x, const float* scale,
                               const float* shift, float* y);
 

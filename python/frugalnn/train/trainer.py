@@ -18,6 +18,7 @@ seen before allocates nothing: every array is a cached view of the arena.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -161,6 +162,8 @@ class Trainer:
         self._arena = self._pool.empty((max(self.plan.arena_bytes, 64),), np.uint8)
         self._views: dict[int, dict] = {}
         self.step_count = 0
+        # One step at a time: a step owns the arena. Calls from several threads queue here.
+        self._lock = threading.Lock()
 
     # -- structure ---------------------------------------------------------------------------
 
@@ -420,7 +423,11 @@ class Trainer:
     def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
         """One step on a batch: forward, loss, backward, updates. Returns (mean loss, number
         of correct predictions). Raises :class:`TrainingDiverged` (weights untouched by this
-        step) if the loss is not finite."""
+        step) if the loss is not finite. Steps from several threads run one after another."""
+        with self._lock:
+            return self._train_step(x, y)
+
+    def _train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
         m = self._batch(x)
         y = self._labels(y, m)
         v = self._views_for(m)
@@ -449,9 +456,10 @@ class Trainer:
         statistics and Dropout as in a training step)."""
         m = self._batch(x)
         y = self._labels(y, m)
-        v = self._views_for(m)
-        self._forward(x, v, training)
-        return self.loss(v[("act", self.logits)], y, v[("grad", self.logits)], v["loss"], x)
+        with self._lock:
+            v = self._views_for(m)
+            self._forward(x, v, training)
+            return self.loss(v[("act", self.logits)], y, v[("grad", self.logits)], v["loss"], x)
 
     def _correct(self, out: np.ndarray, y: np.ndarray, bufs: dict) -> int:
         pred = bufs["pred"]
@@ -469,10 +477,11 @@ class Trainer:
         for s in range(0, len(x), bs):
             xb, yb = x[s:s + bs], y[s:s + bs]
             m = self._batch(xb)
-            v = self._views_for(m)
-            self._forward(xb, v, False)
-            total += self.loss(v[("act", self.logits)], yb, v[("grad", self.logits)], v["loss"], xb) * m
-            correct += self._correct(v[("act", self.output_name)], yb, v["metric"])
+            with self._lock:
+                v = self._views_for(m)
+                self._forward(xb, v, False)
+                total += self.loss(v[("act", self.logits)], yb, v[("grad", self.logits)], v["loss"], xb) * m
+                correct += self._correct(v[("act", self.output_name)], yb, v["metric"])
         return total / len(x), correct / len(x)
 
     def predict(self, x: np.ndarray, batch_size: Optional[int] = None) -> np.ndarray:
@@ -481,9 +490,11 @@ class Trainer:
         outs = []
         for s in range(0, len(x), bs):
             xb = x[s:s + bs]
-            v = self._views_for(self._batch(xb))
-            self._forward(xb, v, False)
-            outs.append(v[("act", self.output_name)].copy())
+            m = self._batch(xb)
+            with self._lock:
+                v = self._views_for(m)
+                self._forward(xb, v, False)
+                outs.append(v[("act", self.output_name)].copy())
         return np.concatenate(outs)
 
     # -- weights -----------------------------------------------------------------------------

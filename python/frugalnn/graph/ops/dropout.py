@@ -8,6 +8,7 @@ from typing import Optional
 
 import numpy as np
 
+from ... import _core
 from ...io.onnx_export import export_as, register_exporter
 from ...reference import register_forward
 from ...train.ops.base import BufferSpec, TrainOp, internal, register_trainable
@@ -47,25 +48,23 @@ def _forward(xs, layer, out_shape):
 
 @register_trainable("dropout")
 class DropoutTrain(TrainOp):
+    """The mask is drawn natively from one 64-bit seed per step (taken from the trainer's
+    seeded generator) and kept as bytes for the backward."""
+
     def __init__(self, layer, in_shapes, out_shape) -> None:
         super().__init__(layer, in_shapes, out_shape)
-        shape = internal(out_shape)
-        self.saved = {"keep": BufferSpec(shape, np.bool_)}
-        self.forward_scratch = {"u": BufferSpec(shape)}
-        self.scale = np.float32(1.0 / (1.0 - layer.rate))
+        self.saved = {"keep": BufferSpec(internal(out_shape), np.uint8)}
+        self.scale = 1.0 / (1.0 - layer.rate)
 
     def forward(self, xs, y, bufs, training):
+        keep = bufs.get("keep")
         if not training or self.layer.rate == 0.0:
             np.copyto(y, xs[0])
-            if "keep" in bufs:
-                bufs["keep"].fill(True)
+            if keep is not None:
+                keep.fill(1)
             return
-        u, keep = bufs["u"], bufs["keep"]
-        self.rng.random(out=u.reshape(-1), dtype=np.float32)
-        np.greater_equal(u, np.float32(self.layer.rate), out=keep)
-        y.fill(0.0)
-        np.multiply(xs[0], self.scale, out=y, where=keep)
+        _core.dropout_mask(keep, self.layer.rate, int(self.rng.integers(1 << 63)))
+        _core.mask_scale(xs[0], keep, self.scale, y)
 
     def backward(self, xs, y, dy, dxs, bufs):
-        dxs[0].fill(0.0)
-        np.multiply(dy, self.scale, out=dxs[0], where=bufs["keep"])
+        _core.mask_scale(dy, bufs["keep"], self.scale, dxs[0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import _core
-from .base import TrainOp, clamp, register_trainable
+from .base import TrainOp, clamp, internal, register_trainable
 
 
 @register_trainable("relu", "clip")
@@ -31,11 +31,13 @@ class ScaleShiftTrain(TrainOp):
 
     def __init__(self, layer, in_shapes, out_shape) -> None:
         super().__init__(layer, in_shapes, out_shape)
-        self.scale, self.shift = layer.scale_shift()
+        c = internal(out_shape)[-1]  # one value, or one per channel: either way per last held axis
+        scale, shift = layer.scale_shift()
+        self.scale, self.shift = (np.ascontiguousarray(np.broadcast_to(a, (c,)), np.float32) for a in (scale, shift))
+        self.zero = np.zeros(c, np.float32)
 
     def forward(self, xs, y, bufs, training):
-        np.multiply(xs[0], self.scale, out=y)
-        np.add(y, self.shift, out=y)
+        _core.channel_scale_shift(xs[0], self.scale, self.shift, y)
 
     def backward(self, xs, y, dy, dxs, bufs):
-        np.multiply(dy, self.scale, out=dxs[0])
+        _core.channel_scale_shift(dy, self.scale, self.zero, dxs[0])
