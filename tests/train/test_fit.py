@@ -126,6 +126,10 @@ def test_diverging_fit_names_epoch_and_step_and_keeps_last_good_weights():
     (dict(train_data=([[0.0]], [0])), TypeError),
     (dict(train_data="data"), TypeError),
     (dict(train_data=(np.zeros((4, 1, 8, 8), np.float32), np.array([0.0, np.nan, 1.0, 2.0]))), ValueError),
+    (dict(train_data=(np.zeros((4, 1, 8, 8), np.float32), np.array([0, 1, 2, 10]))), ValueError),
+    (dict(train_data=(np.zeros((4, 1, 8, 8), np.float32), np.array([0, 1, 2, 3])),
+          validation=(np.zeros((2, 1, 8, 8), np.float32), np.array([-1, 0]))), ValueError),
+    (dict(train_data=(np.zeros((4, 1, 8, 8), np.float32), np.array([0, 1, 2, 3])), epochs=2.5), ValueError),
 ])
 def test_bad_input(kwargs, err):
     with pytest.raises(err):

@@ -118,9 +118,10 @@ CHILD = textwrap.dedent("""
     frugalnn.set_num_threads(2)
     rng = np.random.default_rng(0)
     out = {}
-    from tests.train.test_trainer import bn_residual
+    from tests.train.test_trainer import bn_residual, branchy
     for name, g, opt in (("cnn-adam", models.mnist_cnn(), Adam()), ("mlp-sgd", models.mlp(), SGD(momentum=0.9)),
-                         ("bn-residual-dropout", bn_residual(), Adam(weight_decay=1e-4))):
+                         ("bn-residual-dropout", bn_residual(), Adam(weight_decay=1e-4)),
+                         ("concat-avgpool-sigmoid-hardswish-softmax", branchy(), SGD(momentum=0.9))):
         t = Trainer(g, optimizer=opt, max_batch=32, seed=0)
         x = rng.random((32,) + tuple(g.inputs["x"]), dtype=np.float32)
         y = rng.integers(0, 10, 32)
@@ -158,6 +159,25 @@ def bn_residual():
     h = Add(activation="relu")(h, d)
     h = Dropout(0.2)(GlobalAvgPool()(h))
     g.output(Dense(w(10, 8), np.zeros(10, np.float32))(h), "y")
+    return g
+
+
+def branchy():
+    """Concat of two convs, average pooling, Reshape, Sigmoid, HardSwish, a Softmax inside."""
+    from frugalnn.graph import AvgPool2d, Concat, Graph, HardSwish, Reshape, Sigmoid, Softmax
+
+    rng = np.random.default_rng(3)
+
+    def w(*shape):
+        return (rng.standard_normal(shape) * 0.3).astype(np.float32)
+
+    g = Graph()
+    x = g.input("x", (2, 6, 6))
+    h = Concat()(Conv2d(w(3, 2, 3, 3), w(3), padding=1)(x), Conv2d(w(3, 2, 1, 1), w(3))(x))
+    h = Reshape((-1,))(AvgPool2d(2)(h))
+    h = HardSwish()(Sigmoid()(Dense(w(16, 54), w(16))(h)))
+    h = Dense(w(10, 10), w(10))(Softmax()(Dense(w(10, 16), w(10))(h)))
+    g.output(h, "y")
     return g
 
 

@@ -121,8 +121,14 @@ def fit(graph: Graph, train_data: Any, epochs: int = 10, *, optimizer: Optional[
             raise TypeError(f"callbacks must be Callback objects, got {type(cb).__name__}")
     trainer = Trainer(graph, optimizer=optimizer, loss=loss, max_batch=max_batch or loader.batch_size,
                       masks=masks, seed=seed, budget=budget)
-    if val is not None:
-        trainer._labels(val[1], len(val[1]))  # bad validation labels fail before any training
+    # Labels outside the classes fail here, before any training (not at an epoch's end).
+    for what, labels in (("train_data", getattr(loader, "y", None)), ("validation", None if val is None else val[1])):
+        if labels is None:
+            continue
+        labels = trainer._labels(labels, len(labels))
+        if len(labels) and (labels.min() < 0 or labels.max() >= trainer.classes):
+            raise ValueError(f"{what}: labels must be class indices in [0, {trainer.classes}), got "
+                             f"[{labels.min()}, {labels.max()}]")
     trainer.optimizer.steps_per_epoch = len(loader)
     hist = History(trainer=trainer)
     for cb in callbacks:
