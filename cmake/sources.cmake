@@ -9,6 +9,7 @@ set(FNN_UKERNELS_scalar
   csrc/kernels/gemm/f32_bf16_convert_scalar.cc
   csrc/kernels/gemm/f32_gemm_scalar.cc
   csrc/kernels/gemm/qu8_qs8w_gemm_scalar.cc
+  csrc/kernels/optim/adam_scalar.cc
   csrc/kernels/quant/quant_scalar.cc
   csrc/kernels/reduce/rsum_scalar.cc
   csrc/kernels/sparse/spmm_scalar.cc
@@ -19,6 +20,7 @@ set(FNN_UKERNELS_avx2
   csrc/kernels/conv/qu8_dwconv_avx2.cc
   csrc/kernels/gemm/f32_gemm_avx2.cc
   csrc/kernels/gemm/qu8_qs8w_gemm_avx2.cc
+  csrc/kernels/optim/adam_avx2.cc
   csrc/kernels/quant/quant_avx2.cc
   csrc/kernels/reduce/rsum_avx2.cc
   csrc/kernels/sparse/spmm_avx2.cc
@@ -29,6 +31,7 @@ set(FNN_UKERNELS_avx512
   csrc/kernels/conv/qu8_dwconv_avx512.cc
   csrc/kernels/gemm/f32_gemm_avx512.cc
   csrc/kernels/gemm/qu8_qs8w_gemm_avx512.cc
+  csrc/kernels/optim/adam_avx512.cc
   csrc/kernels/quant/quant_avx512.cc
   csrc/kernels/reduce/rsum_avx512.cc
   csrc/kernels/sparse/spmm_avx512.cc

@@ -15,6 +15,7 @@
 #include "kernels/conv/dwconv_ukernels.h"
 #include "kernels/gemm/gemm_ukernels.h"
 #include "kernels/quant/quant.h"
+#include "kernels/optim/adam.h"
 #include "kernels/reduce/rsum.h"
 #include "kernels/sparse/spmm_ukernels.h"
 
@@ -219,6 +220,31 @@ py::object rsum(const std::string& name, const py::array& x) {
       flat<uint8_t>(x, n, "x"), n));
 }
 
+// One Adam step of kernel `name` over flat arrays, with the step constants as keywords.
+void f32_adam(const std::string& name, py::array& param, const py::array& grad, py::array& m, py::array& v,
+              const py::kwargs& kw) {
+  const UkernelInfo& u = kernel(name, UkernelOp::kF32Adam);
+  const size_t n = static_cast<size_t>(param.size());
+  AdamStepArgs a;
+  for (auto item : kw) {
+    const std::string key = py::str(item.first);
+    if (key == "decay_kind") a.decay_kind = item.second.cast<int>();
+    else if (key == "small_w1") a.small_w1 = item.second.cast<bool>();
+    else if (key == "decay") a.decay = item.second.cast<float>();
+    else if (key == "wd") a.wd = item.second.cast<float>();
+    else if (key == "w1") a.w1 = item.second.cast<float>();
+    else if (key == "one_minus_w1") a.one_minus_w1 = item.second.cast<float>();
+    else if (key == "b2") a.b2 = item.second.cast<float>();
+    else if (key == "w2") a.w2 = item.second.cast<float>();
+    else if (key == "bc2_sqrt") a.bc2_sqrt = item.second.cast<float>();
+    else if (key == "neg_step") a.neg_step = item.second.cast<float>();
+    else if (key == "eps") a.eps = item.second.cast<float>();
+    else throw py::type_error("_ukernel_adam: unknown constant '" + key + "'");
+  }
+  ukernel_fn<UkernelOp::kF32Adam>(u)(n, flat_out<float>(param, n, "param"), flat<float>(grad, n, "grad"),
+                                     flat_out<float>(m, n, "m"), flat_out<float>(v, n, "v"), &a);
+}
+
 py::tuple f32_minmax(const std::string& name, const py::array& x, float lo, float hi) {
   const UkernelInfo& u = kernel(name, UkernelOp::kF32Minmax);
   const size_t n = static_cast<size_t>(x.size());
@@ -345,6 +371,8 @@ void bind_ukernels(py::module_& m) {
         py::arg("bias_f32"), py::arg("out_u8"), py::arg("out_zero_point"), py::arg("qmin"),
         py::arg("qmax"), py::arg("lo"), py::arg("hi"), py::arg("y"), py::arg("y_offset"));
   m.def("_ukernel_rsum", &rsum, py::arg("name"), py::arg("x"));
+  m.def("_ukernel_adam", &f32_adam, py::arg("name"), py::arg("param"), py::arg("grad"), py::arg("m"),
+        py::arg("v"), "One Adam / AdamW step of the named kernel (AdamStepArgs as keywords).");
   m.def("_ukernel_f32_minmax", &f32_minmax, py::arg("name"), py::arg("x"), py::arg("lo"),
         py::arg("hi"));
   m.def("_ukernel_f32_qu8", &f32_qu8, py::arg("name"), py::arg("x"), py::arg("scale"),

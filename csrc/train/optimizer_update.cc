@@ -1,22 +1,14 @@
 #include "train/optimizer_update.h"
 
 #include <cmath>
-#include <type_traits>
 
+#include "kernels/optim/adam_config.h"
 #include "runtime/parallel.h"
 
 namespace fnn {
 namespace {
 
 constexpr size_t kMinChunk = size_t{1} << 15;  // elements per task, at least
-
-// a * b + c rounded once, as torch's vectorized FMA paths: the float product is exact in
-// double, so only the sum rounds twice (double, then float) — a different result only when
-// the double sum lands exactly halfway between two floats. Unlike std::fma on a baseline
-// x86-64 build (a libm call per element), this vectorizes.
-inline float fma_f32(float a, float b, float c) {
-  return static_cast<float>(static_cast<double>(a) * static_cast<double>(b) + static_cast<double>(c));
-}
 
 size_t update_threads() { return in_parallel_task() ? 1 : get_num_threads(); }
 
@@ -40,13 +32,13 @@ void sgd_update(size_t n, float* param, float* grad, float* velocity, const uint
   parallel_ranges(n, kMinChunk, update_threads(), [&](size_t b, size_t e) {
     if (mask != nullptr) apply_mask(b, e, mask, param, grad, velocity, nullptr);
     for (size_t i = b; i < e; ++i) {
-      float g = wd != 0.f ? fma_f32(wd, param[i], grad[i]) : grad[i];
+      float g = wd != 0.f ? fma_emulated(wd, param[i], grad[i]) : grad[i];
       if (mom != 0.f) {
         const float buf = velocity[i] * mom + g;  // mul_, then add_ (alpha 1: exact)
         velocity[i] = buf;
-        g = a.nesterov ? fma_f32(mom, buf, g) : buf;
+        g = a.nesterov ? fma_emulated(mom, buf, g) : buf;
       }
-      param[i] = fma_f32(neg_lr, g, param[i]);
+      param[i] = fma_emulated(neg_lr, g, param[i]);
     }
     if (mask != nullptr) apply_mask(b, e, mask, param, grad, velocity, nullptr);
   });
@@ -55,51 +47,24 @@ void sgd_update(size_t n, float* param, float* grad, float* velocity, const uint
 void adam_update(size_t n, float* param, float* grad, float* m, float* v, const uint8_t* mask,
                  const AdamArgs& a) {
   const double t = static_cast<double>(a.step);
-  const auto decay = static_cast<float>(1.0 - a.lr * a.weight_decay);
-  const auto wd = static_cast<float>(a.weight_decay);
-  const auto w1 = static_cast<float>(1.0 - a.beta1);        // lerp weight
-  const auto b2 = static_cast<float>(a.beta2);
-  const auto w2 = static_cast<float>(1.0 - a.beta2);        // addcmul value
-  const auto bc2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(a.beta2, t)));
-  const auto neg_step = static_cast<float>(-(a.lr / (1.0 - std::pow(a.beta1, t))));
-  const auto eps = static_cast<float>(a.eps);
-  const bool small_w1 = std::fabs(w1) < 0.5f;
-  const float one_minus_w1 = 1.f - w1;
-  // The loop is instantiated per (weight decay kind, lerp form): no branch inside, so it
-  // vectorizes.
-  auto run = [&](auto decay_kind, auto small) {
-    constexpr int kDecay = decltype(decay_kind)::value;  // 0 none, 1 L2 on the gradient, 2 decoupled
-    constexpr bool kSmall = decltype(small)::value;
-    parallel_ranges(n, kMinChunk, update_threads(), [&](size_t b, size_t e) {
-      if (mask != nullptr) apply_mask(b, e, mask, param, grad, m, v);
-      for (size_t i = b; i < e; ++i) {
-        float p = param[i], g = grad[i];
-        if (kDecay == 2) p *= decay;
-        if (kDecay == 1) g = fma_f32(wd, p, g);
-        // torch's lerp: self + w * (end - self) for |w| < 0.5, else end - (end - self) * (1 - w).
-        const float diff = g - m[i];
-        const float mi = kSmall ? fma_f32(w1, diff, m[i]) : fma_f32(-diff, one_minus_w1, g);
-        const float vi = fma_f32(w2 * g, g, v[i] * b2);
-        m[i] = mi;
-        v[i] = vi;
-        const float denom = std::sqrt(vi) / bc2_sqrt + eps;
-        param[i] = p + (neg_step * mi) / denom;
-      }
-      if (mask != nullptr) apply_mask(b, e, mask, param, grad, m, v);
-    });
-  };
-  using None = std::integral_constant<int, 0>;
-  using L2 = std::integral_constant<int, 1>;
-  using Decoupled = std::integral_constant<int, 2>;
-  using Small = std::true_type;
-  using Large = std::false_type;
-  if (wd == 0.f) {
-    small_w1 ? run(None{}, Small{}) : run(None{}, Large{});
-  } else if (a.decoupled) {
-    small_w1 ? run(Decoupled{}, Small{}) : run(Decoupled{}, Large{});
-  } else {
-    small_w1 ? run(L2{}, Small{}) : run(L2{}, Large{});
-  }
+  AdamStepArgs k;
+  k.decay_kind = a.weight_decay == 0.0 ? 0 : a.decoupled ? 2 : 1;
+  k.decay = static_cast<float>(1.0 - a.lr * a.weight_decay);
+  k.wd = static_cast<float>(a.weight_decay);
+  k.w1 = static_cast<float>(1.0 - a.beta1);  // lerp weight
+  k.one_minus_w1 = 1.f - k.w1;
+  k.small_w1 = std::fabs(k.w1) < 0.5f;
+  k.b2 = static_cast<float>(a.beta2);
+  k.w2 = static_cast<float>(1.0 - a.beta2);  // addcmul value
+  k.bc2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(a.beta2, t)));
+  k.neg_step = static_cast<float>(-(a.lr / (1.0 - std::pow(a.beta1, t))));
+  k.eps = static_cast<float>(a.eps);
+  const F32AdamFn kernel = adam_config().f32;
+  parallel_ranges(n, kMinChunk, update_threads(), [&](size_t b, size_t e) {
+    if (mask != nullptr) apply_mask(b, e, mask, param, grad, m, v);
+    kernel(e - b, param + b, grad + b, m + b, v + b, &k);
+    if (mask != nullptr) apply_mask(b, e, mask, param, grad, m, v);
+  });
 }
 
 }  // namespace fnn

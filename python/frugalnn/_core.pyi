@@ -460,6 +460,10 @@ def _thread_isa() -> typing.Any:
     """
     (level, feature kernels) this thread is pinned to, or None.
     """
+def _ukernel_adam(name: str, param: numpy.ndarray, grad: numpy.ndarray, m: numpy.ndarray, v: numpy.ndarray, **kwargs) -> None:
+    """
+    One Adam / AdamW step of the named kernel (AdamStepArgs as keywords).
+    """
 def _ukernel_dwconv_f32(name: str, c: typing.SupportsInt | typing.SupportsIndex, x: numpy.ndarray, x_offset: typing.SupportsInt | typing.SupportsIndex, w: numpy.ndarray, w_offset: typing.SupportsInt | typing.SupportsIndex, rows: typing.SupportsInt | typing.SupportsIndex, cols: typing.SupportsInt | typing.SupportsIndex, x_row: typing.SupportsInt | typing.SupportsIndex, x_col: typing.SupportsInt | typing.SupportsIndex, w_row: typing.SupportsInt | typing.SupportsIndex, w_col: typing.SupportsInt | typing.SupportsIndex, bias: typing.Any, lo: typing.SupportsFloat | typing.SupportsIndex, hi: typing.SupportsFloat | typing.SupportsIndex, y: numpy.ndarray, y_offset: typing.SupportsInt | typing.SupportsIndex) -> None:
     ...
 def _ukernel_dwconv_qu8(name: str, c: typing.SupportsInt | typing.SupportsIndex, x: numpy.ndarray, x_offset: typing.SupportsInt | typing.SupportsIndex, w: numpy.ndarray, w_offset: typing.SupportsInt | typing.SupportsIndex, rows: typing.SupportsInt | typing.SupportsIndex, cols: typing.SupportsInt | typing.SupportsIndex, x_row: typing.SupportsInt | typing.SupportsIndex, x_col: typing.SupportsInt | typing.SupportsIndex, w_row: typing.SupportsInt | typing.SupportsIndex, w_col: typing.SupportsInt | typing.SupportsIndex, full: bool, a_zero_point: typing.SupportsInt | typing.SupportsIndex, w_sum: typing.Any, scale: numpy.ndarray, bias_i32: typing.Any, bias_f32: typing.Any, out_u8: bool, out_zero_point: typing.SupportsInt | typing.SupportsIndex, qmin: typing.SupportsInt | typing.SupportsIndex, qmax: typing.SupportsInt | typing.SupportsIndex, lo: typing.SupportsFloat | typing.SupportsIndex, hi: typing.SupportsFloat | typing.SupportsIndex, y: numpy.ndarray, y_offset: typing.SupportsInt | typing.SupportsIndex) -> None:

@@ -413,10 +413,55 @@ def test_spmm(u):
                     check_canaries(y, before, at)
 
 
+# ---- optimizer updates ----------------------------------------------------------------------
+
+ADAM_NS = [0, 1, 7, 8, 15, 16, 17, 33, 100, 1001]
+
+
+def _adam_reference(p, g, m, v, k):
+    """The update in float64 from float32 inputs (every rounding of the kernels is within a few
+    float32 ulps of it)."""
+    p, g, m, v = (a.astype(np.float64) for a in (p, g, m, v))
+    if k["decay_kind"] == 2:
+        p = p * k["decay"]
+    if k["decay_kind"] == 1:
+        g = g + k["wd"] * p
+    m = m + k["w1"] * (g - m)
+    v = k["b2"] * v + k["w2"] * g * g
+    p = p + k["neg_step"] * m / (np.sqrt(v) / k["bc2_sqrt"] + k["eps"])
+    return p, m, v
+
+
+@pytest.mark.parametrize("decay_kind", [0, 1, 2])
+@pytest.mark.parametrize("u", kernels("F32Adam"))
+def test_f32_adam(u, decay_kind):
+    rng = np.random.default_rng(11)
+    k = dict(decay_kind=decay_kind, decay=np.float32(1 - 1e-3 * 0.1), wd=np.float32(0.1), w1=np.float32(0.1),
+             one_minus_w1=np.float32(0.9), small_w1=True, b2=np.float32(0.999), w2=np.float32(0.001),
+             bc2_sqrt=np.float32(np.sqrt(1 - 0.999 ** 3)), neg_step=np.float32(-1e-3 / (1 - 0.9 ** 3)),
+             eps=np.float32(1e-8))
+    for n in ADAM_NS:
+        p = rng.standard_normal(n + 5).astype(np.float32)
+        g = rng.standard_normal(n + 5).astype(np.float32)
+        m = (rng.standard_normal(n + 5) * 0.1).astype(np.float32)
+        v = rng.random(n + 5).astype(np.float32) * 0.01
+        want = _adam_reference(p[:n], g[:n], m[:n], v[:n], k)
+        # float32 error bounds from the terms' sizes (m's lerp cancels, p's step is small)
+        scale = [np.abs(p[:n]) + np.abs(want[0] - p[:n]), np.abs(m[:n]) + np.abs(g[:n]) * 0.1,
+                 np.abs(v[:n]) + 0.001 * g[:n] ** 2]
+        tail = [a[n:].copy() for a in (p, m, v)]
+        _core._ukernel_adam(u["name"], p[:n], g[:n], m[:n], v[:n], **k)
+        for got, ref, sc, name in zip((p[:n], m[:n], v[:n]), want, scale, "pmv"):
+            err = np.abs(got - ref)
+            assert np.all(err <= 8 * F32_EPS * sc), f"{name} n={n}: {err.max()} > {(8 * F32_EPS * sc).max()}"
+        for a, t in zip((p, m, v), tail):
+            np.testing.assert_array_equal(a[n:], t)  # nothing past n is touched
+
+
 # ---- the lists themselves -------------------------------------------------------------------
 
 RUNNERS = {"GemmF32", "GemmF32F16w", "GemmF32Bf16w", "GemmBf16", "F32ToBf16", "GemmQu8Qs8w",
-           "DwconvF32", "DwconvQu8", "RsumU8", "RsumF32", "F32Minmax", "F32Qu8", "SpmmTable"}
+           "DwconvF32", "DwconvQu8", "RsumU8", "RsumF32", "F32Minmax", "F32Qu8", "SpmmTable", "F32Adam"}
 
 
 def test_every_op_in_the_lists_has_a_runner():

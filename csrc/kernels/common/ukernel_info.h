@@ -50,8 +50,9 @@ enum class UkernelOp : int {
   kF32Minmax,    // F32MinmaxFn
   kF32Qu8,       // F32Qu8Fn
   kSpmmTable,    // SpmmTableFn: fills one ISA's SpMM / SpMV table
+  kF32Adam,      // F32AdamFn
 };
-constexpr int kNumUkernelOps = 13;
+constexpr int kNumUkernelOps = 14;
 
 // CPU features off the ladder that gate a kernel on top of its rung.
 enum class UkernelFeature : int { kNone, kAvxVnni, kAvx512Bf16 };
