@@ -42,6 +42,10 @@ struct Avx2Vec16 {
   static void store(float* p, Reg v, const Mask& m, size_t r) { _mm256_maskstore_ps(p, m.reg[r], v); }
   static Reg add(Reg a, Reg b) { return _mm256_add_ps(a, b); }
   static Reg fmadd(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
+  static Reg fnmadd(Reg a, Reg b, Reg c) { return _mm256_fnmadd_ps(a, b, c); }  // c - a * b, one rounding
+  static Reg sub(Reg a, Reg b) { return _mm256_sub_ps(a, b); }
+  static Reg div(Reg a, Reg b) { return _mm256_div_ps(a, b); }
+  static Reg sqrt(Reg a) { return _mm256_sqrt_ps(a); }
   // max/min return the second operand when either is NaN: a NaN result stays NaN.
   static Reg clamp(Reg v, Reg lo, Reg hi) { return _mm256_min_ps(hi, _mm256_max_ps(lo, v)); }
 

@@ -36,6 +36,10 @@ struct Avx512Vec16 {
   static void store(float* p, Reg v, const Mask& m, size_t) { _mm512_mask_storeu_ps(p, m.reg, v); }
   static Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
   static Reg fmadd(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
+  static Reg fnmadd(Reg a, Reg b, Reg c) { return _mm512_fnmadd_ps(a, b, c); }  // c - a * b, one rounding
+  static Reg sub(Reg a, Reg b) { return _mm512_sub_ps(a, b); }
+  static Reg div(Reg a, Reg b) { return _mm512_div_ps(a, b); }
+  static Reg sqrt(Reg a) { return _mm512_sqrt_ps(a); }
   // max/min return the second operand when either is NaN: a NaN result stays NaN.
   static Reg clamp(Reg v, Reg lo, Reg hi) { return _mm512_min_ps(hi, _mm512_max_ps(lo, v)); }
 
