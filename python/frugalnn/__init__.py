@@ -6,7 +6,7 @@ load time from the CPU's features.
 """
 from __future__ import annotations
 
-from . import data, graph, io, models, ops, reference, sparse, train
+from . import compress, data, graph, io, models, ops, reference, sparse, train
 from ._runtime import (
     active_isa,
     available_isas,
@@ -45,6 +45,7 @@ __all__ = [
     "PoolStep",
     "__version__",
     "active_isa",
+    "compress",
     "available_isas",
     "data",
     "default_pool",
