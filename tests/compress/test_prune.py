@@ -151,11 +151,19 @@ def test_bad_arguments(kwargs, err):
         GradualPruning(1.5, epochs=3)
 
 
+def test_light_pruning_stays_dense():  # 30% zeros: CSR would store more bytes than dense
+    g = prune(models.mlp(), 0.3, scope="layer")
+    assert all(n.layer.precision is None for n in g.nodes if n.layer.op == "dense")
+
+
 def test_pruned_dense_layers_compile_sparse_and_agree():
     g = prune(models.mlp(), 0.9, scope="layer", block=(1, 4), keep=["fc3"])
     x = rng.random((4, 1, 28, 28), dtype=np.float32)
-    prec = {"fc1": "sparse", "fc2": "sparse"}
-    program = compile(g, precision=prec)
-    assert program.weight_bytes < compile(g).weight_bytes / 3
+    # the cost model chose sparse for the pruned layers, the kept one stays dense
+    assert {n.layer.name: n.layer.precision for n in g.nodes if n.layer.op == "dense"} == {
+        "fc1": "sparse", "fc2": "sparse", "fc3": None}
+    program = compile(g)
+    assert [s.precision for s in program.steps if s.name in ("fc1", "fc2", "fc3")] == ["sparse", "sparse", "f32"]
+    assert program.weight_bytes < compile(g, precision="f32").weight_bytes / 3
     np.testing.assert_allclose(Session(program, max_batch=4).run(x), reference.forward(g, x)["y"],
                                rtol=1e-4, atol=1e-6)

@@ -54,6 +54,10 @@ def test_minmax_int8_is_compiles_own_calibration(trained):
     a = Session(compile(q, precision=precision_of(q)), max_batch=64).run(xt[:64])
     b = Session(compile(g, precision="int8", calibration=x[:100]), max_batch=64).run(xt[:64])
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # the layers carry their precision: a plain compile runs them int8
+    program = compile(q)
+    assert {s.name: s.precision for s in program.steps if s.name in precision_of(q)} == precision_of(q)
+    np.testing.assert_array_equal(Session(program, max_batch=64).run(xt[:64]), a)
 
 
 @pytest.mark.parametrize("method, points", [("minmax", 0.5), ("percentile", 0.5), ("mse", 0.5), ("entropy", 1.0)])

@@ -15,6 +15,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from ..graph import layers as L
+from ..graph.compile import sparse_pays
 from ..graph.graph import Graph
 from ..train.callbacks import Callback
 
@@ -81,6 +82,10 @@ def prune(graph: Graph, sparsity: float, *, scope: str = "global", method: str =
             the sparse kernels' best case (``compile(..., precision="sparse")`` stores them
             as 1x4 blocks).
         keep: names of layers left as they are (often the first and the last).
+
+    Unstructured, a Dense layer whose pruned weights store in at most half the bytes as CSR
+    (``frugalnn.graph.compile.sparse_pays``) gets ``precision = "sparse"``: ``compile``
+    runs it on the sparse kernels.
     """
     s = _check_sparsity(sparsity)
     if scope not in _SCOPES:
@@ -120,6 +125,8 @@ def prune(graph: Graph, sparsity: float, *, scope: str = "global", method: str =
             drops.append(d.reshape(sc.shape))
     for layer, d in zip(layers, drops):
         layer.weight = np.where(_expand(~d, layer.weight, bk), layer.weight, np.float32(0)).astype(np.float32)
+        if isinstance(layer, L.Dense) and getattr(layer, "precision", None) in (None, "f32") and sparse_pays(layer.weight):
+            layer.precision = "sparse"
     return g
 
 

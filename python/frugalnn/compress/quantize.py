@@ -191,6 +191,7 @@ def quantize(graph: Graph, calibration_data: np.ndarray, *, method: str = "minma
         scale, zp = _input_params(*_range(observers[name], method, percentile))
         wq, ws = _weight_params(layer.weight, per_channel)
         layer.quant = L.QuantParams(scale, zp, weight=wq, weight_scale=ws)
+        layer.precision = "int8"
     return g
 
 

@@ -127,14 +127,16 @@ def _calibrate(graph: Graph, data, layers: set[str]) -> dict[str, tuple[float, i
     return params
 
 
-def compile(graph: Graph, *, precision: Union[str, Mapping[str, str]] = "f32",
+def compile(graph: Graph, *, precision: Union[None, str, Mapping[str, str]] = None,
             calibration: Optional[Union[np.ndarray, Mapping[str, np.ndarray]]] = None,
             fuse_pool: bool = True) -> Program:
     """Compile ``graph`` for the runtime.
 
     Args:
         precision: for every Dense / Conv2d layer (``"f32"``, ``"f16"``, ``"bf16"``,
-            ``"int8"``, ``"sparse"``), or a dict ``{layer name: precision}`` (others f32).
+            ``"int8"``, ``"sparse"``), or a dict ``{layer name: precision}``. A layer not
+            named runs at its own ``precision`` (set by ``frugalnn.compress``: ``quantize``,
+            ``half``, ``prune``), or f32.
             int8 quantizes weights symmetric per output channel and activations with a
             scale / zero point calibrated on ``calibration`` — or takes both from the
             layer's ``quant`` (QuantParams of an already quantized model); ``"sparse"`` stores a Dense
@@ -152,15 +154,18 @@ def compile(graph: Graph, *, precision: Union[str, Mapping[str, str]] = "f32",
     # Add / GlobalAvgPool layers with QuantParams (from quantized models) may run int8 too.
     quantized_eltwise = [n.layer for n in graph.nodes
                          if isinstance(n.layer, (L.Add, L.GlobalAvgPool)) and n.layer.quant is not None]
+    own = {layer.name: getattr(layer, "precision", None) or "f32" for layer in weighted + quantized_eltwise}
     if isinstance(precision, str):
         prec = {layer.name: precision for layer in weighted + quantized_eltwise}
+    elif precision is None:
+        prec = own
     else:
         names = {layer.name for layer in weighted + quantized_eltwise}
         unknown = set(precision) - names
         if unknown:
             raise GraphError("precision names layers that are not Dense / Conv2d layers (or quantized Add / "
                              f"GlobalAvgPool layers) of the graph: {sorted(unknown)}")
-        prec = {layer.name: precision.get(layer.name, "f32") for layer in weighted + quantized_eltwise}
+        prec = {name: precision.get(name, p) for name, p in own.items()}
     for name, p in prec.items():
         if p not in PRECISIONS:
             raise GraphError(f"layer '{name}': precision must be one of {PRECISIONS}, got {p!r}")
@@ -525,6 +530,14 @@ def _fold(w: np.ndarray, b: Optional[np.ndarray], scale_shift, layer, node):
         raise GraphError(f"{layer.name}: folding the BatchNorm / ScaleShift after it into its weights overflows "
                          "float32")
     return w, b
+
+
+def sparse_pays(w: np.ndarray) -> bool:
+    """The cost model of a pruned Dense weight (out x in): stored sparse when that takes at
+    most half the bytes of dense f32. The sparse kernels' time is about proportional to the
+    stored values and at 90% sparsity matches the dense GEMM (bench_compress.py), so below
+    half the bytes sparse wins memory without losing speed."""
+    return _sparse_of(w).nbytes <= w.nbytes // 2
 
 
 def _sparse_of(w: np.ndarray) -> CSRMatrix:

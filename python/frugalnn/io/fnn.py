@@ -54,7 +54,7 @@ def _specs(specs: list[TensorSpec], what: str) -> list[tuple[str, list[int]]]:
 
 
 def save(program_or_graph: Union[Program, Graph], path: PathLike, *,
-         precision: Union[str, Mapping[str, str]] = "f32",
+         precision: Union[None, str, Mapping[str, str]] = None,
          calibration: Optional[Any] = None) -> None:
     """Write a compiled Program (or a Graph, compiled first with ``precision`` and
     ``calibration`` as :func:`frugalnn.graph.compile` takes them) to ``path``.
@@ -65,7 +65,7 @@ def save(program_or_graph: Union[Program, Graph], path: PathLike, *,
     if isinstance(program_or_graph, Graph):
         program = compile(program_or_graph, precision=precision, calibration=calibration)
     elif isinstance(program_or_graph, Program):
-        if precision != "f32" or calibration is not None:
+        if precision is not None or calibration is not None:
             raise ValueError("precision and calibration apply when saving a Graph: this Program is compiled already")
         program = program_or_graph
     else:
