@@ -159,6 +159,8 @@ void bind_runtime(py::module_& m) {
         py::dict d = plan_dict(s.plan());
         d["tensor_entry"] = s.tensor_entry();
         d["scratch_entry"] = s.scratch_entry();
+        d["first"] = s.entry_first();  // each entry's lifetime in steps, inclusive
+        d["last"] = s.entry_last();
         return d;
       });
   m.def(

@@ -64,6 +64,8 @@ ProgramPlan plan_program(const Program& program, size_t max_batch, size_t thread
     l.push_back(static_cast<int64_t>(i));
   }
   pp.plan = plan_memory(sizes, f, l, Pool::kAlignment);
+  pp.first = std::move(f);
+  pp.last = std::move(l);
   return pp;
 }
 
@@ -127,6 +129,8 @@ Session::Session(std::shared_ptr<const Program> program, size_t max_batch, size_
   plan_ = std::move(pp.plan);
   tensor_entry_ = std::move(pp.tensor_entry);
   scratch_entry_ = std::move(pp.scratch_entry);
+  entry_first_ = std::move(pp.first);
+  entry_last_ = std::move(pp.last);
   arena_bytes_ = plan_.arena_bytes;
   size_t total;
   if (__builtin_mul_overflow(arena_bytes_, concurrency, &total)) {

@@ -33,6 +33,7 @@ namespace fnn {
 struct ProgramPlan {
   MemoryPlan plan;
   std::vector<int> tensor_entry, scratch_entry;
+  std::vector<int64_t> first, last;  // per entry: the steps it lives through, inclusive
 };
 // Threads one run may split its work over (each conv step plans a scratch slot per thread).
 constexpr size_t kMaxSessionThreads = 1024;
@@ -73,6 +74,8 @@ class Session {
   const MemoryPlan& plan() const { return plan_; }
   // Plan entry of each tensor (-1: external or alias) and of each step's scratch (-1: none).
   const std::vector<int>& tensor_entry() const { return tensor_entry_; }
+  const std::vector<int64_t>& entry_first() const { return entry_first_; }
+  const std::vector<int64_t>& entry_last() const { return entry_last_; }
   const std::vector<int>& scratch_entry() const { return scratch_entry_; }
   // Bytes of one arena; the session holds concurrency() of them.
   size_t arena_bytes() const { return arena_bytes_; }
@@ -96,6 +99,7 @@ class Session {
   std::shared_ptr<Pool> pool_;
   MemoryPlan plan_;
   std::vector<int> tensor_entry_, scratch_entry_;
+  std::vector<int64_t> entry_first_, entry_last_;
   size_t arena_bytes_ = 0;
   std::vector<Context> contexts_;
   std::mutex mu_;

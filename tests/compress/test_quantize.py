@@ -6,24 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from frugalnn import models, reference
+from frugalnn import reference
 from frugalnn.compress import fold_batchnorm, precision_of, quantize, sensitivity
 from frugalnn.graph import BatchNorm, Conv2d, Dense, Flatten, MaxPool2d, ReLU, Sequential, Session, compile
-
-
-@pytest.fixture(scope="module")
-def trained():
-    from frugalnn.data import load_digits28
-    from frugalnn.train import fit
-
-    (x, y), (xt, yt) = load_digits28()
-    g = models.mnist_cnn()
-    fit(g, (x, y), epochs=5, seed=0, progress=False)
-    return g, x, (xt, yt)
-
-
-def _accuracy(program, xt, yt):
-    return float(np.mean(Session(program, max_batch=len(xt)).run(xt).argmax(1) == yt))
+from tests.compress.common import accuracy as _accuracy
 
 
 def test_minmax_parameters_are_the_observed_ranges(trained):
