@@ -5,6 +5,7 @@ import sys
 import numpy as np
 import pytest
 
+import frugalnn
 from frugalnn import cli
 from frugalnn.graph import Session, compile
 from frugalnn.models import mnist_cnn
@@ -72,7 +73,12 @@ def test_errors_are_one_line(files, tmp_path, capsys):
     bad.write_bytes(b"not a model file at all" * 10)
     for args in (["inspect", tmp_path / "missing.fnn"], ["run", bad, d / "x.npy"], ["inspect", bad],
                  ["convert", d / "x.npy", "-o", tmp_path / "o.fnn"],
-                 ["convert", d / "cnn.onnx", "-o", tmp_path / "o.fnn", "--prune", "1.5"]):
+                 ["convert", d / "cnn.onnx", "-o", tmp_path / "o.fnn", "--prune", "1.5"],
+                 ["convert", d / "cnn.onnx", "-o", tmp_path / "o.fnn", "--structured"],
+                 ["convert", d / "cnn.onnx", "-o", tmp_path / "o.fnn", "--budget", "100KiB"],
+                 ["convert", d / "cnn.onnx", "-o", tmp_path / "o.fnn", "--budget", "-3", "--calib", d / "calib.npz"],
+                 ["convert", d / "cnn.onnx", "-o", tmp_path / "o.fnn", "--budget", "1KiB", "--int8"],
+                 ["convert", d / "cnn.onnx", "-o", tmp_path / "o.fnn", "--budget", "1KiB", "--calib", d / "calib.npz"]):
         code, _, err = _run(args, capsys)
         assert code == 1, args
         assert err.startswith("frugalnn: error: ") and err.count("\n") == 1, err
@@ -151,3 +157,45 @@ def test_convert_says_a_dynamically_quantized_model_goes_float(files, capsys):
     assert "quantized dynamically" in out and "--int8 --calib" in out
     code, out, err = _run(["convert", dyn, "-o", d / "dyn8.fnn", "--int8", "--calib", d / "calib.npz"], capsys)
     assert code == 0 and "note:" not in out, err
+
+
+@pytest.mark.parametrize("text, n", [("200KiB", 204800), ("1.5MB", 1500000), ("300000", 300000), ("2 MiB", 2 << 20),
+                                     ("64k", 65536)])
+def test_parse_bytes(text, n):
+    from frugalnn.cli_models import parse_bytes
+
+    assert parse_bytes(text) == n
+
+
+@pytest.mark.parametrize("text", ["", "KiB", "-1KiB", "0", "12 parsecs", "nan", "1e30GiB", "1e30"])
+def test_parse_bytes_refuses(text):
+    from frugalnn.cli_models import parse_bytes
+
+    with pytest.raises(ValueError, match="size"):
+        parse_bytes(text)
+
+
+def test_convert_prune_structured_and_fp16(files, capsys):
+    d, g = files
+    code, _, err = _run(["convert", d / "cnn.onnx", "-o", d / "thin.fnn", "--prune", "0.5", "--structured"], capsys)
+    assert code == 0, err
+    full = compile(g).weight_bytes
+    p = frugalnn.load(d / "thin.fnn")
+    assert p.weight_bytes < 0.6 * full and {s.precision for s in p.steps} == {"f32"}
+    code, _, err = _run(["convert", d / "cnn.onnx", "-o", d / "sp.fnn", "--prune", "0.9"], capsys)
+    assert code == 0, err
+    assert "sparse" in {s.precision for s in frugalnn.load(d / "sp.fnn").steps}
+    code, _, err = _run(["convert", d / "cnn.onnx", "-o", d / "h.fnn", "--fp16"], capsys)
+    assert code == 0, err
+    assert {s.precision for s in frugalnn.load(d / "h.fnn").steps if s.kind != "softmax"} == {"f16"}
+
+
+def test_convert_to_a_budget(files, capsys):
+    d, g = files
+    full = compile(g).weight_bytes + Session(compile(g), max_batch=1).memory_report().arena_bytes
+    code, out, err = _run(["convert", d / "cnn.onnx", "-o", d / "fit.fnn", "--budget", str(full // 3),
+                           "--calib", d / "calib.npz"], capsys)
+    assert code == 0, err
+    p = frugalnn.load(d / "fit.fnn")
+    assert p.weight_bytes + Session(p, max_batch=1).memory_report().arena_bytes <= full // 3
+    assert "original's answer" in out and "fc1:" in out

@@ -115,12 +115,27 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(args.data, seeds=args.seeds, plot=args.plot, out_dir=args.out, rss=not args.no_rss)
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``frugalnn`` console script and ``python -m frugalnn``."""
     parser = argparse.ArgumentParser(prog="frugalnn", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command")
     p_info = sub.add_parser("info", help="CPU dispatch, a pool at work, the MNIST CNN compiled and run")
     p_info.set_defaults(func=_cmd_info)
+    p_demo = sub.add_parser("demo", help="the document's pipeline: train, distill, prune, quantize, fit budgets, "
+                                         "and the measured table")
+    p_demo.add_argument("--data", default="digits28", help="digits28 (bundled, default) or mnist:DIR (IDX files)")
+    p_demo.add_argument("--seeds", type=int, default=3, help="trainings per variant; accuracy is their mean (3)")
+    p_demo.add_argument("--plot", metavar="PNG", help="save the charts (needs matplotlib: frugalnn[plot])")
+    p_demo.add_argument("--out", default="frugalnn-demo", help="where the .fnn files and report.json go")
+    p_demo.add_argument("--no-rss", action="store_true", help="skip the fresh-process resident-memory runs")
+    p_demo.set_defaults(func=_cmd_demo)
     cli_models.add_commands(sub)
     args = parser.parse_args(argv)
     if args.command is None:

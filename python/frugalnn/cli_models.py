@@ -31,7 +31,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                       help="float32 weights even for a quantized model (default: a quantized model stays int8)")
     p.add_argument("--calib", help="an .npy / .npz calibration batch for --int8 (first array of an .npz)")
     p.add_argument("--prune", type=float, metavar="SPARSITY",
-                   help="prune Dense layers to this fraction of zeros and store them sparse (0 < s < 1)")
+                   help="prune the smallest weights, this fraction of them over all layers (0 <= s < 1); Dense "
+                        "layers that then store smaller sparse are stored sparse")
+    p.add_argument("--structured", action="store_true",
+                   help="with --prune: remove whole channels / neurons instead (a smaller dense model)")
+    p.add_argument("--budget", metavar="SIZE",
+                   help="fit weights + batch-1 arena into SIZE (200KiB, 1.5MiB, 300000): per-layer storage and "
+                        "width chosen with --calib data, keeping the original's answers on it")
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("inspect", help="steps, precisions, kernels, weight bytes, arena plan")
@@ -67,15 +73,42 @@ def _calibration(path: str) -> np.ndarray:
     return np.ascontiguousarray(data, dtype=np.float32)
 
 
+_UNITS = {"": 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 1000 ** 2, "mib": 1024 ** 2, "k": 1024, "m": 1024 ** 2}
+
+
+def parse_bytes(text: str) -> int:
+    """``"200KiB"`` -> 204800; ``"1.5MB"`` -> 1500000; ``"300000"`` -> 300000."""
+    t = text.strip().replace(" ", "")
+    i = len(t)
+    while i and not (t[i - 1].isdigit() or t[i - 1] == "."):
+        i -= 1
+    unit = t[i:].lower()
+    try:
+        value = float(t[:i])
+    except ValueError:
+        value = float("nan")
+    if unit not in _UNITS or not value > 0 or value * _UNITS[unit] >= 2 ** 62:
+        raise ValueError(f"a size must be a positive number of bytes with an optional unit (KiB, MiB, KB, MB), "
+                         f"got {text!r}")
+    return int(value * _UNITS[unit])
+
+
 def cmd_convert(args: argparse.Namespace, out: Out = print) -> int:
-    from .graph import Dense, compile
+    from . import compress
+    from .graph import compile
     from .io import load_onnx, save
-    from .sparse import CSRMatrix
 
     if not args.model.endswith(".onnx"):
         raise ValueError(f"convert reads an .onnx model, got {args.model}")
+    if args.structured and args.prune is None:
+        raise ValueError("--structured goes with --prune SPARSITY")
+    if args.budget is not None and (args.int8 or args.fp16 or args.prune is not None):
+        raise ValueError("--budget chooses the storage itself: give it without --int8 / --fp16 / --prune")
+    budget = parse_bytes(args.budget) if args.budget is not None else None
     g = load_onnx(args.model)
     weighted = [n.layer for n in g.nodes if hasattr(n.layer, "quant")]
+    if budget is not None:
+        return _convert_to_budget(g, budget, args, out)
     # A layer the model quantized statically (input scale and zero point included) stays
     # int8 unless asked otherwise: writing its weights back as float would make the file
     # ~4x the ONNX one and change its numbers.
@@ -88,15 +121,19 @@ def cmd_convert(args: argparse.Namespace, out: Out = print) -> int:
             if not args.calib:
                 raise ValueError("--int8 needs --calib data.npz for a model that is not quantized already")
             calibration = _calibration(args.calib)
-    elif args.fp16:
-        precision = {layer.name: "f16" for layer in weighted}
     if args.prune is not None:
-        if not 0.0 < args.prune < 1.0:
-            raise ValueError(f"--prune takes a sparsity between 0 and 1, got {args.prune}")
-        for layer in weighted:
-            if isinstance(layer, Dense) and layer.quant is None:
-                layer.weight = CSRMatrix.prune(layer.weight, args.prune).to_dense()
-                precision[layer.name] = "sparse"
+        if not 0.0 <= args.prune < 1.0:
+            raise ValueError(f"--prune takes a sparsity in [0, 1), got {args.prune}")
+        # layers the model brings int8 weights for keep them: pruning the float copy would not reach them
+        g = compress.prune(g, args.prune, structured=args.structured,
+                           keep=[layer.name for layer in weighted if precision[layer.name] == "int8"])
+        weighted = [n.layer for n in g.nodes if hasattr(n.layer, "quant")]
+        precision = {name: p for name, p in precision.items() if p == "int8"}  # the others: their own
+    if args.fp16:
+        g = compress.half(g, "f16")
+        precision = {}
+    elif not args.int8 and args.prune is None:
+        precision = {name: p for name, p in precision.items() if p == "int8"}
     program = compile(g, precision=precision, calibration=calibration)
     save(program, args.output)
     onnx_bytes, fnn_bytes = os.path.getsize(args.model), os.path.getsize(args.output)
@@ -104,10 +141,35 @@ def cmd_convert(args: argparse.Namespace, out: Out = print) -> int:
         f"{fnn_bytes / onnx_bytes:.2f}x); {len(program.steps)} steps, "
         f"weights {_format_bytes(program.weight_bytes)}")
     dynamic = [layer.name for layer in weighted
-               if layer.quant is not None and not _statically_quantized(layer) and precision[layer.name] != "int8"]
+               if layer.quant is not None and not _statically_quantized(layer) and precision.get(layer.name) != "int8"]
     if dynamic and not (args.float or args.fp16):
         out(f"note: {len(dynamic)} layer(s) were quantized dynamically (no activation scales) and are written "
             "in float; --int8 --calib data.npz calibrates them to int8")
+    return 0
+
+
+def _convert_to_budget(g, budget: int, args: argparse.Namespace, out: Out) -> int:
+    """--budget: compress.fit on the --calib inputs, scored by agreement with the original."""
+    from . import compress
+    from .graph import Session, compile
+    from .io import save
+
+    if not args.calib:
+        raise ValueError("--budget needs --calib data.npz: the inputs the choices are measured on")
+    x = _calibration(args.calib)
+    s = Session(compile(g), max_batch=min(len(x), 256))
+    labels = np.concatenate([s.run(x[i:i + 256]).argmax(1) for i in range(0, len(x), 256)])
+    r = compress.fit(g, budget, x, (x, labels), progress=out)
+    program = compile(r.graph)
+    save(program, args.output)
+    out(f"{args.output}: {_format_bytes(os.path.getsize(args.output))}; weights {_format_bytes(r.weight_bytes)} + "
+        f"arena {_format_bytes(r.arena_bytes)} = {_format_bytes(r.footprint)} <= {_format_bytes(budget)} "
+        f"(the original: {_format_bytes(r.original_footprint)}); {100 * r.accuracy:.1f}% of the calibration "
+        "inputs get the original's answer")
+    for name, choice in r.choices.items():
+        out(f"  {name}: {choice}")
+    if r.width:
+        out(f"  {r.width:.0%} of the channels removed")
     return 0
 
 

@@ -22,7 +22,8 @@ from . import layers as L
 from .graph import Graph
 from .layers import GraphError
 
-PRECISIONS = ("f32", "f16", "bf16", "int8", "sparse")
+PRECISIONS = ("f32", "f16", "bf16", "int8", "sparse", "sparse_f16", "sparse_int8")
+_SPARSE_VALUES = {"sparse": "f32", "sparse_f16": "f16", "sparse_int8": "int8"}
 _CALIBRATION_CHUNK = 8  # samples per reference forward while calibrating
 _INF = math.inf
 
@@ -141,7 +142,9 @@ def compile(graph: Graph, *, precision: Union[None, str, Mapping[str, str]] = No
             scale / zero point calibrated on ``calibration`` — or takes both from the
             layer's ``quant`` (QuantParams of an already quantized model); ``"sparse"`` stores a Dense
             layer's weights as CSR (or 1x4 blocks when that stores few extra zeros) — prune
-            them first (``frugalnn.sparse.CSRMatrix.prune``). Depthwise convolutions run a
+            them first (``frugalnn.sparse.CSRMatrix.prune``); ``"sparse_f16"`` /
+            ``"sparse_int8"`` store its values 16-bit / int8 with a scale per row (weights
+            only: activations stay f32). Depthwise convolutions run a
             direct kernel (int8 or f32; f16 / bf16 / sparse run it in f32); ``"sparse"`` on
             a Conv2d runs dense f32.
         calibration: a representative input batch, needed when any layer is int8.
@@ -318,8 +321,8 @@ class _Compiler:
         w, b = _fold(arrange(layer.weight), layer.bias, scale_shift, layer, node)
         y = self.writes(out_name)
         p = self.prec[layer.name]
-        if p == "sparse":
-            m = _sparse_of(w)
+        if p in _SPARSE_VALUES:
+            m = _sparse_of(w, _SPARSE_VALUES[p])
             core.add_step("sparse_dense", layer.name, [x], y, _core.SparseDenseParams(matrix=m._core, bias=b),
                           lo=lo, hi=hi)
         else:
@@ -540,11 +543,11 @@ def sparse_pays(w: np.ndarray) -> bool:
     return _sparse_of(w).nbytes <= w.nbytes // 2
 
 
-def _sparse_of(w: np.ndarray) -> CSRMatrix:
+def _sparse_of(w: np.ndarray, values: str = "f32") -> CSRMatrix:
     """CSR, or 1x4 blocks when they store at most 25% more values than CSR."""
     nnz = int(np.count_nonzero(w))
-    blocks = CSRMatrix(w, block=(1, 4))
-    return blocks if blocks.nnz <= 1.25 * nnz else CSRMatrix(w)
+    blocks = CSRMatrix(w, block=(1, 4), values=values)
+    return blocks if blocks.nnz <= 1.25 * nnz else CSRMatrix(w, values=values)
 
 
 # Layer type -> its lowering onto native steps (one entry per layer type). An op module
