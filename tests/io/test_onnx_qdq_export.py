@@ -216,6 +216,18 @@ def test_onnxruntime_agrees_on_the_document_cnn(cnn, method, per_channel):
     assert np.mean(ours[0].argmax(1) == theirs[0].argmax(1)) >= 0.995
 
 
+def test_onnxruntime_agrees_at_every_isa(cnn, isa):
+    """The int8 kernels of every ISA level are bit-exact with the scalar ones: the same outputs
+    against onnxruntime, and the round trip exact."""
+    g, x, xt = cnn
+    q = quantize(g, x[:256])
+    fc2 = next(n.layer for n in q.nodes if n.layer.name == "fc2")
+    stats, ours, theirs = _check_against_onnxruntime(q, xt, {q.outputs[0]: _one_step(fc2)})
+    assert stats[q.outputs[0]][2] >= 0.98
+    assert np.mean(ours[0].argmax(1) == theirs[0].argmax(1)) >= 0.995
+    _check_round_trip(q, xt)
+
+
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("per_channel", [True, False])
 def test_onnxruntime_agrees_on_the_residual_model(resnet, method, per_channel):

@@ -29,10 +29,10 @@ class Exporter:
     def node(self, op_type: str, inputs: list, outputs: list, **attrs: Any) -> None:
         self.nodes.append(self._helper.make_node(op_type, inputs, outputs, **attrs))
 
-    def const(self, name: str, a: np.ndarray) -> str:
-        """An initializer; a 0-d array stays a scalar (QDQ's per-tensor scale / zero point),
-        a numpy scalar becomes a 1-element vector as before."""
-        a = a if isinstance(a, np.ndarray) and a.ndim == 0 else np.ascontiguousarray(a)
+    def const(self, name: str, a: np.ndarray, *, scalar: bool = False) -> str:
+        """An initializer: at least 1-D, or (``scalar``) a 0-d tensor, as QDQ's per-tensor
+        scale / zero point are."""
+        a = np.asarray(a).reshape(()) if scalar else np.ascontiguousarray(a)
         self.inits.append(self._numpy_helper.from_array(a, name))
         return name
 

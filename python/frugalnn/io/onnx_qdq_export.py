@@ -78,8 +78,8 @@ class QDQWriter:
         key = (x, q.input_scale, q.input_zero_point)
         if key not in self.dequantized:
             ex = self.ex
-            s = ex.const(self.fresh(f"{x}::scale"), np.array(q.input_scale, np.float32))
-            z = ex.const(self.fresh(f"{x}::zero_point"), np.array(q.input_zero_point, np.uint8))
+            s = ex.const(self.fresh(f"{x}::scale"), np.float32(q.input_scale), scalar=True)
+            z = ex.const(self.fresh(f"{x}::zero_point"), np.uint8(q.input_zero_point), scalar=True)
             xq = self.fresh(f"{x}::u8")
             xd = self.fresh(f"{x}::dq")
             ex.node("QuantizeLinear", [x, s, z], [xq])
@@ -107,8 +107,8 @@ class QDQWriter:
         ex = self.ex
         per_channel = ws.size > 1
         w = ex.const(self.fresh(f"{y}_W::s8"), w8)
-        s = ex.const(self.fresh(f"{y}_W::scale"), ws if per_channel else ws.reshape(()))
-        z = ex.const(self.fresh(f"{y}_W::zero_point"), np.zeros(ws.shape if per_channel else (), np.int8))
+        s = ex.const(self.fresh(f"{y}_W::scale"), ws, scalar=not per_channel)
+        z = ex.const(self.fresh(f"{y}_W::zero_point"), np.zeros(ws.shape, np.int8), scalar=not per_channel)
         wd = self.fresh(f"{y}_W::dq")
         if per_channel:
             ex.node("DequantizeLinear", [w, s, z], [wd], axis=0)
