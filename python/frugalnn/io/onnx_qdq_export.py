@@ -21,6 +21,7 @@ import numpy as np
 
 from ..gemm import quantize_weights
 from ..graph import layers as L
+from ..graph.compile import compile
 from ..graph.graph import Graph
 from ..graph.layers import QuantParams
 
@@ -116,7 +117,6 @@ class QDQWriter:
             ex.node("DequantizeLinear", [w, s, z], [wd])
         return wd
 
-
     def bias(self, y: str, layer: Any) -> str:
         """A Dense / Conv2d bias: int32 through DequantizeLinear when frugalnn adds it in
         accumulator units (a u8 output), else float32."""
@@ -145,8 +145,6 @@ def u8_outputs(graph: Graph) -> set[str]:
     prec = {n.layer.name: "int8" for n in graph.nodes if is_quantized(n.layer) and _has_input_params(n.layer)}
     if not prec:
         return set()
-    from ..graph.compile import compile  # the io package loads before compile needs it
-
     core = compile(graph, precision=prec)._core
     out = set()
     for i in range(core.num_steps):
