@@ -211,6 +211,8 @@ class _Compiler:
                 self.consumers.setdefault(i, []).append(node)
         self.outputs = set(graph.outputs)
         self.external: set[int] = set()
+        self.redundant: set[int] = set()  # node indices of clips that run as aliases (run() fills it)
+        self.index = {id(node): i for i, node in enumerate(graph.nodes)}
 
     def elems(self, name: str) -> int:
         return math.prod(self.g.shapes[name])
@@ -234,10 +236,14 @@ class _Compiler:
         self.external.update(ext_in)
         skip: set[int] = set()
         nodes = g.nodes
+        redundant = self.redundant = self._redundant_clips()
         for idx, node in enumerate(nodes):
             if idx in skip:
                 continue
             layer = node.layer
+            if idx in redundant:
+                self.alias(node.output, node.inputs[0])
+                continue
             # Fold a following BatchNorm, then fuse a following activation.
             act = getattr(layer, "activation", None)
             lo, hi = {None: (-_INF, _INF), "relu": (0.0, _INF), "relu6": (0.0, 6.0)}[act]
@@ -251,7 +257,7 @@ class _Compiler:
                     out_name = nxt[1].output
             if isinstance(layer, (L.Conv2d, L.Dense, L.Add)) and (lo, hi) == (-_INF, _INF):
                 nxt = self._sole_consumer(out_name, idx)
-                if nxt is not None and isinstance(nxt[1].layer, (L.ReLU, L.Clip)):
+                if nxt is not None and isinstance(nxt[1].layer, (L.ReLU, L.Clip)) and nxt[0] not in redundant:
                     a = nxt[1].layer
                     lo, hi = (0.0, _INF) if isinstance(a, L.ReLU) else (a.lo, a.hi)
                     skip.add(nxt[0])
@@ -281,6 +287,56 @@ class _Compiler:
         specs_in = [TensorSpec(n, (None,) + tuple(s)) for n, s in g.inputs.items()]
         specs_out = [TensorSpec(n, (None,) + tuple(g.shapes[n])) for n in g.outputs]
         return Program(self.core, specs_in, specs_out, dict(self.q), g)
+
+    def _redundant_clips(self) -> set[int]:
+        """Indices of the Clip nodes whose every reader is an int8 layer quantizing its input to a
+        range inside the clip's: the clip changes no u8 value then, and left in place it would
+        make the producer write float32 instead of the reader's u8. An imported QDQ model has one
+        per QuantizeLinear (its saturation), e.g. between two int8 convolutions."""
+        found = set()
+        for idx, node in enumerate(self.g.nodes):
+            layer = node.layer
+            if not isinstance(layer, L.Clip) or node.output in self.outputs:
+                continue
+            readers = self.consumers.get(node.output, [])
+            if readers and all(self._quantizes_within(r, node.output, layer.lo, layer.hi) for r in readers):
+                found.add(idx)
+        return found
+
+    def _quantizes_within(self, reader, name: str, lo: float, hi: float) -> bool:
+        """Whether ``reader`` runs int8 and quantizes every input ``name`` to u8 with parameters
+        mapping ``lo`` to 0 and ``hi`` to 255 (the runtime's rounding: nearbyint(v / scale) + zp)."""
+        layer = reader.layer
+        if isinstance(layer, (L.Dense, L.Conv2d)):
+            params = [self.q.get(layer.name)]
+        elif isinstance(layer, (L.Add, L.GlobalAvgPool)):
+            qs = self.in_quant(layer)
+            params = [qs[i] if qs else None for i, n in enumerate(reader.inputs) if n == name]
+        else:
+            return False
+        for p in params:
+            if p is None:
+                return False
+            scale, zp = np.float32(p[0]), p[1]
+            with np.errstate(over="ignore"):  # a bound near float32's max over a small scale: inf
+                q_lo = np.rint(np.float32(lo) / scale) + zp
+                q_hi = np.rint(np.float32(hi) / scale) + zp
+            if not (q_lo <= 0 and q_hi >= 255):
+                return False
+        return True
+
+    def _readers(self, name: str) -> list:
+        """The nodes reading ``name``, looking through the redundant clips (aliases of it)."""
+        out = []
+        for n in self.consumers.get(name, []):
+            out += self._readers(n.output) if self.index[id(n)] in self.redundant else [n]
+        return out
+
+    def alias(self, name: str, src: str) -> None:
+        """Graph tensor ``name`` holds the same values as ``src``: no step, the same bytes."""
+        self.tid[name] = self.core.add_tensor(self.elems(name), False, self.tid[src])
+        if src in self.chw_perm:
+            self.chw_perm[name] = self.chw_perm[src]
 
     def _sole_consumer(self, name: str, idx: int):
         """(index, node) of the only consumer of `name` when it is not a graph output."""
@@ -455,7 +511,7 @@ class _Compiler:
         if out_name in self.outputs or _spatial(out_shape):
             needs_data = True
         elif _spatial(in_shape):
-            cons = self.consumers.get(node.output, [])
+            cons = self._readers(node.output)
             needs_data = not cons or not all(isinstance(n.layer, L.Dense) for n in cons)
         else:
             needs_data = False

@@ -12,6 +12,7 @@ import numpy as np
 from .._registry import registrar
 from ..graph import layers as L
 from ..graph.graph import Graph
+from .onnx_qdq_export import QDQWriter, check_exportable
 
 
 class Exporter:
@@ -20,15 +21,29 @@ class Exporter:
     def __init__(self, helper: Any, numpy_helper: Any, graph: Graph) -> None:
         self._helper, self._numpy_helper = helper, numpy_helper
         self.graph = graph
+        self.shapes = dict(graph.shapes)  # per-sample shapes by name: the graph's, and dequantized copies
         self.nodes: list = []
         self.inits: list = []
+        self.qdq = QDQWriter(self)  # int8 layers (QuantParams): QuantizeLinear / DequantizeLinear
 
     def node(self, op_type: str, inputs: list, outputs: list, **attrs: Any) -> None:
         self.nodes.append(self._helper.make_node(op_type, inputs, outputs, **attrs))
 
-    def const(self, name: str, a: np.ndarray) -> str:
-        self.inits.append(self._numpy_helper.from_array(np.ascontiguousarray(a), name))
+    def const(self, name: str, a: np.ndarray, *, scalar: bool = False) -> str:
+        """An initializer: at least 1-D, or (``scalar``) a 0-d tensor, as QDQ's per-tensor
+        scale / zero point are."""
+        a = np.asarray(a).reshape(()) if scalar else np.ascontiguousarray(a)
+        self.inits.append(self._numpy_helper.from_array(a, name))
         return name
+
+    def weight(self, y: str, layer: Any) -> str:
+        """A Dense / Conv2d weight: float32, or int8 through DequantizeLinear for an int8 layer."""
+        return self.qdq.weight(y, layer)
+
+    def bias(self, y: str, layer: Any) -> str:
+        """A Dense / Conv2d bias: float32, or int32 through DequantizeLinear where frugalnn adds
+        it in accumulator units (an int8 layer with a u8 output)."""
+        return self.qdq.bias(y, layer)
 
 
 # Layer type -> fn(exporter, layer, inputs, output): the ONNX nodes of one layer (the nearest
@@ -49,7 +64,11 @@ def export_as(op_type: str):
 
 
 def to_onnx(graph: Graph, *, opset: int = 17, batch: Any = "N") -> Any:
-    """An ``onnx.ModelProto`` computing ``graph`` (batch dimension symbolic by default)."""
+    """An ``onnx.ModelProto`` computing ``graph`` (batch dimension symbolic by default).
+
+    Layers carrying int8 ``QuantParams`` (from ``compress.quantize`` or a quantized model) are
+    written in QDQ form (onnx_qdq_export), so onnxruntime runs the same int8 model; that needs
+    ``opset >= 13``."""
     try:
         import onnx
         from onnx import TensorProto, helper, numpy_helper
@@ -57,6 +76,7 @@ def to_onnx(graph: Graph, *, opset: int = 17, batch: Any = "N") -> Any:
         raise ImportError("to_onnx needs the onnx package: pip install 'frugalnn[onnx]'") from e
 
     graph.check()
+    check_exportable(graph, opset)
     ex = Exporter(helper, numpy_helper, graph)
     nodes, inits, const = ex.nodes, ex.inits, ex.const
 
@@ -77,7 +97,7 @@ def to_onnx(graph: Graph, *, opset: int = 17, batch: Any = "N") -> Any:
         export = next((_EXPORTERS[t] for t in type(layer).__mro__ if t in _EXPORTERS), None)
         if export is None:
             raise NotImplementedError(f"to_onnx: {type(layer).__name__}")
-        export(ex, layer, list(x), pre)
+        export(ex, layer, ex.qdq.inputs(layer, list(x)), pre)
         if pre != y:
             act(pre, layer.activation, y)
 
@@ -99,19 +119,19 @@ def to_onnx(graph: Graph, *, opset: int = 17, batch: Any = "N") -> Any:
 
 @register_exporter(L.Dense)
 def _dense(ex: Exporter, layer: L.Dense, x: list, y: str) -> None:
-    ins = [x[0], ex.const(f"{y}_W", layer.weight)]
+    ins = [x[0], ex.weight(y, layer)]
     if layer.bias is not None:
-        ins.append(ex.const(f"{y}_B", layer.bias))
+        ins.append(ex.bias(y, layer))
     ex.node("Gemm", ins, [y], transB=1)
 
 
 @register_exporter(L.Conv2d)
 def _conv(ex: Exporter, layer: L.Conv2d, x: list, y: str) -> None:
-    c, h, w = ex.graph.shapes[x[0]]
+    c, h, w = ex.shapes[x[0]]
     t, left, b, r = layer.pads(h, w)
-    ins = [x[0], ex.const(f"{y}_W", layer.weight)]
+    ins = [x[0], ex.weight(y, layer)]
     if layer.bias is not None:
-        ins.append(ex.const(f"{y}_B", layer.bias))
+        ins.append(ex.bias(y, layer))
     ex.node("Conv", ins, [y], kernel_shape=list(layer.weight.shape[2:]), strides=list(layer.stride),
             dilations=list(layer.dilation), pads=[t, left, b, r], group=layer.groups)
 
