@@ -164,6 +164,7 @@ def test_weights_given_by_compile_and_weights_only_params(cnn):
     layers["conv2"].quant = QuantParams(layers["conv2"].quant.input_scale, layers["conv2"].quant.input_zero_point)
     w8, ws = layers["fc2"].quant.weight, layers["fc2"].quant.weight_scale
     layers["fc2"].quant = QuantParams(None, None, w8, ws)
+    layers["fc2"].precision = None  # as imported from a dynamically quantized model: runs float
     layers["fc2"].weight = (w8.astype(np.float32) * ws[:, None]).astype(np.float32)  # what it runs in f32
     m = to_onnx(q)
     back = dict(zip(["conv1", "conv2", "fc1", "fc2"], _weighted(load_onnx(m))))
