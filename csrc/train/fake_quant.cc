@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "runtime/parallel.h"
 
@@ -12,37 +13,55 @@ constexpr size_t kMinChunk = size_t{1} << 15;  // values per task, at least
 
 size_t threads() { return in_parallel_task() ? 1 : get_num_threads(); }
 
-// Round half to even without a libm call (and vectorizable): adding 1.5 * 2^23 leaves no
-// fraction bits, so the FPU's default rounding (to nearest even) does the work. Exact for
-// |v| <= 2^22; larger values are clamped first, which changes no result (they clamp to a u8
-// or s8 bound anyway). NaN passes through.
+// Round half to even without a libm call, so the loops vectorize: adding 1.5 * 2^23 leaves
+// no fraction bits, so the FPU's default rounding (to nearest even) does the work. Exact for
+// |v| <= 2^22; beyond, the result keeps its sign and stays beyond 2^21, so the clamp to the
+// u8 / s8 range that always follows gives the bound it should. The clamps are the runtime's
+// comparison form (GCC makes each select one maxps / minps; NaN passes through, keep is 0).
 inline float round_even(float v) {
-  constexpr float kBig = 4194304.f, kMagic = 12582912.f;
-  v = v < -kBig ? -kBig : (v > kBig ? kBig : v);
+  constexpr float kMagic = 12582912.f;
   return (v + kMagic) - kMagic;
 }
 
+inline float clampf(float v, float lo, float hi) {
+  v = v < lo ? lo : v;
+  return v > hi ? hi : v;
+}
+
+// Two loops, so that the one without the mask has no store the vectorizer must keep apart.
 void fake_quant_u8_range(size_t n, const float* x, float scale, float zp, float* y, uint8_t* keep) {
+  if (keep == nullptr) {
+    for (size_t i = 0; i < n; ++i) {
+      const float r = round_even(x[i] / scale) + zp;  // division, as the runtime's QuantizeLinear
+      y[i] = (clampf(r, 0.f, 255.f) - zp) * scale;
+    }
+    return;
+  }
   for (size_t i = 0; i < n; ++i) {
-    const float r = round_even(x[i] / scale) + zp;  // division, as the runtime's QuantizeLinear
-    if (keep != nullptr) keep[i] = static_cast<uint8_t>(r >= 0.f && r <= 255.f);
-    const float q = r < 0.f ? 0.f : (r > 255.f ? 255.f : r);
-    y[i] = (q - zp) * scale;
+    const float r = round_even(x[i] / scale) + zp;
+    keep[i] = static_cast<uint8_t>((r >= 0.f) & (r <= 255.f));
+    y[i] = (clampf(r, 0.f, 255.f) - zp) * scale;
   }
 }
 
+// max|w| / 127 (1 when all zero). The max runs on the bits: with the sign cleared, a float's
+// bits order as its value does, and an integer max vectorizes where a float one (NaN rules)
+// does not. A NaN weight gives a NaN scale, so the loss shows the divergence.
 float row_scale(size_t n, const float* w) {
-  float amax = 0.f;
-  for (size_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(w[i]));
-  return amax > 0.f ? amax / 127.f : 1.f;
+  int32_t amax = 0;
+  for (size_t i = 0; i < n; ++i) {
+    int32_t bits;
+    std::memcpy(&bits, w + i, sizeof bits);
+    bits &= 0x7fffffff;
+    amax = bits > amax ? bits : amax;
+  }
+  float a;
+  std::memcpy(&a, &amax, sizeof a);
+  return a > 0.f || a != a ? a / 127.f : 1.f;
 }
 
 void fake_quant_s8_row(size_t n, const float* w, float scale, float* wq) {
-  for (size_t i = 0; i < n; ++i) {
-    float q = round_even(w[i] / scale);
-    q = q < -127.f ? -127.f : (q > 127.f ? 127.f : q);
-    wq[i] = q * scale;
-  }
+  for (size_t i = 0; i < n; ++i) wq[i] = clampf(round_even(w[i] / scale), -127.f, 127.f) * scale;
 }
 
 }  // namespace
