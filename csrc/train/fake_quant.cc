@@ -82,7 +82,9 @@ void fake_quant_s8_f32(size_t rows, size_t cols, const float* w, bool per_tensor
   }
   const size_t min_rows = std::max<size_t>(1, kMinChunk / std::max<size_t>(1, cols));
   parallel_ranges(rows, min_rows, threads(), [&](size_t b, size_t e) {
-    for (size_t r = b; r < e; ++r) fake_quant_s8_row(cols, w + r * cols, row_scale(cols, w + r * cols), wq + r * cols);
+    for (size_t r = b; r < e; ++r) {
+      fake_quant_s8_row(cols, w + r * cols, row_scale(cols, w + r * cols), wq + r * cols);
+    }
   });
 }
 

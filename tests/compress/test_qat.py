@@ -16,6 +16,7 @@ from frugalnn import _core, models
 from frugalnn.compress import precision_of, qat, quantize
 from frugalnn.graph import Conv2d, Dense, Flatten, GraphError, Sequential, Session, compile
 from frugalnn.train import Adam, Trainer, fit
+from frugalnn.train.trainer import plan_training
 from frugalnn.train.ops.fake_quant import Conv2dFakeQuant, DenseFakeQuant, fake_quant_trainop
 
 
@@ -160,6 +161,12 @@ def test_only_quantized_layers_get_fake_quant():
     assert kinds == {"conv1": "Conv2dFakeQuant", "conv2": "Conv2dFakeQuant", "fc1": "DenseFakeQuant",
                      "fc2": "DenseTrain"}
     assert all(type(u.op).__name__ != "Conv2dFakeQuant" for u in Trainer(q, max_batch=4).units)  # opt-in
+    # the fake-quantized weights are planned in the arena (one float per weight of the int8 layers)
+    plain, fq = plan_training(q, 4), plan_training(q, 4, fake_quant=True)
+    assert fq == t.memory_report()
+    int8_weights = sum(n.layer.weight.size for n in q.nodes if n.layer.name != "fc2" and hasattr(n.layer, "weight"))
+    assert fq.naive_bytes - plain.naive_bytes >= 4 * int8_weights
+    assert fq.arena_bytes > plain.arena_bytes
 
 
 # ---- the QAT forward is the int8 runtime -----------------------------------------------------
@@ -213,16 +220,22 @@ def test_qat_forward_agrees_with_the_int8_runtime(digits, per_channel):
     the next layer's u8 (one rounding of acc * s_in * s_w / s_next + bias / s_next), training
     rounds the float32 result of the same products: the two differ by one u8 step where a
     value sits within float32 error of a .5 tie (about 1 value in 10^4 here), and the
-    outlier channels' next-layer weights (up to 16x) amplify such a step. So the tolerance is
+    outlier channels' next-layer weights (up to 16x) amplify such a step: logits then differ
+    by up to about 1 (99% of inputs, every ISA level, in our runs). So the tolerance is
     relative to what the simulation is for: QAT's forward must be an order of magnitude
-    closer to the int8 outputs than the float model is (40-60x in our run), and give the same
-    top-1 class on at least 99% of held-out inputs (the float model: 74-91%)."""
+    closer to the int8 outputs than the float model is (40-60x in our run), give the runtime's
+    top-1 class wherever the runtime's top two logits are 1.5 or more apart (the
+    disagreements we saw had margins below 0.7), and on at least 98% of held-out inputs in
+    all (the float model: 74-91%)."""
     g, (x, _), (xt, _) = digits
     q = quantize(g, x[:256], per_channel=per_channel)
     a = Trainer(q, fake_quant=True, max_batch=len(xt)).predict(xt)
     b = Session(compile(q, precision=precision_of(q)), max_batch=len(xt)).run(xt)
     f = Session(compile(g), max_batch=len(xt)).run(xt)
-    assert np.mean(a.argmax(1) == b.argmax(1)) >= 0.99
+    same = a.argmax(1) == b.argmax(1)
+    top2 = np.sort(np.log(np.maximum(b, 1e-30)), axis=1)[:, -2:]  # softmax outputs: log gives logits + c
+    assert np.all(same[top2[:, 1] - top2[:, 0] >= 1.5])
+    assert np.mean(same) >= 0.98
     assert np.abs(a - b).mean() <= 0.1 * np.abs(f - b).mean()
 
 
@@ -231,17 +244,19 @@ def test_qat_recovers_what_ptq_loses(digits):
     f32 = _accuracy(g, "f32", xt, yt)
     q = quantize(g, x[:256], per_channel=False)
     ptq = _accuracy(q, precision_of(q), xt, yt)
-    assert ptq <= f32 - 0.05  # int8 after training loses points (23 in our run)
+    assert ptq <= f32 - 0.05  # int8 after training loses points (24-27 in our runs)
 
-    r = qat(q, x, y, epochs=2, seed=0, progress=False)
+    r = qat(q, x, y, epochs=3, seed=0, progress=False)
     recovered = _accuracy(r, precision_of(r), xt, yt)
-    assert recovered >= f32 - 0.04  # most of the loss back (96.0% vs 98.5% float in our run)
+    # most of the loss back: 88-96% of it in our runs, depending on the ISA level (float sums
+    # in another order train another trajectory), 95.7-97.2% against 98.2-98.5% in float
+    assert recovered - ptq >= 0.8 * (f32 - ptq)
     assert _accuracy(r, precision_of(r), xt, yt) == recovered  # deterministic compile and run
-    # ... and not merely from more training: the same fine-tuning in float, then PTQ
+    # ... and not merely from more training: the same fine-tuning in float, then PTQ (72-75%)
     ft = copy.deepcopy(g)
-    fit(ft, (x, y), epochs=2, optimizer=Adam(lr=1e-4), seed=0, progress=False)
+    fit(ft, (x, y), epochs=3, optimizer=Adam(lr=1e-4), seed=0, progress=False)
     fq = quantize(ft, x[:256], per_channel=False)
-    assert recovered >= _accuracy(fq, precision_of(fq), xt, yt) + 0.05
+    assert recovered >= _accuracy(fq, precision_of(fq), xt, yt) + 0.1
 
     # the result: same input parameters, weights quantized again from the tuned float weights
     # (as quantize does), q untouched

@@ -5,5 +5,5 @@ from .prune import GradualPruning, masks_of, prune, sparsity_of
 from .qat import qat
 from .quantize import LayerSensitivity, fold_batchnorm, precision_of, quantize, sensitivity
 
-__all__ = ["GradualPruning", "LayerSensitivity", "fold_batchnorm", "masks_of", "precision_of", "prune", "qat", "quantize",
-           "sensitivity", "sparsity_of"]
+__all__ = ["GradualPruning", "LayerSensitivity", "fold_batchnorm", "masks_of", "precision_of", "prune", "qat",
+           "quantize", "sensitivity", "sparsity_of"]

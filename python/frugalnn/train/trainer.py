@@ -95,10 +95,11 @@ class TrainingMemoryReport:
 
 
 def plan_training(graph: Graph, max_batch: int, *, optimizer: Optional[Optimizer] = None,
-                  loss: Optional[Loss] = None) -> TrainingMemoryReport:
+                  loss: Optional[Loss] = None, fake_quant: bool = False) -> TrainingMemoryReport:
     """The memory a :class:`Trainer` of ``graph`` at ``max_batch`` would take, planned
     without allocating its arena or optimizer state."""
-    return Trainer(graph, optimizer=optimizer, loss=loss, max_batch=max_batch, _plan_only=True).memory_report()
+    return Trainer(graph, optimizer=optimizer, loss=loss, max_batch=max_batch, fake_quant=fake_quant,
+                   _plan_only=True).memory_report()
 
 
 class Trainer:
@@ -188,7 +189,8 @@ class Trainer:
             if idx in fused:
                 continue
             shapes = ([g.shapes[i] for i in node.inputs], g.shapes[node.output])
-            op = (fake_quant_trainop(node.layer, *shapes) if self.fake_quant else None) or trainop_for(node.layer, *shapes)
+            op = fake_quant_trainop(node.layer, *shapes) if self.fake_quant else None
+            op = op or trainop_for(node.layer, *shapes)
             op.rng = self._rng
             out = node.output
             cons = consumers.get(out, [])
