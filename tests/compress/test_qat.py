@@ -167,6 +167,17 @@ def test_only_quantized_layers_get_fake_quant():
     int8_weights = sum(n.layer.weight.size for n in q.nodes if n.layer.name != "fc2" and hasattr(n.layer, "weight"))
     assert fq.naive_bytes - plain.naive_bytes >= 4 * int8_weights
     assert fq.arena_bytes > plain.arena_bytes
+    # after training, write_back makes the int8 layers' QuantParams again from the new weights
+    inputs = {n.layer.name: (n.layer.quant.input_scale, n.layer.quant.input_zero_point) for n in q.nodes
+              if n.layer.name in precision_of(q)}
+    t.train_step(x[:4], models.digit_samples()[1][:4])
+    t.write_back()
+    for node in q.nodes:
+        layer = node.layer
+        if layer.name in inputs:
+            assert (layer.quant.input_scale, layer.quant.input_zero_point) == inputs[layer.name]
+            s = layer.quant.weight_scale.reshape((-1,) + (1,) * (layer.weight.ndim - 1))
+            assert np.array_equal(layer.quant.weight * s, fq_s8_ref(layer.weight))
 
 
 # ---- the QAT forward is the int8 runtime -----------------------------------------------------

@@ -15,9 +15,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..graph import layers as L
 from ..graph.graph import Graph
-from .quantize import _weight_params, precision_of
+from .quantize import precision_of
 
 __all__ = ["qat"]
 
@@ -76,14 +75,7 @@ def qat(q: Graph, x: np.ndarray, y: np.ndarray, *, epochs: int = 2, batch_size: 
         raise ValueError(f"qat takes a graph with one input, got {len(q.inputs)}")
     _check_data(q, x, y)
     g = copy.deepcopy(q)
+    # fit's write_back also makes each int8 layer's QuantParams again from its tuned weights
     fit(g, (x, y), epochs, optimizer=Adam(lr=DEFAULT_LR) if optimizer is None else optimizer,
         validation=validation, seed=seed, batch_size=batch_size, fake_quant=True, **fit_kwargs)
-    for node in g.nodes:
-        layer = node.layer
-        if layer.name not in int8:
-            continue
-        old = layer.quant
-        per_channel = old.weight_scale is None or old.weight_scale.size > 1
-        wq, ws = _weight_params(layer.weight, per_channel)
-        layer.quant = L.QuantParams(old.input_scale, old.input_zero_point, weight=wq, weight_scale=ws)
     return g

@@ -31,7 +31,7 @@ from .losses import CrossEntropy, Loss
 from .optimizers import Adam, Optimizer
 from .ops import TrainOp, internal, trainop_for
 from .ops.base import BufferSpec
-from .ops.fake_quant import _FakeQuant, fake_quant_trainop
+from .ops.fake_quant import FakeQuantOp, fake_quant_trainop
 
 _VIEW_CACHE = 8  # batch sizes whose views are kept (full, last partial, evaluation, ...)
 
@@ -153,7 +153,7 @@ class Trainer:
         self._rng = np.random.default_rng(seed)
         self.fake_quant = bool(fake_quant)
         self._build_units()
-        if self.fake_quant and not any(isinstance(u.op, _FakeQuant) for u in self.units):
+        if self.fake_quant and not any(isinstance(u.op, FakeQuantOp) for u in self.units):
             raise GraphError("fake_quant=True, but no Dense / Conv2d layer carries int8 QuantParams "
                              "(quantize the graph first: frugalnn.compress.quantize)")
         self.params = [p for u in self.units for p in u.op.params]

@@ -14,6 +14,9 @@ fake-quantized input, goes to the float weights unchanged (max|w| sets the scale
 is ever clipped); the input gradient, taken through the fake-quantized weights, passes where
 the input was inside the u8 range and is zero where the clamp cut it.
 
+``write_back`` (the end of ``fit``) also makes the layer's QuantParams again from the trained
+weights.
+
 Memory: the fake-quantized weights live in the arena from the forward to the backward; the
 fake-quantized input is scratch, recomputed in the backward from the kept input (as the conv
 recomputes its im2col tiles) together with the clip mask, instead of being kept.
@@ -28,7 +31,7 @@ from .conv2d import Conv2dTrain
 from .dense import DenseTrain
 
 
-class _FakeQuant:
+class FakeQuantOp:
     """The fake-quant part shared by the Dense and Conv2d ops (a mixin before their class)."""
 
     def _setup_fake_quant(self, weight_shape: Shape) -> None:
@@ -50,8 +53,20 @@ class _FakeQuant:
         """STE: the input gradient stops where the input was clipped."""
         _core.mask_scale(dx, keep, 1.0, dx)
 
+    def write_back(self) -> None:
+        """The trained float weights into the layer, and its QuantParams made again from them
+        (s8 as compress.quantize makes them; the input's parameters kept), so the graph
+        compiles to the int8 program training simulated."""
+        from ...compress.quantize import _weight_params
+        from ...graph.layers import QuantParams
 
-class DenseFakeQuant(_FakeQuant, DenseTrain):
+        super().write_back()
+        q = self.layer.quant
+        wq, ws = _weight_params(self.layer.weight, self.per_channel)
+        self.layer.quant = QuantParams(q.input_scale, q.input_zero_point, weight=wq, weight_scale=ws)
+
+
+class DenseFakeQuant(FakeQuantOp, DenseTrain):
     def __init__(self, layer, in_shapes, out_shape) -> None:
         super().__init__(layer, in_shapes, out_shape)
         self._setup_fake_quant(self.w.value.shape)
@@ -75,7 +90,7 @@ class DenseFakeQuant(_FakeQuant, DenseTrain):
             self._pass_in_range(dxs[0], keep)
 
 
-class Conv2dFakeQuant(_FakeQuant, Conv2dTrain):
+class Conv2dFakeQuant(FakeQuantOp, Conv2dTrain):
     def __init__(self, layer, in_shapes, out_shape) -> None:
         super().__init__(layer, in_shapes, out_shape)
         self._setup_fake_quant(self.w.value.shape)
