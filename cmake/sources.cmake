@@ -108,6 +108,7 @@ set(FNN_CORE_SOURCES
   csrc/runtime/steps/sparse_dense.cc
   csrc/runtime/steps/u8_eltwise.cc
   # csrc/train
+  csrc/train/fake_quant.cc
   csrc/train/optimizer_update.cc
   # csrc/testing
   csrc/testing/pool_stress.cc

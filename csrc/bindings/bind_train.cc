@@ -21,6 +21,7 @@
 #include "runtime/parallel.h"
 #include "runtime/steps/conv2d.h"
 #include "runtime/steps/pool2d.h"
+#include "train/fake_quant.h"
 #include "train/optimizer_update.h"
 
 namespace py = pybind11;
@@ -496,6 +497,56 @@ void bind_train(py::module_& m) {
       },
       py::arg("y").noconvert(), py::arg("dy").noconvert(), py::arg("dx").noconvert(), py::arg("lo"),
       py::arg("hi"), "dx = dy where lo < y < hi, else 0 (y: the clip's output; dx may be dy).");
+
+  m.def(
+      "fake_quant_u8",
+      [](const py::array& x, py::array& y, OptArray& keep, float scale, int64_t zero_point) {
+        const size_t n = flat<float>(x, "x", false, static_cast<size_t>(-1), "");
+        flat<float>(y, "y", true, n, "x");
+        if (!(std::isfinite(scale) && scale > 0.f)) {
+          throw py::value_error("scale must be positive and finite, got " + std::to_string(scale));
+        }
+        if (zero_point < 0 || zero_point > 255) {
+          throw py::value_error("zero_point must be in [0, 255], got " + std::to_string(zero_point));
+        }
+        if (y.data() != x.data()) no_overlap(y, "y", x, "x");
+        uint8_t* kp = nullptr;
+        if (keep) {
+          flat<uint8_t>(*keep, "keep", true, n, "x");
+          no_overlap(*keep, "keep", x, "x");
+          no_overlap(*keep, "keep", y, "y");
+          kp = static_cast<uint8_t*>(keep->mutable_data());
+        }
+        const auto* xp = static_cast<const float*>(x.data());
+        auto* yp = static_cast<float*>(y.mutable_data());
+        py::gil_scoped_release nogil;
+        fake_quant_u8_f32(n, xp, scale, static_cast<int32_t>(zero_point), yp, kp);
+      },
+      py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("keep").noconvert(), py::arg("scale"),
+      py::arg("zero_point"),
+      "y = (clamp(round(x / scale) + zero_point, 0, 255) - zero_point) * scale (round half to even: "
+      "u8 quantize then dequantize); keep (uint8, optional) = 1 where round(x / scale) + zero_point was "
+      "inside [0, 255] (the straight-through estimator's mask), else 0. Any shape; y may be x.");
+
+  m.def(
+      "fake_quant_s8",
+      [](const py::array& w, py::array& wq, bool per_channel) {
+        check_array<float>(w, "w", -1, false);
+        if (w.ndim() < 1) throw py::value_error("w needs at least one axis (the output channels)");
+        const size_t n = flat<float>(w, "w", false, static_cast<size_t>(-1), "");
+        flat<float>(wq, "wq", true, n, "w");
+        if (wq.data() != w.data()) no_overlap(wq, "wq", w, "w");
+        const auto rows = static_cast<size_t>(w.shape(0));
+        const size_t cols = rows == 0 ? 0 : n / rows;
+        const auto* wp = static_cast<const float*>(w.data());
+        auto* qp = static_cast<float*>(wq.mutable_data());
+        py::gil_scoped_release nogil;
+        fake_quant_s8_f32(rows, cols, wp, !per_channel, qp);
+      },
+      py::arg("w").noconvert(), py::arg("wq").noconvert(), py::arg("per_channel") = true,
+      "wq = w quantized to s8 symmetric and back: scale = max|w| / 127 per output channel (axis 0; "
+      "per_channel=False: over all of w; 1 where all zero), wq = clamp(round(w / scale), -127, 127) * "
+      "scale (round half to even). wq may be w.");
 
   m.def(
       "dropout_mask",

@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['AdamConfig', 'AddParams', 'ConcatParams', 'Conv2dGeometry', 'Conv2dParams', 'Conv2dTrainGeometry', 'DenseParams', 'DepthwiseConv2dParams', 'FNN_FORMAT_VERSION', 'FormatError', 'GlobalAvgPoolParams', 'LayoutParams', 'PackedWeights', 'Pool', 'Pool2dGeometry', 'Pool2dParams', 'Pool2dTrainGeometry', 'Program', 'ScaleShiftParams', 'Session', 'SgdConfig', 'SoftmaxParams', 'SparseDenseParams', 'SparseMatrix', 'StepParams', 'active_isa', 'adam_update', 'available_isas', 'avgpool2d_backward', 'avgpool2d_train_forward', 'bias_backward', 'channel_affine2', 'channel_dot', 'channel_moments', 'channel_scale_shift', 'clip_backward', 'conv2d_backward', 'conv2d_train_forward', 'dropout_mask', 'dynamic_quant_params', 'feature_kernels_enabled', 'fnn_load', 'fnn_reseal', 'fnn_save', 'get_num_threads', 'global_avgpool_backward', 'global_avgpool_forward', 'largest_max_batch', 'mask_scale', 'matmul', 'maxpool2d_backward', 'maxpool2d_train_forward', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads', 'sgd_update', 'sgemm', 'sigmoid_backward', 'softmax_backward', 'softmax_cross_entropy', 'softmax_forward', 'sparse_matrix', 'spmm', 'spmm_linear', 'step_kinds', 'xxh64']
+__all__: list[str] = ['AdamConfig', 'AddParams', 'ConcatParams', 'Conv2dGeometry', 'Conv2dParams', 'Conv2dTrainGeometry', 'DenseParams', 'DepthwiseConv2dParams', 'FNN_FORMAT_VERSION', 'FormatError', 'GlobalAvgPoolParams', 'LayoutParams', 'PackedWeights', 'Pool', 'Pool2dGeometry', 'Pool2dParams', 'Pool2dTrainGeometry', 'Program', 'ScaleShiftParams', 'Session', 'SgdConfig', 'SoftmaxParams', 'SparseDenseParams', 'SparseMatrix', 'StepParams', 'active_isa', 'adam_update', 'available_isas', 'avgpool2d_backward', 'avgpool2d_train_forward', 'bias_backward', 'channel_affine2', 'channel_dot', 'channel_moments', 'channel_scale_shift', 'clip_backward', 'conv2d_backward', 'conv2d_train_forward', 'dropout_mask', 'dynamic_quant_params', 'fake_quant_s8', 'fake_quant_u8', 'feature_kernels_enabled', 'fnn_load', 'fnn_reseal', 'fnn_save', 'get_num_threads', 'global_avgpool_backward', 'global_avgpool_forward', 'largest_max_batch', 'mask_scale', 'matmul', 'maxpool2d_backward', 'maxpool2d_train_forward', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads', 'sgd_update', 'sgemm', 'sigmoid_backward', 'softmax_backward', 'softmax_cross_entropy', 'softmax_forward', 'sparse_matrix', 'spmm', 'spmm_linear', 'step_kinds', 'xxh64']
 class Pool:
     """
     Thread-safe pool of 64-byte aligned blocks (native).
@@ -555,6 +555,14 @@ def dropout_mask(keep: numpy.ndarray, rate: typing.SupportsFloat | typing.Suppor
 def dynamic_quant_params(a: numpy.ndarray) -> tuple[float, int]:
     """
     (scale, zero_point) of ONNX DynamicQuantizeLinear for a 2-D float32 array.
+    """
+def fake_quant_s8(w: numpy.ndarray, wq: numpy.ndarray, per_channel: bool = True) -> None:
+    """
+    wq = w quantized to s8 symmetric and back: scale = max|w| / 127 per output channel (axis 0; per_channel=False: over all of w; 1 where all zero), wq = clamp(round(w / scale), -127, 127) * scale (round half to even). wq may be w.
+    """
+def fake_quant_u8(x: numpy.ndarray, y: numpy.ndarray, keep: numpy.ndarray | None, scale: typing.SupportsFloat | typing.SupportsIndex, zero_point: typing.SupportsInt | typing.SupportsIndex) -> None:
+    """
+    y = (clamp(round(x / scale) + zero_point, 0, 255) - zero_point) * scale (round half to even: u8 quantize then dequantize); keep (uint8, optional) = 1 where round(x / scale) + zero_point was inside [0, 255] (the straight-through estimator's mask), else 0. Any shape; y may be x.
     """
 def feature_kernels_enabled() -> bool:
     ...

@@ -83,7 +83,7 @@ def fit(graph: Graph, train_data: Any, epochs: int = 10, *, optimizer: Optional[
         loss: Optional[Loss] = None, validation: Any = None, callbacks: Sequence[Callback] = (),
         seed: Optional[int] = None, batch_size: Optional[int] = None, masks: Optional[dict] = None,
         shuffle: bool = True, progress: Optional[bool] = None, max_batch: Optional[int] = None,
-        budget: Optional[int] = None) -> History:
+        budget: Optional[int] = None, fake_quant: bool = False) -> History:
     """Train ``graph`` in place on its own kernels and return the :class:`History`.
 
     Args:
@@ -104,6 +104,8 @@ def fit(graph: Graph, train_data: Any, epochs: int = 10, *, optimizer: Optional[
         max_batch: the trainer's planned batch (default: the batch size).
         budget: the most bytes training may take; a plan beyond it raises ``MemoryError``
             before the first step (``frugalnn.data.suggest_batch_size`` finds the batch).
+        fake_quant: quantization-aware training of a graph from ``compress.quantize`` (see
+            :class:`Trainer`; ``compress.qat`` wraps it).
 
     Raises ``TrainingDiverged`` naming the epoch and step if the loss turns NaN or infinite;
     the graph then holds the weights of the last completed epoch (or the initial ones).
@@ -120,7 +122,7 @@ def fit(graph: Graph, train_data: Any, epochs: int = 10, *, optimizer: Optional[
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks must be Callback objects, got {type(cb).__name__}")
     trainer = Trainer(graph, optimizer=optimizer, loss=loss, max_batch=max_batch or loader.batch_size,
-                      masks=masks, seed=seed, budget=budget)
+                      masks=masks, seed=seed, budget=budget, fake_quant=fake_quant)
     # Labels outside the classes fail here, before any training (not at an epoch's end).
     for what, labels in (("train_data", getattr(loader, "y", None)), ("validation", None if val is None else val[1])):
         if labels is None:

@@ -31,6 +31,7 @@ from .losses import CrossEntropy, Loss
 from .optimizers import Adam, Optimizer
 from .ops import TrainOp, internal, trainop_for
 from .ops.base import BufferSpec
+from .ops.fake_quant import FakeQuantOp, fake_quant_trainop
 
 _VIEW_CACHE = 8  # batch sizes whose views are kept (full, last partial, evaluation, ...)
 
@@ -94,10 +95,11 @@ class TrainingMemoryReport:
 
 
 def plan_training(graph: Graph, max_batch: int, *, optimizer: Optional[Optimizer] = None,
-                  loss: Optional[Loss] = None) -> TrainingMemoryReport:
+                  loss: Optional[Loss] = None, fake_quant: bool = False) -> TrainingMemoryReport:
     """The memory a :class:`Trainer` of ``graph`` at ``max_batch`` would take, planned
     without allocating its arena or optimizer state."""
-    return Trainer(graph, optimizer=optimizer, loss=loss, max_batch=max_batch, _plan_only=True).memory_report()
+    return Trainer(graph, optimizer=optimizer, loss=loss, max_batch=max_batch, fake_quant=fake_quant,
+                   _plan_only=True).memory_report()
 
 
 class Trainer:
@@ -116,11 +118,15 @@ class Trainer:
         budget: the most bytes training may take (``memory_report().total_bytes``); a larger
             plan raises ``MemoryError`` before anything is allocated, naming the largest
             ``max_batch`` that fits.
+        fake_quant: quantization-aware training: the Dense / Conv2d layers that carry int8
+            ``QuantParams`` (from ``compress.quantize``) run on fake-quantized inputs and weights
+            with straight-through gradients (``train/ops/fake_quant.py``); the others as usual.
     """
 
     def __init__(self, graph: Graph, *, optimizer: Optional[Optimizer] = None, loss: Optional[Loss] = None,
                  max_batch: int = 128, masks: Optional[dict] = None, seed: Optional[int] = None,
-                 pool: Optional[Pool] = None, budget: Optional[int] = None, _plan_only: bool = False) -> None:
+                 pool: Optional[Pool] = None, budget: Optional[int] = None, fake_quant: bool = False,
+                 _plan_only: bool = False) -> None:
         if not isinstance(graph, Graph):
             raise TypeError(f"graph must be a frugalnn Graph, got {type(graph).__name__}")
         if isinstance(max_batch, bool) or not isinstance(max_batch, (int, np.integer)) or max_batch < 1:
@@ -145,7 +151,11 @@ class Trainer:
             raise GraphError(f"training needs a (classes,) output per sample, '{self.output_name}' is {out_shape}")
         self.classes = out_shape[0]
         self._rng = np.random.default_rng(seed)
+        self.fake_quant = bool(fake_quant)
         self._build_units()
+        if self.fake_quant and not any(isinstance(u.op, FakeQuantOp) for u in self.units):
+            raise GraphError("fake_quant=True, but no Dense / Conv2d layer carries int8 QuantParams "
+                             "(quantize the graph first: frugalnn.compress.quantize)")
         self.params = [p for u in self.units for p in u.op.params]
         if not self.params:
             raise GraphError("the graph has no trainable parameters (Dense, Conv2d or BatchNorm layers)")
@@ -178,7 +188,9 @@ class Trainer:
         for idx, node in enumerate(g.nodes):
             if idx in fused:
                 continue
-            op = trainop_for(node.layer, [g.shapes[i] for i in node.inputs], g.shapes[node.output])
+            shapes = ([g.shapes[i] for i in node.inputs], g.shapes[node.output])
+            op = fake_quant_trainop(node.layer, *shapes) if self.fake_quant else None
+            op = op or trainop_for(node.layer, *shapes)
             op.rng = self._rng
             out = node.output
             cons = consumers.get(out, [])
