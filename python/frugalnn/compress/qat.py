@@ -42,7 +42,7 @@ def qat(q: Graph, x: np.ndarray, y: np.ndarray, *, epochs: int = 2, batch_size: 
         **fit_kwargs: Any) -> Graph:
     """Quantization-aware fine-tuning of ``q``, a graph from :func:`quantize` (its int8 Dense /
     Conv2d layers carry ``QuantParams``), on ``(x, y)``; returns a new quantized graph (``q``
-    is left as it is). Compile the result with ``precision=precision_of(result)``.
+    is left as it is). ``compile(result)`` runs its int8 layers int8.
 
     During training each int8 layer's forward uses fake-quantized weights (s8 symmetric, per
     output channel, or per tensor where ``q`` was quantized with ``per_channel=False``; the

@@ -2,7 +2,7 @@
 (u8 asymmetric input activations from calibration observers, s8 symmetric weights per output
 channel), with BatchNorm folded first, and a per-layer sensitivity report.
 
-``compile(q, precision=precision_of(q))`` then runs those layers int8 with exactly these
+``compile(q)`` then runs those layers int8 (they carry ``precision = "int8"``) with exactly these
 parameters (the runtime's int8 semantics are ONNX QLinear's).
 """
 from __future__ import annotations
@@ -162,7 +162,7 @@ def quantize(graph: Graph, calibration_data: np.ndarray, *, method: str = "minma
     (``method``: ``"minmax"``, ``"percentile"`` (clip at ``percentile``), ``"mse"`` (the clip
     minimizing squared error) or ``"entropy"`` (KL divergence, TensorRT's)), weights s8
     symmetric per output channel (``per_channel=False``: one scale per layer). Layers in
-    ``keep_float`` stay float. Compile with ``precision=precision_of(q)``."""
+    ``keep_float`` stay float. ``compile(q)`` runs the int8 layers int8."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if not (isinstance(percentile, (int, float)) and 50.0 < percentile <= 100.0):
@@ -196,7 +196,8 @@ def quantize(graph: Graph, calibration_data: np.ndarray, *, method: str = "minma
 
 
 def precision_of(graph: Graph) -> dict[str, str]:
-    """``{layer: "int8"}`` for the layers ``quantize`` gave int8 parameters, for compile."""
+    """``{layer: "int8"}`` for the layers ``quantize`` gave int8 parameters (which ``compile``
+    runs int8 by the precision they carry)."""
     return {n.layer.name: "int8" for n in graph.nodes
             if isinstance(n.layer, (L.Dense, L.Conv2d)) and n.layer.quant is not None
             and n.layer.quant.input_scale is not None}
