@@ -51,8 +51,9 @@ enum class UkernelOp : int {
   kF32Qu8,       // F32Qu8Fn
   kSpmmTable,    // SpmmTableFn: fills one ISA's SpMM / SpMV table
   kF32Adam,      // F32AdamFn
+  kF32CodebookDecode,  // F32CodebookDecodeFn
 };
-constexpr int kNumUkernelOps = 14;
+constexpr int kNumUkernelOps = 15;
 
 // CPU features off the ladder that gate a kernel on top of its rung.
 enum class UkernelFeature : int { kNone, kAvxVnni, kAvx512Bf16 };
