@@ -295,7 +295,7 @@ def matmul(
     """``a @ W + bias`` with a fused ``activation`` (``None``, ``"relu"``, ``"relu6"``).
 
     ``a``: float32, M x K (or a single row of K), C-contiguous; M may be 0. Float kinds
-    only (``"f32"``, ``"f16"``, ``"bf16"``): W is converted inside the kernel, products and
+    only (``"f32"``, ``"f16"``, ``"bf16"``, ``"codebook"``): W is converted (decoded) inside the kernel, products and
     sums are f32. ``bf16_compute=True`` (bf16 weights only) also rounds ``a`` to bf16 and
     multiplies in bf16 (AVX512-BF16 ``vdpbf16ps`` where the CPU has it): faster, less exact.
     """

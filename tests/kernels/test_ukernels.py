@@ -460,8 +460,52 @@ def test_f32_adam(u, decay_kind):
 
 # ---- the lists themselves -------------------------------------------------------------------
 
+# ---- codebook decode ------------------------------------------------------------------------
+
+
+def _index_rows(idx, bits):
+    """rows x 16 indices in the kernels' row format: 8 bytes (column j low nibble of byte j % 8,
+    column j + 8 high) up to 4 bits, else 16 bytes."""
+    if bits <= 4:
+        return (idx[:, :8] | (idx[:, 8:] << 4)).astype(np.uint8).ravel()
+    return idx.astype(np.uint8).ravel()
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+@pytest.mark.parametrize("bits", [2, 3, 4, 5, 6, 7, 8])
+@pytest.mark.parametrize("u", kernels("F32CodebookDecode"))
+def test_f32_codebook_decode(u, bits, per_channel):
+    rng = np.random.default_rng(bits)
+    entries = 1 << bits
+    for rows in (0, 1, 2, 5, 17, 64):
+        idx = rng.integers(0, entries, (rows, 16))
+        idx[:1] = entries - 1  # the last entry of every table is read
+        # Per layer: 2^bits entries, then poison up to 16 floats the permute may load but must
+        # not use; per channel: 16 tables of 2^bits.
+        tables = rng.standard_normal(16 * entries if per_channel else max(16, entries)).astype(np.float32)
+        if not per_channel:
+            tables[entries:] = np.nan
+        want = tables[(np.arange(16) * entries)[None, :] + idx] if per_channel else tables[idx]
+        out, before = canary_buffer(rows * 16 + 16, np.float32)
+        _core._ukernel_codebook_decode(u["name"], rows, bits, per_channel, _index_rows(idx, bits), tables, out)
+        np.testing.assert_array_equal(out[:rows * 16].reshape(rows, 16), want)  # a copy: bit for bit
+        check_canaries(out, before, np.arange(rows * 16))
+
+
+def test_codebook_decode_refuses_bad_input():
+    u = next(u for u in UKERNELS if u["op"] == "F32CodebookDecode")
+    out = np.zeros(16, np.float32)
+    with pytest.raises(ValueError, match="bits"):
+        _core._ukernel_codebook_decode(u["name"], 1, 9, False, np.zeros(16, np.uint8), np.zeros(256, np.float32), out)
+    with pytest.raises(ValueError, match="index"):  # 3-bit table, nibble 9
+        _core._ukernel_codebook_decode(u["name"], 1, 3, True, np.full(8, 9, np.uint8), np.zeros(128, np.float32), out)
+    with pytest.raises(ValueError, match="tables"):  # per-layer 4 bits reads 16 floats
+        _core._ukernel_codebook_decode(u["name"], 1, 2, False, np.zeros(8, np.uint8), np.zeros(4, np.float32), out)
+
+
 RUNNERS = {"GemmF32", "GemmF32F16w", "GemmF32Bf16w", "GemmBf16", "F32ToBf16", "GemmQu8Qs8w",
-           "DwconvF32", "DwconvQu8", "RsumU8", "RsumF32", "F32Minmax", "F32Qu8", "SpmmTable", "F32Adam"}
+           "DwconvF32", "DwconvQu8", "RsumU8", "RsumF32", "F32Minmax", "F32Qu8", "SpmmTable", "F32Adam",
+           "F32CodebookDecode"}
 
 
 def test_every_op_in_the_lists_has_a_runner():
