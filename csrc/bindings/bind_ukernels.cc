@@ -263,6 +263,21 @@ void f32_codebook_decode(const std::string& name, size_t rows, uint32_t bits, bo
                                                flat_out<float>(out, rows * 16, "out"));
 }
 
+// The fused 4-bit codebook GEMM of kernel `name`: W is k index rows of 8 bytes, table 16 floats.
+void gemm_f32_codebook4w(const std::string& name, size_t mr, size_t nc, size_t k, const py::array& a,
+                         size_t a_stride, const py::array& w, const py::array& table, py::array& c,
+                         size_t c_offset, size_t c_stride, const py::object& bias, float min, float max,
+                         uint32_t flags) {
+  const UkernelInfo& u = kernel(name, UkernelOp::kGemmF32Codebook4w);
+  check_tile(u, mr, nc, k);
+  const float* pa = flat<float>(a, span(mr, k, a_stride), "a");
+  const uint8_t* pw = flat<uint8_t>(w, k * 8, "w");
+  float* pc = flat_out<float>(c, c_offset + span(mr, nc, c_stride), "c") + c_offset;
+  GemmF32Params p{optional<float>(bias, u.nr, "bias"), min, max, flags};
+  ukernel_fn<UkernelOp::kGemmF32Codebook4w>(u)(mr, nc, k, pa, a_stride, pw, flat<float>(table, 16, "table"), pc,
+                                               c_stride, &p);
+}
+
 py::tuple f32_minmax(const std::string& name, const py::array& x, float lo, float hi) {
   const UkernelInfo& u = kernel(name, UkernelOp::kF32Minmax);
   const size_t n = static_cast<size_t>(x.size());
@@ -394,6 +409,9 @@ void bind_ukernels(py::module_& m) {
   m.def("_ukernel_codebook_decode", &f32_codebook_decode, py::arg("name"), py::arg("rows"), py::arg("bits"),
         py::arg("per_channel"), py::arg("idx"), py::arg("tables"), py::arg("out"),
         "Decode codebook index rows to f32 with the named kernel.");
+  m.def("_ukernel_gemm_f32_codebook4w", &gemm_f32_codebook4w, py::arg("name"), py::arg("mr"), py::arg("nc"),
+        py::arg("k"), py::arg("a"), py::arg("a_stride"), py::arg("w"), py::arg("table"), py::arg("c"),
+        py::arg("c_offset"), py::arg("c_stride"), py::arg("bias"), py::arg("min"), py::arg("max"), py::arg("flags"));
   m.def("_ukernel_f32_minmax", &f32_minmax, py::arg("name"), py::arg("x"), py::arg("lo"),
         py::arg("hi"));
   m.def("_ukernel_f32_qu8", &f32_qu8, py::arg("name"), py::arg("x"), py::arg("scale"),

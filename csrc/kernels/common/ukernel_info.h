@@ -52,8 +52,9 @@ enum class UkernelOp : int {
   kSpmmTable,    // SpmmTableFn: fills one ISA's SpMM / SpMV table
   kF32Adam,      // F32AdamFn
   kF32CodebookDecode,  // F32CodebookDecodeFn
+  kGemmF32Codebook4w,  // F32Codebook4wGemmUkernelFn
 };
-constexpr int kNumUkernelOps = 15;
+constexpr int kNumUkernelOps = 16;
 
 // CPU features off the ladder that gate a kernel on top of its rung.
 enum class UkernelFeature : int { kNone, kAvxVnni, kAvx512Bf16 };

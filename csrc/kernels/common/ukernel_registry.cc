@@ -64,10 +64,10 @@ const UkernelInfo kUkernels[] = {
 constexpr const char* kOpNames[] = {"GemmF32",     "GemmF32F16w", "GemmF32Bf16w", "GemmBf16",
                                     "F32ToBf16",   "GemmQu8Qs8w", "DwconvF32",    "DwconvQu8",
                                     "RsumU8",      "RsumF32",     "F32Minmax",    "F32Qu8",
-                                    "SpmmTable",   "F32Adam",     "F32CodebookDecode"};
+                                    "SpmmTable",   "F32Adam",     "F32CodebookDecode", "GemmF32Codebook4w"};
 static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == kNumUkernelOps,
               "one name per UkernelOp");
-static_assert(static_cast<int>(UkernelOp::kF32CodebookDecode) + 1 == kNumUkernelOps,
+static_assert(static_cast<int>(UkernelOp::kGemmF32Codebook4w) + 1 == kNumUkernelOps,
               "kNumUkernelOps counts UkernelOp");
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include <cstdint>
 
 #include "kernels/common/ukernel_info.h"
+#include "kernels/gemm/gemm_ukernels.h"
 
 namespace fnn {
 
@@ -27,7 +28,18 @@ using F32CodebookDecode = void(size_t rows, uint32_t bits, bool per_channel, con
                                const float* tables, float* out);
 using F32CodebookDecodeFn = F32CodebookDecode*;
 
+// Few rows (batch 1 and the like) of f32 A times 4-bit per-layer codebook W, decoded in
+// registers: C[mr x nc] = A[mr x k] * table[W] (+ bias), as the f32 GEMM kernels define it
+// (GemmF32Params: accumulate, clamp). w: k index rows of 8 bytes (the nibble format above);
+// table: 16 floats. At one row the decoded slice of the driver's path would be stored and
+// read back once per use: here each row of 16 weights is one permute feeding the FMAs.
+using F32Codebook4wGemmUkernel = void(size_t mr, size_t nc, size_t k, const float* a,
+                                      size_t a_stride, const uint8_t* w, const float* table,
+                                      float* c, size_t c_stride, const GemmF32Params* params);
+using F32Codebook4wGemmUkernelFn = F32Codebook4wGemmUkernel*;
+
 FNN_UKERNEL_SIG(F32CodebookDecode, F32CodebookDecode);
+FNN_UKERNEL_SIG(GemmF32Codebook4w, F32Codebook4wGemmUkernel);
 
 #define FNN_UKERNEL FNN_UKERNEL_DECLARE
 #include "kernels/gemm/codebook_ukernels.inc"

@@ -6,6 +6,7 @@
 #include <cassert>
 
 #include "kernels/gemm/codebook_decode.h"
+#include "kernels/gemm/dispatch_mr.h"
 
 namespace fnn {
 namespace {
@@ -60,6 +61,59 @@ void f32_codebook_decode_ukernel_x16__avx2(size_t rows, uint32_t bits, bool per_
     _mm256_storeu_ps(out + r * 16, _mm256_i32gather_ps(tables, _mm256_add_epi32(i0, base0), 4));
     _mm256_storeu_ps(out + r * 16 + 8, _mm256_i32gather_ps(tables, _mm256_add_epi32(i1, base1), 4));
   }
+}
+
+namespace {
+
+// One K step per iteration: two permute pairs give the row's 16 weights, then two FMAs a row.
+template <size_t MR>
+void codebook4w_tile(size_t nc, size_t k, const float* a, size_t a_stride, const uint8_t* w,
+                     const float* table, float* c, size_t c_stride, const GemmF32Params* p) {
+  const __m256 tlo = _mm256_loadu_ps(table), thi = _mm256_loadu_ps(table + 8);
+  const __m256i lanes = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+  const __m256i mask0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(nc)), lanes);
+  const __m256i mask1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(nc) - 8), lanes);
+  __m256 acc[MR][2];
+  for (size_t m = 0; m < MR; ++m) {
+    if (p->flags & kGemmAccumulate) {
+      acc[m][0] = _mm256_maskload_ps(c + m * c_stride, mask0);
+      acc[m][1] = _mm256_maskload_ps(c + m * c_stride + 8, mask1);
+    } else if (p->bias != nullptr) {
+      acc[m][0] = _mm256_loadu_ps(p->bias);
+      acc[m][1] = _mm256_loadu_ps(p->bias + 8);
+    } else {
+      acc[m][0] = acc[m][1] = _mm256_setzero_ps();
+    }
+  }
+  __m256i i0, i1;
+  for (size_t kk = 0; kk < k; ++kk) {
+    nibble_row(w + kk * 8, &i0, &i1);
+    const __m256 w0 = lookup16(i0, tlo, thi), w1 = lookup16(i1, tlo, thi);
+    for (size_t m = 0; m < MR; ++m) {
+      const __m256 va = _mm256_broadcast_ss(a + m * a_stride + kk);
+      acc[m][0] = _mm256_fmadd_ps(va, w0, acc[m][0]);
+      acc[m][1] = _mm256_fmadd_ps(va, w1, acc[m][1]);
+    }
+  }
+  for (size_t m = 0; m < MR; ++m) {
+    for (size_t h = 0; h < 2; ++h) {
+      __m256 v = acc[m][h];
+      if (p->flags & kGemmClamp) v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(p->min)), _mm256_set1_ps(p->max));
+      _mm256_maskstore_ps(c + m * c_stride + 8 * h, h == 0 ? mask0 : mask1, v);
+    }
+  }
+}
+
+}  // namespace
+
+void f32_codebook4w_gemm_ukernel_4x16__avx2(size_t mr, size_t nc, size_t k, const float* a,
+                                            size_t a_stride, const uint8_t* w, const float* table,
+                                            float* c, size_t c_stride, const GemmF32Params* params) {
+  assert(mr >= 1 && mr <= 4 && nc >= 1 && nc <= 16 && k >= 1);
+  assert(a != nullptr && w != nullptr && table != nullptr && c != nullptr && params != nullptr);
+  dispatch_mr<4>(mr, [&](auto rows) {
+    codebook4w_tile<decltype(rows)::value>(nc, k, a, a_stride, w, table, c, c_stride, params);
+  });
 }
 
 }  // namespace fnn

@@ -140,6 +140,24 @@ void run_codebook(const GemmUkernel<F32GemmUkernelFn>& uk, F32CodebookDecodeFn d
   const uint32_t bits = w.codebook_bits();
   const bool per_channel = w.per_channel();
   const size_t tables_per_panel = per_channel ? kGemmNR << bits : 0;
+  const bool clamp_any = clamp;
+  if (m <= kCodebook4wMR && bits <= 4 && !per_channel) {
+    // A few rows at 4 bits or less, one table: decoded in registers by the fused kernel
+    // (1 x 3136 x 128, one thread: 51 us decoded through the buffer, see bench_codebook.py).
+    const F32Codebook4wGemmUkernelFn fused = codebook_config().gemm4w;
+    for_each_task(m, kCodebook4wMR, w.panels(), m * n * k, [&](size_t r0, size_t r1, size_t p0, size_t p1) {
+      GemmF32Params params;
+      params.min = act.min;
+      params.max = act.max;
+      params.flags = clamp_any ? uint32_t{kGemmClamp} : 0u;
+      for (size_t p = p0; p < p1; ++p) {
+        params.bias = w.has_bias() ? w.bias() + p * kGemmNR : nullptr;
+        fused(r1 - r0, std::min(kGemmNR, n - p * kGemmNR), k, a + r0 * lda, lda, idx + p * k * row_bytes,
+              w.tables(), c + r0 * ldc + p * kGemmNR, ldc, &params);
+      }
+    });
+    return;
+  }
   for_each_task(m, mr, w.panels(), m * n * k, [&](size_t r0, size_t r1, size_t p0, size_t p1) {
     ScratchBlock buffer(std::min(block, p1 - p0) * kc * kGemmNR * sizeof(float));
     float* wbuf = buffer.as<float>();
