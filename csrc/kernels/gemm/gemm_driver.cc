@@ -143,7 +143,8 @@ void run_codebook(const GemmUkernel<F32GemmUkernelFn>& uk, F32CodebookDecodeFn d
   const bool clamp_any = clamp;
   if (m <= kCodebook4wMR && bits <= 4 && !per_channel) {
     // A few rows at 4 bits or less, one table: decoded in registers by the fused kernel
-    // (1 x 3136 x 128, one thread: 51 us decoded through the buffer, see bench_codebook.py).
+    // (1 x 3136 x 128, one thread, AVX-512: 51 us decoded through the buffer, 25 us fused;
+    // f32 weights 30 us).
     const F32Codebook4wGemmUkernelFn fused = codebook_config().gemm4w;
     for_each_task(m, kCodebook4wMR, w.panels(), m * n * k, [&](size_t r0, size_t r1, size_t p0, size_t p1) {
       GemmF32Params params;
