@@ -30,15 +30,15 @@
 // least 64 bytes before file_size: SIMD kernels may read up to 64 bytes past a blob's end, and
 // those bytes are still inside the mapping. Every blob is used by exactly one step.
 // Blobs hold the kernels' storage byte for byte, so loading maps them and repacks nothing:
-//   kPackedWeights  PackedWeights (gemm.h): panels, bias, and for int8 column sums and scales,
+//   kPackedWeights (1)  PackedWeights (gemm.h): panels, bias, and for int8 column sums and scales,
 //                   each section 64-aligned, PackedWeights::layout_bytes(kind, k, n) bytes
-//   kSparseMatrix   SparseMatrix (sparse_matrix.h): row_ptr, idx, val, row_scale (s8), each
+//   kSparseMatrix (2)   SparseMatrix (sparse_matrix.h): row_ptr, idx, val, row_scale (s8), each
 //                   section 64-aligned, SparseMatrix::layout_bytes(...) bytes
-//   kCodebookWeights  PackedWeights of kind codebook (4): per 16-column panel, K index rows of
-//                   8 bytes (bits 2..4: byte j = column j low nibble, column j + 8 high) or 16
-//                   bytes (bits 5..8: byte j = column j); then the bias (panels*16 f32); then
-//                   the tables, 2^bits f32 (per layer) or panels*16 x 2^bits f32 (per
-//                   channel, column-major by table); each section 64-aligned,
+//   kCodebookWeights (3)  PackedWeights of kind codebook (4): per 16-column panel, K index
+//                   rows of 8 bytes (bits 2..4: byte j = column j low nibble, column j + 8 high)
+//                   or 16 bytes (bits 5..8: byte j = column j); then the bias (panels*16 f32);
+//                   then the tables: one of 2^bits f32 (per layer), or panels*16 of them back
+//                   to back, column c's at c * 2^bits (per channel); each section 64-aligned,
 //                   PackedWeights::layout_bytes(kCodebook, k, n, bits, per_channel) bytes.
 //                   Every index, padding columns' too, is < 2^bits (the reader checks).
 //

@@ -228,9 +228,7 @@ def pack_codebook(
     if pool is not None and not isinstance(pool, Pool):
         raise TypeError(f"pool must be a frugalnn.Pool, got {type(pool).__name__}")
     b = None if bias is None else _as_float32_vector("bias", bias, n)
-    per_channel = centroids.shape[0] == n and n > 1
-    if centroids.shape[0] == n == 1:
-        per_channel = False
+    per_channel = centroids.shape[0] == n and n > 1  # one column, one table: the same thing
     return PackedWeights(_core.pack_codebook(np.ascontiguousarray(indices), bits, np.ascontiguousarray(centroids),
                                              per_channel, b, (pool or default_pool())._core))
 

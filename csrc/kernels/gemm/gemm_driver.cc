@@ -140,7 +140,6 @@ void run_codebook(const GemmUkernel<F32GemmUkernelFn>& uk, F32CodebookDecodeFn d
   const uint32_t bits = w.codebook_bits();
   const bool per_channel = w.per_channel();
   const size_t tables_per_panel = per_channel ? kGemmNR << bits : 0;
-  const bool clamp_any = clamp;
   if (m <= kCodebook4wMR && bits <= 4 && !per_channel) {
     // A few rows at 4 bits or less, one table: decoded in registers by the fused kernel
     // (1 x 3136 x 128, one thread, AVX-512: 51 us decoded through the buffer, 25 us fused;
@@ -150,7 +149,7 @@ void run_codebook(const GemmUkernel<F32GemmUkernelFn>& uk, F32CodebookDecodeFn d
       GemmF32Params params;
       params.min = act.min;
       params.max = act.max;
-      params.flags = clamp_any ? uint32_t{kGemmClamp} : 0u;
+      params.flags = clamp ? uint32_t{kGemmClamp} : 0u;
       for (size_t p = p0; p < p1; ++p) {
         params.bias = w.has_bias() ? w.bias() + p * kGemmNR : nullptr;
         fused(r1 - r0, std::min(kGemmNR, n - p * kGemmNR), k, a + r0 * lda, lda, idx + p * k * row_bytes,
