@@ -199,6 +199,8 @@ def test_save_load_round_trip(tmp_path):
         assert [s.precision for s in loaded.steps] == [s.precision for s in program.steps]
         x = rng.standard_normal((5, 1, 10, 10)).astype(np.float32)
         np.testing.assert_array_equal(Session(loaded, max_batch=5).run(x), Session(program, max_batch=5).run(x))
+    frugalnn.save(frugalnn.load(path), tmp_path / "again.fnn")  # saved again: the same bytes
+    assert (tmp_path / "again.fnn").read_bytes() == path.read_bytes()
     kinds = [b["kind"] for b in info(path)["blobs"]]
     assert kinds.count("codebook_weights") == 1 + 2 + 1 + 1  # c1, c2's two groups, fc1, fc2
 
