@@ -126,6 +126,7 @@ void run_float(const GemmUkernel<Fn>& uk, const AType* a, size_t m, size_t lda,
 // floats, 16 KiB: the decoded rows are read back from L1, not L2; measured at 1 x 3136 x 128,
 // one thread, 4-bit per layer: 97 us with the whole K decoded at once, 51 us in 256-row blocks).
 constexpr size_t kCodebookRowKc = 256;
+constexpr size_t kCodebookStackBytes = size_t{128} << 10;
 
 void run_codebook(const GemmUkernel<F32GemmUkernelFn>& uk, F32CodebookDecodeFn decode,
                   const float* a, size_t m, size_t lda, const PackedWeights& w, float* c,
@@ -159,8 +160,13 @@ void run_codebook(const GemmUkernel<F32GemmUkernelFn>& uk, F32CodebookDecodeFn d
     return;
   }
   for_each_task(m, mr, w.panels(), m * n * k, [&](size_t r0, size_t r1, size_t p0, size_t p1) {
-    ScratchBlock buffer(std::min(block, p1 - p0) * kc * kGemmNR * sizeof(float));
-    float* wbuf = buffer.as<float>();
+    // Up to 128 KiB on the stack: a convolution calls this once per tile from every thread,
+    // and two threads taking scratch blocks per call made conv1 of the document's CNN (K = 9)
+    // 4.7x slower than f32 at two threads (48 vs 10 us at batch 1).
+    const size_t buffer_bytes = std::min(block, p1 - p0) * kc * kGemmNR * sizeof(float);
+    alignas(64) float on_stack[kCodebookStackBytes / sizeof(float)];
+    ScratchBlock buffer(buffer_bytes > kCodebookStackBytes ? buffer_bytes : 0);
+    float* wbuf = buffer_bytes > kCodebookStackBytes ? buffer.as<float>() : on_stack;
     for (size_t pb = p0; pb < p1; pb += block) {
       const size_t pe = std::min(p1, pb + block);
       for (size_t kb = 0; kb < k; kb += kc) {
