@@ -6,6 +6,7 @@ set(FNN_UKERNELS_scalar
   csrc/kernels/conv/f32_dwconv_scalar.cc
   csrc/kernels/conv/qu8_dwconv_scalar.cc
   csrc/kernels/gemm/bf16_gemm_scalar.cc
+  csrc/kernels/gemm/codebook_decode_scalar.cc
   csrc/kernels/gemm/f32_bf16_convert_scalar.cc
   csrc/kernels/gemm/f32_gemm_scalar.cc
   csrc/kernels/gemm/qu8_qs8w_gemm_scalar.cc
@@ -18,6 +19,7 @@ set(FNN_UKERNELS_scalar
 set(FNN_UKERNELS_avx2
   csrc/kernels/conv/f32_dwconv_avx2.cc
   csrc/kernels/conv/qu8_dwconv_avx2.cc
+  csrc/kernels/gemm/codebook_decode_avx2.cc
   csrc/kernels/gemm/f32_gemm_avx2.cc
   csrc/kernels/gemm/qu8_qs8w_gemm_avx2.cc
   csrc/kernels/optim/adam_avx2.cc
@@ -29,6 +31,7 @@ set(FNN_UKERNELS_avx2
 set(FNN_UKERNELS_avx512
   csrc/kernels/conv/f32_dwconv_avx512.cc
   csrc/kernels/conv/qu8_dwconv_avx512.cc
+  csrc/kernels/gemm/codebook_decode_avx512.cc
   csrc/kernels/gemm/f32_gemm_avx512.cc
   csrc/kernels/gemm/qu8_qs8w_gemm_avx512.cc
   csrc/kernels/optim/adam_avx512.cc

@@ -24,6 +24,7 @@ WeightKind parse_kind(const std::string& kind) {
   if (kind == "f16") return WeightKind::kF16;
   if (kind == "bf16") return WeightKind::kBf16;
   if (kind == "int8") return WeightKind::kInt8;
+  if (kind == "codebook") throw py::value_error("codebook weights are packed by pack_codebook");
   throw py::value_error("kind must be one of 'f32', 'f16', 'bf16', 'int8', got '" + kind + "'");
 }
 
@@ -45,6 +46,12 @@ void bind_gemm(py::module_& m) {
       .def_property_readonly("n", &PackedWeights::n)
       .def_property_readonly("nbytes", &PackedWeights::nbytes)
       .def_property_readonly("has_bias", &PackedWeights::has_bias)
+      .def_property_readonly("codebook_bits", [](const PackedWeights& w) -> std::optional<uint32_t> {
+        if (w.kind() != WeightKind::kCodebook) return std::nullopt;
+        return w.codebook_bits();
+      }, "Index bits of codebook weights, else None.")
+      .def_property_readonly("per_channel", &PackedWeights::per_channel,
+                             "Codebook weights with one table per output column.")
       .def(
           "unpack",
           [](const PackedWeights& w) -> py::array {
@@ -106,6 +113,37 @@ void bind_gemm(py::module_& m) {
       },
       py::arg("w"), py::arg("kind"), py::arg("bias"), py::arg("scales"), py::arg("pool"),
       "Pack K x N weights (checked by frugalnn.ops.pack_weights).");
+
+  m.def(
+      "pack_codebook",
+      [](const py::array& idx, uint32_t bits, const py::array& centroids, bool per_channel,
+         const std::optional<py::array>& bias, const std::shared_ptr<Pool>& pool) {
+        const uint8_t* ip = checked<uint8_t>(idx, "indices", 2);
+        const float* cp = checked<float>(centroids, "centroids", 2);
+        const auto kk = static_cast<size_t>(idx.shape(0)), nn = static_cast<size_t>(idx.shape(1));
+        if (bits < PackedWeights::kMinCodebookBits || bits > PackedWeights::kMaxCodebookBits) {
+          throw py::value_error("bits must be in 2..8, got " + std::to_string(bits));
+        }
+        if (static_cast<size_t>(centroids.shape(0)) != (per_channel ? nn : 1) ||
+            static_cast<size_t>(centroids.shape(1)) != (size_t{1} << bits)) {
+          throw py::value_error("centroids must be (1 or N, 2^bits)");
+        }
+        const float* b = bias ? checked<float>(*bias, "bias", 1) : nullptr;
+        if (b != nullptr && static_cast<size_t>(bias->shape(0)) != nn) {
+          throw py::value_error("bias must have N elements");
+        }
+        if (kk == 0 || nn == 0) throw py::value_error("indices must be non-empty");
+        std::shared_ptr<PackedWeights> out;
+        try {
+          py::gil_scoped_release nogil;
+          out = PackedWeights::pack_codebook(ip, kk, nn, bits, cp, per_channel, b, pool);
+        } catch (const std::invalid_argument& e) {
+          throw py::value_error(e.what());
+        }
+        return out;
+      },
+      py::arg("indices"), py::arg("bits"), py::arg("centroids"), py::arg("per_channel"), py::arg("bias"),
+      py::arg("pool"), "Pack K x N codebook indices (checked by frugalnn.ops.pack_codebook).");
 
   m.def(
       "matmul",

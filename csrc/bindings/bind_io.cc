@@ -51,7 +51,9 @@ py::dict info_dict(const FnnFileInfo& info) {
     py::dict e;
     e["offset"] = b.offset;
     e["size"] = b.size;
-    e["kind"] = b.kind == fnn_format::kBlobPackedWeights ? "packed_weights" : "sparse_matrix";
+    e["kind"] = b.kind == fnn_format::kBlobPackedWeights   ? "packed_weights"
+                : b.kind == fnn_format::kBlobCodebookWeights ? "codebook_weights"
+                                                             : "sparse_matrix";
     e["use"] = b.use;
     blobs.append(e);
   }

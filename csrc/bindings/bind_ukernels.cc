@@ -16,6 +16,7 @@
 #include "kernels/gemm/gemm_ukernels.h"
 #include "kernels/quant/quant.h"
 #include "kernels/optim/adam.h"
+#include "kernels/gemm/codebook_decode.h"
 #include "kernels/reduce/rsum.h"
 #include "kernels/sparse/spmm_ukernels.h"
 
@@ -245,6 +246,38 @@ void f32_adam(const std::string& name, py::array& param, const py::array& grad, 
                                      flat_out<float>(m, n, "m"), flat_out<float>(v, n, "v"), &a);
 }
 
+// Decodes `rows` packed index rows (8 or 16 bytes each, codebook_decode.h) through `tables`.
+void f32_codebook_decode(const std::string& name, size_t rows, uint32_t bits, bool per_channel,
+                         const py::array& idx, const py::array& tables, py::array& out) {
+  const UkernelInfo& u = kernel(name, UkernelOp::kF32CodebookDecode);
+  if (bits < 2 || bits > 8) throw py::value_error("bits must be in 2..8, got " + std::to_string(bits));
+  const size_t entries = size_t{1} << bits;
+  const size_t row_bytes = bits <= 4 ? 8 : 16;
+  const uint8_t* ip = flat<uint8_t>(idx, rows * row_bytes, "idx");
+  for (size_t i = 0; i < rows * row_bytes; ++i) {
+    const unsigned lo = bits <= 4 ? ip[i] & 0x0Fu : ip[i], hi = bits <= 4 ? ip[i] >> 4 : 0;
+    if (lo >= entries || hi >= entries) throw py::value_error("idx holds an index >= 2^bits");
+  }
+  const size_t need = per_channel ? 16 * entries : std::max<size_t>(16, entries);
+  ukernel_fn<UkernelOp::kF32CodebookDecode>(u)(rows, bits, per_channel, ip, flat<float>(tables, need, "tables"),
+                                               flat_out<float>(out, rows * 16, "out"));
+}
+
+// The fused 4-bit codebook GEMM of kernel `name`: W is k index rows of 8 bytes, table 16 floats.
+void gemm_f32_codebook4w(const std::string& name, size_t mr, size_t nc, size_t k, const py::array& a,
+                         size_t a_stride, const py::array& w, const py::array& table, py::array& c,
+                         size_t c_offset, size_t c_stride, const py::object& bias, float min, float max,
+                         uint32_t flags) {
+  const UkernelInfo& u = kernel(name, UkernelOp::kGemmF32Codebook4w);
+  check_tile(u, mr, nc, k);
+  const float* pa = flat<float>(a, span(mr, k, a_stride), "a");
+  const uint8_t* pw = flat<uint8_t>(w, k * 8, "w");
+  float* pc = flat_out<float>(c, c_offset + span(mr, nc, c_stride), "c") + c_offset;
+  GemmF32Params p{optional<float>(bias, u.nr, "bias"), min, max, flags};
+  ukernel_fn<UkernelOp::kGemmF32Codebook4w>(u)(mr, nc, k, pa, a_stride, pw, flat<float>(table, 16, "table"), pc,
+                                               c_stride, &p);
+}
+
 py::tuple f32_minmax(const std::string& name, const py::array& x, float lo, float hi) {
   const UkernelInfo& u = kernel(name, UkernelOp::kF32Minmax);
   const size_t n = static_cast<size_t>(x.size());
@@ -373,6 +406,12 @@ void bind_ukernels(py::module_& m) {
   m.def("_ukernel_rsum", &rsum, py::arg("name"), py::arg("x"));
   m.def("_ukernel_adam", &f32_adam, py::arg("name"), py::arg("param"), py::arg("grad"), py::arg("m"),
         py::arg("v"), "One Adam / AdamW step of the named kernel (AdamStepArgs as keywords).");
+  m.def("_ukernel_codebook_decode", &f32_codebook_decode, py::arg("name"), py::arg("rows"), py::arg("bits"),
+        py::arg("per_channel"), py::arg("idx"), py::arg("tables"), py::arg("out"),
+        "Decode codebook index rows to f32 with the named kernel.");
+  m.def("_ukernel_gemm_f32_codebook4w", &gemm_f32_codebook4w, py::arg("name"), py::arg("mr"), py::arg("nc"),
+        py::arg("k"), py::arg("a"), py::arg("a_stride"), py::arg("w"), py::arg("table"), py::arg("c"),
+        py::arg("c_offset"), py::arg("c_stride"), py::arg("bias"), py::arg("min"), py::arg("max"), py::arg("flags"));
   m.def("_ukernel_f32_minmax", &f32_minmax, py::arg("name"), py::arg("x"), py::arg("lo"),
         py::arg("hi"));
   m.def("_ukernel_f32_qu8", &f32_qu8, py::arg("name"), py::arg("x"), py::arg("scale"),

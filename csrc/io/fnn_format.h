@@ -30,10 +30,17 @@
 // least 64 bytes before file_size: SIMD kernels may read up to 64 bytes past a blob's end, and
 // those bytes are still inside the mapping. Every blob is used by exactly one step.
 // Blobs hold the kernels' storage byte for byte, so loading maps them and repacks nothing:
-//   kPackedWeights  PackedWeights (gemm.h): panels, bias, and for int8 column sums and scales,
+//   kPackedWeights (1)  PackedWeights (gemm.h): panels, bias, and for int8 column sums and scales,
 //                   each section 64-aligned, PackedWeights::layout_bytes(kind, k, n) bytes
-//   kSparseMatrix   SparseMatrix (sparse_matrix.h): row_ptr, idx, val, row_scale (s8), each
+//   kSparseMatrix (2)   SparseMatrix (sparse_matrix.h): row_ptr, idx, val, row_scale (s8), each
 //                   section 64-aligned, SparseMatrix::layout_bytes(...) bytes
+//   kCodebookWeights (3)  PackedWeights of kind codebook (4): per 16-column panel, K index
+//                   rows of 8 bytes (bits 2..4: byte j = column j low nibble, column j + 8 high)
+//                   or 16 bytes (bits 5..8: byte j = column j); then the bias (panels*16 f32);
+//                   then the tables: one of 2^bits f32 (per layer), or panels*16 of them back
+//                   to back, column c's at c * 2^bits (per channel); each section 64-aligned,
+//                   PackedWeights::layout_bytes(kCodebook, k, n, bits, per_channel) bytes.
+//                   Every index, padding columns' too, is < 2^bits (the reader checks).
 //
 // Meta records follow the blob table, back to back: u32 tag, u32 length, length bytes of
 // payload. Each tag appears once; unknown tags are skipped. A string is a u32 byte length and
@@ -42,11 +49,13 @@
 //   'TENS' u32 n, then per tensor (24 B): u64 sample_elems, u8 external, u8 dtype (DType),
 //          u16 reserved, i32 alias_of (-1: none), f32 scale, i32 zero_point
 //   'STEP' u32 n, then per step: str kind (the step kind's name: "conv2d"), str name,
-//          str precision ("f32" | "f16" | "bf16" | "int8" | "sparse"),
+//          str precision ("f32" | "f16" | "bf16" | "int8" | "sparse" | "codebook"),
 //          u32 n_in, i32 in[n_in], i32 out, f32 lo, f32 hi (the output clamp; +-inf: none),
 //          u32 param_bytes, then param_bytes bytes: the kind's parameter record, below.
 //          A reference to weights in a blob is, for packed weights (24 B): u32 blob,
-//          u8 kind (WeightKind), u8 has_bias, u16 reserved, u64 k, u64 n; for a sparse
+//          u8 kind (WeightKind: 0 f32, 1 f16, 2 bf16, 3 int8, 4 codebook), u8 has_bias,
+//          u16 reserved (codebook: u8 bits in 2..8, u8 per_channel flag; its blob is a
+//          kCodebookWeights blob, the others' a kPackedWeights one), u64 k, u64 n; for a sparse
 //          matrix (32 B): u32 blob, u8 bk, u8 values (SpmmValueKind), u16 reserved, u64 rows,
 //          u64 cols, u64 nblocks. An array is u32 n then n values; a u8 parameter pair is
 //          f32 scale, i32 zero_point; a flag is u8 0 or 1; conv geometry is u64[15] (h w c oh ow oc kh kw sh sw
@@ -134,7 +143,7 @@ constexpr size_t kOffVersionMajor = 8, kOffVersionMinor = 10, kOffFlags = 12, kO
                  kOffHeaderBytes = 24, kOffMetaBytes = 32, kOffBlobCount = 40,
                  kOffReserved1 = 44, kOffHeaderChecksum = 48, kOffReserved2 = 56;
 
-enum BlobKind : uint32_t { kBlobPackedWeights = 1, kBlobSparseMatrix = 2 };
+enum BlobKind : uint32_t { kBlobPackedWeights = 1, kBlobSparseMatrix = 2, kBlobCodebookWeights = 3 };
 
 constexpr uint32_t tag(const char (&s)[5]) {
   return uint32_t(uint8_t(s[0])) | uint32_t(uint8_t(s[1])) << 8 | uint32_t(uint8_t(s[2])) << 16 |

@@ -103,7 +103,7 @@ std::vector<FnnBlobEntry> parse_blob_table(const uint8_t* d, const FixedHeader& 
     b.kind = load<uint32_t>(e + 24);
     const std::string where = "blob " + std::to_string(i) + ": ";
     if (load<uint32_t>(e + 28) != 0) fail(where + "a reserved field is not zero");
-    if (b.kind != kBlobPackedWeights && b.kind != kBlobSparseMatrix) {
+    if (b.kind != kBlobPackedWeights && b.kind != kBlobSparseMatrix && b.kind != kBlobCodebookWeights) {
       fail(where + "unknown kind " + std::to_string(b.kind));
     }
     if (b.offset % kAlignment != 0) {

@@ -28,16 +28,27 @@ class FnnBlobClaims {
  public:
   explicit FnnBlobClaims(std::vector<FnnBlobEntry>& blobs) : blobs_(blobs) {}
 
-  // A packed-weights reference (24 bytes): u32 blob, u8 WeightKind, u8 has_bias, u16 0, u64 k, u64 n.
+  // A packed-weights reference (24 bytes): u32 blob, u8 WeightKind, u8 has_bias, u16 0 (codebook:
+  // u8 bits, u8 per_channel), u64 k, u64 n.
   void packed(ByteReader& r, std::shared_ptr<PackedWeights>* slot, const std::string& use) {
     PackedRef ref;
     ref.slot = slot;
-    ref.blob = claim(r, fnn_format::kBlobPackedWeights, use);
+    const uint32_t blob = r.get<uint32_t>();
     const uint8_t wk = r.get<uint8_t>();
-    if (wk > static_cast<uint8_t>(WeightKind::kInt8)) r.fail(use + ": unknown weight kind " + std::to_string(wk));
+    if (wk > static_cast<uint8_t>(WeightKind::kCodebook)) r.fail(use + ": unknown weight kind " + std::to_string(wk));
     ref.kind = static_cast<WeightKind>(wk);
     ref.has_bias = r.get_flag();
-    r.reserved<uint16_t>();
+    if (ref.kind == WeightKind::kCodebook) {
+      ref.bits = r.get<uint8_t>();
+      if (ref.bits < PackedWeights::kMinCodebookBits || ref.bits > PackedWeights::kMaxCodebookBits) {
+        r.fail(use + ": codebook bits " + std::to_string(ref.bits) + ", expected 2..8");
+      }
+      ref.per_channel = r.get_flag();
+      ref.blob = claim_index(r, blob, fnn_format::kBlobCodebookWeights, use);
+    } else {
+      r.reserved<uint16_t>();
+      ref.blob = claim_index(r, blob, fnn_format::kBlobPackedWeights, use);
+    }
     ref.k = r.get_size();
     ref.n = r.get_size();
     packed_.push_back(ref);
@@ -64,7 +75,8 @@ class FnnBlobClaims {
     for (const PackedRef& r : packed_) {
       const FnnBlobEntry& b = blobs_[r.blob];
       try {
-        *r.slot = PackedWeights::view(r.kind, r.k, r.n, r.has_bias, d + b.offset, b.size, owner);
+        *r.slot = PackedWeights::view(r.kind, r.k, r.n, r.has_bias, d + b.offset, b.size, owner, r.bits,
+                                      r.per_channel);
       } catch (const std::invalid_argument& e) {
         throw FormatError("blob " + std::to_string(r.blob) + " (" + b.use + "): " + e.what());
       }
@@ -86,6 +98,8 @@ class FnnBlobClaims {
     WeightKind kind;
     bool has_bias;
     size_t k, n;
+    uint32_t bits = 0;         // codebook
+    bool per_channel = false;  // codebook
   };
   struct SparseRef {
     std::shared_ptr<SparseMatrix>* slot;
@@ -96,7 +110,9 @@ class FnnBlobClaims {
   };
 
   size_t claim(ByteReader& r, uint32_t kind, const std::string& use) {
-    const uint32_t b = r.get<uint32_t>();
+    return claim_index(r, r.get<uint32_t>(), kind, use);
+  }
+  size_t claim_index(ByteReader& r, uint32_t b, uint32_t kind, const std::string& use) {
     if (b >= blobs_.size()) {
       r.fail(use + ": blob " + std::to_string(b) + " does not exist (" + std::to_string(blobs_.size()) + " blobs)");
     }

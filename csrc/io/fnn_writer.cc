@@ -49,10 +49,16 @@ class ParamRecordWriter final : public StepRecordWriter {
     w_.put<uint32_t>(static_cast<uint32_t>(blobs_.size()));
     w_.put<uint8_t>(static_cast<uint8_t>(pw.kind()));
     w_.put<uint8_t>(pw.has_bias() ? 1 : 0);
-    w_.put<uint16_t>(0);
+    const bool codebook = pw.kind() == WeightKind::kCodebook;
+    if (codebook) {
+      w_.put<uint8_t>(static_cast<uint8_t>(pw.codebook_bits()));
+      w_.put<uint8_t>(pw.per_channel() ? 1 : 0);
+    } else {
+      w_.put<uint16_t>(0);
+    }
     w_.put<uint64_t>(pw.k());
     w_.put<uint64_t>(pw.n());
-    blobs_.push_back({pw.panel_data(), pw.nbytes(), kBlobPackedWeights});
+    blobs_.push_back({pw.panel_data(), pw.nbytes(), codebook ? kBlobCodebookWeights : kBlobPackedWeights});
   }
   void put_sparse(const SparseMatrix& m) override {
     w_.put<uint32_t>(static_cast<uint32_t>(blobs_.size()));

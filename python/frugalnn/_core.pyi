@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['AdamConfig', 'AddParams', 'ConcatParams', 'Conv2dGeometry', 'Conv2dParams', 'Conv2dTrainGeometry', 'DenseParams', 'DepthwiseConv2dParams', 'FNN_FORMAT_VERSION', 'FormatError', 'GlobalAvgPoolParams', 'LayoutParams', 'PackedWeights', 'Pool', 'Pool2dGeometry', 'Pool2dParams', 'Pool2dTrainGeometry', 'Program', 'ScaleShiftParams', 'Session', 'SgdConfig', 'SoftmaxParams', 'SparseDenseParams', 'SparseMatrix', 'StepParams', 'active_isa', 'adam_update', 'available_isas', 'avgpool2d_backward', 'avgpool2d_train_forward', 'bias_backward', 'channel_affine2', 'channel_dot', 'channel_moments', 'channel_scale_shift', 'clip_backward', 'conv2d_backward', 'conv2d_train_forward', 'dropout_mask', 'dynamic_quant_params', 'fake_quant_s8', 'fake_quant_u8', 'feature_kernels_enabled', 'fnn_load', 'fnn_reseal', 'fnn_save', 'get_num_threads', 'global_avgpool_backward', 'global_avgpool_forward', 'largest_max_batch', 'mask_scale', 'matmul', 'maxpool2d_backward', 'maxpool2d_train_forward', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads', 'sgd_update', 'sgemm', 'sigmoid_backward', 'softmax_backward', 'softmax_cross_entropy', 'softmax_forward', 'sparse_matrix', 'spmm', 'spmm_linear', 'step_kinds', 'xxh64']
+__all__: list[str] = ['AdamConfig', 'AddParams', 'ConcatParams', 'Conv2dGeometry', 'Conv2dParams', 'Conv2dTrainGeometry', 'DenseParams', 'DepthwiseConv2dParams', 'FNN_FORMAT_VERSION', 'FormatError', 'GlobalAvgPoolParams', 'LayoutParams', 'PackedWeights', 'Pool', 'Pool2dGeometry', 'Pool2dParams', 'Pool2dTrainGeometry', 'Program', 'ScaleShiftParams', 'Session', 'SgdConfig', 'SoftmaxParams', 'SparseDenseParams', 'SparseMatrix', 'StepParams', 'active_isa', 'adam_update', 'available_isas', 'avgpool2d_backward', 'avgpool2d_train_forward', 'bias_backward', 'channel_affine2', 'channel_dot', 'channel_moments', 'channel_scale_shift', 'clip_backward', 'conv2d_backward', 'conv2d_train_forward', 'dropout_mask', 'dynamic_quant_params', 'fake_quant_s8', 'fake_quant_u8', 'feature_kernels_enabled', 'fnn_load', 'fnn_reseal', 'fnn_save', 'get_num_threads', 'global_avgpool_backward', 'global_avgpool_forward', 'largest_max_batch', 'mask_scale', 'matmul', 'maxpool2d_backward', 'maxpool2d_train_forward', 'pack_codebook', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads', 'sgd_update', 'sgemm', 'sigmoid_backward', 'softmax_backward', 'softmax_cross_entropy', 'softmax_forward', 'sparse_matrix', 'spmm', 'spmm_linear', 'step_kinds', 'xxh64']
 class Pool:
     """
     Thread-safe pool of 64-byte aligned blocks (native).
@@ -50,6 +50,11 @@ class PackedWeights:
         The stored K x N weights (f32 for the float kinds, after their rounding).
         """
     @property
+    def codebook_bits(self) -> int | None:
+        """
+        Index bits of codebook weights, else None.
+        """
+    @property
     def has_bias(self) -> bool:
         ...
     @property
@@ -64,6 +69,11 @@ class PackedWeights:
     @property
     def nbytes(self) -> int:
         ...
+    @property
+    def per_channel(self) -> bool:
+        """
+        Codebook weights with one table per output column.
+        """
 class SparseMatrix:
     """
     Sparse weights in the SpMM kernels' storage (native).
@@ -464,6 +474,10 @@ def _ukernel_adam(name: str, param: numpy.ndarray, grad: numpy.ndarray, m: numpy
     """
     One Adam / AdamW step of the named kernel (AdamStepArgs as keywords).
     """
+def _ukernel_codebook_decode(name: str, rows: typing.SupportsInt | typing.SupportsIndex, bits: typing.SupportsInt | typing.SupportsIndex, per_channel: bool, idx: numpy.ndarray, tables: numpy.ndarray, out: numpy.ndarray) -> None:
+    """
+    Decode codebook index rows to f32 with the named kernel.
+    """
 def _ukernel_dwconv_f32(name: str, c: typing.SupportsInt | typing.SupportsIndex, x: numpy.ndarray, x_offset: typing.SupportsInt | typing.SupportsIndex, w: numpy.ndarray, w_offset: typing.SupportsInt | typing.SupportsIndex, rows: typing.SupportsInt | typing.SupportsIndex, cols: typing.SupportsInt | typing.SupportsIndex, x_row: typing.SupportsInt | typing.SupportsIndex, x_col: typing.SupportsInt | typing.SupportsIndex, w_row: typing.SupportsInt | typing.SupportsIndex, w_col: typing.SupportsInt | typing.SupportsIndex, bias: typing.Any, lo: typing.SupportsFloat | typing.SupportsIndex, hi: typing.SupportsFloat | typing.SupportsIndex, y: numpy.ndarray, y_offset: typing.SupportsInt | typing.SupportsIndex) -> None:
     ...
 def _ukernel_dwconv_qu8(name: str, c: typing.SupportsInt | typing.SupportsIndex, x: numpy.ndarray, x_offset: typing.SupportsInt | typing.SupportsIndex, w: numpy.ndarray, w_offset: typing.SupportsInt | typing.SupportsIndex, rows: typing.SupportsInt | typing.SupportsIndex, cols: typing.SupportsInt | typing.SupportsIndex, x_row: typing.SupportsInt | typing.SupportsIndex, x_col: typing.SupportsInt | typing.SupportsIndex, w_row: typing.SupportsInt | typing.SupportsIndex, w_col: typing.SupportsInt | typing.SupportsIndex, full: bool, a_zero_point: typing.SupportsInt | typing.SupportsIndex, w_sum: typing.Any, scale: numpy.ndarray, bias_i32: typing.Any, bias_f32: typing.Any, out_u8: bool, out_zero_point: typing.SupportsInt | typing.SupportsIndex, qmin: typing.SupportsInt | typing.SupportsIndex, qmax: typing.SupportsInt | typing.SupportsIndex, lo: typing.SupportsFloat | typing.SupportsIndex, hi: typing.SupportsFloat | typing.SupportsIndex, y: numpy.ndarray, y_offset: typing.SupportsInt | typing.SupportsIndex) -> None:
@@ -479,6 +493,8 @@ def _ukernel_gemm_bf16(name: str, mr: typing.SupportsInt | typing.SupportsIndex,
 def _ukernel_gemm_f32(name: str, mr: typing.SupportsInt | typing.SupportsIndex, nc: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, a: numpy.ndarray, a_stride: typing.SupportsInt | typing.SupportsIndex, w: numpy.ndarray, c: numpy.ndarray, c_offset: typing.SupportsInt | typing.SupportsIndex, c_stride: typing.SupportsInt | typing.SupportsIndex, bias: typing.Any, min: typing.SupportsFloat | typing.SupportsIndex, max: typing.SupportsFloat | typing.SupportsIndex, flags: typing.SupportsInt | typing.SupportsIndex) -> None:
     ...
 def _ukernel_gemm_f32_bf16w(name: str, mr: typing.SupportsInt | typing.SupportsIndex, nc: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, a: numpy.ndarray, a_stride: typing.SupportsInt | typing.SupportsIndex, w: numpy.ndarray, c: numpy.ndarray, c_offset: typing.SupportsInt | typing.SupportsIndex, c_stride: typing.SupportsInt | typing.SupportsIndex, bias: typing.Any, min: typing.SupportsFloat | typing.SupportsIndex, max: typing.SupportsFloat | typing.SupportsIndex, flags: typing.SupportsInt | typing.SupportsIndex) -> None:
+    ...
+def _ukernel_gemm_f32_codebook4w(name: str, mr: typing.SupportsInt | typing.SupportsIndex, nc: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, a: numpy.ndarray, a_stride: typing.SupportsInt | typing.SupportsIndex, w: numpy.ndarray, table: numpy.ndarray, c: numpy.ndarray, c_offset: typing.SupportsInt | typing.SupportsIndex, c_stride: typing.SupportsInt | typing.SupportsIndex, bias: typing.Any, min: typing.SupportsFloat | typing.SupportsIndex, max: typing.SupportsFloat | typing.SupportsIndex, flags: typing.SupportsInt | typing.SupportsIndex) -> None:
     ...
 def _ukernel_gemm_f32_f16w(name: str, mr: typing.SupportsInt | typing.SupportsIndex, nc: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, a: numpy.ndarray, a_stride: typing.SupportsInt | typing.SupportsIndex, w: numpy.ndarray, c: numpy.ndarray, c_offset: typing.SupportsInt | typing.SupportsIndex, c_stride: typing.SupportsInt | typing.SupportsIndex, bias: typing.Any, min: typing.SupportsFloat | typing.SupportsIndex, max: typing.SupportsFloat | typing.SupportsIndex, flags: typing.SupportsInt | typing.SupportsIndex) -> None:
     ...
@@ -605,6 +621,10 @@ def maxpool2d_backward(x: numpy.ndarray, y: numpy.ndarray, dy: numpy.ndarray, dx
 def maxpool2d_train_forward(x: numpy.ndarray, y: numpy.ndarray, geometry: Pool2dTrainGeometry) -> None:
     """
     Max over each window.
+    """
+def pack_codebook(indices: numpy.ndarray, bits: typing.SupportsInt | typing.SupportsIndex, centroids: numpy.ndarray, per_channel: bool, bias: numpy.ndarray | None, pool: Pool) -> PackedWeights:
+    """
+    Pack K x N codebook indices (checked by frugalnn.ops.pack_codebook).
     """
 def pack_weights(w: numpy.ndarray, kind: str, bias: numpy.ndarray | None, scales: numpy.ndarray | None, pool: Pool) -> PackedWeights:
     """

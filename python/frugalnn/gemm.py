@@ -23,6 +23,7 @@ from .memory import Pool, default_pool
 __all__ = [
     "PackedWeights",
     "matmul",
+    "pack_codebook",
     "pack_weights",
     "qmatmul",
     "qmatmul_dynamic",
@@ -51,7 +52,7 @@ class PackedWeights:
 
     @property
     def kind(self) -> str:
-        """``"f32"``, ``"f16"``, ``"bf16"`` or ``"int8"``."""
+        """``"f32"``, ``"f16"``, ``"bf16"``, ``"int8"`` or ``"codebook"``."""
         return self._kind
 
     @property
@@ -179,6 +180,59 @@ def pack_weights(
     return PackedWeights(_core.pack_weights(np.ascontiguousarray(w), kind, b, None, core_pool))
 
 
+def pack_codebook(
+    indices: np.ndarray,
+    centroids: np.ndarray,
+    bits: int,
+    *,
+    bias: Optional[np.ndarray] = None,
+    pool: Optional[Pool] = None,
+) -> PackedWeights:
+    """Pack K x N codebook weights for :func:`matmul`: ``w[k, n] = centroids[t, indices[k, n]]``.
+
+    The indices are stored in ``bits`` bits each (two per byte up to 4 bits, else one byte)
+    and decoded through the table inside the GEMM, so the packed weights stay about
+    ``32 / bits`` times smaller than f32 (``nbytes``).
+
+    Args:
+        indices: uint8 K x N, every value < ``2**bits``.
+        centroids: float32 ``(1, 2**bits)`` (one table for the layer) or ``(N, 2**bits)``
+            (one per output column, ``t = n``).
+        bits: index width, an int in 2..8.
+        bias: N float32 values added to every output row.
+        pool: the pool that holds the packed bytes (default: ``frugalnn.default_pool()``).
+    """
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)):
+        raise TypeError(f"bits must be an int, got {type(bits).__name__}")
+    if not 2 <= bits <= 8:
+        raise ValueError(f"bits must be in 2..8, got {bits}")
+    bits = int(bits)
+    for name, a in (("indices", indices), ("centroids", centroids)):
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"{name} must be a numpy.ndarray, got {type(a).__name__}")
+        if a.ndim != 2:
+            raise ValueError(f"{name} must be 2-D, got shape {a.shape}")
+    if indices.dtype != np.uint8:
+        raise TypeError(f"indices must be uint8, got {indices.dtype}")
+    if centroids.dtype != np.float32:
+        raise TypeError(f"centroids must be float32, got {centroids.dtype} (no implicit casts)")
+    k, n = indices.shape
+    if k == 0 or n == 0:
+        raise ValueError(f"indices must have K >= 1 and N >= 1, got shape {indices.shape}")
+    if centroids.shape not in ((1, 1 << bits), (n, 1 << bits)):
+        raise ValueError(f"centroids must have shape (1, {1 << bits}) or ({n}, {1 << bits}), got {centroids.shape}")
+    if int(indices.max()) >= 1 << bits:
+        raise ValueError(f"indices must be < 2**bits = {1 << bits}, got {int(indices.max())}")
+    if not np.all(np.isfinite(centroids)):
+        raise ValueError("centroids contain NaN or infinity")
+    if pool is not None and not isinstance(pool, Pool):
+        raise TypeError(f"pool must be a frugalnn.Pool, got {type(pool).__name__}")
+    b = None if bias is None else _as_float32_vector("bias", bias, n)
+    per_channel = centroids.shape[0] == n and n > 1  # one column, one table: the same thing
+    return PackedWeights(_core.pack_codebook(np.ascontiguousarray(indices), bits, np.ascontiguousarray(centroids),
+                                             per_channel, b, (pool or default_pool())._core))
+
+
 def _check_packed(packed: object) -> PackedWeights:
     if not isinstance(packed, PackedWeights):
         raise TypeError(f"weights must come from frugalnn.ops.pack_weights, got {type(packed).__name__}")
@@ -239,7 +293,7 @@ def matmul(
     """``a @ W + bias`` with a fused ``activation`` (``None``, ``"relu"``, ``"relu6"``).
 
     ``a``: float32, M x K (or a single row of K), C-contiguous; M may be 0. Float kinds
-    only (``"f32"``, ``"f16"``, ``"bf16"``): W is converted inside the kernel, products and
+    only (``"f32"``, ``"f16"``, ``"bf16"``, ``"codebook"``): W is converted (decoded) inside the kernel, products and
     sums are f32. ``bf16_compute=True`` (bf16 weights only) also rounds ``a`` to bf16 and
     multiplies in bf16 (AVX512-BF16 ``vdpbf16ps`` where the CPU has it): faster, less exact.
     """

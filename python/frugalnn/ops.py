@@ -7,6 +7,7 @@ from . import _core
 from .gemm import (
     PackedWeights,
     matmul,
+    pack_codebook,
     pack_weights,
     qmatmul,
     qmatmul_dynamic,

@@ -152,16 +152,18 @@ def test_avx_vnni_serves_int8_below_the_avx512vnni_rung():
 # that rung yet (bf16 x bf16 without AVX512-BF16 runs the exact emulation).
 RUNG_KERNELS = {
     "scalar": dict.fromkeys(["u8_rsum", "f32_rsum", "gemm_f32", "gemm_f32_f16w", "gemm_f32_bf16w", "gemm_bf16",
-                             "gemm_qu8_qs8w", "quantize_f32_qu8", "spmm", "dwconv_f32", "dwconv_qu8", "f32_adam"],
+                             "gemm_qu8_qs8w", "quantize_f32_qu8", "spmm", "dwconv_f32", "dwconv_qu8", "f32_adam",
+                             "codebook_decode", "gemm_f32_codebook4w"],
                             "scalar"),
     "avx2": {**dict.fromkeys(["u8_rsum", "f32_rsum", "gemm_f32", "gemm_f32_f16w", "gemm_f32_bf16w", "gemm_qu8_qs8w",
-                              "quantize_f32_qu8", "spmm", "dwconv_f32", "dwconv_qu8", "f32_adam"], "avx2"),
+                              "quantize_f32_qu8", "spmm", "dwconv_f32", "dwconv_qu8", "f32_adam", "codebook_decode", "gemm_f32_codebook4w"], "avx2"),
              "gemm_bf16": "scalar"},
     "avx512": {**dict.fromkeys(["u8_rsum", "f32_rsum", "gemm_f32", "gemm_f32_f16w", "gemm_f32_bf16w", "gemm_qu8_qs8w",
-                                "quantize_f32_qu8", "spmm", "dwconv_f32", "dwconv_qu8", "f32_adam"], "avx512"),
+                                "quantize_f32_qu8", "spmm", "dwconv_f32", "dwconv_qu8", "f32_adam", "codebook_decode", "gemm_f32_codebook4w"],
+                               "avx512"),
                "gemm_bf16": "scalar"},
     "avx512vnni": {**dict.fromkeys(["f32_rsum", "gemm_f32", "gemm_f32_f16w", "gemm_f32_bf16w", "quantize_f32_qu8",
-                                    "spmm", "dwconv_f32", "f32_adam"], "avx512"),
+                                    "spmm", "dwconv_f32", "f32_adam", "codebook_decode", "gemm_f32_codebook4w"], "avx512"),
                    **dict.fromkeys(["u8_rsum", "gemm_qu8_qs8w", "dwconv_qu8"], "avx512vnni"), "gemm_bf16": "scalar"},
 }
 

@@ -17,6 +17,7 @@ CHILD = textwrap.dedent("""
     import ctypes, json, sys
     import numpy as np
     import frugalnn
+    from frugalnn.compress import codebook
     from frugalnn.graph import Session, compile
     from tests.graph.models import mnist_cnn, mlp, residual_cnn
 
@@ -30,6 +31,8 @@ CHILD = textwrap.dedent("""
         "cnn-f32": (compile(mnist_cnn()), (1, 28, 28)),
         "cnn-int8": (compile(mnist_cnn(), precision="int8", calibration=calib), (1, 28, 28)),
         "mlp-f16": (compile(mlp(), precision="f16"), (1, 28, 28)),
+        "cnn-codebook4": (compile(codebook(mnist_cnn(), 4)), (1, 28, 28)),  # fused (batch 1) and decoded
+        "cnn-codebook6-per-channel": (compile(codebook(mnist_cnn(), 6, per_channel=True)), (1, 28, 28)),
         "residual-int8": (compile(residual_cnn(), precision="int8", calibration=res_calib), (3, 16, 16)),
     }
     counts = {}

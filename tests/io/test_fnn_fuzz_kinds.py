@@ -1,13 +1,14 @@
-"""Fuzzing the .fnn reader across every blob kind and step kind: 12,600 mutations (fixed
-seed) of six valid files must each either raise frugalnn.FormatError — and nothing else — or
+"""Fuzzing the .fnn reader across every blob kind and step kind: 14,700 mutations (fixed
+seed) of seven valid files must each either raise frugalnn.FormatError — and nothing else — or
 load into a program whose Session runs. Outcomes are counted per check that refused the file.
 
 Files: frugalnn.models.mlp at int8, a tiny conv net (fused max-pool, grouped conv) at int8 and
-at bf16 / f16, a pruned sparse MLP, and the residual CNN (add, depthwise, concat, average and
+at bf16 / f16 and with codebook weights (4-bit per layer, 6-bit per channel), a pruned
+sparse MLP, and the residual CNN (add, depthwise, concat, average and
 global pooling, layout steps) at f32 and at int8 (int8 depthwise). Operators: bit flips,
 byte sets, truncations, insertions, deletions, chunk swaps, and fields of the fixed header,
 the blob table, the meta records and the blobs (sparse row pointers and indices) overwritten
-with extreme values. All field overwrites and a quarter of the rest are "resealed" — every
+with extreme values (codebook indices too). All field overwrites and a quarter of the rest are "resealed" — every
 checksum recomputed (_core.fnn_reseal), as a crafted file would have them — so that they
 reach the structural checks behind the checksums. (tests/io/test_fnn_fuzz.py is an
 independent fuzzer of small files.) Mutants run in child processes
@@ -30,7 +31,7 @@ from tests.graph.models import residual_cnn
 from tests.io.fuzz_harness import Case, run_cases, worker_file
 
 SEED = 20240611
-MUTATIONS_PER_FILE = 2100  # x 6 files = 12,600
+MUTATIONS_PER_FILE = 2100  # x 7 files = 14,700
 EXTREMES = [0, 1, 2, 7, 0x7F, 0x80, 0xFF, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 1 << 32,
             (1 << 63) - 1, 1 << 63, (1 << 64) - 1]
 
@@ -68,6 +69,7 @@ def _pruned_mlp(rng):
 def bases(tmp_path_factory):
     """(name, bytes, info) of valid files covering every blob kind, u8 tensors, quantize steps,
     fused pools, groups, depthwise, concat, add and the layout steps."""
+    from frugalnn.compress import codebook
     from frugalnn.models import mlp
 
     rng = np.random.default_rng(0)
@@ -78,6 +80,8 @@ def bases(tmp_path_factory):
         "tiny-cnn-int8": compile(cnn, precision="int8", calibration=rng.random((8, 1, 8, 8), dtype=np.float32)),
         "tiny-cnn-bf16+f16": compile(cnn, precision={"c1": "bf16", "c2": "f16", "fc": "f32"}),
         "tiny-mlp-sparse": compile(_pruned_mlp(rng), precision="sparse"),
+        # Both index row formats (nibbles, bytes) and both table layouts, grouped conv too.
+        "tiny-cnn-codebook": compile(codebook(codebook(cnn, 4, keep=["fc"]), 6, per_channel=True, keep=["c1", "c2"])),
         "residual-f32": compile(residual_cnn()),
         # int8 depthwise (inline s8 weights and scales), ReLU6 on u8, int8 grouped conv.
         "residual-int8": compile(residual_cnn(), precision="int8",

@@ -460,8 +460,85 @@ def test_f32_adam(u, decay_kind):
 
 # ---- the lists themselves -------------------------------------------------------------------
 
+# ---- codebook decode ------------------------------------------------------------------------
+
+
+def _index_rows(idx, bits):
+    """rows x 16 indices in the kernels' row format: 8 bytes (column j low nibble of byte j % 8,
+    column j + 8 high) up to 4 bits, else 16 bytes."""
+    if bits <= 4:
+        return (idx[:, :8] | (idx[:, 8:] << 4)).astype(np.uint8).ravel()
+    return idx.astype(np.uint8).ravel()
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+@pytest.mark.parametrize("bits", [2, 3, 4, 5, 6, 7, 8])
+@pytest.mark.parametrize("u", kernels("F32CodebookDecode"))
+def test_f32_codebook_decode(u, bits, per_channel):
+    rng = np.random.default_rng(bits)
+    entries = 1 << bits
+    for rows in (0, 1, 2, 5, 17, 64):
+        idx = rng.integers(0, entries, (rows, 16))
+        idx[:1] = entries - 1  # the last entry of every table is read
+        # Per layer: 2^bits entries, then poison up to 16 floats the permute may load but must
+        # not use; per channel: 16 tables of 2^bits.
+        tables = rng.standard_normal(16 * entries if per_channel else max(16, entries)).astype(np.float32)
+        if not per_channel:
+            tables[entries:] = np.nan
+        want = tables[(np.arange(16) * entries)[None, :] + idx] if per_channel else tables[idx]
+        out, before = canary_buffer(rows * 16 + 16, np.float32)
+        _core._ukernel_codebook_decode(u["name"], rows, bits, per_channel, _index_rows(idx, bits), tables, out)
+        np.testing.assert_array_equal(out[:rows * 16].reshape(rows, 16), want)  # a copy: bit for bit
+        check_canaries(out, before, np.arange(rows * 16))
+
+
+@pytest.mark.parametrize("u", kernels("GemmF32Codebook4w"))
+def test_f32_codebook4w_gemm(u):
+    """The fused kernel against a float64 product of the decoded weights (table[index]), with
+    strided A (NaN past each row), bias, accumulate and clamp, canaries around C."""
+    rng = np.random.default_rng(4)
+    for i, (mr, nc, k) in enumerate(tile_shapes(u, GEMM_KS + [256, 1001])):
+        flags, with_bias = [0, 1, 2, 3][i % 4], i % 3 != 1
+        bits = [2, 3, 4][i % 3]
+        idx = rng.integers(0, 1 << bits, (k, 16))
+        table = np.full(16, np.nan, np.float32)  # entries past 2^bits are never used
+        table[:1 << bits] = rng.standard_normal(1 << bits, dtype=np.float32)
+        a = rng.standard_normal((mr, k), dtype=np.float32)
+        a_stride = k + 3 + (k % 2)
+        a_buf = strided(mr, k, a_stride, a, np.float32(np.nan))
+        bias = rng.standard_normal(16, dtype=np.float32) if with_bias else None
+        c_stride, c_offset = nc + 5, 7
+        c, before = canary_buffer(c_offset + (mr + 1) * c_stride, np.float32)
+        where = tile_index(c_offset, mr, nc, c_stride)
+        init = None
+        if flags & 1:
+            init = rng.standard_normal((mr, nc), dtype=np.float32)
+            c[where] = init.ravel()
+            before[where] = init.ravel()
+        lo, hi = (np.float32(-0.5), np.float32(0.75)) if flags & 2 else (-np.inf, np.inf)
+        _core._ukernel_gemm_f32_codebook4w(u["name"], mr, nc, k, a_buf, a_stride, _index_rows(idx, 4), table, c,
+                                           c_offset, c_stride, bias, lo, hi, flags)
+        start = init if init is not None else (np.broadcast_to(bias[:nc], (mr, nc)) if with_bias else None)
+        ref, bound = float_gemm(a, table[idx][:, :nc], start, lo, hi)
+        got = c[where].reshape(mr, nc)
+        assert np.all(np.abs(got - ref) <= bound), (u["name"], mr, nc, k, flags, np.max(np.abs(got - ref) - bound))
+        check_canaries(c, before, where)
+
+
+def test_codebook_decode_refuses_bad_input():
+    u = next(u for u in UKERNELS if u["op"] == "F32CodebookDecode")
+    out = np.zeros(16, np.float32)
+    with pytest.raises(ValueError, match="bits"):
+        _core._ukernel_codebook_decode(u["name"], 1, 9, False, np.zeros(16, np.uint8), np.zeros(256, np.float32), out)
+    with pytest.raises(ValueError, match="index"):  # 3-bit table, nibble 9
+        _core._ukernel_codebook_decode(u["name"], 1, 3, True, np.full(8, 9, np.uint8), np.zeros(128, np.float32), out)
+    with pytest.raises(ValueError, match="tables"):  # per-layer 4 bits reads 16 floats
+        _core._ukernel_codebook_decode(u["name"], 1, 2, False, np.zeros(8, np.uint8), np.zeros(4, np.float32), out)
+
+
 RUNNERS = {"GemmF32", "GemmF32F16w", "GemmF32Bf16w", "GemmBf16", "F32ToBf16", "GemmQu8Qs8w",
-           "DwconvF32", "DwconvQu8", "RsumU8", "RsumF32", "F32Minmax", "F32Qu8", "SpmmTable", "F32Adam"}
+           "DwconvF32", "DwconvQu8", "RsumU8", "RsumF32", "F32Minmax", "F32Qu8", "SpmmTable", "F32Adam",
+           "F32CodebookDecode", "GemmF32Codebook4w"}
 
 
 def test_every_op_in_the_lists_has_a_runner():

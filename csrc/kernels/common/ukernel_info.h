@@ -51,8 +51,10 @@ enum class UkernelOp : int {
   kF32Qu8,       // F32Qu8Fn
   kSpmmTable,    // SpmmTableFn: fills one ISA's SpMM / SpMV table
   kF32Adam,      // F32AdamFn
+  kF32CodebookDecode,  // F32CodebookDecodeFn
+  kGemmF32Codebook4w,  // F32Codebook4wGemmUkernelFn
 };
-constexpr int kNumUkernelOps = 14;
+constexpr int kNumUkernelOps = 16;
 
 // CPU features off the ladder that gate a kernel on top of its rung.
 enum class UkernelFeature : int { kNone, kAvxVnni, kAvx512Bf16 };

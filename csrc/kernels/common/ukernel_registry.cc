@@ -5,6 +5,7 @@
 
 #include "cpu/cpu_features.h"
 #include "kernels/conv/dwconv_ukernels.h"
+#include "kernels/gemm/codebook_decode.h"
 #include "kernels/gemm/gemm_ukernels.h"
 #include "kernels/quant/quant.h"
 #include "kernels/optim/adam.h"
@@ -54,6 +55,7 @@ const UkernelInfo kUkernels[] = {
 #include "kernels/sparse/spmm_ukernels.inc"
 #include "kernels/conv/dwconv_ukernels.inc"
 #include "kernels/optim/adam_ukernels.inc"
+#include "kernels/gemm/codebook_ukernels.inc"
 };
 
 #undef FNN_UKERNEL
@@ -62,10 +64,10 @@ const UkernelInfo kUkernels[] = {
 constexpr const char* kOpNames[] = {"GemmF32",     "GemmF32F16w", "GemmF32Bf16w", "GemmBf16",
                                     "F32ToBf16",   "GemmQu8Qs8w", "DwconvF32",    "DwconvQu8",
                                     "RsumU8",      "RsumF32",     "F32Minmax",    "F32Qu8",
-                                    "SpmmTable",   "F32Adam"};
+                                    "SpmmTable",   "F32Adam",     "F32CodebookDecode", "GemmF32Codebook4w"};
 static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == kNumUkernelOps,
               "one name per UkernelOp");
-static_assert(static_cast<int>(UkernelOp::kF32Adam) + 1 == kNumUkernelOps,
+static_assert(static_cast<int>(UkernelOp::kGemmF32Codebook4w) + 1 == kNumUkernelOps,
               "kNumUkernelOps counts UkernelOp");
 
 }  // namespace

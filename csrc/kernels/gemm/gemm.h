@@ -18,7 +18,9 @@
 
 namespace fnn {
 
-enum class WeightKind { kF32, kF16, kBf16, kInt8 };
+// kCodebook: b-bit indices (b in 2..8) into k-means centroids, one table per layer or per
+// output column; decoded to f32 panel slices inside the GEMM driver (codebook_decode.h).
+enum class WeightKind { kF32, kF16, kBf16, kInt8, kCodebook };
 const char* weight_kind_name(WeightKind kind);
 
 // W (K x N) in the micro-kernels' panel layout (gemm_ukernels.h), plus what the epilogues
@@ -35,15 +37,29 @@ class PackedWeights {
   static std::shared_ptr<PackedWeights> pack_int8(const int8_t* w, size_t k, size_t n,
                                                   const float* w_scales, size_t n_scales,
                                                   const float* bias, std::shared_ptr<Pool> pool);
+  // Codebook weights: idx K x N row-major, every value < 2^bits (bits in 2..8); centroids
+  // 2^bits floats (per layer) or N x 2^bits (per_channel: one table per output column).
+  // Throws std::invalid_argument on a bits value or an index out of range.
+  static constexpr uint32_t kMinCodebookBits = 2, kMaxCodebookBits = 8;
+  static std::shared_ptr<PackedWeights> pack_codebook(const uint8_t* idx, size_t k, size_t n,
+                                                      uint32_t bits, const float* centroids,
+                                                      bool per_channel, const float* bias,
+                                                      std::shared_ptr<Pool> pool);
   // Bytes of the packed layout of a K x N matrix: panels, then bias, then (int8) column sums
-  // and scales, each section padded to 64. Throws std::length_error if that overflows.
-  static size_t layout_bytes(WeightKind kind, size_t k, size_t n);
+  // and scales, or (codebook) the tables, each section padded to 64. Throws
+  // std::length_error if that overflows, std::invalid_argument for codebook bits outside
+  // 2..8. bits / per_channel: codebook only.
+  static size_t layout_bytes(WeightKind kind, size_t k, size_t n, uint32_t bits = 0,
+                             bool per_channel = false);
   // Weights already in the packed layout (a blob of a mapped .fnn file): nothing is copied or
   // repacked; `owner` keeps the bytes alive. Throws std::invalid_argument unless k, n >= 1,
-  // int8 k <= kMaxInt8K, block is 64-byte aligned and block_bytes == layout_bytes(kind, k, n).
+  // int8 k <= kMaxInt8K, block is 64-byte aligned and block_bytes == layout_bytes(kind, k, n,
+  // bits, per_channel); codebook also unless bits is in 2..8 and every stored index (padding
+  // columns too) is < 2^bits.
   static std::shared_ptr<PackedWeights> view(WeightKind kind, size_t k, size_t n, bool has_bias,
                                              const void* block, size_t block_bytes,
-                                             std::shared_ptr<const void> owner);
+                                             std::shared_ptr<const void> owner,
+                                             uint32_t bits = 0, bool per_channel = false);
   ~PackedWeights();
   PackedWeights(const PackedWeights&) = delete;
   PackedWeights& operator=(const PackedWeights&) = delete;
@@ -60,9 +76,15 @@ class PackedWeights {
   const float* bias() const { return bias_; }        // panels*16, zero-padded (float kinds, int8)
   const int32_t* colsum() const { return colsum_; }  // int8: panels*16
   const float* w_scale() const { return w_scale_; }  // int8: panels*16
+  // Codebook: index bits, one table per column or one for all, the tables (per channel:
+  // panels*16 tables of 2^bits, padding columns' zero), bytes of one panel's index row.
+  uint32_t codebook_bits() const { return bits_; }
+  bool per_channel() const { return per_channel_; }
+  const float* tables() const { return w_scale_; }
+  size_t index_row_bytes() const { return bits_ <= 4 ? 8 : 16; }
 
   // Unpacked copies, for tests and inspection.
-  std::vector<float> unpack_float() const;   // K x N, the stored (rounded) values
+  std::vector<float> unpack_float() const;   // K x N, the stored (rounded / decoded) values
   std::vector<int8_t> unpack_int8() const;   // K x N
 
  private:
@@ -75,13 +97,15 @@ class PackedWeights {
   WeightKind kind_ = WeightKind::kF32;
   size_t k_ = 0, n_ = 0, panels_ = 0, k_padded_ = 0, nbytes_ = 0;
   bool has_bias_ = false;
+  uint32_t bits_ = 0;          // codebook
+  bool per_channel_ = false;   // codebook
   std::shared_ptr<Pool> pool_;
   void* block_ = nullptr;                // pool block, or null for a view
   std::shared_ptr<const void> owner_;    // a view's memory
   void* data_ = nullptr;
   float* bias_ = nullptr;
   int32_t* colsum_ = nullptr;
-  float* w_scale_ = nullptr;
+  float* w_scale_ = nullptr;  // int8 scales, or the codebook tables
 };
 
 // The float kinds' panel layout, shared by PackedWeights and per-call packing (sgemm, the
@@ -97,7 +121,8 @@ struct Activation {
   float max = __builtin_inff();
 };
 
-// C (m x n, row stride ldc) = A (m x k, row stride lda) * W + bias, clamped. Float kinds.
+// C (m x n, row stride ldc) = A (m x k, row stride lda) * W + bias, clamped. Float kinds and
+// codebook weights (decoded per K block x panel slice, then the f32 micro-kernel).
 // bf16_compute: for kBf16 weights, round A to bf16 and use bf16 products (vdpbf16ps where the
 // CPU has it) instead of widening W to f32.
 void gemm_float(const float* a, size_t m, size_t lda, const PackedWeights& w, float* c,

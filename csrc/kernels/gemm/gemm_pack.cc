@@ -44,6 +44,7 @@ const char* weight_kind_name(WeightKind kind) {
     case WeightKind::kF16: return "f16";
     case WeightKind::kBf16: return "bf16";
     case WeightKind::kInt8: return "int8";
+    case WeightKind::kCodebook: return "codebook";
   }
   return "?";
 }
@@ -59,7 +60,10 @@ void PackedWeights::allocate(std::shared_ptr<Pool> pool) {
 // Points the section pointers into a block holding the layout.
 void PackedWeights::set_sections(void* block) {
   const size_t vec_bytes = round_up(panels_ * kGemmNR * 4, Pool::kAlignment);
-  const size_t data_bytes = round_up(panels_ * k_padded_ * kGemmNR * elem_bytes(kind_), Pool::kAlignment);
+  const size_t data_bytes =
+      kind_ == WeightKind::kCodebook
+          ? round_up(panels_ * k_padded_ * index_row_bytes(), Pool::kAlignment)
+          : round_up(panels_ * k_padded_ * kGemmNR * elem_bytes(kind_), Pool::kAlignment);
   const bool int8_extras = kind_ == WeightKind::kInt8;
   auto* base = static_cast<char*>(block);
   data_ = base;
@@ -68,9 +72,40 @@ void PackedWeights::set_sections(void* block) {
     colsum_ = reinterpret_cast<int32_t*>(base + data_bytes + vec_bytes);
     w_scale_ = reinterpret_cast<float*>(base + data_bytes + 2 * vec_bytes);
   }
+  if (kind_ == WeightKind::kCodebook) w_scale_ = reinterpret_cast<float*>(base + data_bytes + vec_bytes);
 }
 
-size_t PackedWeights::layout_bytes(WeightKind kind, size_t k, size_t n) {
+namespace {
+
+void check_codebook_bits(uint32_t bits) {
+  if (bits < PackedWeights::kMinCodebookBits || bits > PackedWeights::kMaxCodebookBits) {
+    throw std::invalid_argument("codebook weights need bits in 2..8, got " + std::to_string(bits));
+  }
+}
+
+// Codebook layout: index rows (8 or 16 bytes per k per panel), bias, tables (2^bits floats,
+// or per channel one per padded column), each padded to 64 bytes.
+size_t codebook_layout(size_t k, size_t n, uint32_t bits, bool per_channel) {
+  check_codebook_bits(bits);
+  const size_t panels = n / kGemmNR + (n % kGemmNR != 0);
+  const size_t row_bytes = bits <= 4 ? 8 : 16;
+  const size_t limit = size_t{1} << 60;
+  size_t data = 0;
+  if (__builtin_mul_overflow(panels, k, &data) || __builtin_mul_overflow(data, row_bytes, &data) ||
+      data > limit || panels > limit / (kGemmNR * 4 << 8)) {
+    throw std::length_error("codebook weights of K = " + std::to_string(k) + ", N = " +
+                            std::to_string(n) + " overflow the address space");
+  }
+  const size_t tables = (per_channel ? panels * kGemmNR : 1) * (size_t{4} << bits);
+  const size_t a = Pool::kAlignment;
+  return round_up(data, a) + round_up(panels * kGemmNR * 4, a) + round_up(tables, a);
+}
+
+}  // namespace
+
+size_t PackedWeights::layout_bytes(WeightKind kind, size_t k, size_t n, uint32_t bits,
+                                   bool per_channel) {
+  if (kind == WeightKind::kCodebook) return codebook_layout(k, n, bits, per_channel);
   const size_t panels = n / kGemmNR + (n % kGemmNR != 0);
   const size_t g = group_of(kind);
   const size_t k_padded = k / g * g + (k % g != 0 ? g : 0);
@@ -101,8 +136,10 @@ std::shared_ptr<PackedWeights> PackedWeights::shaped(WeightKind kind, size_t k, 
 std::shared_ptr<PackedWeights> PackedWeights::view(WeightKind kind, size_t k, size_t n,
                                                    bool has_bias, const void* block,
                                                    size_t block_bytes,
-                                                   std::shared_ptr<const void> owner) {
+                                                   std::shared_ptr<const void> owner,
+                                                   uint32_t bits, bool per_channel) {
   if (k == 0 || n == 0) throw std::invalid_argument("packed weights need K, N >= 1");
+  if (kind == WeightKind::kCodebook) check_codebook_bits(bits);
   if (kind == WeightKind::kInt8 && k > kMaxInt8K) {
     throw std::invalid_argument("int8 weights with K = " + std::to_string(k) + " > 65536");
   }
@@ -111,7 +148,7 @@ std::shared_ptr<PackedWeights> PackedWeights::view(WeightKind kind, size_t k, si
   }
   size_t want;
   try {
-    want = layout_bytes(kind, k, n);
+    want = layout_bytes(kind, k, n, bits, per_channel);
   } catch (const std::length_error& e) {
     throw std::invalid_argument(e.what());
   }
@@ -125,6 +162,22 @@ std::shared_ptr<PackedWeights> PackedWeights::view(WeightKind kind, size_t k, si
   p->nbytes_ = want;
   p->has_bias_ = has_bias;
   p->owner_ = std::move(owner);
+  if (kind == WeightKind::kCodebook) {
+    p->bits_ = bits;
+    p->per_channel_ = per_channel;
+    // The decode kernels use indices as table offsets: each one must be inside its table.
+    const auto* idx = static_cast<const uint8_t*>(block);
+    const size_t nbytes = p->panels_ * k * p->index_row_bytes();
+    const unsigned limit = 1u << bits;
+    for (size_t i = 0; i < nbytes && bits < 8 && bits != 4; ++i) {
+      const unsigned lo = bits < 4 ? idx[i] & 0x0Fu : idx[i], hi = idx[i] >> 4;
+      if (lo >= limit || (bits < 4 && hi >= limit)) {
+        throw std::invalid_argument("codebook index byte " + std::to_string(i) + " (" +
+                                    std::to_string(idx[i]) + ") holds an index >= 2^" +
+                                    std::to_string(bits));
+      }
+    }
+  }
   // Nothing writes packed weights after packing: the const_cast never leads to a store.
   p->set_sections(const_cast<void*>(block));
   return p;
@@ -134,10 +187,55 @@ PackedWeights::~PackedWeights() {
   if (block_ != nullptr) pool_->deallocate(block_);
 }
 
+std::shared_ptr<PackedWeights> PackedWeights::pack_codebook(const uint8_t* idx, size_t k,
+                                                            size_t n, uint32_t bits,
+                                                            const float* centroids,
+                                                            bool per_channel, const float* bias,
+                                                            std::shared_ptr<Pool> pool) {
+  check_codebook_bits(bits);
+  const size_t entries = size_t{1} << bits;
+  for (size_t i = 0; i < k * n; ++i) {
+    if (idx[i] >= entries) {
+      throw std::invalid_argument("codebook index " + std::to_string(idx[i]) + " at " +
+                                  std::to_string(i) + " is not < 2^" + std::to_string(bits));
+    }
+  }
+  std::shared_ptr<PackedWeights> p = shaped(WeightKind::kCodebook, k, n);
+  p->bits_ = bits;
+  p->per_channel_ = per_channel;
+  p->nbytes_ = codebook_layout(k, n, bits, per_channel);
+  p->pool_ = std::move(pool);
+  p->block_ = p->pool_->allocate(p->nbytes_);
+  std::memset(p->block_, 0, p->nbytes_);
+  p->set_sections(p->block_);
+  auto* dst = static_cast<uint8_t*>(p->data_);
+  const size_t row_bytes = p->index_row_bytes();
+  for (size_t kk = 0; kk < k; ++kk) {
+    for (size_t col = 0; col < n; ++col) {
+      const size_t pan = col / kGemmNR, j = col % kGemmNR;
+      uint8_t* row = dst + (pan * k + kk) * row_bytes;
+      const uint8_t v = idx[kk * n + col];
+      if (bits <= 4) {
+        row[j % 8] = static_cast<uint8_t>(row[j % 8] | (v << (j / 8 * 4)));
+      } else {
+        row[j] = v;
+      }
+    }
+  }
+  std::memcpy(p->w_scale_, centroids, (per_channel ? n : 1) * entries * sizeof(float));
+  if (bias != nullptr) {
+    p->has_bias_ = true;
+    std::memcpy(p->bias_, bias, n * sizeof(float));
+  }
+  return p;
+}
+
 std::shared_ptr<PackedWeights> PackedWeights::pack_float(WeightKind kind, const float* w,
                                                          size_t k, size_t n, const float* bias,
                                                          std::shared_ptr<Pool> pool) {
-  if (kind == WeightKind::kInt8) throw std::invalid_argument("pack_float: int8 is not a float kind");
+  if (kind == WeightKind::kInt8 || kind == WeightKind::kCodebook) {
+    throw std::invalid_argument(std::string("pack_float: ") + weight_kind_name(kind) + " is not a float kind");
+  }
   std::shared_ptr<PackedWeights> p = shaped(kind, k, n);
   p->allocate(std::move(pool));
   pack_float_panels(kind, w, k, n, /*k_stride=*/n, /*n_stride=*/1, p->data_);
@@ -191,9 +289,10 @@ void pack_float_panels(WeightKind kind, const float* src, size_t k, size_t n, si
       pack_panels<2>(src, k, n, k_stride, n_stride, static_cast<uint16_t*>(dst), f32_to_bf16);
       return;
     case WeightKind::kInt8:
+    case WeightKind::kCodebook:
       break;
   }
-  throw std::invalid_argument("pack_float_panels: int8 is not a float kind");
+  throw std::invalid_argument("pack_float_panels: not a float kind");
 }
 
 std::shared_ptr<PackedWeights> PackedWeights::pack_int8(const int8_t* w, size_t k, size_t n,
@@ -227,6 +326,19 @@ std::shared_ptr<PackedWeights> PackedWeights::pack_int8(const int8_t* w, size_t 
 
 std::vector<float> PackedWeights::unpack_float() const {
   std::vector<float> out(k_ * n_);
+  if (kind_ == WeightKind::kCodebook) {
+    const auto* idx = static_cast<const uint8_t*>(data_);
+    const size_t row_bytes = index_row_bytes();
+    for (size_t kk = 0; kk < k_; ++kk) {
+      for (size_t col = 0; col < n_; ++col) {
+        const size_t pan = col / kGemmNR, j = col % kGemmNR;
+        const uint8_t* row = idx + (pan * k_ + kk) * row_bytes;
+        const unsigned i = bits_ <= 4 ? (row[j % 8] >> (j / 8 * 4)) & 0x0Fu : row[j];
+        out[kk * n_ + col] = w_scale_[(per_channel_ ? col << bits_ : 0) + i];
+      }
+    }
+    return out;
+  }
   for (size_t kk = 0; kk < k_; ++kk) {
     for (size_t col = 0; col < n_; ++col) {
       const size_t idx = packed_index(kind_, k_padded_, kk, col);
@@ -236,6 +348,7 @@ std::vector<float> PackedWeights::unpack_float() const {
         case WeightKind::kF16: v = f16_to_f32(static_cast<const uint16_t*>(data_)[idx]); break;
         case WeightKind::kBf16: v = bf16_to_f32(static_cast<const uint16_t*>(data_)[idx]); break;
         case WeightKind::kInt8: v = static_cast<const int8_t*>(data_)[idx]; break;
+        case WeightKind::kCodebook: break;  // decoded above
       }
       out[kk * n_ + col] = v;
     }

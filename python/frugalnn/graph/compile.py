@@ -16,13 +16,13 @@ import numpy as np
 
 from .. import _core
 from .._registry import registrar
-from ..gemm import pack_weights, quantize_weights
+from ..gemm import pack_codebook, pack_weights, quantize_weights
 from ..sparse import CSRMatrix
 from . import layers as L
 from .graph import Graph
 from .layers import GraphError
 
-PRECISIONS = ("f32", "f16", "bf16", "int8", "sparse", "sparse_f16", "sparse_int8")
+PRECISIONS = ("f32", "f16", "bf16", "int8", "sparse", "sparse_f16", "sparse_int8", "codebook")
 _SPARSE_VALUES = {"sparse": "f32", "sparse_f16": "f16", "sparse_int8": "int8"}
 _CALIBRATION_CHUNK = 8  # samples per reference forward while calibrating
 _INF = math.inf
@@ -383,7 +383,10 @@ class _Compiler:
                           lo=lo, hi=hi)
         else:
             wq = _given_int8(layer, p, scale_shift)
-            if wq is not None:
+            if p == "codebook":
+                idx, tables, bits = _codebook_of(layer, scale_shift)
+                pw = pack_codebook(np.ascontiguousarray(arrange(idx).T), tables, bits, bias=b)
+            elif wq is not None:
                 pw = pack_weights(np.ascontiguousarray(arrange(wq[0]).T), "int8", bias=b, scales=wq[1])
             else:
                 pw = pack_weights(np.ascontiguousarray(w.T), p, bias=b)
@@ -409,9 +412,16 @@ class _Compiler:
         og = o // layer.groups
         wq = _given_int8(layer, p, scale_shift)
         packed = []
+        cb = _codebook_of(layer, scale_shift) if p == "codebook" else None
         for gi in range(layer.groups):
             rows = slice(gi * og, (gi + 1) * og)
             bg = None if b is None else np.ascontiguousarray(b[rows])
+            if cb is not None:  # each group its own indices, and its channels' tables
+                idx, tables, bits = cb
+                ig = idx[rows].transpose(2, 3, 1, 0).reshape(kh * kw * cg, og)
+                tg = tables if tables.shape[0] == 1 else tables[rows]
+                packed.append(pack_codebook(np.ascontiguousarray(ig), np.ascontiguousarray(tg), bits, bias=bg)._core)
+                continue
             if wq is not None:
                 wg = wq[0][rows].transpose(2, 3, 1, 0).reshape(kh * kw * cg, og)
                 sg = wq[1] if wq[1].size == 1 else np.ascontiguousarray(wq[1][rows])
@@ -562,6 +572,25 @@ def _given_int8(layer, precision: str, scale_shift):
     if precision != "int8" or q is None or q.weight is None or scale_shift is not None:
         return None
     return q.weight, q.weight_scale
+
+
+def _codebook_of(layer, scale_shift) -> tuple[np.ndarray, np.ndarray, int]:
+    """(indices, tables, bits) of a layer compiled at precision "codebook": its Codebook's,
+    the tables scaled per output channel when a BatchNorm / ScaleShift folds into it (a scaled
+    codebook value is the scaled weight, bit for bit, as _fold computes it)."""
+    cb = getattr(layer, "codebook", None)
+    if cb is None:
+        raise GraphError(f"{layer.name}: precision 'codebook' needs a codebook: run frugalnn.compress.codebook "
+                         "on the graph first")
+    if cb.indices.shape != layer.weight.shape or not np.array_equal(cb.decode(), layer.weight):
+        raise GraphError(f"{layer.name}: the weight no longer matches its codebook (changed after "
+                         "compress.codebook?): run compress.codebook again or compile it at another precision")
+    tables = cb.centroids
+    if scale_shift is not None:
+        scale = scale_shift[0].reshape(-1, 1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            tables = (np.broadcast_to(tables, (layer.weight.shape[0], tables.shape[1])) * scale).astype(np.float32)
+    return cb.indices, tables, cb.bits
 
 
 def _is_depthwise(layer, in_shape) -> bool:

@@ -159,6 +159,7 @@ class Dense(Layer):
         self.weight = _weights(self._label(), "weight", weight, 2)
         self.quant = _quant(self._label(), quant, self.weight)
         self.precision: Optional[str] = None  # compile's default for this layer (compress sets it)
+        self.codebook: Optional[Any] = None  # compress.codebook's Codebook (precision "codebook")
         self.bias = None if bias is None else _weights(self._label(), "bias", bias, 1)
         if self.bias is not None and self.bias.shape[0] != self.weight.shape[0]:
             raise GraphError(f"{self._label()}: bias has {self.bias.shape[0]} values, weight has "
@@ -192,6 +193,7 @@ class Conv2d(Layer):
         self.weight = _weights(lab, "weight", weight, 4)
         self.quant = _quant(lab, quant, self.weight)
         self.precision: Optional[str] = None  # compile's default for this layer (compress sets it)
+        self.codebook: Optional[Any] = None  # compress.codebook's Codebook (precision "codebook")
         self.bias = None if bias is None else _weights(lab, "bias", bias, 1)
         o = self.weight.shape[0]
         if self.bias is not None and self.bias.shape[0] != o:
