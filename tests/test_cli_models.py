@@ -185,6 +185,12 @@ def test_convert_prune_structured_and_fp16(files, capsys):
     code, _, err = _run(["convert", d / "cnn.onnx", "-o", d / "sp.fnn", "--prune", "0.9"], capsys)
     assert code == 0, err
     assert "sparse" in {s.precision for s in frugalnn.load(d / "sp.fnn").steps}
+    code, _, err = _run(["convert", d / "cnn.onnx", "-o", d / "cb.fnn", "--codebook", "4"], capsys)
+    assert code == 0, err
+    p = frugalnn.load(d / "cb.fnn")
+    assert {s.precision for s in p.steps if s.kind != "softmax"} == {"codebook"} and p.weight_bytes < full / 7
+    code, _, err = _run(["convert", d / "cnn.onnx", "-o", d / "cb.fnn", "--codebook", "9"], capsys)
+    assert code == 1 and "bits" in err
     code, _, err = _run(["convert", d / "cnn.onnx", "-o", d / "h.fnn", "--fp16"], capsys)
     assert code == 0, err
     assert {s.precision for s in frugalnn.load(d / "h.fnn").steps if s.kind != "softmax"} == {"f16"}

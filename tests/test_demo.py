@@ -35,7 +35,7 @@ def test_pipeline_end_to_end_on_a_slice(monkeypatch, tmp_path, capsys):
     assert main(["demo", "--seeds", "1", "--out", str(out), "--no-rss", "--plot", str(plot)]) == 0
     text = capsys.readouterr().out
     names = ["original (f32)", "distilled student", "pruned 80% (gradual)", "pruned 50% channels", "int8 (PTQ)",
-             "f16 weights", "50% channels + int8", "fit 50% budget", "fit 25% budget", "fit 10% budget"]
+             "f16 weights", "codebook 4-bit", "50% channels + int8", "fit 50% budget", "fit 25% budget", "fit 10% budget"]
     for name in names:
         assert name in text
     assert "the document's table" in text and "done" in text

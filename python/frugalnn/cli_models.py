@@ -33,6 +33,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prune", type=float, metavar="SPARSITY",
                    help="prune the smallest weights, this fraction of them over all layers (0 <= s < 1); Dense "
                         "layers that then store smaller sparse are stored sparse")
+    p.add_argument("--codebook", type=int, metavar="BITS",
+                   help="non-uniform weights: 2^BITS k-means centroids per layer and BITS-bit indices (2..8)")
     p.add_argument("--structured", action="store_true",
                    help="with --prune: remove whole channels / neurons instead (a smaller dense model)")
     p.add_argument("--budget", metavar="SIZE",
@@ -102,8 +104,11 @@ def cmd_convert(args: argparse.Namespace, out: Out = print) -> int:
         raise ValueError(f"convert reads an .onnx model, got {args.model}")
     if args.structured and args.prune is None:
         raise ValueError("--structured goes with --prune SPARSITY")
-    if args.budget is not None and (args.int8 or args.fp16 or args.prune is not None):
-        raise ValueError("--budget chooses the storage itself: give it without --int8 / --fp16 / --prune")
+    if args.budget is not None and (args.int8 or args.fp16 or args.prune is not None or args.codebook is not None):
+        raise ValueError("--budget chooses the storage itself: give it without --int8 / --fp16 / --prune / "
+                         "--codebook")
+    if args.codebook is not None and (args.int8 or args.fp16):
+        raise ValueError("--codebook is a weight storage of its own: give it without --int8 / --fp16")
     budget = parse_bytes(args.budget) if args.budget is not None else None
     g = load_onnx(args.model)
     weighted = [n.layer for n in g.nodes if hasattr(n.layer, "quant")]
@@ -129,10 +134,14 @@ def cmd_convert(args: argparse.Namespace, out: Out = print) -> int:
                            keep=[layer.name for layer in weighted if precision[layer.name] == "int8"])
         weighted = [n.layer for n in g.nodes if hasattr(n.layer, "quant")]
         precision = {name: p for name, p in precision.items() if p == "int8"}  # the others: their own
+    if args.codebook is not None:
+        g = compress.codebook(g, args.codebook, keep=[layer.name for layer in weighted
+                                                      if precision.get(layer.name) == "int8"])
+        precision = {name: p for name, p in precision.items() if p == "int8"}
     if args.fp16:
         g = compress.half(g, "f16")
         precision = {}
-    elif not args.int8 and args.prune is None:
+    elif not args.int8 and args.prune is None and args.codebook is None:
         precision = {name: p for name, p in precision.items() if p == "int8"}
     program = compile(g, precision=precision, calibration=calibration)
     save(program, args.output)

@@ -1,7 +1,7 @@
 """``frugalnn demo``: the document's pipeline end to end, measured.
 
 Train the document's CNN (the teacher), distill a smaller student, prune it with fine-tuning
-(unstructured and structured), quantize it (int8, f16), fit memory budgets of 50 / 25 / 10%
+(unstructured and structured), quantize it (int8, 4-bit k-means codebook, f16), fit memory budgets of 50 / 25 / 10%
 of its footprint, compile every variant to a ``.fnn`` file, and print the measured table:
 parameters, bytes on disk and in memory, speed and accuracy (mean over seeds where training
 is involved), then the document's own table against the smallest variant that matches each
@@ -129,6 +129,8 @@ def _variants(data: DemoData, seed: int, say: Callable[[str], None]) -> dict[str
     out["int8 (PTQ)"] = Variant(q, train_seconds=t, note="post-training, per-channel weights")
     h, t = _timed(lambda: compress.half(teacher, "f16"))
     out["f16 weights"] = Variant(h, train_seconds=t)
+    c, t = _timed(lambda: compress.codebook(teacher, 4, seed=seed))
+    out["codebook 4-bit"] = Variant(c, train_seconds=t, note="16 k-means centroids per layer, 4-bit indices")
     nq, t = _timed(lambda: compress.quantize(narrow, calib))
     out["50% channels + int8"] = Variant(nq, train_seconds=t, note="structured pruning, then PTQ")
     say(f"seed {seed}: quantized")

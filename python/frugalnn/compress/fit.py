@@ -1,5 +1,5 @@
-"""Fit a memory budget: choose each layer's storage (f32 / f16 / int8 / sparse with f32 or
-int8 values) and, when
+"""Fit a memory budget: choose each layer's storage (f32 / f16 / int8 / 4-bit k-means
+codebook / sparse with f32 or int8 values) and, when
 storage alone cannot reach the budget, the model's width, so that weights + arena fit with
 the least accuracy lost on validation data.
 
@@ -25,6 +25,7 @@ from ..graph import layers as L
 from ..graph.compile import Program, compile
 from ..graph.graph import Graph
 from ..graph.session import Session
+from .codebook import codebook
 from .half import half
 from .prune import masks_of, prune
 from .quantize import _calibration, fold_batchnorm, quantize
@@ -95,6 +96,7 @@ class _Search:
         self.q = quantize(base, calibration)                      # BatchNorm folded, every layer int8-ready
         self.names = [n.layer.name for n in self.q.nodes if isinstance(n.layer, (L.Dense, L.Conv2d))]
         f16 = half(base, "f16") if _f16_safe(self.q) else None
+        cb4 = codebook(base, 4)
         self.options: dict[str, dict[str, Any]] = {}
         for node in self.q.nodes:
             layer = node.layer
@@ -104,6 +106,7 @@ class _Search:
             if f16 is not None:
                 opts["f16"] = _with(_layer(f16, layer.name), precision="f16")
             opts["int8"] = _with(layer, precision="int8")
+            opts["codebook 4-bit"] = _layer(cb4, layer.name)
             if isinstance(layer, L.Dense):
                 for s in _SPARSE:
                     w = _magnitude_pruned(layer.weight, s)
@@ -320,6 +323,9 @@ def _finetune_sparse(search: _Search, state: dict, train_data: Any, calibration:
     f16 = [name for name, o in state.items() if o == "f16"]
     if f16:
         q = half(q, "f16", keep=[n for n in search.names if n not in f16])
+    cb = [name for name, o in state.items() if o == "codebook 4-bit"]
+    if cb:
+        q = codebook(q, 4, keep=[n for n in search.names if n not in cb])
     for n in q.nodes:
         if n.layer.name in state and state[n.layer.name].startswith("sparse"):
             n.layer.precision = search.options[n.layer.name][state[n.layer.name]].precision
