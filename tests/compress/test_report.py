@@ -109,3 +109,13 @@ def test_bad_input():
         report({"a": g}, x.astype(np.float64), np.zeros(4, np.int64), rss=False)
     with pytest.raises(TypeError, match="Graph or a Variant"):
         report({"a": compile(g)}, x, np.zeros(4, np.int64), rss=False)
+
+
+def test_timed_in_this_process_without_rss():
+    g = models.mnist_cnn()
+    x = rng.random((8, 1, 28, 28), dtype=np.float32)
+    (row,) = report({"a": g}, x, np.zeros(8, np.int64), fresh=False, repeat=3, print_table=False)
+    assert row.peak_rss is None and row.rss_over_import is None
+    assert row.latency_b1 > 0 and row.throughput_b64 > 0
+    (row,) = report({"a": g}, x, np.zeros(8, np.int64), rss=False, repeat=3, print_table=False)
+    assert row.peak_rss is None and row.latency_b1 > 0

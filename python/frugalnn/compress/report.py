@@ -77,37 +77,59 @@ def parameters_of(graph: Graph) -> int:
     return n
 
 
+# A fresh interpreter maps the .fnn file, runs it at batch 1 (its peak RSS, and the RSS right
+# after the imports), then times batch 1 and batch 64 with out=, with nothing else running in it.
 _CHILD = r"""
-import json, sys
+import json, sys, time
 def status(key):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
 import numpy as np
 import frugalnn
 base = status("VmRSS")
-program = frugalnn.load(sys.argv[1])
-session = frugalnn.graph.Session(program, max_batch=1)
-x = np.zeros((1,) + tuple(program.inputs[0].shape[1:]), np.float32)
-out = session.run(x)
+path, data, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
+program = frugalnn.load(path)
+x = np.load(data)
+s1 = frugalnn.graph.Session(program, max_batch=1)
+x1 = np.ascontiguousarray(x[:1])
+o1 = s1.run(x1)
 for _ in range(10):
-    session.run(x, out=out)
-print(json.dumps({"peak": status("VmHWM"), "base": base}))
+    s1.run(x1, out=o1)
+peak = status("VmHWM")
+def median(fn, n):
+    fn()
+    t = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        t.append(time.perf_counter() - t0)
+    return float(np.median(t))
+lat = median(lambda: s1.run(x1, out=o1), repeat)
+s64 = frugalnn.graph.Session(program, max_batch=64)
+o64 = s64.run(x)
+t64 = median(lambda: s64.run(x, out=o64), max(5, repeat // 3))
+print(json.dumps({"peak": peak, "base": base, "latency": lat, "t64": t64}))
 """
 
 
-def _fresh_process_rss(path: str) -> tuple[Optional[int], Optional[int]]:
-    """(peak RSS, peak minus the RSS right after the imports) of a new interpreter that maps
-    the .fnn file and runs it at batch 1; (None, None) where /proc is not there."""
-    if not os.path.exists("/proc/self/status"):
-        return None, None
-    r = subprocess.run([sys.executable, "-c", _CHILD, path], capture_output=True, text=True, timeout=120,
-                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+def _fresh_process(path: str, x64: np.ndarray, repeat: int, folder: str) -> dict:
+    """Peak RSS (None without /proc), the RSS after the imports, and the median seconds of
+    batch 1 and batch 64, from a new interpreter running the .fnn file."""
+    data = os.path.join(folder, "_batch64.npy")
+    np.save(data, x64)
+    try:
+        r = subprocess.run([sys.executable, "-c", _CHILD, path, data, str(repeat)], capture_output=True,
+                           text=True, timeout=300)
+    finally:
+        os.remove(data)
     if r.returncode != 0:
-        raise RuntimeError(f"measuring the resident memory of {path} failed:\n{r.stderr[-2000:]}")
-    d = json.loads(r.stdout.strip().splitlines()[-1])
-    return d["peak"], max(0, d["peak"] - d["base"])
+        raise RuntimeError(f"measuring {path} in a fresh process failed:\n{r.stderr[-2000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
 
 
 def _as_variant(name: str, v: Union[Graph, Variant]) -> Variant:
@@ -119,14 +141,17 @@ def _as_variant(name: str, v: Union[Graph, Variant]) -> Variant:
 
 
 def report(models: Mapping[str, Union[Graph, Variant]], data: np.ndarray, labels: np.ndarray, *,
-           rss: bool = True, repeat: int = 31, print_table: bool = True, plot: Optional[str] = None,
-           out_dir: Optional[str] = None) -> list[ReportRow]:
+           rss: bool = True, fresh: bool = True, repeat: int = 31, print_table: bool = True,
+           plot: Optional[str] = None, out_dir: Optional[str] = None) -> list[ReportRow]:
     """Measure every model on the same data in one run and return a row per model.
 
     ``models``: name -> Graph (compiled at its layers' own precisions) or :class:`Variant`;
     the first is the original the others' top-1 agreement is taken against. ``data`` /
-    ``labels``: a held-out split (float32 samples, integer classes). ``rss``: also measure a
-    fresh process's peak resident memory per model (a subprocess each). ``out_dir``: where the
+    ``labels``: a held-out split (float32 samples, integer classes). ``fresh``: time each model in
+    a fresh process (a subprocess each; numpy's BLAS threads, still spinning here after a
+    matmul, would take the cores from the session's threads), which also gives its peak
+    resident memory unless ``rss`` is False; ``fresh=False`` times it in this process.
+    ``out_dir``: where the
     ``.fnn`` files go (kept); by default a temporary directory. ``plot``: also save the charts
     there (:func:`plot_report`, needs matplotlib). Prints the table unless ``print_table`` is
     False.
@@ -157,10 +182,16 @@ def report(models: Mapping[str, Union[Graph, Variant]], data: np.ndarray, labels
                 reference_top1 = top1
             s1, s64 = Session(program, max_batch=1), Session(program, max_batch=64)
             x1, x64 = data[:1], _batch(data, 64)
-            o1, o64 = s1.run(x1), s64.run(x64)
-            lat = median_seconds(lambda: s1.run(x1, out=o1), repeat)
-            t64 = median_seconds(lambda: s64.run(x64, out=o64), max(5, repeat // 3))
-            peak, over = _fresh_process_rss(path) if rss else (None, None)
+            peak = over = None
+            if fresh:
+                d = _fresh_process(path, x64, repeat, folder)
+                lat, t64 = d["latency"], d["t64"]
+                if rss and d["peak"] is not None:
+                    peak, over = d["peak"], max(0, d["peak"] - d["base"])
+            else:
+                o1, o64 = s1.run(x1), s64.run(x64)
+                lat = median_seconds(lambda: s1.run(x1, out=o1), repeat)
+                t64 = median_seconds(lambda: s64.run(x64, out=o64), max(5, repeat // 3))
             rows.append(ReportRow(
                 name=name, parameters=parameters_of(v.graph), weight_bytes=program.weight_bytes,
                 file_bytes=os.path.getsize(path), arena_b1=s1.memory_report().arena_bytes,
