@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/common/scalar_round.h"
 #include "runtime/parallel.h"
 
 namespace fnn {
@@ -13,34 +14,19 @@ constexpr size_t kMinChunk = size_t{1} << 15;  // values per task, at least
 
 size_t threads() { return in_parallel_task() ? 1 : get_num_threads(); }
 
-// Round half to even without a libm call, so the loops vectorize: adding 1.5 * 2^23 leaves
-// no fraction bits, so the FPU's default rounding (to nearest even) does the work. Exact for
-// |v| <= 2^22; beyond, the result keeps its sign and stays beyond 2^21, so the clamp to the
-// u8 / s8 range that always follows gives the bound it should. The clamps are the runtime's
-// comparison form (GCC makes each select one maxps / minps; NaN passes through, keep is 0).
-inline float round_even(float v) {
-  constexpr float kMagic = 12582912.f;
-  return (v + kMagic) - kMagic;
-}
-
-inline float clampf(float v, float lo, float hi) {
-  v = v < lo ? lo : v;
-  return v > hi ? hi : v;
-}
-
 // Two loops, so that the one without the mask has no store the vectorizer must keep apart.
 void fake_quant_u8_range(size_t n, const float* x, float scale, float zp, float* y, uint8_t* keep) {
   if (keep == nullptr) {
     for (size_t i = 0; i < n; ++i) {
-      const float r = round_even(x[i] / scale) + zp;  // division, as the runtime's QuantizeLinear
-      y[i] = (clampf(r, 0.f, 255.f) - zp) * scale;
+      const float r = round_half_even_small(x[i] / scale) + zp;  // division, as the runtime's QuantizeLinear
+      y[i] = (clamp_select(r, 0.f, 255.f) - zp) * scale;
     }
     return;
   }
   for (size_t i = 0; i < n; ++i) {
-    const float r = round_even(x[i] / scale) + zp;
+    const float r = round_half_even_small(x[i] / scale) + zp;
     keep[i] = static_cast<uint8_t>((r >= 0.f) & (r <= 255.f));
-    y[i] = (clampf(r, 0.f, 255.f) - zp) * scale;
+    y[i] = (clamp_select(r, 0.f, 255.f) - zp) * scale;
   }
 }
 
@@ -61,7 +47,7 @@ float row_scale(size_t n, const float* w) {
 }
 
 void fake_quant_s8_row(size_t n, const float* w, float scale, float* wq) {
-  for (size_t i = 0; i < n; ++i) wq[i] = clampf(round_even(w[i] / scale), -127.f, 127.f) * scale;
+  for (size_t i = 0; i < n; ++i) wq[i] = clamp_select(round_half_even_small(w[i] / scale), -127.f, 127.f) * scale;
 }
 
 }  // namespace

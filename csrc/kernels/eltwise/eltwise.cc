@@ -8,32 +8,16 @@
 #include <cmath>
 #include <cstddef>
 
+#include "kernels/common/scalar_round.h"
+
 namespace fnn {
-namespace {
-
-// nearbyint for |v| <= 2^22 (round half to even in the default rounding mode) without the
-// libm call std::nearbyint becomes on baseline x86-64 (no SSE4.1 roundss), so loops using it
-// vectorize: adding 1.5 * 2^23 leaves no fraction bits, and the constant is even.
-inline float round_small(float v) {
-  constexpr float kMagic = 12582912.0f;
-  return (v + kMagic) - kMagic;
-}
-
-// Same comparison form as the GEMM epilogue so every clamp in the runtime agrees: NaN passes
-// through, and GCC turns each select into one maxps / minps.
-inline float clamp1(float v, float lo, float hi) {
-  v = v < lo ? lo : v;
-  return v > hi ? hi : v;
-}
-
-}  // namespace
 
 void add_clamp_f32(size_t n, const float* a, const float* b, float* y, float lo, float hi) {
-  for (size_t i = 0; i < n; ++i) y[i] = clamp1(a[i] + b[i], lo, hi);
+  for (size_t i = 0; i < n; ++i) y[i] = clamp_select(a[i] + b[i], lo, hi);
 }
 
 void clamp_f32(size_t n, const float* x, float* y, float lo, float hi) {
-  for (size_t i = 0; i < n; ++i) y[i] = clamp1(x[i], lo, hi);
+  for (size_t i = 0; i < n; ++i) y[i] = clamp_select(x[i], lo, hi);
 }
 
 void clamp_backward_f32(size_t n, const float* y, const float* dy, float* dx, float lo, float hi) {
@@ -68,7 +52,7 @@ void add_qu8(size_t n, const uint8_t* a, float a_scale, int32_t a_zp, const uint
     f = f + static_cast<float>(int32_t{b[i]} - b_zp) * rb;
     f = f > lo ? f : lo;
     f = f < hi ? f : hi;
-    yq[i] = static_cast<uint8_t>(static_cast<int32_t>(round_small(f)) + zp);
+    yq[i] = static_cast<uint8_t>(static_cast<int32_t>(round_half_even_small(f)) + zp);
   }
 }
 
