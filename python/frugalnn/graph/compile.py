@@ -144,7 +144,8 @@ def compile(graph: Graph, *, precision: Union[None, str, Mapping[str, str]] = No
             layer's weights as CSR (or 1x4 blocks when that stores few extra zeros) — prune
             them first (``frugalnn.sparse.CSRMatrix.prune``); ``"sparse_f16"`` /
             ``"sparse_int8"`` store its values 16-bit / int8 with a scale per row (weights
-            only: activations stay f32). Depthwise convolutions run a
+            only: activations stay f32); ``"codebook"`` runs a layer given k-means codebook
+            weights (``frugalnn.compress.codebook``) on its packed indices. Depthwise convolutions run a
             direct kernel (int8 or f32; f16 / bf16 / sparse run it in f32); ``"sparse"`` on
             a Conv2d runs dense f32.
         calibration: a representative input batch, needed when any layer is int8.
