@@ -32,7 +32,12 @@ def test_pipeline_end_to_end_on_a_slice(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(demo, "load_demo_data", lambda spec: small)
     out = tmp_path / "out"
     plot = tmp_path / "chart.png"
-    assert main(["demo", "--seeds", "1", "--out", str(out), "--no-rss", "--plot", str(plot)]) == 0
+    try:
+        import matplotlib  # noqa: F401  (an optional extra: the charts only with it)
+        charts = ["--plot", str(plot)]
+    except ImportError:
+        charts = []
+    assert main(["demo", "--seeds", "1", "--out", str(out), "--no-rss", *charts]) == 0
     text = capsys.readouterr().out
     names = ["original (f32)", "distilled student", "pruned 80% (gradual)", "pruned 50% channels", "int8 (PTQ)",
              "f16 weights", "codebook 4-bit", "50% channels + int8", "fit 50% budget", "fit 25% budget", "fit 10% budget"]
@@ -47,6 +52,22 @@ def test_pipeline_end_to_end_on_a_slice(monkeypatch, tmp_path, capsys):
         r = by[f"fit {frac}% budget"]
         assert r["weight_bytes"] + r["arena_b1"] <= full_fp * frac / 100
     assert len(list(out.glob("*.fnn"))) == len(names)
-    if pytest.importorskip("matplotlib"):
+    if charts:
         assert plot.read_bytes()[:4] == b"\x89PNG"
     assert np.isclose(by["int8 (PTQ)"]["accuracy_mean"], by["int8 (PTQ)"]["accuracy"])
+
+
+def test_plot_without_matplotlib_is_a_clear_error(monkeypatch, tmp_path):
+    import builtins
+
+    from frugalnn.compress.report import plot_report
+
+    real = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError("no matplotlib here")
+        return real(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    with pytest.raises(ImportError, match="frugalnn\\[plot\\]"):
+        plot_report([], str(tmp_path / "c.png"))
