@@ -96,6 +96,7 @@ set(FNN_CORE_SOURCES
   csrc/runtime/step_kind.cc
   csrc/runtime/thread_pool.cc
   # csrc/runtime/steps: one file per step kind (step_kinds.inc lists them)
+  csrc/runtime/steps/broadcast.cc
   csrc/runtime/steps/concat.cc
   csrc/runtime/steps/conv2d.cc
   csrc/runtime/steps/dense.cc
@@ -110,6 +111,7 @@ set(FNN_CORE_SOURCES
   csrc/runtime/steps/softmax.cc
   csrc/runtime/steps/sparse_dense.cc
   csrc/runtime/steps/u8_eltwise.cc
+  csrc/runtime/steps/unary.cc
   # csrc/train
   csrc/train/fake_quant.cc
   csrc/train/optimizer_update.cc

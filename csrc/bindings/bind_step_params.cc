@@ -13,6 +13,7 @@
 
 #include "bindings/array_checks.h"
 #include "bindings/bindings.h"
+#include "runtime/steps/broadcast.h"
 #include "runtime/steps/concat.h"
 #include "runtime/steps/conv2d.h"
 #include "runtime/steps/dense.h"
@@ -22,6 +23,7 @@
 #include "runtime/steps/scale_shift.h"
 #include "runtime/steps/softmax.h"
 #include "runtime/steps/sparse_dense.h"
+#include "runtime/steps/unary.h"
 #include "runtime/steps/u8_inputs.h"
 
 namespace py = pybind11;
@@ -226,6 +228,39 @@ void bind_step_params(py::module_& m) {
              });
            }),
            py::kw_only(), py::arg("scale"), py::arg("shift"));
+
+  py::class_<BroadcastParams, StepParams, std::shared_ptr<BroadcastParams>>(
+      m, "BroadcastParams",
+      "broadcast: y = op(a, b) over dims, each operand by its strides (0: broadcast) and sample stride; "
+      "b may be a constant.")
+      .def(py::init([](size_t op, std::vector<size_t> dims, std::vector<size_t> a_strides,
+                       std::vector<size_t> b_strides, size_t a_sample, size_t b_sample, size_t a_offset, bool swap,
+                       const std::optional<py::array>& constant) {
+             return make_params<BroadcastParams>([&](BroadcastParams& p) {
+               p.op = op;
+               p.dims = std::move(dims);
+               p.a_strides = std::move(a_strides);
+               p.b_strides = std::move(b_strides);
+               p.a_sample = a_sample;
+               p.b_sample = b_sample;
+               p.a_offset = a_offset;
+               p.swap = swap;
+               p.constant = values<float>(constant, "constant");
+             });
+           }),
+           py::kw_only(), py::arg("op"), py::arg("dims"), py::arg("a_strides"), py::arg("b_strides"),
+           py::arg("a_sample"), py::arg("b_sample"), py::arg("a_offset") = 0, py::arg("swap") = false,
+           py::arg("constant") = std::nullopt);
+
+  py::class_<UnaryParams, StepParams, std::shared_ptr<UnaryParams>>(
+      m, "UnaryParams", "unary: y = f(x) for function code op, with constants alpha and beta.")
+      .def(py::init([](size_t op, float alpha, float beta) {
+             return make_params<UnaryParams>([&](UnaryParams& p) {
+               p.op = op;
+               p.constants = {alpha, beta};
+             });
+           }),
+           py::kw_only(), py::arg("op"), py::arg("alpha") = 0.0f, py::arg("beta") = 0.0f);
 
   py::class_<ConcatParams, StepParams, std::shared_ptr<ConcatParams>>(
       m, "ConcatParams", "concat: each input's run of values between two runs of the others.")

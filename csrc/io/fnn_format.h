@@ -77,6 +77,10 @@
 //            softmax             u64 cols
 //            scale_shift         f32 scale[], f32 shift[]
 //            concat              u32 n, u64 parts[n]
+//            broadcast           u64 op, u64 dims[], u64 a_strides[], u64 b_strides[],
+//                                u64 a_sample, u64 b_sample, u64 a_offset,
+//                                u8 swap, f32 constant[]
+//            unary               u64 op, f32 constants[] (alpha, beta)
 //            clamp, sigmoid, quantize  (empty)
 //   'PGIO' u32 n_in, i32 inputs[n_in], u32 n_out, i32 outputs[n_out]  (program tensors)
 //   'SPEC' the graph's inputs then outputs, each list u32 n, then per tensor: str name,

@@ -76,8 +76,7 @@ def _pool_axis(x: np.ndarray, axis: int, k: int, s: int, p: int, n_out: int, op:
 def _pool(x: np.ndarray, layer: L._Pool2d, op: str) -> np.ndarray:
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
-    oh = (h + 2 * ph - kh) // sh + 1
-    ow = (w + 2 * pw - kw) // sw + 1
+    oh, ow = layer.output_size(h, w)
     rows, count_h = _pool_axis(x, 2, kh, sh, ph, oh, op)
     y, count_w = _pool_axis(rows, 3, kw, sw, pw, ow, op)
     # Every window holds a real value (padding is at most half the window), so a max never

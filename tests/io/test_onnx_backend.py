@@ -40,10 +40,14 @@ from frugalnn.io import load_onnx  # noqa: E402
 OPS = ["Gemm", "MatMul", "Conv", "Relu", "Clip", "Sigmoid", "MaxPool", "AveragePool", "GlobalAveragePool",
        "Flatten", "Reshape", "Add", "Sub", "Mul", "Div", "Concat", "Softmax", "BatchNormalization", "Identity",
        "Dropout", "HardSwish",
+       "Transpose", "ReduceMean", "ReduceMax", "ReduceSum", "HardSigmoid", "LeakyRelu", "PRelu", "Tanh", "Elu",
+       "Selu", "Gelu", "Exp", "Log", "Sqrt", "Pow", "Softplus", "Abs", "Neg", "Reciprocal", "Erf", "Max", "Min",
+       "Slice", "Split", "Squeeze", "Unsqueeze", "Shape",
        "QuantizeLinear", "DequantizeLinear", "QLinearMatMul", "QLinearConv", "MatMulInteger", "ConvInteger",
        "DynamicQuantizeLinear"]
 # Inputs that carry data (stay graph inputs); every other input becomes an initializer.
-DATA_INPUTS = {"Add": None, "Concat": None}  # None: all of them
+DATA_INPUTS = {"Add": None, "Concat": None, "Sub": None, "Mul": None, "Div": None, "Max": None, "Min": None}
+# None: all of them
 # (data input, its scale, its zero point) and (output scale, zero point) for bridging 8-bit tensors.
 BRIDGE_IN = {"QLinearConv": (0, 1, 2), "QLinearMatMul": (0, 1, 2), "DequantizeLinear": (0, 1, 2)}
 BRIDGE_OUT = {"QLinearConv": (6, 7), "QLinearMatMul": (6, 7), "QuantizeLinear": (1, 2)}
@@ -53,10 +57,7 @@ ALLOWED_FAILURES: dict[str, str] = {}
 
 # Cases that pass today (onnx 1.23.2), per op: a floor, so that an importer or adapter change
 # that refuses more fails here. Raise a figure when an op gains cases.
-# Ten ops pass none; the reasons are all in the table the test prints:
-# * Mul / Sub / Div: the float cases multiply by a full tensor (3, 4, 5) or a vector broadcast
-#   along the last axis (5,), or take rank-1 inputs; load_onnx takes a constant that is one
-#   value or one per channel only. The other cases are integer tensors.
+# The ops that pass none have their reasons in the table the test prints:
 # * QuantizeLinear / DequantizeLinear: rank-1 inputs (no batch), per-axis scales (the bridge
 #   needs per-tensor ones), or 2- / 4-bit, float8 / float4 and int16 tensors.
 # * DynamicQuantizeLinear: rank-1 inputs, a uint8 output, and an expanded form with
@@ -68,11 +69,17 @@ ALLOWED_FAILURES: dict[str, str] = {}
 # Their bridging code runs in test_onnx_import.py (hand-built QDQ / QLinear models and
 # onnxruntime's quantize_static / quantize_dynamic outputs), not here.
 PASS_FLOOR = {
-    "Add": 1, "AveragePool": 5, "BatchNormalization": 2, "Clip": 3, "Concat": 6, "Conv": 6, "Dropout": 4,
-    "Flatten": 3, "Gemm": 8, "GlobalAveragePool": 2, "Identity": 1, "MatMul": 1, "MaxPool": 6, "Relu": 1,
-    "Reshape": 6, "Sigmoid": 1, "Softmax": 2, "HardSwish": 1,
-    "Mul": 0, "Sub": 0, "Div": 0, "QuantizeLinear": 0, "DequantizeLinear": 0, "DynamicQuantizeLinear": 0,
+    "Add": 1, "AveragePool": 6, "BatchNormalization": 2, "Clip": 3, "Concat": 6, "Conv": 6, "Dropout": 4,
+    "Flatten": 3, "Gemm": 8, "GlobalAveragePool": 2, "Identity": 1, "MatMul": 1, "MaxPool": 7, "Relu": 1,
+    "Reshape": 6, "Sigmoid": 1, "Softmax": 2, "HardSwish": 2,
+    "Mul": 1, "Sub": 1, "Div": 1, "QuantizeLinear": 0, "DequantizeLinear": 0, "DynamicQuantizeLinear": 0,
     "MatMulInteger": 0, "ConvInteger": 0, "QLinearMatMul": 0, "QLinearConv": 0,
+    "Transpose": 2, "ReduceSum": 2, "HardSigmoid": 2, "LeakyRelu": 2, "PRelu": 1, "Tanh": 1, "Elu": 2,
+    "Selu": 2, "Gelu": 2, "Exp": 1, "Log": 1, "Sqrt": 1, "Pow": 1, "Softplus": 1, "Abs": 1, "Neg": 1,
+    "Reciprocal": 1, "Erf": 1, "Slice": 5, "Split": 5, "Squeeze": 1, "Unsqueeze": 6,
+    # Reduce over other axes than (H, W), rank-1 or 3-input Max / Min, and Shape's int64 output
+    # (a graph output here; inside a model it folds) are refused or not applicable.
+    "ReduceMean": 0, "ReduceMax": 0, "Max": 0, "Min": 0, "Shape": 0,
 }
 
 TOL = 1e-4

@@ -177,9 +177,9 @@ class Dense(Layer):
 class Conv2d(Layer):
     """2-D convolution (cross-correlation, as PyTorch and ONNX): weight (out x in/groups x kh x kw).
 
-    ``padding``: int, (ph, pw), ``"valid"`` (0) or ``"same"`` (output = ceil(input /
-    stride); an odd total puts the extra row / column at the bottom / right, ONNX
-    SAME_UPPER).
+    ``padding``: int, (ph, pw), (top, left, bottom, right), ``"valid"`` (0) or ``"same"``
+    (output = ceil(input / stride); an odd total puts the extra row / column at the bottom /
+    right, ONNX SAME_UPPER).
     """
 
     op = "conv2d"
@@ -204,6 +204,9 @@ class Conv2d(Layer):
             if padding not in ("same", "valid"):
                 raise GraphError(f"{lab}: padding must be 'same', 'valid', an int or a pair, got {padding!r}")
             self.padding: Union[str, tuple[int, int]] = padding if padding == "same" else (0, 0)
+        elif isinstance(padding, (tuple, list)) and len(padding) == 4:
+            four = tuple(check_int(lab, "padding", p, 0) for p in padding)
+            self.padding = four[:2] if four[:2] == four[2:] else four  # type: ignore[assignment]
         else:
             self.padding = _pair("padding", padding, lab, 0)
         groups = check_int(lab, "groups", groups, 1)
@@ -221,6 +224,8 @@ class Conv2d(Layer):
                 total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)  # integer ceil
                 out.append((total // 2, total - total // 2))
             return (out[0][0], out[1][0], out[0][1], out[1][1])
+        if len(self.padding) == 4:
+            return tuple(self.padding)  # type: ignore[return-value]
         ph, pw = self.padding  # type: ignore[misc]
         return (ph, pw, ph, pw)
 
@@ -246,22 +251,37 @@ class Conv2d(Layer):
 
 
 class _Pool2d(Layer):
+    """``ceil_mode``: the output size rounds up, adding a last window that runs past the input
+    (clipped, as padding is); a window that would start in the padding is dropped (ONNX's and
+    torch's rule)."""
+
     def __init__(self, kernel: Pair, stride: Optional[Pair] = None, padding: Pair = 0, *,
-                 name: Optional[str] = None) -> None:
+                 ceil_mode: bool = False, name: Optional[str] = None) -> None:
         super().__init__(name)
         lab = self._label()
         self.kernel = _pair("kernel", kernel, lab, 1)
         self.stride = self.kernel if stride is None else _pair("stride", stride, lab, 1)
         self.padding = _pair("padding", padding, lab, 0)
+        self.ceil_mode = bool(ceil_mode)
         if self.padding[0] * 2 > self.kernel[0] or self.padding[1] * 2 > self.kernel[1]:
             raise GraphError(f"{lab}: padding {self.padding} must be at most half the kernel {self.kernel}")
+
+    def output_size(self, h: int, w: int) -> tuple[int, int]:
+        """(oh, ow) for an h x w input (either may be < 1: the window does not fit)."""
+        out = []
+        for size, k, s, p in zip((h, w), self.kernel, self.stride, self.padding):
+            span = size + 2 * p - k
+            o = (-(-span // s) if self.ceil_mode else span // s) + 1
+            if self.ceil_mode and span >= 0 and (o - 1) * s >= size + p:
+                o -= 1
+            out.append(o)
+        return out[0], out[1]
 
     def infer(self, shapes):
         (s,) = shapes
         self._need_rank(s, (3,))
         c, h, w = s
-        oh = (h + 2 * self.padding[0] - self.kernel[0]) // self.stride[0] + 1
-        ow = (w + 2 * self.padding[1] - self.kernel[1]) // self.stride[1] + 1
+        oh, ow = self.output_size(h, w)
         if oh < 1 or ow < 1:
             raise GraphError(f"{self._label()}: a {self.kernel} window does not fit the {h}x{w} input")
         return (c, oh, ow)

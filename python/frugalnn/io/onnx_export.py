@@ -140,7 +140,8 @@ def _conv(ex: Exporter, layer: L.Conv2d, x: list, y: str) -> None:
 def _pool(ex: Exporter, layer: L._Pool2d, x: list, y: str) -> None:
     ph, pw = layer.padding
     ex.node("MaxPool" if isinstance(layer, L.MaxPool2d) else "AveragePool", x, [y],
-            kernel_shape=list(layer.kernel), strides=list(layer.stride), pads=[ph, pw, ph, pw])
+            kernel_shape=list(layer.kernel), strides=list(layer.stride), pads=[ph, pw, ph, pw],
+            **({"ceil_mode": 1} if layer.ceil_mode else {}))
 
 
 @register_exporter(L.GlobalAvgPool)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
@@ -149,13 +150,17 @@ def _reshape(imp: _Importer, node: Any, a: dict) -> None:
                                         imp.name_for(node)))
 
 
+# What Shape gives for a dynamic batch (a prime past MAX_DIM that fits int32 casts).
+BATCH_SENTINEL = 2**31 - 1
+
+
 def reshape_target(imp: _Importer, node: Any, x: Data, t: list[int], allowzero: bool) -> tuple[int, ...]:
     """The per-sample shape a Reshape to ``t`` gives, refusing one that moves the batch."""
     full = [None] + list(x.shape)  # None: the batch
     n = math.prod(x.shape)  # Python ints throughout: a crafted shape cannot wrap around
     if not t:
         raise unsupported(node, "a reshape to a scalar drops the batch dimension")
-    if any(v < -1 or v > MAX_DIM for v in t) or t.count(-1) > 1:
+    if any(v < -1 or v > MAX_DIM for v in t[t[0] == BATCH_SENTINEL:]) or t.count(-1) > 1:
         raise malformed(node, f"bad target shape {t[:8]}{'...' if len(t) > 8 else ''}: sizes must be -1, 0 or "
                               "in [1, 2^24], with at most one -1")
     if 0 in t:
@@ -166,7 +171,7 @@ def reshape_target(imp: _Importer, node: Any, x: Data, t: list[int], allowzero: 
         t = [full[i] if v == 0 else v for i, v in enumerate(t)]
     first, rest = t[0], t[1:]
     known = math.prod(v for v in rest if v != -1)
-    if first is None or (imp.batch is not None and first == imp.batch):
+    if first is None or first == BATCH_SENTINEL or (imp.batch is not None and first == imp.batch):
         if -1 in rest:
             if known == 0 or n % known:
                 raise malformed(node, f"cannot reshape (batch, {x.shape}) to {t}")
@@ -212,9 +217,9 @@ def _add(imp: _Importer, node: Any, a: dict) -> None:
     va, vb = imp.value(node, 0), imp.value(node, 1)
     if isinstance(va, Data) and isinstance(vb, Data):
         x, y = imp.data(node, 0), imp.data(node, 1)
-        if x.shape != y.shape:
-            raise unsupported(node, f"broadcasting between two computed tensors ({x.shape} and {y.shape}): only "
-                                    "equal shapes are supported")
+        if x.shape != y.shape:  # broadcasting: the general element-wise step
+            imp.set(node.output[0], _binary(imp, node, "add"))
+            return
         add = L.Add(quant=input_quant(x, y), name=imp.name_for(node))
         imp.set(node.output[0], Data(imp.emit(node, add, [x.tensor, y.tensor])))
         return
@@ -222,6 +227,9 @@ def _add(imp: _Importer, node: Any, a: dict) -> None:
     x, c = imp.data(node, i), imp.const_float(node, 1 - i, "the added constant")
     if c is None:  # check_arity requires both inputs: kept for direct callers
         raise malformed(node, f"input {1 - i} is required")
+    if not channelwise(imp, x, c):
+        imp.set(node.output[0], _binary(imp, node, "add"))
+        return
     layer = x.layer
     b = None if layer is None or not imp.sole_use(x) else bias_vector(c, imp.rank(x), layer.weight.shape[0])
     if b is None:  # not the bias of the layer before: a shift of its own
@@ -233,6 +241,21 @@ def _add(imp: _Importer, node: Any, a: dict) -> None:
     layer.bias = np.ascontiguousarray(new)
     imp.uses[node.input[i]] -= 1  # absorbed: a further bias Add may fold as well
     imp.set(node.output[0], x)
+
+
+def channelwise(imp: _Importer, x: Data, c: np.ndarray) -> bool:
+    """Whether constant ``c`` is one value, or one per channel of a (batch, C) / (batch, C, H, W)
+    tensor ``x``: then it folds into a ScaleShift (and that into the layer before)."""
+    c = np.asarray(c)
+    if c.size == 1 and c.ndim <= imp.rank(x):
+        return True
+    return len(x.shape) in (1, 3) and bias_vector(c, imp.rank(x), x.shape[0]) is not None
+
+
+def _binary(imp: _Importer, node: Any, fn: str) -> Data:
+    from ..graph.ops.broadcast import import_binary
+
+    return import_binary(imp, node, fn)
 
 
 def scale_shift(imp: _Importer, node: Any, x: Data, scale: Optional[np.ndarray],
@@ -259,20 +282,27 @@ def scale_shift(imp: _Importer, node: Any, x: Data, scale: Optional[np.ndarray],
     imp.set(node.output[0], Data(imp.emit(node, layer, [x.tensor])))
 
 
-def _data_and_constant(imp: _Importer, node: Any) -> tuple[int, Data, np.ndarray]:
-    """(index of the data input, it, the other input as a constant) of a binary op."""
+def _data_and_constant(imp: _Importer, node: Any) -> Optional[tuple[int, Data, np.ndarray]]:
+    """(index of the data input, it, the other input as a constant) of a binary op whose
+    constant folds into a ScaleShift; None when it does not (two computed tensors, or a
+    constant of another shape): the op is then a broadcasting Binary layer."""
     if isinstance(imp.value(node, 0), Data) and isinstance(imp.value(node, 1), Data):
-        raise unsupported(node, f"{node.op_type} of two computed tensors: only with a constant operand")
+        return None
     i = 0 if isinstance(imp.value(node, 0), Data) else 1
     c = imp.const_float(node, 1 - i, "the constant operand")
     if c is None:
         raise malformed(node, f"input {1 - i} is required")
-    return i, imp.data(node, i), c
+    x = imp.data(node, i)
+    return (i, x, c) if channelwise(imp, x, c) else None
 
 
 @op("Sub")
 def _sub(imp: _Importer, node: Any, a: dict) -> None:
-    i, x, c = _data_and_constant(imp, node)
+    found = _data_and_constant(imp, node)
+    if found is None:
+        imp.set(node.output[0], _binary(imp, node, "sub"))
+        return
+    i, x, c = found
     if i == 0:  # x - c
         scale_shift(imp, node, x, None, -c)
     else:  # c - x
@@ -281,19 +311,32 @@ def _sub(imp: _Importer, node: Any, a: dict) -> None:
 
 @op("Div")
 def _div(imp: _Importer, node: Any, a: dict) -> None:
-    i, x, c = _data_and_constant(imp, node)
-    if i != 0:
-        raise unsupported(node, "dividing a constant by a computed tensor: only x / constant is supported")
+    found = _data_and_constant(imp, node)
+    if found is None or found[0] != 0:  # two tensors, an odd constant, or c / x
+        imp.set(node.output[0], _binary(imp, node, "div"))
+        return
+    _, x, c = found
     # x * (1 / c): within an ulp of x / c, as ONNX runtimes that fold divisions compute it.
     scale_shift(imp, node, x, (np.float32(1) / to_float32(node, c, "the divisor")).astype(np.float32), None)
 
 
 def mul_by_constant(imp: _Importer, node: Any) -> bool:
-    """Mul of a computed tensor by a constant, as a ScaleShift; False when it is not one."""
+    """Mul of a computed tensor by a constant (a ScaleShift, or a Binary for a constant of
+    another shape) or by another computed tensor (a Binary, or SiLU); False when an operand
+    is neither (onnx_quant's symbolic values)."""
     u, v = imp.value(node, 0), imp.value(node, 1)
+    if isinstance(u, Data) and isinstance(v, Data):
+        from ..graph.ops.broadcast import import_mul
+
+        import_mul(imp, node)
+        return True
     if not (isinstance(u, Data) != isinstance(v, Data) and isinstance(u if isinstance(v, Data) else v, np.ndarray)):
         return False
-    i, x, c = _data_and_constant(imp, node)
+    found = _data_and_constant(imp, node)
+    if found is None:
+        imp.set(node.output[0], _binary(imp, node, "mul"))
+        return True
+    i, x, c = found
     scale_shift(imp, node, x, c, None)
     return True
 
@@ -354,16 +397,58 @@ def _matmul(imp: _Importer, node: Any, a: dict) -> None:
 
 @op("Conv", CONV_ATTRS)
 def _conv(imp: _Importer, node: Any, a: dict) -> None:
-    x = imp.data(node, 0)
+    v = imp.value(node, 0)
+    x, extra = (v.data, v.pads) if isinstance(v, Padded) else (imp.data(node, 0), (0, 0, 0, 0))
     w, w8, ws = weights(node, imp.value(node, 1), 0, "W")
     bias = imp.const_float(node, 2, "B")
     q = quant_params(node, x.q if not x.integer else None, w8, ws)
-    imp.set(node.output[0], conv(imp, node, a, x, w, bias, q))
+    imp.set(node.output[0], conv(imp, node, a, x, w, bias, q, extra_pads=extra))
+
+
+@dataclass(eq=False)
+class Padded:
+    """A (batch, C, H, W) tensor zero-padded on its spatial axes by a Pad node: folded into the
+    Conv that reads it (TF's asymmetric 'same' padding arrives this way from tf2onnx)."""
+
+    data: Data
+    pads: tuple[int, int, int, int]  # top, left, bottom, right
+    what: str = "a zero-padded tensor (Pad), which frugalnn folds into a following Conv only"
+
+
+@op("Pad", "mode:s pads:ints value:f")
+def _pad(imp: _Importer, node: Any, a: dict) -> None:
+    x = imp.data(node, 0)
+    rank = imp.rank(x)
+    mode = a.get("mode", "constant")
+    if imp.opset < 11:
+        pads, value, axes = a.get("pads"), a.get("value", 0.0), None
+    else:
+        pads, value, axes = imp.const(node, 1), imp.const(node, 2), imp.const(node, 3)
+    if mode != "constant":
+        raise unsupported(node, f"mode={mode!r}: only constant (zero) padding is supported")
+    if value is not None and np.any(np.asarray(value) != 0):
+        raise unsupported(node, "a nonzero pad value: only zero padding (folded into a Conv) is supported")
+    if pads is None:
+        raise malformed(node, "pads are required")
+    pads = [int(p) for p in np.asarray(pads).reshape(-1)]
+    axes = list(range(rank)) if axes is None else [imp.axis(node, int(i), rank) for i in np.asarray(axes).reshape(-1)]
+    if len(pads) != 2 * len(axes) or len(set(axes)) != len(axes):
+        raise malformed(node, f"{len(pads)} pads for axes {axes}")
+    begin, end = dict(zip(axes, pads[:len(axes)])), dict(zip(axes, pads[len(axes):]))
+    if any(p < 0 for p in pads):
+        raise unsupported(node, f"negative pads {pads} (cropping)")
+    if any(begin[i] or end[i] for i in axes if i not in (2, 3)) or (rank != 4 and any(pads)):
+        raise unsupported(node, f"pads {pads}: only the spatial axes (2, 3) of (batch, C, H, W) may be padded")
+    four = (begin.get(2, 0), begin.get(3, 0), end.get(2, 0), end.get(3, 0))
+    if max(four) > MAX_DIM:
+        raise malformed(node, f"pads {pads} are past 2^24")
+    imp.set(node.output[0], x if four == (0, 0, 0, 0) else Padded(x, four))
 
 
 def pool_geometry(imp: _Importer, node: Any, a: dict, x: Data) -> tuple[tuple[int, int], tuple[int, int],
                                                                       tuple[int, int]]:
-    """(kernel, stride, symmetric padding) of a MaxPool / AveragePool node."""
+    """(kernel, stride, symmetric padding) of a MaxPool / AveragePool node (ceil_mode is the
+    layer's own flag)."""
     if len(x.shape) != 3:
         raise unsupported(node, f"only 2-D pooling (NCHW input) is supported, got rank {imp.rank(x)}")
     if "kernel_shape" not in a:
@@ -380,15 +465,6 @@ def pool_geometry(imp: _Importer, node: Any, a: dict, x: Data) -> tuple[tuple[in
                                 "symmetric pads are supported for pooling")
     if 2 * t > kernel[0] or 2 * left > kernel[1]:
         raise unsupported(node, f"padding {(t, left)} is more than half the {kernel} window")
-    if flag(node, a, "ceil_mode"):
-        for size, k, s, p in zip(hw, kernel, stride, (t, left)):
-            floor_out = (size + 2 * p - k) // s + 1
-            ceil_out = -(-(size + 2 * p - k) // s) + 1
-            if (ceil_out - 1) * s >= size + p:  # ONNX drops a last window that starts in the padding
-                ceil_out -= 1
-            if ceil_out != floor_out:
-                raise unsupported(node, "ceil_mode=1 adds a partial window for this input size; only floor "
-                                        "mode is supported")
     return kernel, stride, (t, left)
 
 
@@ -398,7 +474,8 @@ def _maxpool(imp: _Importer, node: Any, a: dict) -> None:
         raise unsupported(node, "the Indices output is not supported")
     x = imp.any_data(node, 0)
     kernel, stride, pad = pool_geometry(imp, node, a, x)
-    layer = imp.layer(node, lambda: L.MaxPool2d(kernel, stride, pad, name=imp.name_for(node)))
+    layer = imp.layer(node, lambda: L.MaxPool2d(kernel, stride, pad, ceil_mode=flag(node, a, "ceil_mode"),
+                                                name=imp.name_for(node)))
     # The max of quantized values is the quantized max: an 8-bit input keeps its parameters.
     imp.set(node.output[0], Data(imp.emit(node, layer, [x.tensor]), q=x.q, integer=x.integer, range=x.range))
 
@@ -410,9 +487,15 @@ def _avgpool(imp: _Importer, node: Any, a: dict) -> None:
 
 def avgpool(imp: _Importer, node: Any, a: dict, x: Data, name: str) -> Data:
     kernel, stride, pad = pool_geometry(imp, node, a, x)
-    if flag(node, a, "count_include_pad") and pad != (0, 0):
-        raise unsupported(node, "count_include_pad=1 with padding: only count_include_pad=0 is supported")
-    layer = imp.layer(node, lambda: L.AvgPool2d(kernel, stride, pad, name=name))
+    ceil = flag(node, a, "ceil_mode")
+    layer = imp.layer(node, lambda: L.AvgPool2d(kernel, stride, pad, ceil_mode=ceil, name=name))
+    if flag(node, a, "count_include_pad"):
+        # Counting padding differs from frugalnn's real-value count only where a window
+        # overlaps padding or (ceil mode) runs past the input.
+        floor = L.AvgPool2d(kernel, stride, pad).output_size(*x.shape[1:])
+        if pad != (0, 0) or (ceil and layer.output_size(*x.shape[1:]) != floor):
+            raise unsupported(node, "count_include_pad=1 with padding or a partial ceil-mode window: only "
+                                    "count_include_pad=0 is supported there")
     return Data(imp.emit(node, layer, [x.tensor]), range=x.range)
 
 
@@ -464,3 +547,117 @@ def _cast(imp: _Importer, node: Any, a: dict) -> None:
     if int(a.get("to", 0)) != imp.onnx.TensorProto.FLOAT:
         raise unsupported(node, "casting a computed tensor to another type than float32")
     imp.set(node.output[0], x)
+
+
+# ---------------------------------------------------------------------------------------
+# Shapes: Shape gives a constant (the per-sample shape is static; the batch is known when
+# the model fixes it), so the Gather / Unsqueeze / Concat arithmetic exporters build on it
+# folds at import. Squeeze / Unsqueeze of data are reshapes.
+
+
+@op("Shape", "start:i end:i")
+def _shape(imp: _Importer, node: Any, a: dict) -> None:
+    x = imp.any_data(node, 0)
+    full = [imp.batch] + list(x.shape)
+    rank = len(full)
+    start, end = int(a.get("start", 0)), int(a.get("end", rank))
+    lo, hi, _ = slice(start, end).indices(rank)
+    # A dynamic batch folds as a sentinel: moved around (Gather, Slice, Concat, Cast) it
+    # reaches a Reshape, which reads it as "the batch"; any arithmetic on it gives a value no
+    # Reshape accepts (it is past the 2^24 cap on every other dimension).
+    full[0] = BATCH_SENTINEL if imp.batch is None else imp.batch
+    imp.set(node.output[0], np.array(full[lo:hi], np.int64))
+
+
+def _axes(imp: _Importer, node: Any, a: dict, rank: int) -> Optional[list[int]]:
+    """The axes of a Squeeze / Unsqueeze (an attribute before opset 13, an input since)."""
+    v = a.get("axes") if imp.opset < 13 else imp.const(node, 1)
+    if v is None:
+        return None
+    axes = [int(i) for i in np.asarray(v).reshape(-1)]
+    if len(axes) > MAX_RANK:
+        raise malformed(node, f"{len(axes)} axes")
+    out = [imp.axis(node, i, rank) for i in axes]
+    if len(set(out)) != len(out):
+        raise malformed(node, f"axes {axes} repeat an axis")
+    if 0 in out:
+        raise unsupported(node, "squeezing or unsqueezing the batch axis: only the other axes")
+    return out
+
+
+@op("Squeeze", "axes:ints")
+def _squeeze(imp: _Importer, node: Any, a: dict) -> None:
+    x = imp.any_data(node, 0)
+    axes = _axes(imp, node, a, imp.rank(x))
+    if axes is None:
+        axes = [i + 1 for i, d in enumerate(x.shape) if d == 1]
+    if any(x.shape[i - 1] != 1 for i in axes):
+        raise malformed(node, f"axes {axes} of shape (batch, {x.shape}) are not all 1")
+    shape = tuple(d for i, d in enumerate(x.shape, start=1) if i not in axes)
+    if not shape:
+        raise unsupported(node, "squeezing every axis but the batch leaves no per-sample dimension")
+    imp.set(node.output[0], imp.reshape(node, x, shape, imp.name_for(node)))
+
+
+@op("Unsqueeze", "axes:ints")
+def _unsqueeze(imp: _Importer, node: Any, a: dict) -> None:
+    x = imp.any_data(node, 0)
+    v = a.get("axes") if imp.opset < 13 else imp.const(node, 1)
+    if v is None:
+        raise malformed(node, "axes are required")
+    rank = imp.rank(x) + np.asarray(v).size
+    axes = _axes(imp, node, a, rank) or []
+    rest = iter(x.shape)
+    shape = tuple(1 if i in axes else next(rest) for i in range(1, rank))
+    imp.set(node.output[0], imp.reshape(node, x, shape, imp.name_for(node)))
+
+
+# ---------------------------------------------------------------------------------------
+# Reductions over the spatial axes of (batch, C, H, W): what exporters write for global
+# pooling (torch's default exporter: ReduceMean over (2, 3) for adaptive_avg_pool2d(1)).
+
+
+def _reduce(imp: _Importer, node: Any, a: dict, kind: str) -> None:
+    x = imp.data(node, 0)
+    rank = imp.rank(x)
+    uses_input = imp.opset >= (13 if kind == "sum" else 18)
+    v = imp.const(node, 1) if uses_input else a.get("axes")
+    if v is None or np.asarray(v).size == 0:
+        if flag(node, a, "noop_with_empty_axes"):
+            imp.alias(node, x)
+            return
+        axes = list(range(rank))
+    else:
+        axes = sorted({imp.axis(node, int(i), rank) for i in np.asarray(v).reshape(-1)})
+    keep = flag(node, a, "keepdims", True)
+    if rank != 4 or axes != [2, 3]:
+        raise unsupported(node, f"Reduce over axes {axes} of a rank-{rank} tensor: only over the spatial axes "
+                                "(2, 3) of (batch, C, H, W) is supported")
+    c, h, w = x.shape
+    if kind == "max":
+        t = imp.emit(node, L.MaxPool2d((h, w), name=imp.name_for(node, "pool")), [x.tensor])
+        y = Data(t, range=x.range)
+        imp.set(node.output[0], y if keep else imp.reshape(node, y, (c,), imp.name_for(node)))
+        return
+    name = imp.name_for(node, "pool" if keep or kind == "sum" else None)
+    pooled = Data(imp.emit(node, L.GlobalAvgPool(name=name), [x.tensor]), range=x.range)
+    if kind == "sum":
+        s_name = imp.name_for(node, "scale") if keep else imp.name_for(node)
+        layer = L.ScaleShift(np.array([h * w], np.float32), None, name=s_name)
+        pooled = Data(imp.emit(node, layer, [pooled.tensor]))
+    imp.set(node.output[0], imp.reshape(node, pooled, (c, 1, 1), imp.name_for(node)) if keep else pooled)
+
+
+@op("ReduceMean", "axes:ints keepdims:i noop_with_empty_axes:i")
+def _reduce_mean(imp: _Importer, node: Any, a: dict) -> None:
+    _reduce(imp, node, a, "mean")
+
+
+@op("ReduceMax", "axes:ints keepdims:i noop_with_empty_axes:i")
+def _reduce_max(imp: _Importer, node: Any, a: dict) -> None:
+    _reduce(imp, node, a, "max")
+
+
+@op("ReduceSum", "axes:ints keepdims:i noop_with_empty_axes:i")
+def _reduce_sum(imp: _Importer, node: Any, a: dict) -> None:
+    _reduce(imp, node, a, "sum")

@@ -70,8 +70,11 @@ def pair_attr(node: Any, a: dict, name: str, default: int) -> tuple[int, int]:
     return v[0], v[1]
 
 
-def conv_geometry(node: Any, a: dict, in_shape: tuple[int, ...], wshape: tuple[int, ...]) -> dict:
-    """Conv2d keyword arguments (stride, padding, dilation, groups) for a Conv-like node."""
+def conv_geometry(node: Any, a: dict, in_shape: tuple[int, ...], wshape: tuple[int, ...],
+                  extra_pads: tuple[int, int, int, int] = (0, 0, 0, 0)) -> dict:
+    """Conv2d keyword arguments (stride, padding, dilation, groups) for a Conv-like node whose
+    input was zero-padded by ``extra_pads`` (top, left, bottom, right) before it (a Pad folded
+    in: ``in_shape`` is the unpadded input's)."""
     if len(in_shape) != 3 or len(wshape) != 4:
         raise unsupported(node, f"only 2-D convolutions (NCHW input, OIHW weights) are supported, got input "
                                 f"rank {len(in_shape) + 1} and weight rank {len(wshape)}")
@@ -83,15 +86,13 @@ def conv_geometry(node: Any, a: dict, in_shape: tuple[int, ...], wshape: tuple[i
     groups = int(a.get("group", 1))
     if not 1 <= groups <= MAX_DIM:
         raise malformed(node, f"group must be in [1, 2^24], got {groups}")
-    pads = explicit_pads(node, a, in_shape[1:], kernel, stride, dilation)
-    t, left, b, r = pads
-    if t == b and left == r:
-        padding: Union[str, tuple[int, int]] = (t, left)
-    elif pads == same_pads(in_shape[1:], kernel, stride, dilation, upper=True):
+    padded = (in_shape[1] + extra_pads[0] + extra_pads[2], in_shape[2] + extra_pads[1] + extra_pads[3])
+    pads = tuple(p + e for p, e in zip(explicit_pads(node, a, padded, kernel, stride, dilation), extra_pads))
+    if max(pads) > MAX_DIM:
+        raise malformed(node, f"pads {list(pads)} are past 2^24")
+    padding: Union[str, tuple[int, ...]] = pads
+    if extra_pads == (0, 0, 0, 0) and pads == same_pads(in_shape[1:], kernel, stride, dilation, upper=True):
         padding = "same"
-    else:
-        raise unsupported(node, f"asymmetric padding (top, left, bottom, right) = {(t, left, b, r)}: only "
-                                "symmetric pads or SAME_UPPER are supported")
     return dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
 
 
@@ -140,8 +141,9 @@ def dense(imp: _Importer, node: Any, x: Data, w: np.ndarray, bias: Optional[np.n
 
 
 def conv(imp: _Importer, node: Any, a: dict, x: Data, w: np.ndarray, bias: Optional[np.ndarray],
-         quant: Optional[QuantParams], name: Optional[str] = None) -> Data:
-    geo = conv_geometry(node, a, x.shape, w.shape)
+         quant: Optional[QuantParams], name: Optional[str] = None,
+         extra_pads: tuple[int, int, int, int] = (0, 0, 0, 0)) -> Data:
+    geo = conv_geometry(node, a, x.shape, w.shape, extra_pads)
     layer = imp.layer(node, lambda: L.Conv2d(np.ascontiguousarray(w), bias, quant=quant,
                                              name=name or imp.name_for(node), **geo))
     return Data(imp.emit(node, layer, [x.tensor]), layer=layer)

@@ -389,9 +389,9 @@ def _mul(imp: _Importer, node: Any, a: dict) -> None:
             return
     if mul_by_constant(imp, node):
         return
-    raise unsupported(node, "Mul is supported by a constant (one value or one per channel), and as the "
-                            "rescaling step of dynamic quantization (MatMulInteger / ConvInteger -> Cast -> Mul "
-                            "by input scale x weight scale)")
+    raise unsupported(node, "Mul is supported between computed tensors and constants (with broadcasting), "
+                            "and as the rescaling step of dynamic quantization (MatMulInteger / ConvInteger -> "
+                            "Cast -> Mul by input scale x weight scale)")
 
 
 def _rescaled_layer(imp: _Importer, node: Any, p: _IntegerProduct, scale: np.ndarray) -> Data:
