@@ -10,8 +10,8 @@ positive:
 
 * ``{"regenerate": "weight", "fan_in_axes": [...]}``: a Conv / MatMul / Gemm weight, normal
   with standard deviation sqrt(2 / fan-in) (fan-in = product of those dims; the sqrt(2) makes
-  up for the half that ReLU / ReLU6 / hard-swish zero, so a deep net's logits neither vanish nor
-  blow up);
+  up for the half that ReLU / ReLU6 / hard-swish zero: with 1 / sqrt(fan-in) the signal shrinks
+  layer by layer until MobileNet's and EfficientNet's outputs no longer depend on the input);
 * ``{"regenerate": "scale"}``: a per-channel multiplier or divisor (a BatchNorm scale that
   tf2onnx did not fold into the conv), uniform in [0.5, 1.5], never near zero;
 * ``{"regenerate": "shift"}``: a bias or BatchNorm shift, normal with standard deviation 0.1.
