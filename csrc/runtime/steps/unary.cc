@@ -19,9 +19,11 @@ inline float apply(float x, float alpha, float beta) {
   if constexpr (kOp == UnaryOp::kLeakyRelu) return x < 0.0f ? alpha * x : x;
   if constexpr (kOp == UnaryOp::kElu) return x < 0.0f ? alpha * std::expm1(x) : x;
   if constexpr (kOp == UnaryOp::kTanh) return std::tanh(x);
-  if constexpr (kOp == UnaryOp::kGelu) return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
+  // 1 + erf(x / sqrt 2) = erfc(-x / sqrt 2), and 1 + tanh(z) = 2 / (1 + exp(-2z)): the sums
+  // cancel to nothing in float32 for x below about -4, the right-hand sides stay accurate.
+  if constexpr (kOp == UnaryOp::kGelu) return 0.5f * x * std::erfc(x * -0.70710678118654752f);
   if constexpr (kOp == UnaryOp::kGeluTanh) {
-    return 0.5f * x * (1.0f + std::tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+    return x / (1.0f + std::exp(-1.5957691216057308f * (x + 0.044715f * x * x * x)));
   }
   if constexpr (kOp == UnaryOp::kExp) return std::exp(x);
   if constexpr (kOp == UnaryOp::kLog) return std::log(x);
