@@ -59,11 +59,12 @@ ValueError / NotImplementedError; tests/io/test_tflite_import.py fuzzes it.
 """
 from __future__ import annotations
 
+import importlib
 import os
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional, Union
+from typing import Callable, Iterator, Optional, Union
 
 import numpy as np
 
@@ -209,7 +210,7 @@ def handler(name: str, options: Optional[str] = None, inputs: tuple[int, int] = 
 
 
 def supported_ops() -> list[str]:
-    from . import tflite_ops  # noqa: F401  (registers the handlers)
+    importlib.import_module(".tflite_ops", __package__)  # registers the handlers (once)
     return sorted(HANDLERS)
 
 
@@ -491,7 +492,7 @@ class _Importer:
             qlo, qhi = q.bounds()
             lo, hi = max(lo, qlo), min(hi, qhi)
             if lo > hi:
-                raise err.malformed(f"the fused activation and the output's quantization leave no values")
+                raise err.malformed("the fused activation and the output's quantization leave no values")
         if (lo, hi) != (-np.inf, np.inf):
             y = self.clip(err, y, lo, hi, self.name_for(op))
         self.set_out(op, err, Act(y.tensor, y.shape, q, y.flat_from, y.range))
