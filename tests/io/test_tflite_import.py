@@ -367,3 +367,32 @@ def test_shape_disagreeing_with_the_weights_is_a_value_error():
     struct.pack_into("<i", data, start, 33)  # 33 filters claimed, the buffer holds 32
     with pytest.raises(ValueError, match="buffer holds"):
         load_tflite(bytes(data))
+
+
+# ---------------------------------------------------------------------------------------
+# The command line
+
+
+@pytest.mark.parametrize("path", [SEED_F32, SEED_INT8, MOBILENET_INT8])
+def test_cli_convert_then_run_gives_litert_outputs(path, tmp_path, capsys):
+    """convert writes a .fnn (the int8 model stays int8) whose outputs, through frugalnn run
+    and through io.load, are LiteRT's; running the .tflite directly gives the same."""
+    from frugalnn import cli
+    from frugalnn.io import load
+
+    x = digits_nhwc(6)[0] if "seed" in path.name else random_input(path, 3, seed=4)
+    want = litert_output(path, x)
+    fnn, xin, out = tmp_path / "m.fnn", tmp_path / "x.npy", tmp_path / "y.npy"
+    np.save(xin, np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    assert cli.main(["convert", str(path), "-o", str(fnn)]) == 0
+    assert "TFLite" in capsys.readouterr().out
+    tol = 0 if "int8" in path.name else 1e-4 * np.max(np.abs(want))
+    for model in (fnn, path):
+        assert cli.main(["run", str(model), str(xin), "-o", str(out)]) == 0
+        assert np.max(np.abs(np.load(out) - want)) <= tol
+    program = load(str(fnn))
+    assert ("int8" in path.name) == program.has_int8
+    got = Session(program, max_batch=len(x)).run(np.load(xin))
+    assert np.max(np.abs(got - want)) <= tol
+    assert cli.main(["inspect", str(path)]) == 0
+    assert "serving_default" in capsys.readouterr().out
