@@ -396,3 +396,37 @@ def test_cli_convert_then_run_gives_litert_outputs(path, tmp_path, capsys):
     assert np.max(np.abs(got - want)) <= tol
     assert cli.main(["inspect", str(path)]) == 0
     assert "serving_default" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------
+# The ops the peer models lack (tests/io/data/tflite_ops/make_models.py): average pooling,
+# concatenation, depthwise with multiplier 2, HARD_SWISH, MUL by a constant, LOGISTIC
+
+OPS_F32 = Path(__file__).parent / "data" / "tflite_ops" / "ops_net_f32.tflite"
+OPS_INT8 = Path(__file__).parent / "data" / "tflite_ops" / "ops_net_int8.tflite"
+
+
+@pytest.mark.parametrize("batch", [1, 4])
+def test_ops_net_f32_matches_litert(batch):
+    x = random_input(OPS_F32, batch, seed=5)
+    want, got = litert_output(OPS_F32, x), ours(OPS_F32, x)
+    assert np.max(np.abs(got - want)) <= 1e-4 * np.max(np.abs(want))
+    errors = tensors_vs_litert(OPS_F32, x)
+    assert len(errors) >= 10 and max(errors.values()) <= 1e-4, errors
+
+
+def test_ops_net_int8_matches_litert():
+    """The float ops of an int8 model (HARD_SWISH, LOGISTIC, MUL, the average pool) read the
+    model's integers and are rounded where the model rounds: measured per tensor against
+    LiteRT + XNNPACK; the output is required to be within one quantum."""
+    x = random_input(OPS_INT8, 16, seed=6)
+    per_tensor = tensors_vs_litert(OPS_INT8, x, precision="int8")
+    int8 = {k: v for k, v in per_tensor.items() if isinstance(v, tuple)}
+    print("\nops_net int8 per tensor (identical, max quanta):", sorted(int8.values()))
+    assert len(int8) >= 10
+    assert all(m <= 1 for _, m in int8.values()), int8
+    want = litert_output(OPS_INT8, x)
+    got = ours(OPS_INT8, x, precision="int8")
+    d = quanta(got, want, 1 / 256)
+    print(f"ops_net int8 output: {np.mean(d == 0):.4f} identical, max {d.max():.0f} quanta")
+    assert d.max() <= 1
