@@ -72,7 +72,6 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator, Optional, Union
@@ -237,7 +236,6 @@ class _Importer:
         self.tensors: list[TensorT] = self.sg.tensors
         self.g = Graph()
         self.values: dict[int, Value] = {}
-        self.uses = Counter(i for op in self.sg.operators for i in op.inputs) + Counter(self.sg.outputs)
         self.reserved = {t.name for t in self.tensors}
         self.rounded_cache: dict[str, Tensor] = {}  # quantized tensor -> its dequantized values
 
