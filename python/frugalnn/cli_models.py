@@ -1,10 +1,10 @@
 """``frugalnn convert | inspect | run``: model files from the command line.
 
-convert  an ONNX model -> a .fnn file (optionally int8 with a calibration batch, f16
+convert  an ONNX or TFLite model -> a .fnn file (optionally int8 with a calibration batch, f16
          weights, or dense layers pruned into sparse storage)
-inspect  a .fnn or ONNX model: inputs and outputs, steps with their precision and kernel,
+inspect  a .fnn, ONNX or TFLite model: inputs and outputs, steps with their precision and kernel,
          weight bytes, and the arena plan against its lower bound
-run      a .fnn (or ONNX) model on an .npy batch, writing an .npy of outputs
+run      a .fnn (or ONNX / TFLite) model on an .npy batch, writing an .npy of outputs
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ Out = Callable[[str], None]
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("convert", help="ONNX -> .fnn (compiled, packed, mmap-able)")
-    p.add_argument("model", help="an .onnx file")
+    p = sub.add_parser("convert", help="ONNX / TFLite -> .fnn (compiled, packed, mmap-able)")
+    p.add_argument("model", help="an .onnx or .tflite file")
     p.add_argument("-o", "--output", required=True, help="the .fnn file to write")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--int8", action="store_true",
@@ -43,26 +43,50 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("inspect", help="steps, precisions, kernels, weight bytes, arena plan")
-    p.add_argument("model", help="a .fnn or .onnx file")
+    p.add_argument("model", help="a .fnn, .onnx or .tflite file")
     p.add_argument("--batch", type=int, default=64, help="max batch to plan the arena for (default 64)")
     p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser("run", help="run a model on an .npy batch")
-    p.add_argument("model", help="a .fnn or .onnx file")
+    p.add_argument("model", help="a .fnn, .onnx or .tflite file")
     p.add_argument("input", help="an .npy file: a float32 batch (batch, *input shape)")
     p.add_argument("-o", "--output", help="write the outputs here (.npy; .npz for several outputs)")
     p.set_defaults(func=cmd_run)
 
 
+def _is_tflite(path: str) -> bool:
+    """A .tflite file, by extension or by the flatbuffer identifier "TFL3" at byte 4."""
+    if path.endswith(".tflite"):
+        return True
+    with open(path, "rb") as f:
+        return f.read(8)[4:8] == b"TFL3"
+
+
+def _import(path: str):
+    """The Graph of an ONNX or TFLite model file (None for anything else: a .fnn)."""
+    from .io import load_onnx, load_tflite
+
+    if path.endswith(".onnx"):
+        return load_onnx(path)
+    if _is_tflite(path):
+        return load_tflite(path)
+    return None
+
+
 def _load_program(path: str, **compile_args):
-    """A compiled Program from a .fnn (mapped) or an .onnx (imported and compiled) file."""
-    from .io import load, load_onnx
+    """A compiled Program from a .fnn (mapped) or an .onnx / .tflite (imported and compiled)
+    file. A quantized model's int8 layers run int8 with its own parameters."""
+    from .io import load
     from .graph import compile
 
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path}")
-    if path.endswith(".onnx"):
-        return compile(load_onnx(path), **compile_args)
+    g = _import(path)
+    if g is not None:
+        if _is_tflite(path) and "precision" not in compile_args:  # as convert writes it
+            int8 = [layer.name for layer in _weighted(g) if _statically_quantized(layer)]
+            compile_args["precision"] = {name: "int8" for name in int8 + (_quantized_eltwise(g) if int8 else [])}
+        return compile(g, **compile_args)
     return load(path)
 
 
@@ -98,10 +122,11 @@ def parse_bytes(text: str) -> int:
 def cmd_convert(args: argparse.Namespace, out: Out = print) -> int:
     from . import compress
     from .graph import compile
-    from .io import load_onnx, save
+    from .io import save
 
-    if not args.model.endswith(".onnx"):
-        raise ValueError(f"convert reads an .onnx model, got {args.model}")
+    g = _import(args.model) if os.path.exists(args.model) else None
+    if g is None:
+        raise ValueError(f"convert reads an .onnx or .tflite model, got {args.model}")
     if args.structured and args.prune is None:
         raise ValueError("--structured goes with --prune SPARSITY")
     if args.budget is not None and (args.int8 or args.fp16 or args.prune is not None or args.codebook is not None):
@@ -110,8 +135,7 @@ def cmd_convert(args: argparse.Namespace, out: Out = print) -> int:
     if args.codebook is not None and (args.int8 or args.fp16):
         raise ValueError("--codebook is a weight storage of its own: give it without --int8 / --fp16")
     budget = parse_bytes(args.budget) if args.budget is not None else None
-    g = load_onnx(args.model)
-    weighted = [n.layer for n in g.nodes if hasattr(n.layer, "quant")]
+    weighted = _weighted(g)
     if budget is not None:
         return _convert_to_budget(g, budget, args, out)
     # A layer the model quantized statically (input scale and zero point included) stays
@@ -132,7 +156,7 @@ def cmd_convert(args: argparse.Namespace, out: Out = print) -> int:
         # layers the model brings int8 weights for keep them: pruning the float copy would not reach them
         g = compress.prune(g, args.prune, structured=args.structured,
                            keep=[layer.name for layer in weighted if precision[layer.name] == "int8"])
-        weighted = [n.layer for n in g.nodes if hasattr(n.layer, "quant")]
+        weighted = _weighted(g)
         precision = {name: p for name, p in precision.items() if p == "int8"}  # the others: their own
     if args.codebook is not None:
         g = compress.codebook(g, args.codebook, keep=[layer.name for layer in weighted
@@ -143,11 +167,14 @@ def cmd_convert(args: argparse.Namespace, out: Out = print) -> int:
         precision = {}
     elif not args.int8 and args.prune is None and args.codebook is None:
         precision = {name: p for name, p in precision.items() if p == "int8"}
+    if not (args.float or args.fp16):  # a quantized model's Add / GlobalAvgPool stay int8 with its layers
+        precision.update({name: "int8" for name in _quantized_eltwise(g)})
     program = compile(g, precision=precision, calibration=calibration)
     save(program, args.output)
-    onnx_bytes, fnn_bytes = os.path.getsize(args.model), os.path.getsize(args.output)
-    out(f"{args.output}: {_format_bytes(fnn_bytes)} (ONNX {_format_bytes(onnx_bytes)}, "
-        f"{fnn_bytes / onnx_bytes:.2f}x); {len(program.steps)} steps, "
+    src_bytes, fnn_bytes = os.path.getsize(args.model), os.path.getsize(args.output)
+    kind = "ONNX" if args.model.endswith(".onnx") else "TFLite"
+    out(f"{args.output}: {_format_bytes(fnn_bytes)} ({kind} {_format_bytes(src_bytes)}, "
+        f"{fnn_bytes / src_bytes:.2f}x); {len(program.steps)} steps, "
         f"weights {_format_bytes(program.weight_bytes)}")
     dynamic = [layer.name for layer in weighted
                if layer.quant is not None and not _statically_quantized(layer) and precision.get(layer.name) != "int8"]
@@ -180,6 +207,21 @@ def _convert_to_budget(g, budget: int, args: argparse.Namespace, out: Out) -> in
     if r.width:
         out(f"  {r.width:.0%} of the channels removed")
     return 0
+
+
+def _weighted(g) -> list:
+    """The Dense / Conv2d layers (the ones with weights a precision applies to)."""
+    from .graph import layers as L
+
+    return [n.layer for n in g.nodes if isinstance(n.layer, (L.Dense, L.Conv2d))]
+
+
+def _quantized_eltwise(g) -> list[str]:
+    """Names of the Add / GlobalAvgPool layers a quantized model gave u8 input parameters."""
+    from .graph import layers as L
+
+    return [n.layer.name for n in g.nodes
+            if isinstance(n.layer, (L.Add, L.GlobalAvgPool)) and n.layer.quant is not None]
 
 
 def _statically_quantized(layer) -> bool:
