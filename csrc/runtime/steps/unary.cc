@@ -43,6 +43,14 @@ inline float apply(float x, float alpha, float beta) {
   if constexpr (kOp == UnaryOp::kReciprocal) return 1.0f / x;
   if constexpr (kOp == UnaryOp::kErf) return std::erf(x);
   if constexpr (kOp == UnaryOp::kSelu) return beta * (x < 0.0f ? alpha * std::expm1(x) : x);
+  // A u8 QuantizeLinear -> DequantizeLinear pair feeding a float op: the value it carries is
+  // rounded as the quantize step rounds (x / scale, half to even), saturated, and scaled back.
+  if constexpr (kOp == UnaryOp::kQuantizeDequantize) {
+    float q = std::nearbyint(x / alpha) + beta;
+    q = q < 0.0f ? 0.0f : q;
+    q = q > 255.0f ? 255.0f : q;
+    return (q - beta) * alpha;
+  }
   return x;
 }
 

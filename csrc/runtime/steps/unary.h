@@ -26,7 +26,8 @@ enum class UnaryOp : size_t {
   kReciprocal = 14,
   kErf = 15,
   kSelu = 16,        // beta * (x < 0 ? alpha * (exp(x) - 1) : x)
-  kCount = 17,
+  kQuantizeDequantize = 17,  // (clamp(nearbyint(x / alpha) + beta, 0, 255) - beta) * alpha
+  kCount = 18,
 };
 
 // y = f(x) for one of UnaryOp's functions with its constants alpha, beta.

@@ -290,32 +290,41 @@ class _Compiler:
         return Program(self.core, specs_in, specs_out, dict(self.q), g)
 
     def _redundant_clips(self) -> set[int]:
-        """Indices of the Clip nodes whose every reader is an int8 layer quantizing its input to a
-        range inside the clip's: the clip changes no u8 value then, and left in place it would
-        make the producer write float32 instead of the reader's u8. An imported QDQ model has one
-        per QuantizeLinear (its saturation), e.g. between two int8 convolutions."""
+        """Indices of the Clip and quantize_dequantize nodes whose every reader is an int8 layer
+        that quantizes its input so that they change no u8 value: a Clip to a range inside the
+        clip's, a quantize_dequantize with its very scale and zero point. Left in place they
+        would make the producer write float32 instead of the reader's u8. An imported QDQ
+        model has one per QuantizeLinear, e.g. between two int8 convolutions."""
         found = set()
         for idx, node in enumerate(self.g.nodes):
             layer = node.layer
-            if not isinstance(layer, L.Clip) or node.output in self.outputs:
+            if node.output in self.outputs:
                 continue
             readers = self.consumers.get(node.output, [])
-            if readers and all(self._quantizes_within(r, node.output, layer.lo, layer.hi) for r in readers):
-                found.add(idx)
+            if isinstance(layer, L.Clip):
+                if readers and all(self._quantizes_within(r, node.output, layer.lo, layer.hi) for r in readers):
+                    found.add(idx)
+            elif getattr(layer, "fn", None) == "quantize_dequantize" and readers:
+                if all(all(p is not None and np.float32(p[0]) == np.float32(layer.alpha) and p[1] == layer.beta
+                           for p in self._reader_quant(r, node.output)) for r in readers):
+                    found.add(idx)
         return found
+
+    def _reader_quant(self, reader, name: str) -> list:
+        """The (scale, zero point) ``reader`` quantizes each of its inputs ``name`` with, None
+        where it reads it as float."""
+        layer = reader.layer
+        if isinstance(layer, (L.Dense, L.Conv2d)):
+            return [self.q.get(layer.name)]
+        if isinstance(layer, (L.Add, L.GlobalAvgPool)):
+            qs = self.in_quant(layer)
+            return [qs[i] if qs else None for i, n in enumerate(reader.inputs) if n == name]
+        return [None]
 
     def _quantizes_within(self, reader, name: str, lo: float, hi: float) -> bool:
         """Whether ``reader`` runs int8 and quantizes every input ``name`` to u8 with parameters
         mapping ``lo`` to 0 and ``hi`` to 255 (the runtime's rounding: nearbyint(v / scale) + zp)."""
-        layer = reader.layer
-        if isinstance(layer, (L.Dense, L.Conv2d)):
-            params = [self.q.get(layer.name)]
-        elif isinstance(layer, (L.Add, L.GlobalAvgPool)):
-            qs = self.in_quant(layer)
-            params = [qs[i] if qs else None for i, n in enumerate(reader.inputs) if n == name]
-        else:
-            return False
-        for p in params:
+        for p in self._reader_quant(reader, name):
             if p is None:
                 return False
             scale, zp = np.float32(p[0]), p[1]

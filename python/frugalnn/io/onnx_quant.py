@@ -79,11 +79,15 @@ def _activation_in(imp: _Importer, node: Any, i: int) -> Data:
 
 
 def _requantized(imp: _Importer, node: Any, y: Data, q: QInfo) -> Data:
-    """``y`` quantized with ``q``: saturated to what q can hold (the rounding is left to the
-    int8 layer that reads it)."""
-    lo, hi = q.bounds()
-    c = imp.clip(node, y, lo, hi, imp.name_for(node))
-    return Data(c.tensor, q=q, integer=True, range=c.range)
+    """``y`` quantized with ``q``: rounded and saturated as QuantizeLinear does, in float (a
+    quantize_dequantize step). compile drops that step where every reader is an int8 layer
+    quantizing with the same parameters (it then reads the u8 values directly); it stays
+    where a float op reads the tensor, which then sees exactly the values onnxruntime's
+    DequantizeLinear gives it."""
+    from ..graph.ops.unary import Unary
+
+    layer = imp.layer(node, lambda: Unary("quantize_dequantize", q.scale, q.zero_point, name=imp.name_for(node)))
+    return Data(imp.emit(node, layer, [y.tensor]), q=q, integer=True, range=q.bounds())
 
 
 def _qconst(node: Any, w: Optional[np.ndarray], scale: Optional[np.ndarray],

@@ -19,9 +19,10 @@ DEF = {
     "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "pow": lambda x: np.power(x, 3.0),
     "silu": lambda x: x / (1 + np.exp(-x)), "hard_sigmoid": lambda x: np.clip(0.2 * x + 0.5, 0, 1),
     "softplus": lambda x: np.logaddexp(0, x), "abs": np.abs, "neg": np.negative, "reciprocal": lambda x: 1 / x,
-    "erf": ERF, "selu": lambda x: 1.0507 * np.where(x < 0, 1.6733 * np.expm1(np.minimum(x, 0)), x),
+    "erf": ERF, "quantize_dequantize": lambda x: (np.clip(np.rint(x / 0.05) + 3, 0, 255) - 3) * 0.05,
+    "selu": lambda x: 1.0507 * np.where(x < 0, 1.6733 * np.expm1(np.minimum(x, 0)), x),
 }
-CONSTANTS = {"leaky_relu": (0.1, 0), "elu": (0.7, 0), "pow": (3.0, 0), "hard_sigmoid": (0.2, 0.5),
+CONSTANTS = {"quantize_dequantize": (0.05, 3), "leaky_relu": (0.1, 0), "elu": (0.7, 0), "pow": (3.0, 0), "hard_sigmoid": (0.2, 0.5),
              "selu": (1.6733, 1.0507)}
 
 

@@ -51,13 +51,16 @@ _FUNCTIONS: dict[str, tuple[int, Callable[[np.ndarray, float, float], np.ndarray
     "reciprocal": (14, lambda x, a, b: 1 / x),
     "erf": (15, lambda x, a, b: _erf(x)),
     "selu": (16, lambda x, a, b: b * np.where(x < 0, a * _expm1_neg(x), x)),
+    "quantize_dequantize": (17, lambda x, a, b: (np.clip(np.rint(x / a) + b, 0, 255) - b) * a),
 }
 
 
 class Unary(_Elementwise):
     """``y = fn(x)`` element-wise, for ``fn`` in :data:`FUNCTIONS` with its constants:
     leaky_relu / elu (alpha: the negative slope / scale), pow (alpha: the exponent),
-    hard_sigmoid (``clamp(alpha * x + beta, 0, 1)``), selu (alpha, beta = gamma)."""
+    hard_sigmoid (``clamp(alpha * x + beta, 0, 1)``), selu (alpha, beta = gamma),
+    quantize_dequantize (alpha: the u8 scale, beta: the zero point; the value a QDQ pair
+    carries to a float op)."""
 
     op = "unary"
 
@@ -68,6 +71,9 @@ class Unary(_Elementwise):
         for what, v in (("alpha", alpha), ("beta", beta)):
             if not (isinstance(v, (int, float, np.floating, np.integer)) and math.isfinite(v)):
                 raise GraphError(f"{self._label()}: {what} must be a finite number, got {v!r}")
+        if fn == "quantize_dequantize" and not (alpha > 0 and beta == int(beta) and 0 <= beta <= 255):
+            raise GraphError(f"{self._label()}: quantize_dequantize needs a positive scale (alpha) and an integer "
+                             f"zero point in [0, 255] (beta), got {alpha}, {beta}")
         self.fn, self.alpha, self.beta = fn, float(np.float32(alpha)), float(np.float32(beta))
 
 
@@ -156,6 +162,11 @@ def _export(ex: Any, layer: Unary, x: list, y: str) -> None:
         ex.node("Selu", x, [y], alpha=layer.alpha, gamma=layer.beta)
     elif layer.fn == "pow":
         ex.node("Pow", [x[0], ex.const(f"{y}_exponent", np.array(layer.alpha, np.float32), scalar=True)], [y])
+    elif layer.fn == "quantize_dequantize":
+        scale = ex.const(f"{y}_scale", np.array(layer.alpha, np.float32), scalar=True)
+        zp = ex.const(f"{y}_zero_point", np.array(int(layer.beta), np.uint8), scalar=True)
+        ex.node("QuantizeLinear", [x[0], scale, zp], [f"{y}_q"])
+        ex.node("DequantizeLinear", [f"{y}_q", scale, zp], [y])
     elif layer.fn == "silu":
         ex.node("Sigmoid", x, [f"{y}_sigmoid"])
         ex.node("Mul", [x[0], f"{y}_sigmoid"], [y])
