@@ -53,7 +53,7 @@ def litert_output(path, x_nhwc, **kw):
 
 def ours(path, x_nhwc, precision=None):
     g = load_tflite(path)
-    x = np.ascontiguousarray(x_nhwc.transpose(0, 3, 1, 2)) if x_nhwc.ndim == 4 else x_nhwc
+    x = np.ascontiguousarray(x_nhwc)
     return Session(compile(g, precision=precision), max_batch=len(x), num_threads=2).run(x)
 
 
@@ -87,7 +87,7 @@ def tensors_vs_litert(path, x_nhwc, precision=None, builtin=False):
     probe = _Importer(read_model(data))
     probe.run()
     picked = [i for i, v in probe.values.items() if isinstance(v, Act) and i not in probe.sg.inputs]
-    x = np.ascontiguousarray(x_nhwc.transpose(0, 3, 1, 2))
+    x = np.ascontiguousarray(x_nhwc)
     result = {}
     for start in range(0, len(picked), MAX_OUTPUTS):
         imp = _Importer(read_model(data))
@@ -230,9 +230,11 @@ def test_int8_layers_carry_the_models_quantization():
 # Layout details
 
 
-def test_input_is_declared_nchw_and_batch_is_free():
+def test_input_is_nhwc_read_without_a_copy_and_batch_is_free():
     g = load_tflite(MOBILENET_F32)
-    assert g.inputs == {"serving_default_keras_tensor_7:0": (3, 96, 96)}
+    assert g.inputs == {"serving_default_keras_tensor_7:0": (96, 96, 3)}
+    steps = compile(g).steps
+    assert steps[0].kind == "conv2d"  # no layout step: the NHWC input is the runtime's own layout
     assert list(g.outputs) == ["StatefulPartitionedCall_1:0"]
 
 
@@ -383,7 +385,7 @@ def test_cli_convert_then_run_gives_litert_outputs(path, tmp_path, capsys):
     x = digits_nhwc(6)[0] if "seed" in path.name else random_input(path, 3, seed=4)
     want = litert_output(path, x)
     fnn, xin, out = tmp_path / "m.fnn", tmp_path / "x.npy", tmp_path / "y.npy"
-    np.save(xin, np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    np.save(xin, np.ascontiguousarray(x))
     assert cli.main(["convert", str(path), "-o", str(fnn)]) == 0
     assert "TFLite" in capsys.readouterr().out
     tol = 0 if "int8" in path.name else 1e-4 * np.max(np.abs(want))

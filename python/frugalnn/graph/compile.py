@@ -212,6 +212,9 @@ class _Compiler:
                 self.consumers.setdefault(i, []).append(node)
         self.outputs = set(graph.outputs)
         self.external: set[int] = set()
+        # Spatial graph inputs kept as the caller gives them, (H, W, C) row-major: read only by
+        # Transpose((2, 0, 1)) (an NHWC image to the runtime's NHWC: no copy) or by reshapes.
+        self.row_major: set[str] = set()
         self.redundant: set[int] = set()  # node indices of clips that run as aliases (run() fills it)
         self.index = {id(node): i for i, node in enumerate(graph.nodes)}
 
@@ -227,7 +230,9 @@ class _Compiler:
         g = self.g
         ext_in = []
         for name, shape in g.inputs.items():
-            if _spatial(shape):
+            if _spatial(shape) and self._kept_as_given(name):
+                self.row_major.add(name)
+            if _spatial(shape) and name not in self.row_major:
                 e = self.core.add_tensor(self.elems(name), True, -1)
                 t = self.new(name)
                 self.core.add_step("to_nhwc", f"{name}:to_nhwc", [e], t, _layout(shape))
@@ -288,6 +293,20 @@ class _Compiler:
         specs_in = [TensorSpec(n, (None,) + tuple(s)) for n, s in g.inputs.items()]
         specs_out = [TensorSpec(n, (None,) + tuple(g.shapes[n])) for n in g.outputs]
         return Program(self.core, specs_in, specs_out, dict(self.q), g)
+
+    def _kept_as_given(self, name: str) -> bool:
+        """Whether graph input ``name`` needs no layout change: every reader takes its values
+        in row-major order (a Transpose to channels-first, which the runtime stores
+        channels-last, i.e. as given; or a reshape)."""
+        readers = self.consumers.get(name, [])
+        return bool(readers) and name not in self.outputs and all(
+            isinstance(n.layer, (L.Reshape, L.Flatten)) or getattr(n.layer, "perm", None) == (2, 0, 1)
+            for n in readers)
+
+    def stored_nhwc(self, name: str) -> bool:
+        """Whether graph tensor ``name`` is stored channels-last (a spatial (C, H, W) tensor
+        that is not an input kept as given)."""
+        return _spatial(self.g.shapes[name]) and name not in self.row_major
 
     def _redundant_clips(self) -> set[int]:
         """Indices of the Clip and quantize_dequantize nodes whose every reader is an int8 layer
@@ -528,9 +547,10 @@ class _Compiler:
         src = node.inputs[0]
         out_shape = self.g.shapes[node.output]
         x = self.tid[src]
+        in_nhwc = self.stored_nhwc(src)
         if out_name in self.outputs or _spatial(out_shape):
             needs_data = True
-        elif _spatial(in_shape):
+        elif in_nhwc:
             cons = self._readers(node.output)
             needs_data = not cons or not all(isinstance(n.layer, L.Dense) for n in cons)
         else:
@@ -538,12 +558,12 @@ class _Compiler:
         if not needs_data:
             # Same bytes, new name: an alias (Dense consumers of an NHWC map permute weights).
             self.tid[out_name] = self.core.add_tensor(self.elems(out_name), False, x)
-            if _spatial(in_shape):
+            if in_nhwc:
                 self.chw_perm[out_name] = tuple(in_shape)
             elif src in self.chw_perm:
                 self.chw_perm[out_name] = self.chw_perm[src]
             return
-        if _spatial(in_shape):
+        if in_nhwc:
             flat = self.core.add_tensor(self.elems(out_name), False, -1)
             self.core.add_step("to_nchw", f"{layer.name}:to_nchw", [x], flat, _layout(in_shape))
             x = flat

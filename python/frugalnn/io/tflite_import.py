@@ -3,7 +3,7 @@
     g = frugalnn.io.load_tflite("model.tflite")
     program = frugalnn.graph.compile(g)                    # float32 model
     program = frugalnn.graph.compile(g, precision="int8")  # full-integer int8 model
-    y = Session(program).run(x_nhwc.transpose(0, 3, 1, 2))  # inputs are NCHW, see below
+    y = Session(program).run(x_nhwc)                        # NHWC inputs, as LiteRT takes them
 
 Each operator becomes frugalnn layers (op handlers: ``tflite_ops.py``); the file is read
 by our own bounds-checked flatbuffer reader (``tflite_reader.py``, no dependency).
@@ -18,9 +18,9 @@ supported list; a file that is not a valid model raises ValueError.
 Layout and batch:
 
 * TFLite tensors are NHWC; frugalnn's per-sample shapes are (C, H, W). A 4-D input
-  ``[1, H, W, C]`` is declared as a Graph input of shape ``(C, H, W)``: feed
-  ``x.transpose(0, 3, 1, 2)`` (``_nhwc_input`` is the one place that decides this; it
-  becomes a Transpose layer taking NHWC arrays once frugalnn has one). Weights are
+  ``[1, H, W, C]`` is a Graph input of shape ``(H, W, C)``, fed the NHWC arrays LiteRT
+  takes, followed by ``Transpose((2, 0, 1))``, which compile turns into no step at all (the
+  runtime stores (C, H, W) channels-last, i.e. as given). Weights are
   rearranged at import: OHWI -> OIHW, depthwise 1HW(C*m) -> (C*m, 1, H, W) with groups C,
   and a FULLY_CONNECTED reading a flattened NHWC map gets its columns permuted from HWC to
   CHW order (a permutation: exact).
@@ -55,7 +55,7 @@ CPU path is the XNNPACK delegate):
   is not the float product: results within about 2^-22 of a half round the other way.
 * Where the model rounds a tensor that frugalnn reads in float (an FC's logits read by
   SOFTMAX, SOFTMAX's output read by DEQUANTIZE), the importer makes the rounding explicit
-  (``_Importer.rounded``: a u8 GlobalAvgPool over a 1 x 1 map, i.e. quantize + dequantize
+  (``_Importer.rounded``: a quantize_dequantize step, i.e. quantize + dequantize
   in native steps), so the float op sees the model's integers. The float op itself is
   float: SOFTMAX (LiteRT: a lookup-table exp), LOGISTIC, HARD_SWISH and AVERAGE_POOL_2D
   (LiteRT rounds the mean half away from zero, frugalnn half to even) can then differ by
@@ -471,23 +471,16 @@ class _Importer:
         """``x`` as a float op of the model reads it: for a quantized tensor, the values its
         integers stand for. An int8 layer's output read only by float ops (SOFTMAX after an
         FC, DEQUANTIZE after SOFTMAX) would otherwise stay unrounded, since frugalnn rounds
-        only where a u8 reader takes a tensor. The reader here is a GlobalAvgPool with the
-        tensor's QuantParams over a 1 x 1 map: compiled int8, it reads the u8 values (compile
-        quantizes a float producer's output for it, as TFLite does) and writes (q - zp) *
-        scale, exactly DEQUANTIZE; compiled in float, it is an identity."""
+        only where a u8 reader takes a tensor: a quantize_dequantize step rounds it as
+        QUANTIZE would, in float."""
+        from ..graph.ops.unary import Unary
+
         if x.q is None:
             return x
         key = x.tensor.name
         if key not in self.rounded_cache:
-            n = int(np.prod(x.tensor.shape))
-            t = x.tensor
-            if t.shape != (n, 1, 1):
-                t = self.emit(err, L.Reshape((n, 1, 1), name=self.fresh(f"{key}/as_1x1")), [t])
-            q = L.QuantParams(x.q.scale, x.q.zero_point)
-            t = self.emit(err, L.GlobalAvgPool(quant=q, name=self.fresh(f"{key}/dequantized")), [t])
-            if t.shape != x.tensor.shape:
-                t = self.emit(err, L.Reshape(x.tensor.shape, name=self.fresh(f"{key}/reshaped")), [t])
-            self.rounded_cache[key] = t
+            layer = Unary("quantize_dequantize", x.q.scale, x.q.zero_point, name=self.fresh(f"{key}/dequantized"))
+            self.rounded_cache[key] = self.emit(err, layer, [x.tensor])
         return Act(self.rounded_cache[key], x.shape, None, x.flat_from, x.range)
 
     def finish(self, op: OperatorT, err: OpError, y: Act, activation: Optional[str] = None) -> None:
@@ -508,11 +501,19 @@ class _Importer:
 
 
 def _nhwc_input(g: Graph, name: str, shape: tuple[int, ...]) -> Act:
-    """The Graph input for a TFLite input of per-sample ``shape`` ((H, W, C) or (N,)).
+    """The Graph input for a TFLite input of per-sample ``shape`` ((H, W, C) or (N,)): an
+    (H, W, C) input read through Transpose((2, 0, 1)), which compile runs as no step."""
+    from ..graph.ops.broadcast import Transpose
 
-    frugalnn has no transpose layer yet, so a 4-D input is declared NCHW (C, H, W): callers
-    feed ``x.transpose(0, 3, 1, 2)``. When the Transpose layer lands (graph/ops/transpose.py),
-    this becomes an (H, W, C) input followed by Transpose((2, 0, 1)), and users feed the NHWC
-    arrays TFLite takes; nothing else in the importer changes."""
-    t = g.input(name, to_chw(shape))
+    t = g.input(name, shape)
+    if len(shape) == 3:
+        t = Transpose((2, 0, 1), name=_unused(g, f"{name}/nchw"))(t)
     return Act(t, shape)
+
+
+def _unused(g: Graph, base: str) -> str:
+    name, k = base, 1
+    while name in g.shapes:
+        k += 1
+        name = f"{base}_{k}"
+    return name

@@ -191,7 +191,12 @@ def _row_major(shape) -> tuple[int, ...]:
 @register_lowering(Transpose)
 def _lower_transpose(compiler, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
     out_shape = compiler.g.shapes[node.output]
-    st = stored_strides(in_shape)
+    if node.inputs[0] in compiler.row_major and layer.perm == (2, 0, 1):
+        # An (H, W, C) input given row-major is the (C, H, W) output's channels-last bytes
+        # (or, with C or H x W = 1, its row-major ones): the same buffer, no copy.
+        compiler.tid[out_name] = compiler.core.add_tensor(compiler.elems(out_name), False, x)
+        return
+    st = stored_strides(in_shape) if compiler.stored_nhwc(node.inputs[0]) else _row_major(in_shape)
     dims, (sa, sb) = step_dims(out_shape, [[st[p] for p in layer.perm], [0] * len(out_shape)], layer.name)
     params = _core.BroadcastParams(op=OPS["copy"], dims=dims, a_strides=sa, b_strides=sb,
                                    a_sample=math.prod(in_shape), b_sample=0)
