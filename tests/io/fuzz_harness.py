@@ -248,6 +248,28 @@ def run_cases(target: str, cases: Iterable[Case], *, setup: Any = None, timeout:
     return report
 
 
+def run_program(program: Any, x: dict) -> Any:
+    """A fuzzed model's outputs by name, or a "FAIL..." string: a Session must build (or
+    refuse the arena with MemoryError) and run, with outputs of the shapes the program says."""
+    from frugalnn.graph import Session
+
+    try:
+        session = Session(program, max_batch=2, num_threads=1)
+    except MemoryError:
+        return "session: MemoryError"
+    except Exception as e:  # noqa: BLE001
+        return f"FAIL: Session() raised {type(e).__name__}: {e}"
+    try:
+        y = session.run(x)
+    except Exception as e:  # noqa: BLE001
+        return f"FAIL: run raised {type(e).__name__}: {e}"
+    out = y if isinstance(y, dict) else {program.outputs[0].name: y}
+    for spec in program.outputs:
+        if out[spec.name].shape != (2,) + tuple(spec.shape[1:]):
+            return f"FAIL: output '{spec.name}' has shape {out[spec.name].shape}, the program says {spec.shape}"
+    return out
+
+
 def worker_file(name: str) -> Path:
     """In a worker: a path in a private folder that goes when the worker exits (for the
     mutant file each case writes)."""

@@ -35,10 +35,10 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 
-from frugalnn.graph import Session, compile  # noqa: E402
+from frugalnn.graph import compile  # noqa: E402
 from frugalnn.io import load_onnx  # noqa: E402
 from frugalnn.io.onnx_import import BACKSTOP_NOTE  # noqa: E402
-from tests.io.fuzz_harness import Case, run_cases  # noqa: E402
+from tests.io.fuzz_harness import Case, run_cases, run_program  # noqa: E402
 from tests.io.onnx_fuzz_seeds import seeds as build_seeds  # noqa: E402
 from tests.io.onnx_mutator import OUTSIDE_FILE, all_mutants  # noqa: E402
 
@@ -99,25 +99,6 @@ def _inputs(program, rng):
     return {s.name: rng.random((2,) + tuple(s.shape[1:]), dtype=np.float32) for s in program.inputs}
 
 
-def _run(program, x):
-    """Outputs by name, or a "FAIL..." string."""
-    try:
-        session = Session(program, max_batch=2, num_threads=1)
-    except MemoryError:
-        return "session: MemoryError"
-    except Exception as e:  # noqa: BLE001
-        return f"FAIL: Session() raised {type(e).__name__}: {e}"
-    try:
-        y = session.run(x)
-    except Exception as e:  # noqa: BLE001
-        return f"FAIL: run raised {type(e).__name__}: {e}"
-    out = y if isinstance(y, dict) else {program.outputs[0].name: y}
-    for spec in program.outputs:
-        if out[spec.name].shape != (2,) + tuple(spec.shape[1:]):
-            return f"FAIL: output '{spec.name}' has shape {out[spec.name].shape}, the program says {spec.shape}"
-    return out
-
-
 def _compare_with_onnxruntime(data, x, out):
     ort = _W["ort"]
     try:
@@ -167,7 +148,7 @@ def run_case(payload) -> str:
         except Exception as e:  # noqa: BLE001
             return f"FAIL: compile({precision}) raised {type(e).__name__}: {e}"
         x = _inputs(program, rng)
-        out = _run(program, x)
+        out = run_program(program, x)
         if isinstance(out, str):
             if out.startswith("FAIL"):
                 return f"{out} ({precision})"

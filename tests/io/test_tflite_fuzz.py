@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from frugalnn.graph import Session, compile
+from frugalnn.graph import compile
 from frugalnn.io import load_tflite
 from frugalnn.io.tflite_import import BACKSTOP_NOTE
 from frugalnn.io.tflite_reader import read_model
 from frugalnn.io.tflite_schema import Buffer
-from tests.io.fuzz_harness import Case, run_cases
+from tests.io.fuzz_harness import Case, run_cases, run_program
 
 PEERS = Path(__file__).parent / "data" / "peers"
 MODELS = ("seed_cnn_keras_f32.tflite", "seed_cnn_keras_int8.tflite")
@@ -120,21 +120,12 @@ def run_case(payload) -> str:
             return f"FAIL: compile({precision}) raised {type(e).__name__}: {e}"
         rng = np.random.default_rng(max(index, 0))
         x = {s.name: rng.random((2,) + tuple(s.shape[1:]), dtype=np.float32) for s in program.inputs}
-        try:
-            session = Session(program, max_batch=2, num_threads=1)
-        except MemoryError:
-            results.append("session: MemoryError")
+        out = run_program(program, x)
+        if isinstance(out, str):
+            if out.startswith("FAIL"):
+                return out
+            results.append(out)
             continue
-        except Exception as e:  # noqa: BLE001
-            return f"FAIL: Session() raised {type(e).__name__}: {e}"
-        try:
-            y = session.run(x)
-        except Exception as e:  # noqa: BLE001
-            return f"FAIL: run raised {type(e).__name__}: {e}"
-        out = y if isinstance(y, dict) else {program.outputs[0].name: y}
-        for spec in program.outputs:
-            if out[spec.name].shape != (2,) + tuple(spec.shape[1:]):
-                return f"FAIL: output '{spec.name}' has shape {out[spec.name].shape}, the program says {spec.shape}"
         results.append(f"ran {precision}")
     return "; ".join(results)
 

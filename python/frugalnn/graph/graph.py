@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 from .layers import GraphError, Layer, Shape
 from .limits import check_shape
@@ -71,6 +71,15 @@ class Graph:
         self.nodes.append(Node(layer, [t.name for t in inputs], name))
         self.shapes[name] = out_shape
         return Tensor(self, name, out_shape)
+
+    def unused_name(self, base: str, taken: Union[set, frozenset] = frozenset()) -> str:
+        """``base``, or ``base_2``, ``base_3`` ...: the first name no tensor of the graph and
+        nothing in ``taken`` has (importers keep their model's names in ``taken``)."""
+        name, k = base, 1
+        while name in taken or name in self.shapes:
+            k += 1
+            name = f"{base}_{k}"
+        return name
 
     def output(self, t: Tensor, name: Optional[str] = None) -> None:
         """Mark ``t`` as an output (``name`` defaults to the producing layer's name)."""

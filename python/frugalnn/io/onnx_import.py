@@ -431,10 +431,7 @@ class _Importer:
 
     def fresh(self, base: str) -> str:
         """A tensor / layer name used nowhere in the model nor in the graph so far."""
-        name, k = base, 1
-        while name in self.reserved or name in self.g.shapes:
-            k += 1
-            name = f"{base}_{k}"
+        name = self.g.unused_name(base, self.reserved)
         self.reserved.add(name)
         return name
 

@@ -325,10 +325,7 @@ class _Importer:
 
     def fresh(self, base: str) -> str:
         """A layer name used by no TFLite tensor and no layer so far."""
-        name, k = base, 1
-        while name in self.reserved or name in self.g.shapes:
-            k += 1
-            name = f"{base}_{k}"
+        name = self.g.unused_name(base, self.reserved)
         self.reserved.add(name)
         return name
 
@@ -507,13 +504,5 @@ def _nhwc_input(g: Graph, name: str, shape: tuple[int, ...]) -> Act:
 
     t = g.input(name, shape)
     if len(shape) == 3:
-        t = Transpose((2, 0, 1), name=_unused(g, f"{name}/nchw"))(t)
+        t = Transpose((2, 0, 1), name=g.unused_name(f"{name}/nchw"))(t)
     return Act(t, shape)
-
-
-def _unused(g: Graph, base: str) -> str:
-    name, k = base, 1
-    while name in g.shapes:
-        k += 1
-        name = f"{base}_{k}"
-    return name
