@@ -107,6 +107,7 @@ set(FNN_CORE_SOURCES
   csrc/runtime/steps/layout.cc
   csrc/runtime/steps/pool2d.cc
   csrc/runtime/steps/quantize.cc
+  csrc/runtime/steps/resize.cc
   csrc/runtime/steps/scale_shift.cc
   csrc/runtime/steps/softmax.cc
   csrc/runtime/steps/sparse_dense.cc
