@@ -99,6 +99,7 @@ set(FNN_CORE_SOURCES
   csrc/runtime/steps/broadcast.cc
   csrc/runtime/steps/concat.cc
   csrc/runtime/steps/conv2d.cc
+  csrc/runtime/steps/conv_transpose.cc
   csrc/runtime/steps/dense.cc
   csrc/runtime/steps/depthwise_conv2d.cc
   csrc/runtime/steps/eltwise.cc

@@ -16,6 +16,7 @@
 #include "runtime/steps/broadcast.h"
 #include "runtime/steps/concat.h"
 #include "runtime/steps/conv2d.h"
+#include "runtime/steps/conv_transpose.h"
 #include "runtime/steps/dense.h"
 #include "runtime/steps/depthwise_conv2d.h"
 #include "runtime/steps/layout.h"
@@ -180,6 +181,20 @@ void bind_step_params(py::module_& m) {
            }),
            py::kw_only(), py::arg("geometry"), py::arg("weights") = py::none(), py::arg("weights_s8") = py::none(),
            py::arg("weight_scale") = py::none(), py::arg("bias") = py::none(), py::arg("input_quant") = py::none());
+
+  py::class_<ConvTranspose2dParams, StepParams, std::shared_ptr<ConvTranspose2dParams>>(
+      m, "ConvTranspose2dParams",
+      "conv_transpose2d: the transposed conv's geometry (input h w c, output oh ow oc), f32 packed weights "
+      "per group (c / groups x kh kw oc / groups, columns [ky][kx][o]) and an optional bias.")
+      .def(py::init([](const Conv2dGeometry& g, std::vector<std::shared_ptr<PackedWeights>> weights,
+                       const std::optional<py::array>& bias) {
+             return make_params<ConvTranspose2dParams>([&](ConvTranspose2dParams& p) {
+               p.geometry = g;
+               p.weights = std::move(weights);
+               p.bias = values<float>(bias, "bias");
+             });
+           }),
+           py::kw_only(), py::arg("geometry"), py::arg("weights"), py::arg("bias") = py::none());
 
   py::class_<ResizeParams, StepParams, std::shared_ptr<ResizeParams>>(
       m, "ResizeParams",

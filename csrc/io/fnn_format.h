@@ -85,6 +85,9 @@
 //                                u64 cols[], f32 row_weights[], f32 col_weights[] (source
 //                                row / column per output row / column, nearest; two each
 //                                and their weights, linear)
+//            conv_transpose2d    conv geometry (of the transposed conv: input h w c, output
+//                                oh ow oc), u32 groups, packed reference per group (f32,
+//                                c / groups x kh kw oc / groups), f32 bias[]
 //            clamp, sigmoid, quantize  (empty)
 //   'PGIO' u32 n_in, i32 inputs[n_in], u32 n_out, i32 outputs[n_out]  (program tensors)
 //   'SPEC' the graph's inputs then outputs, each list u32 n, then per tensor: str name,
