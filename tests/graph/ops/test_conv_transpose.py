@@ -76,6 +76,7 @@ CASES = {
     "output_shape_odd": ((4, 5, 6), (4, 3, 3, 3), dict(strides=[2, 2], output_shape=[9, 13], pads=[5, 5, 5, 5])),
     "output_shape_same_upper": ((4, 5, 6), (4, 3, 3, 3), dict(strides=[2, 2], output_shape=[9, 12],
                                                               auto_pad="SAME_UPPER")),
+    "output_shape_past_full": ((1, 3, 3), (1, 2, 3, 3), dict(strides=[3, 2], output_shape=[10, 8])),
     "same_upper": ((4, 5, 6), (4, 3, 3, 3), dict(strides=[2, 2], auto_pad="SAME_UPPER")),
     "same_lower": ((4, 5, 6), (4, 3, 4, 3), dict(strides=[2, 2], auto_pad="SAME_LOWER")),
     "valid": ((4, 5, 6), (4, 3, 3, 3), dict(strides=[2, 2], auto_pad="VALID")),
@@ -209,7 +210,7 @@ def test_refusals_name_the_layer_and_node():
         load_onnx(_model((4, 5, 5), (4, 3, 3, 3), pads=[-1, 0, 0, 0]))
     with pytest.raises(ValueError, match="ConvTranspose node .*W has 3 input channels"):
         load_onnx(_model((4, 5, 5), (3, 3, 3, 3)))
-    with pytest.raises(NotImplementedError, match="output_shape .* is larger than the full result"):
+    with pytest.raises(NotImplementedError, match="output_shape .* exceeds the full result"):
         load_onnx(_model((4, 4, 4), (4, 3, 2, 2), strides=[2, 2], output_shape=[10, 9]))
     with pytest.raises(ValueError, match="output_shape must have 2 values"):
         load_onnx(_model((4, 4, 4), (4, 3, 2, 2), strides=[2, 2], output_shape=[1, 3, 8, 8]))

@@ -183,7 +183,9 @@ def _conv_transpose(imp: _Importer, node: Any, a: dict) -> None:
     # ONNX's rules (as onnxruntime 1.32 applies them): output_shape (the spatial sizes) wins
     # over pads; the total padding it implies, full - output_shape, puts its larger half at
     # the end under SAME_UPPER and at the start otherwise. auto_pad SAME_* aims at
-    # in * stride the same way, where a negative total means no padding.
+    # in * stride the same way, where a negative total means no padding. An output_shape up
+    # to a stride - 1 past the full result pads nothing and ends in bias-only rows (onnxruntime;
+    # the spec's negative pads would split them between start and end).
     target = None
     if "output_shape" in a:
         target = [int(v) for v in a["output_shape"]]
@@ -191,15 +193,18 @@ def _conv_transpose(imp: _Importer, node: Any, a: dict) -> None:
             raise malformed(node, f"output_shape must have 2 values (the spatial sizes), got {target}")
         if min(target) < 1 or max(target) > MAX_DIM:
             raise malformed(node, f"output_shape {target} must be in [1, 2^24]")
-        if any(want > f for f, want in zip(full, target)):
-            raise unsupported(node, f"output_shape {target} is larger than the full result {full}: onnxruntime "
-                                    "refuses it and the spec leaves it undefined")
+        if any(want - f >= s for f, want, s in zip(full, target, stride)):
+            raise unsupported(node, f"output_shape {target} exceeds the full result {full} by a stride or more: "
+                                    "onnxruntime refuses it")
     elif mode in ("SAME_UPPER", "SAME_LOWER"):
         target = [min(h * stride[0], full[0]), min(wd * stride[1], full[1])]
     if target is not None:
         head, tail = [], []
-        for f, want in zip(full, target):
+        for i, (f, want) in enumerate(zip(full, target)):
             total = f - want
+            if total < 0:  # less than a stride past the full result: bias-only rows / columns at the end
+                adj[i] -= total
+                total = 0
             big, small = total - total // 2, total // 2
             head.append(small if mode == "SAME_UPPER" else big)
             tail.append(big if mode == "SAME_UPPER" else small)
