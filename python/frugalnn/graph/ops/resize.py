@@ -256,8 +256,10 @@ def _upsample(imp: _Importer, node: Any, a: dict) -> None:
         scales = _optional(imp, node, 1)
         if scales is None:
             raise malformed(node, "the scales input is required")
-    if np.asarray(scales).dtype.kind == "f" and np.any(np.asarray(scales, np.float64) < 1):
-        raise malformed(node, f"Upsample scales must be >= 1, got {np.asarray(scales).tolist()}")
+    if scales.dtype.kind != "f":
+        raise malformed(node, f"scales must be float, got {scales.dtype}")
+    if np.any(scales.astype(np.float64) < 1):
+        raise malformed(node, f"Upsample scales must be >= 1, got {scales.reshape(-1)[:8].tolist()}")
     resize_from(imp, node, x, mode, "asymmetric", None, scales, None)
 
 
@@ -303,7 +305,11 @@ def resize_from(imp: _Importer, node: Any, x: Data, mode: str, coords: str, near
             if not (np.isfinite(s) and s > 0):
                 raise malformed(node, f"scales must be positive and finite, got {given.tolist()}")
             full_scale[i] = F(s)
-            out[i] = int(np.floor(F(s) * F(in_dims[i])))
+            with np.errstate(over="ignore"):
+                n = F(s) * F(in_dims[i])
+            if not n < MAX_DIM + 1:  # inf too
+                raise malformed(node, f"scales {given.tolist()} make an output past 2^24")
+            out[i] = int(np.floor(n))
     else:
         if sizes.dtype.kind not in "iu":
             raise malformed(node, f"sizes must be integers, got {sizes.dtype}")
