@@ -99,6 +99,7 @@ set(FNN_CORE_SOURCES
   csrc/runtime/steps/broadcast.cc
   csrc/runtime/steps/concat.cc
   csrc/runtime/steps/conv2d.cc
+  csrc/runtime/steps/conv_transpose.cc
   csrc/runtime/steps/dense.cc
   csrc/runtime/steps/depthwise_conv2d.cc
   csrc/runtime/steps/eltwise.cc
@@ -107,6 +108,7 @@ set(FNN_CORE_SOURCES
   csrc/runtime/steps/layout.cc
   csrc/runtime/steps/pool2d.cc
   csrc/runtime/steps/quantize.cc
+  csrc/runtime/steps/resize.cc
   csrc/runtime/steps/scale_shift.cc
   csrc/runtime/steps/softmax.cc
   csrc/runtime/steps/sparse_dense.cc

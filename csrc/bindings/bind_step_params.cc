@@ -16,10 +16,12 @@
 #include "runtime/steps/broadcast.h"
 #include "runtime/steps/concat.h"
 #include "runtime/steps/conv2d.h"
+#include "runtime/steps/conv_transpose.h"
 #include "runtime/steps/dense.h"
 #include "runtime/steps/depthwise_conv2d.h"
 #include "runtime/steps/layout.h"
 #include "runtime/steps/pool2d.h"
+#include "runtime/steps/resize.h"
 #include "runtime/steps/scale_shift.h"
 #include "runtime/steps/softmax.h"
 #include "runtime/steps/sparse_dense.h"
@@ -179,6 +181,39 @@ void bind_step_params(py::module_& m) {
            }),
            py::kw_only(), py::arg("geometry"), py::arg("weights") = py::none(), py::arg("weights_s8") = py::none(),
            py::arg("weight_scale") = py::none(), py::arg("bias") = py::none(), py::arg("input_quant") = py::none());
+
+  py::class_<ConvTranspose2dParams, StepParams, std::shared_ptr<ConvTranspose2dParams>>(
+      m, "ConvTranspose2dParams",
+      "conv_transpose2d: the transposed conv's geometry (input h w c, output oh ow oc), f32 packed weights "
+      "per group (c / groups x kh kw oc / groups, columns [ky][kx][o]) and an optional bias.")
+      .def(py::init([](const Conv2dGeometry& g, std::vector<std::shared_ptr<PackedWeights>> weights,
+                       const std::optional<py::array>& bias) {
+             return make_params<ConvTranspose2dParams>([&](ConvTranspose2dParams& p) {
+               p.geometry = g;
+               p.weights = std::move(weights);
+               p.bias = values<float>(bias, "bias");
+             });
+           }),
+           py::kw_only(), py::arg("geometry"), py::arg("weights"), py::arg("bias") = py::none());
+
+  py::class_<ResizeParams, StepParams, std::shared_ptr<ResizeParams>>(
+      m, "ResizeParams",
+      "resize: h x w -> oh x ow over c channels; per output row / column its source (nearest) or two "
+      "sources and their weights (linear).")
+      .def(py::init([](size_t h, size_t w, size_t c, size_t oh, size_t ow, bool linear, std::vector<size_t> rows,
+                       std::vector<size_t> cols, const std::optional<py::array>& row_weights,
+                       const std::optional<py::array>& col_weights) {
+             return make_params<ResizeParams>([&](ResizeParams& p) {
+               p.h = h, p.w = w, p.c = c, p.oh = oh, p.ow = ow;
+               p.linear = linear;
+               p.rows = std::move(rows);
+               p.cols = std::move(cols);
+               p.row_weights = values<float>(row_weights, "row_weights");
+               p.col_weights = values<float>(col_weights, "col_weights");
+             });
+           }),
+           py::kw_only(), py::arg("h"), py::arg("w"), py::arg("c"), py::arg("oh"), py::arg("ow"), py::arg("linear"),
+           py::arg("rows"), py::arg("cols"), py::arg("row_weights") = py::none(), py::arg("col_weights") = py::none());
 
   py::class_<Pool2dParams, StepParams, std::shared_ptr<Pool2dParams>>(m, "Pool2dParams",
                                                                        "maxpool2d / avgpool2d: the window geometry.")

@@ -81,6 +81,13 @@
 //                                u64 a_sample, u64 b_sample, u64 a_offset,
 //                                u8 swap, f32 constant[]
 //            unary               u64 op, f32 constants[] (alpha, beta)
+//            resize              u64 h, u64 w, u64 c, u64 oh, u64 ow, u8 linear, u64 rows[],
+//                                u64 cols[], f32 row_weights[], f32 col_weights[] (source
+//                                row / column per output row / column, nearest; two each
+//                                and their weights, linear)
+//            conv_transpose2d    conv geometry (of the transposed conv: input h w c, output
+//                                oh ow oc), u32 groups, packed reference per group (f32,
+//                                c / groups x kh kw oc / groups), f32 bias[]
 //            clamp, sigmoid, quantize  (empty)
 //   'PGIO' u32 n_in, i32 inputs[n_in], u32 n_out, i32 outputs[n_out]  (program tensors)
 //   'SPEC' the graph's inputs then outputs, each list u32 n, then per tensor: str name,

@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['AdamConfig', 'AddParams', 'BroadcastParams', 'ConcatParams', 'Conv2dGeometry', 'Conv2dParams', 'Conv2dTrainGeometry', 'DenseParams', 'DepthwiseConv2dParams', 'FNN_FORMAT_VERSION', 'FormatError', 'GlobalAvgPoolParams', 'LayoutParams', 'PackedWeights', 'Pool', 'Pool2dGeometry', 'Pool2dParams', 'Pool2dTrainGeometry', 'Program', 'ScaleShiftParams', 'Session', 'SgdConfig', 'SoftmaxParams', 'SparseDenseParams', 'SparseMatrix', 'StepParams', 'UnaryParams', 'active_isa', 'adam_update', 'available_isas', 'avgpool2d_backward', 'avgpool2d_train_forward', 'bias_backward', 'channel_affine2', 'channel_dot', 'channel_moments', 'channel_scale_shift', 'clip_backward', 'conv2d_backward', 'conv2d_train_forward', 'dropout_mask', 'dynamic_quant_params', 'fake_quant_s8', 'fake_quant_u8', 'feature_kernels_enabled', 'fnn_load', 'fnn_reseal', 'fnn_save', 'get_num_threads', 'global_avgpool_backward', 'global_avgpool_forward', 'largest_max_batch', 'mask_scale', 'matmul', 'maxpool2d_backward', 'maxpool2d_train_forward', 'pack_codebook', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads', 'sgd_update', 'sgemm', 'sigmoid_backward', 'softmax_backward', 'softmax_cross_entropy', 'softmax_forward', 'sparse_matrix', 'spmm', 'spmm_linear', 'step_kinds', 'xxh64']
+__all__: list[str] = ['AdamConfig', 'AddParams', 'BroadcastParams', 'ConcatParams', 'Conv2dGeometry', 'Conv2dParams', 'Conv2dTrainGeometry', 'ConvTranspose2dParams', 'DenseParams', 'DepthwiseConv2dParams', 'FNN_FORMAT_VERSION', 'FormatError', 'GlobalAvgPoolParams', 'LayoutParams', 'PackedWeights', 'Pool', 'Pool2dGeometry', 'Pool2dParams', 'Pool2dTrainGeometry', 'Program', 'ResizeParams', 'ScaleShiftParams', 'Session', 'SgdConfig', 'SoftmaxParams', 'SparseDenseParams', 'SparseMatrix', 'StepParams', 'UnaryParams', 'active_isa', 'adam_update', 'available_isas', 'avgpool2d_backward', 'avgpool2d_train_forward', 'bias_backward', 'channel_affine2', 'channel_dot', 'channel_moments', 'channel_scale_shift', 'clip_backward', 'conv2d_backward', 'conv2d_train_forward', 'dropout_mask', 'dynamic_quant_params', 'fake_quant_s8', 'fake_quant_u8', 'feature_kernels_enabled', 'fnn_load', 'fnn_reseal', 'fnn_save', 'get_num_threads', 'global_avgpool_backward', 'global_avgpool_forward', 'largest_max_batch', 'mask_scale', 'matmul', 'maxpool2d_backward', 'maxpool2d_train_forward', 'pack_codebook', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads', 'sgd_update', 'sgemm', 'sigmoid_backward', 'softmax_backward', 'softmax_cross_entropy', 'softmax_forward', 'sparse_matrix', 'spmm', 'spmm_linear', 'step_kinds', 'xxh64']
 class Pool:
     """
     Thread-safe pool of 64-byte aligned blocks (native).
@@ -240,6 +240,18 @@ class DepthwiseConv2dParams(StepParams):
     depthwise_conv2d: f32 weights [kh][kw][c], or s8 weights_s8 with a weight_scale per channel reading a u8 input quantized as input_quant says.
     """
     def __init__(self, *, geometry: Conv2dGeometry, weights: numpy.ndarray | None = None, weights_s8: numpy.ndarray | None = None, weight_scale: numpy.ndarray | None = None, bias: numpy.ndarray | None = None, input_quant: tuple[typing.SupportsFloat | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex] | None = None) -> None:
+        ...
+class ConvTranspose2dParams(StepParams):
+    """
+    conv_transpose2d: the transposed conv's geometry (input h w c, output oh ow oc), f32 packed weights per group (c / groups x kh kw oc / groups, columns [ky][kx][o]) and an optional bias.
+    """
+    def __init__(self, *, geometry: Conv2dGeometry, weights: collections.abc.Sequence[PackedWeights], bias: numpy.ndarray | None = None) -> None:
+        ...
+class ResizeParams(StepParams):
+    """
+    resize: h x w -> oh x ow over c channels; per output row / column its source (nearest) or two sources and their weights (linear).
+    """
+    def __init__(self, *, h: typing.SupportsInt | typing.SupportsIndex, w: typing.SupportsInt | typing.SupportsIndex, c: typing.SupportsInt | typing.SupportsIndex, oh: typing.SupportsInt | typing.SupportsIndex, ow: typing.SupportsInt | typing.SupportsIndex, linear: bool, rows: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], cols: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], row_weights: numpy.ndarray | None = None, col_weights: numpy.ndarray | None = None) -> None:
         ...
 class Pool2dParams(StepParams):
     """

@@ -18,7 +18,7 @@ CHILD = textwrap.dedent("""
     import numpy as np
     import frugalnn
     from frugalnn.compress import codebook
-    from frugalnn.graph import Session, compile
+    from frugalnn.graph import Conv2d, ConvTranspose2d, ReLU, Resize, Sequential, Session, compile
     from tests.graph.models import mnist_cnn, mlp, residual_cnn
 
     counter = ctypes.CDLL(sys.argv[1]).fnn_malloc_count
@@ -35,6 +35,13 @@ CHILD = textwrap.dedent("""
         "cnn-codebook6-per-channel": (compile(codebook(mnist_cnn(), 6, per_channel=True)), (1, 28, 28)),
         "residual-int8": (compile(residual_cnn(), precision="int8", calibration=res_calib), (3, 16, 16)),
     }
+    w = lambda *shape: (rng.standard_normal(shape) * 0.3).astype(np.float32)
+    autoencoder = Sequential([  # the transposed conv's band scratch, the resize's tables
+        Conv2d(w(8, 3, 3, 3), w(8), stride=2, padding=1), ReLU(),
+        ConvTranspose2d(w(8, 4, 3, 3), w(8), stride=2, padding=1, output_padding=1, groups=2),
+        Resize((32, 32), mode="linear"), Conv2d(w(2, 8, 3, 3), None, padding=1),
+    ], input_shape=(3, 16, 16))
+    cases["autoencoder-f32"] = (compile(autoencoder), (3, 16, 16))
     counts = {}
     for name, (program, shape) in cases.items():
         for batch in (1, 8):
