@@ -106,6 +106,7 @@ set(FNN_CORE_SOURCES
   csrc/runtime/steps/hard_swish.cc
   csrc/runtime/steps/int8_output.cc
   csrc/runtime/steps/layout.cc
+  csrc/runtime/steps/log_softmax.cc
   csrc/runtime/steps/pool2d.cc
   csrc/runtime/steps/quantize.cc
   csrc/runtime/steps/resize.cc

@@ -74,7 +74,7 @@
 //            maxpool2d, avgpool2d  pool geometry
 //            global_avgpool      u64 c, u64 hw, u32 n, u8 pair per input (int8 inputs)
 //            add                 u32 n, u8 pair per input (int8 inputs)
-//            softmax             u64 cols
+//            softmax, log_softmax  u64 cols
 //            scale_shift         f32 scale[], f32 shift[]
 //            concat              u32 n, u64 parts[n]
 //            broadcast           u64 op, u64 dims[], u64 a_strides[], u64 b_strides[],

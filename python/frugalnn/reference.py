@@ -141,8 +141,9 @@ def _clip(xs, layer, out_shape):
 
 @register_forward("softmax")
 def _softmax(xs, layer, out_shape):
-    e = np.exp(xs[0] - xs[0].max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    axis = layer.axis_of(out_shape) + 1
+    e = np.exp(xs[0] - xs[0].max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
 
 
 @register_forward("flatten")

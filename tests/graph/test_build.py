@@ -70,7 +70,7 @@ def test_residual_and_concat_branches():
         (lambda: Dense(w(4, 2), w(3)), "bias has 3 values"),
         (lambda: Dense(w(4, 2), activation="gelu"), "activation"),
         (lambda: Sequential([Reshape((5, -1), name="r")], input_shape=(12,)), "Reshape 'r': cannot reshape"),
-        (lambda: Sequential([Softmax(name="s")], input_shape=(2, 3)), "Softmax 's'"),
+        (lambda: Sequential([Softmax(axis=5, name="s")], input_shape=(2, 3)), "Softmax 's'"),
         (lambda: Sequential([BatchNorm(w(3), w(3), w(3), np.ones(3, np.float32), name="bn")], input_shape=(4, 2, 2)),
          "BatchNorm 'bn': input has 4 channels"),
     ],

@@ -42,7 +42,7 @@ OPS = ["Gemm", "MatMul", "Conv", "Relu", "Clip", "Sigmoid", "MaxPool", "AverageP
        "Dropout", "HardSwish",
        "Transpose", "ReduceMean", "ReduceMax", "ReduceSum", "HardSigmoid", "LeakyRelu", "PRelu", "Tanh", "Elu",
        "Selu", "Gelu", "Exp", "Log", "Sqrt", "Pow", "Softplus", "Abs", "Neg", "Reciprocal", "Erf", "Max", "Min",
-       "Slice", "Split", "Squeeze", "Unsqueeze", "Shape", "Resize", "Upsample", "ConvTranspose",
+       "Slice", "Split", "Squeeze", "Unsqueeze", "Shape", "LogSoftmax", "Resize", "Upsample", "ConvTranspose",
        "QuantizeLinear", "DequantizeLinear", "QLinearMatMul", "QLinearConv", "MatMulInteger", "ConvInteger",
        "DynamicQuantizeLinear"]
 # Inputs that carry data (stay graph inputs); every other input becomes an initializer.
@@ -75,8 +75,9 @@ ALLOWED_FAILURES: dict[str, str] = {
 PASS_FLOOR = {
     "Add": 1, "AveragePool": 6, "BatchNormalization": 2, "Clip": 3, "Concat": 6, "Conv": 6, "Dropout": 4,
     "Flatten": 3, "Gemm": 8, "GlobalAveragePool": 2, "Identity": 1, "MatMul": 1, "MaxPool": 7, "Relu": 1,
-    "Reshape": 6, "Sigmoid": 1, "Softmax": 2, "HardSwish": 2,
-    "Mul": 1, "Sub": 1, "Div": 1, "QuantizeLinear": 0, "DequantizeLinear": 0, "DynamicQuantizeLinear": 0,
+    "Reshape": 6, "Sigmoid": 1, "Softmax": 5, "HardSwish": 2,
+    "LogSoftmax": 5, "Mul": 1, "Sub": 1, "Div": 1, "QuantizeLinear": 0, "DequantizeLinear": 0,
+    "DynamicQuantizeLinear": 0,
     "MatMulInteger": 0, "ConvInteger": 0, "QLinearMatMul": 0, "QLinearConv": 0,
     "Transpose": 2, "ReduceSum": 2, "HardSigmoid": 2, "LeakyRelu": 2, "PRelu": 1, "Tanh": 1, "Elu": 2,
     "Selu": 2, "Gelu": 2, "Exp": 1, "Log": 1, "Sqrt": 1, "Pow": 1, "Softplus": 1, "Abs": 1, "Neg": 1,

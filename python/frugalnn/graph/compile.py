@@ -503,8 +503,14 @@ class _Compiler:
         core.add_step("clamp", layer.name, [x], self.writes(out_name), lo=layer.lo, hi=layer.hi)
 
     def _emit_softmax(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
-        core = self.core
-        core.add_step("softmax", layer.name, [x], self.writes(out_name), _core.SoftmaxParams(cols=in_shape[-1]))
+        axis = layer.axis_of(in_shape)
+        nhwc = self.stored_nhwc(node.inputs[0])
+        if axis != (0 if nhwc else len(in_shape) - 1):
+            raise GraphError(f"{layer.name}: softmax over axis {axis} of a {tuple(in_shape)} sample stored "
+                             f"{'channels-last' if nhwc else 'row-major'}: only over the innermost stored axis "
+                             f"({'the channels' if nhwc else 'the last'})")
+        self.core.add_step(layer.op, layer.name, [x], self.writes(out_name),
+                           _core.SoftmaxParams(cols=in_shape[axis]))
 
     def _emit_scale_shift(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
         core = self.core

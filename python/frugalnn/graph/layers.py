@@ -345,14 +345,27 @@ def ReLU6(*, name: Optional[str] = None) -> Clip:
 
 
 class Softmax(Layer):
-    """Softmax over the last per-sample axis (the only one supported)."""
+    """Softmax over one per-sample axis (the last by default). compile runs it where that
+    axis is the innermost one in storage: the last axis of a tensor stored row-major, or the
+    channels (axis 0) of a (C, H, W) map, which the runtime stores channels-last."""
 
     op = "softmax"
 
+    def __init__(self, axis: int = -1, *, name: Optional[str] = None) -> None:
+        super().__init__(name)
+        if not is_int(axis) or not -MAX_RANK <= axis < MAX_RANK:
+            raise GraphError(f"{self._label()}: axis must be an integer in [-{MAX_RANK}, {MAX_RANK}), got {axis!r}")
+        self.axis = int(axis)
+
     def infer(self, shapes):
         (s,) = shapes
-        self._need_rank(s, (1,))
+        if not -len(s) <= self.axis < len(s):
+            raise GraphError(f"{self._label()}: axis {self.axis} of a rank-{len(s)} sample")
         return tuple(s)
+
+    def axis_of(self, shape: Shape) -> int:
+        """The axis, counted from 0, for a sample of ``shape``."""
+        return self.axis % len(shape)
 
 
 class Flatten(Layer):

@@ -163,7 +163,7 @@ def _clip(ex: Exporter, layer: L.Clip, x: list, y: str) -> None:
 
 @register_exporter(L.Softmax)
 def _softmax(ex: Exporter, layer: L.Softmax, x: list, y: str) -> None:
-    ex.node("Softmax", x, [y], axis=-1)
+    ex.node("Softmax", x, [y], axis=layer.axis_of(ex.shapes[y]) + 1)
 
 
 @register_exporter(L.Flatten)

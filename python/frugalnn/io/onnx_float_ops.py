@@ -92,21 +92,34 @@ def _clip(imp: _Importer, node: Any, a: dict) -> None:
     imp.set(node.output[0], imp.clip(node, x, lo, hi, imp.name_for(node)))
 
 
-def softmax(imp: _Importer, node: Any, x: Data, axis: int, coerced: bool, name: str) -> Data:
-    """Softmax of ``x`` over ONNX ``axis`` (``coerced``: opset < 13, over all axes from ``axis``
-    on); done per sample when the reduced axes hold the whole sample."""
+def softmax(imp: _Importer, node: Any, x: Data, axis: int, coerced: bool, name: str,
+            kind: type = L.Softmax) -> Data:
+    """Softmax (or ``kind``, LogSoftmax) of ``x`` over ONNX ``axis`` (``coerced``: opset < 13,
+    over all axes from ``axis`` on). Over all of a sample's values it runs on the flattened
+    sample; over one axis where that axis is the innermost in storage: the last axis, or
+    the channels of a (batch, C, H, W) map (stored channels-last)."""
+    from ..graph.compile import _spatial
+
     rank = imp.rank(x)
     axis = imp.axis(node, axis, rank)
     if axis == 0:
         raise unsupported(node, "softmax over the batch axis")
-    if (not coerced and axis != rank - 1) or math.prod(x.shape[:axis - 1]) != 1:
-        raise unsupported(node, f"softmax over axis {axis} of shape (batch, {', '.join(map(str, x.shape))}): "
-                                "only over all of a sample's values (e.g. the last axis of a 2-D tensor)")
-    flat = x if len(x.shape) == 1 else Data(imp.emit(node, L.Flatten(name=imp.fresh(f"{name}/flatten")),
-                                                     [x.tensor]))
-    soft_name = name if len(x.shape) == 1 else imp.fresh(f"{name}/softmax")
-    y = Data(imp.emit(node, L.Softmax(name=soft_name), [flat.tensor]), range=(0.0, 1.0))
-    return y if len(x.shape) == 1 else imp.reshape(node, y, x.shape, name)
+    out_range = (0.0, 1.0) if kind is L.Softmax else None
+    k = axis - 1  # the first reduced axis of a sample
+    reduced = math.prod(x.shape[k:]) if coerced else x.shape[k]
+    if reduced == math.prod(x.shape):  # every value of a sample
+        flat = x if len(x.shape) == 1 else Data(imp.emit(node, L.Flatten(name=imp.fresh(f"{name}/flatten")),
+                                                         [x.tensor]))
+        soft_name = name if len(x.shape) == 1 else imp.fresh(f"{name}/softmax")
+        y = Data(imp.emit(node, kind(name=soft_name), [flat.tensor]), range=out_range)
+        return y if len(x.shape) == 1 else imp.reshape(node, y, x.shape, name)
+    one_axis = not coerced or all(d == 1 for d in x.shape[k + 1:])
+    if one_axis and k == (0 if _spatial(x.shape) else len(x.shape) - 1):
+        layer = imp.layer(node, lambda: kind(k, name=name))
+        return Data(imp.emit(node, layer, [x.tensor]), range=out_range)
+    raise unsupported(node, f"{node.op_type} over axis {axis}{' on' if coerced else ''} of shape (batch, "
+                            f"{', '.join(map(str, x.shape))}): only over all of a sample's values, the last "
+                            "axis, or the channels (axis 1) of (batch, C, H, W)")
 
 
 @op("Softmax", "axis:i")
