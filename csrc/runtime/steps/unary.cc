@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "kernels/common/exp_f32.h"
 #include "runtime/parallel.h"
 #include "runtime/program.h"
 
@@ -23,14 +24,14 @@ inline float apply(float x, float alpha, float beta) {
   // cancel to nothing in float32 for x below about -4, the right-hand sides stay accurate.
   if constexpr (kOp == UnaryOp::kGelu) return 0.5f * x * std::erfc(x * -0.70710678118654752f);
   if constexpr (kOp == UnaryOp::kGeluTanh) {
-    return x / (1.0f + std::exp(-1.5957691216057308f * (x + 0.044715f * x * x * x)));
+    return x / (1.0f + exp_f32(-1.5957691216057308f * (x + 0.044715f * x * x * x)));
   }
-  if constexpr (kOp == UnaryOp::kExp) return std::exp(x);
+  if constexpr (kOp == UnaryOp::kExp) return exp_f32(x);
   if constexpr (kOp == UnaryOp::kLog) return std::log(x);
   if constexpr (kOp == UnaryOp::kSqrt) return std::sqrt(x);
   if constexpr (kOp == UnaryOp::kPow) return std::pow(x, alpha);
   // x / (1 + exp(-x)): exp overflows to inf for x < -88, giving -0, as it should.
-  if constexpr (kOp == UnaryOp::kSilu) return x / (1.0f + std::exp(-x));
+  if constexpr (kOp == UnaryOp::kSilu) return x / (1.0f + exp_f32(-x));
   if constexpr (kOp == UnaryOp::kHardSigmoid) {
     float t = alpha * x + beta;
     t = t < 0.0f ? 0.0f : t;
