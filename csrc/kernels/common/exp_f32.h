@@ -11,7 +11,10 @@
 namespace fnn {
 
 inline float exp_f32(float x) {
-  const float xc = x < -87.3365f ? -87.3365f : (x > 88.7228f ? 88.7228f : x);
+  // Clamped so that the int conversion below is defined: a NaN fails the first comparison
+  // and becomes -87.3 here (the result is x itself, chosen at the end).
+  float xc = x > -87.3365f ? x : -87.3365f;
+  xc = xc < 88.7228f ? xc : 88.7228f;
   // n = round(x / ln 2) by the 1.5 * 2^23 shift: exact for |n| < 2^22, and SSE2 has it.
   const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   float r = xc - n * 0.693359375f;  // ln 2 in two parts: the high one has 8 bits, n * it is exact
