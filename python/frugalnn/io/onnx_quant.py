@@ -10,10 +10,18 @@ weights with its scales), so that ``compile(..., precision="int8")`` runs int8 k
   to the int8 layer that consumes it. Constant ``DequantizeLinear`` (weights, biases) keeps
   the integer form for the layer's int8 weights.
 * QOperator: ``QLinearConv``, ``QLinearMatMul`` and onnxruntime's ``com.microsoft`` ops
-  ``QGemm``, ``QLinearSoftmax``, ``QLinearAdd``, ``QLinearConcat``, ``QLinearSigmoid``,
-  ``QLinearAveragePool``, ``QLinearGlobalAveragePool`` (run as float ops between the
+  ``QGemm``, ``QLinearSoftmax``, ``QLinearAdd``, ``QLinearMul``, ``QLinearConcat``,
+  ``QLinearSigmoid``, ``QLinearLeakyRelu``, ``QLinearAveragePool``,
+  ``QLinearGlobalAveragePool``, ``QLinearReduceMean`` (run as float ops between the
   dequantized inputs and the requantized output), plus uint8 ``MaxPool`` / ``Flatten`` /
-  ``Reshape``.
+  ``Reshape``. QLinearAdd / QLinearMul broadcast as numpy does (an SE block's (N, C, 1, 1)
+  x (N, C, H, W)) between two computed tensors of equal rank, or with a constant uint8 /
+  int8 operand (dequantized at import; it may not vary along the batch); their scales and
+  zero points, like QLinearLeakyRelu's and QLinearReduceMean's, must be scalars.
+  QLinearReduceMean is taken over the spatial axes (2, 3) of (N, C, H, W) only (onnxruntime
+  itself has no CPU kernel for it: it is checked against its definition, DequantizeLinear
+  -> ReduceMean -> QuantizeLinear). ``QLinearWhere`` is refused. Activations may be uint8
+  or int8.
 * Dynamic (``quantize_dynamic``): ``DynamicQuantizeLinear`` -> ``MatMulInteger`` /
   ``ConvInteger`` -> ``Cast`` -> ``Mul`` by (input scale x weight scale) becomes one layer
   with ``QuantParams(None, None, int8 weights, scales)``: frugalnn calibrates the input
@@ -238,14 +246,120 @@ def _qlinear_softmax(imp: _Importer, node: Any, a: dict) -> None:
     imp.set(node.output[0], _requantized(imp, node, y, q_out))
 
 
+def _scalar_params(imp: _Importer, node: Any, indices: tuple[int, ...]) -> None:
+    """The scale / zero point inputs at ``indices`` must be constants of one value each: the
+    com.microsoft QLinear element-wise ops quantize per tensor only (onnxruntime refuses
+    anything else), so another shape is a malformed node, not a missing feature."""
+    for i in indices:
+        c = imp.const(node, i)
+        if c is not None and c.size != 1:
+            raise malformed(node, f"input {i} ('{node.input[i]}') must be a scalar (a per-tensor scale or zero "
+                                  f"point), got shape {c.shape}")
+
+
+def _operand(imp: _Importer, node: Any, i: int) -> tuple[Optional[Data], Optional[np.ndarray], QInfo]:
+    """Operand ``i`` of a QLinear binary op with its parameters (inputs i+1, i+2): (the
+    computed tensor, None, its QInfo) or, for a constant uint8 / int8 operand, (None, its real
+    values (q - zero point) * scale in float32, its QInfo)."""
+    v = imp.value(node, i)
+    if not isinstance(v, np.ndarray):
+        x = _activation_in(imp, node, i)
+        return x, None, x.q  # type: ignore[return-value]
+    if v.dtype not in (np.uint8, np.int8):
+        raise malformed(node, f"input {i} ('{node.input[i]}') must be uint8 or int8, got {v.dtype}")
+    zp = imp.const(node, i + 2)
+    if zp is not None and zp.dtype != v.dtype:
+        raise malformed(node, f"input {i} is {v.dtype} and its zero point {zp.dtype}")
+    q = qinfo(node, imp.const_float(node, i + 1, "scale"), zp, v.dtype == np.int8)
+    u8 = v.astype(np.int32) + (128 if q.signed else 0)
+    return None, ((u8 - q.zero_point).astype(np.float32) * np.float32(q.scale)).astype(np.float32), q
+
+
+def _output_quant(imp: _Importer, node: Any, i: int, signed: bool) -> QInfo:
+    """The output's parameters (inputs i, i+1), of the inputs' type (uint8 or int8)."""
+    zp = imp.const(node, i + 1)
+    if zp is not None and zp.dtype in (np.uint8, np.int8) and (zp.dtype == np.int8) != signed:
+        raise malformed(node, f"the output's zero point is {zp.dtype}, the input {'int8' if signed else 'uint8'}")
+    return qinfo(node, imp.const_float(node, i, "scale"), zp, signed)
+
+
+def _qlinear_binary(imp: _Importer, node: Any, fn: str) -> None:
+    """QLinearAdd / QLinearMul: A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale,
+    C_zero_point. The float op (numpy broadcasting) between the dequantized operands, either
+    of which may be a constant, then C's rounding."""
+    from ..graph.ops.broadcast import Binary, per_sample_constant
+
+    _scalar_params(imp, node, (1, 2, 4, 5, 6, 7))
+    (x, cx, qx), (y, cy, qy) = _operand(imp, node, 0), _operand(imp, node, 3)
+    if qx.signed != qy.signed:
+        raise malformed(node, "A and B must have the same type (both uint8 or both int8)")
+    q_out = _output_quant(imp, node, 6, qx.signed)
+    name = imp.name_for(node, fn)
+    if x is not None and y is not None:
+        if len(x.shape) != len(y.shape):
+            raise unsupported(node, f"operands of ranks {imp.rank(x)} and {imp.rank(y)}: broadcasting would align "
+                                    "the batch axis of one with another axis of the other; only equal ranks")
+        if fn == "add" and x.shape == y.shape:  # the Add layer (int8 on quantized inputs)
+            t = imp.emit(node, L.Add(quant=input_quant(x, y), name=name), [x.tensor, y.tensor])
+        else:
+            t = imp.emit(node, imp.layer(node, lambda: Binary(fn, name=name)), [x.tensor, y.tensor])
+    else:
+        if x is None and y is None:
+            raise unsupported(node, "both operands are constants: at least one must be computed from the inputs")
+        data, c = (x, cy) if x is not None else (y, cx)
+        assert data is not None and c is not None
+        if c.ndim > imp.rank(data):
+            raise unsupported(node, f"a constant of shape {c.shape} on a rank-{imp.rank(data)} tensor adds leading "
+                                    "axes before the batch; only constants of at most the tensor's rank")
+        c = per_sample_constant(imp, node, c, imp.rank(data))
+        layer = imp.layer(node, lambda: Binary(fn, c, constant_first=x is None, name=name))
+        t = imp.emit(node, layer, [data.tensor])
+    imp.set(node.output[0], _requantized(imp, node, Data(t), q_out))
+
+
 @_op("QLinearAdd", "", _MS)
 def _qlinear_add(imp: _Importer, node: Any, a: dict) -> None:
-    x, y = _activation_in(imp, node, 0), _activation_in(imp, node, 3)
-    if x.shape != y.shape:
-        raise unsupported(node, f"broadcasting ({x.shape} and {y.shape}): only equal shapes are supported")
-    s = Data(imp.emit(node, L.Add(quant=input_quant(x, y), name=imp.name_for(node, "add")), [x.tensor, y.tensor]))
-    q_out = qinfo(node, imp.const_float(node, 6, "C_scale"), imp.const(node, 7), x.q.signed)  # type: ignore
-    imp.set(node.output[0], _requantized(imp, node, s, q_out))
+    _qlinear_binary(imp, node, "add")
+
+
+@_op("QLinearMul", "", _MS)
+def _qlinear_mul(imp: _Importer, node: Any, a: dict) -> None:
+    _qlinear_binary(imp, node, "mul")
+
+
+@_op("QLinearLeakyRelu", "alpha:f", _MS)
+def _qlinear_leaky_relu(imp: _Importer, node: Any, a: dict) -> None:
+    from ..graph.ops.unary import Unary
+
+    _scalar_params(imp, node, (1, 2, 3, 4))
+    x = _activation_in(imp, node, 0)
+    alpha = float(a.get("alpha", 0.01))
+    layer = imp.layer(node, lambda: Unary("leaky_relu", alpha, name=imp.name_for(node, "leaky_relu")))
+    t = imp.emit(node, layer, [x.tensor])
+    q_out = _output_quant(imp, node, 3, x.q.signed)  # type: ignore[union-attr]
+    imp.set(node.output[0], _requantized(imp, node, Data(t), q_out))
+
+
+@_op("QLinearReduceMean", "axes:ints keepdims:i", _MS)
+def _qlinear_reduce_mean(imp: _Importer, node: Any, a: dict) -> None:
+    _scalar_params(imp, node, (1, 2, 3, 4))
+    x = _activation_in(imp, node, 0)
+    rank = imp.rank(x)
+    given = [int(i) for i in a.get("axes", range(rank))]
+    axes = sorted({imp.axis(node, i, rank) for i in given})
+    if len(axes) != len(given):
+        raise malformed(node, f"axes {given} repeat an axis")
+    keep = flag(node, a, "keepdims", True)
+    if rank != 4 or axes != [2, 3]:
+        raise unsupported(node, f"a mean over axes {axes} of a rank-{rank} tensor: only over the spatial axes "
+                                "(2, 3) of (batch, C, H, W) is supported")
+    t = imp.emit(node, L.GlobalAvgPool(quant=input_quant(x)[0], name=imp.name_for(node, "pool")),  # type: ignore
+                 [x.tensor])
+    pooled = Data(t, range=x.range)
+    if keep:
+        pooled = imp.reshape(node, pooled, (x.shape[0], 1, 1), imp.name_for(node, "reshape"))
+    q_out = _output_quant(imp, node, 3, x.q.signed)  # type: ignore[union-attr]
+    imp.set(node.output[0], _requantized(imp, node, pooled, q_out))
 
 
 @_op("QLinearGlobalAveragePool", "channels_last:i", _MS)
