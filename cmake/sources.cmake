@@ -5,6 +5,7 @@
 set(FNN_UKERNELS_scalar
   csrc/kernels/conv/f32_dwconv_scalar.cc
   csrc/kernels/conv/qu8_dwconv_scalar.cc
+  csrc/kernels/eltwise/unary_f32_scalar.cc
   csrc/kernels/gemm/bf16_gemm_scalar.cc
   csrc/kernels/gemm/codebook_decode_scalar.cc
   csrc/kernels/gemm/f32_bf16_convert_scalar.cc
@@ -19,6 +20,7 @@ set(FNN_UKERNELS_scalar
 set(FNN_UKERNELS_avx2
   csrc/kernels/conv/f32_dwconv_avx2.cc
   csrc/kernels/conv/qu8_dwconv_avx2.cc
+  csrc/kernels/eltwise/unary_f32_avx2.cc
   csrc/kernels/gemm/codebook_decode_avx2.cc
   csrc/kernels/gemm/f32_gemm_avx2.cc
   csrc/kernels/gemm/qu8_qs8w_gemm_avx2.cc
@@ -31,6 +33,7 @@ set(FNN_UKERNELS_avx2
 set(FNN_UKERNELS_avx512
   csrc/kernels/conv/f32_dwconv_avx512.cc
   csrc/kernels/conv/qu8_dwconv_avx512.cc
+  csrc/kernels/eltwise/unary_f32_avx512.cc
   csrc/kernels/gemm/codebook_decode_avx512.cc
   csrc/kernels/gemm/f32_gemm_avx512.cc
   csrc/kernels/gemm/qu8_qs8w_gemm_avx512.cc
@@ -103,7 +106,6 @@ set(FNN_CORE_SOURCES
   csrc/runtime/steps/dense.cc
   csrc/runtime/steps/depthwise_conv2d.cc
   csrc/runtime/steps/eltwise.cc
-  csrc/runtime/steps/hard_swish.cc
   csrc/runtime/steps/int8_output.cc
   csrc/runtime/steps/layout.cc
   csrc/runtime/steps/log_softmax.cc

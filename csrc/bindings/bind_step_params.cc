@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -53,6 +54,17 @@ std::vector<QuantIn> quant_ins(const std::vector<std::pair<float, int32_t>>& v) 
   std::vector<QuantIn> out;
   for (const auto& q : v) out.push_back({q.first, q.second});
   return out;
+}
+
+// (op, alpha, beta, lo, hi) of an activation fused into a conv / dense epilogue, or none.
+using PostArg = std::optional<std::tuple<size_t, float, float, float, float>>;
+FusedUnary fused_unary(const PostArg& a) {
+  FusedUnary f;
+  if (a) {
+    f.present = true;
+    std::tie(f.op, f.alpha, f.beta, f.lo, f.hi) = *a;
+  }
+  return f;
 }
 
 template <typename P, typename Fill>
@@ -128,13 +140,15 @@ void bind_step_params(py::module_& m) {
 
   py::class_<DenseParams, StepParams, std::shared_ptr<DenseParams>>(
       m, "DenseParams", "dense: packed weights; int8 ones read a u8 input with input_quant = (scale, zero point).")
-      .def(py::init([](std::shared_ptr<PackedWeights> weights, std::optional<std::pair<float, int32_t>> q) {
+      .def(py::init([](std::shared_ptr<PackedWeights> weights, std::optional<std::pair<float, int32_t>> q,
+                       const PostArg& post) {
              return make_params<DenseParams>([&](DenseParams& p) {
                p.weights = std::move(weights);
                p.input = quant_in(q);
+               p.post = fused_unary(post);
              });
            }),
-           py::kw_only(), py::arg("weights"), py::arg("input_quant") = py::none());
+           py::kw_only(), py::arg("weights"), py::arg("input_quant") = py::none(), py::arg("post") = py::none());
 
   py::class_<SparseDenseParams, StepParams, std::shared_ptr<SparseDenseParams>>(
       m, "SparseDenseParams", "sparse_dense: y = x @ matrix^T (+ bias).")
@@ -151,17 +165,19 @@ void bind_step_params(py::module_& m) {
       "conv2d: geometry, packed weights per group, the int8 input's (scale, zero point), and an "
       "optional max-pool fused over the output (stride == window, no padding).")
       .def(py::init([](const Conv2dGeometry& g, std::vector<std::shared_ptr<PackedWeights>> weights,
-                       std::optional<std::pair<float, int32_t>> q, std::optional<Pool2dGeometry> pool) {
+                       std::optional<std::pair<float, int32_t>> q, std::optional<Pool2dGeometry> pool,
+                       const PostArg& post) {
              return make_params<Conv2dParams>([&](Conv2dParams& p) {
                p.geometry = g;
                p.weights = std::move(weights);
                p.input = quant_in(q);
                p.pool_fused = pool.has_value();
                if (pool) p.pool = *pool;
+               p.post = fused_unary(post);
              });
            }),
            py::kw_only(), py::arg("geometry"), py::arg("weights"), py::arg("input_quant") = py::none(),
-           py::arg("pool") = py::none());
+           py::arg("pool") = py::none(), py::arg("post") = py::none());
 
   py::class_<DepthwiseConv2dParams, StepParams, std::shared_ptr<DepthwiseConv2dParams>>(
       m, "DepthwiseConv2dParams",
@@ -169,7 +185,8 @@ void bind_step_params(py::module_& m) {
       "reading a u8 input quantized as input_quant says.")
       .def(py::init([](const Conv2dGeometry& g, const std::optional<py::array>& weights,
                        const std::optional<py::array>& weights_s8, const std::optional<py::array>& weight_scale,
-                       const std::optional<py::array>& bias, std::optional<std::pair<float, int32_t>> q) {
+                       const std::optional<py::array>& bias, std::optional<std::pair<float, int32_t>> q,
+                       const PostArg& post) {
              return make_params<DepthwiseConv2dParams>([&](DepthwiseConv2dParams& p) {
                p.geometry = g;
                p.weights = values<float>(weights, "weights");
@@ -177,10 +194,12 @@ void bind_step_params(py::module_& m) {
                p.weight_scale = values<float>(weight_scale, "weight_scale");
                p.bias = values<float>(bias, "bias");
                p.input = quant_in(q);
+               p.post = fused_unary(post);
              });
            }),
            py::kw_only(), py::arg("geometry"), py::arg("weights") = py::none(), py::arg("weights_s8") = py::none(),
-           py::arg("weight_scale") = py::none(), py::arg("bias") = py::none(), py::arg("input_quant") = py::none());
+           py::arg("weight_scale") = py::none(), py::arg("bias") = py::none(), py::arg("input_quant") = py::none(),
+           py::arg("post") = py::none());
 
   py::class_<ConvTranspose2dParams, StepParams, std::shared_ptr<ConvTranspose2dParams>>(
       m, "ConvTranspose2dParams",

@@ -13,6 +13,7 @@
 #include "cpu/isa.h"
 #include "kernels/common/ukernel_registry.h"
 #include "kernels/conv/dwconv_ukernels.h"
+#include "kernels/eltwise/unary_f32.h"
 #include "kernels/gemm/gemm_ukernels.h"
 #include "kernels/quant/quant.h"
 #include "kernels/optim/adam.h"
@@ -246,6 +247,20 @@ void f32_adam(const std::string& name, py::array& param, const py::array& grad, 
                                      flat_out<float>(m, n, "m"), flat_out<float>(v, n, "v"), &a);
 }
 
+// y[:n] = clamp(f(x[:n]), lo, hi) with the named unary kernel, f the function coded op.
+void f32_unary(const std::string& name, size_t op, size_t n, const py::array& x, py::array& y, float alpha,
+               float beta, float lo, float hi) {
+  const UkernelInfo& u = kernel(name, UkernelOp::kUnaryF32);
+  if (op >= static_cast<size_t>(UnaryOp::kCount)) throw py::value_error("unknown unary function " + std::to_string(op));
+  UnaryArgs a;
+  a.op = op;
+  a.alpha = alpha;
+  a.beta = beta;
+  a.lo = lo;
+  a.hi = hi;
+  ukernel_fn<UkernelOp::kUnaryF32>(u)(n, flat<float>(x, n, "x"), flat_out<float>(y, n, "y"), &a);
+}
+
 // Decodes `rows` packed index rows (8 or 16 bytes each, codebook_decode.h) through `tables`.
 void f32_codebook_decode(const std::string& name, size_t rows, uint32_t bits, bool per_channel,
                          const py::array& idx, const py::array& tables, py::array& out) {
@@ -406,6 +421,9 @@ void bind_ukernels(py::module_& m) {
   m.def("_ukernel_rsum", &rsum, py::arg("name"), py::arg("x"));
   m.def("_ukernel_adam", &f32_adam, py::arg("name"), py::arg("param"), py::arg("grad"), py::arg("m"),
         py::arg("v"), "One Adam / AdamW step of the named kernel (AdamStepArgs as keywords).");
+  m.def("_ukernel_unary_f32", &f32_unary, py::arg("name"), py::arg("op"), py::arg("n"), py::arg("x"), py::arg("y"),
+        py::arg("alpha"), py::arg("beta"), py::arg("lo"), py::arg("hi"),
+        "y[:n] = clamp(f(x[:n]), lo, hi) with the named unary kernel (f: a UnaryOp code).");
   m.def("_ukernel_codebook_decode", &f32_codebook_decode, py::arg("name"), py::arg("rows"), py::arg("bits"),
         py::arg("per_channel"), py::arg("idx"), py::arg("tables"), py::arg("out"),
         "Decode codebook index rows to f32 with the named kernel.");

@@ -63,14 +63,21 @@
 //          pad_top pad_left). Parameter records, each written and read by its kind's file
 //          (runtime/steps/<kind>.cc):
 //            to_nhwc, to_nchw    u64 c, u64 hw
-//            dense               packed reference, u8 pair (the int8 input's)
+//            dense               packed reference, u8 pair (the int8 input's), [fused]
 //            sparse_dense        sparse reference, f32 bias[]
 //            conv2d              conv geometry, u32 groups, packed reference per group,
 //                                u8 pair, u8 pool_fused, pool geometry (of the fused
-//                                max-pool; ignored without one)
+//                                max-pool; ignored without one), [fused]
 //            depthwise_conv2d    conv geometry, f32 weights[] ([kh][kw][c]), i8 weights_s8[],
 //                                f32 weight_scale[], f32 bias[], u8 pair (int8: s8 weights
-//                                with a scale per channel; tiny, so inline)
+//                                with a scale per channel; tiny, so inline), [fused]
+//            [fused]             optional, last: an activation run in the epilogue (after the
+//                                step's clamp, on each output tile) — absent (no bytes), or u8 1,
+//                                u64 op (UnaryOp, kernels/eltwise/unary_f32.h: the unary
+//                                codes, 18 sigmoid, 19 hard_swish), f32 alpha, f32 beta, f32 lo,
+//                                f32 hi (its own clamp after it). The output is then float32.
+//                                Files without one are unchanged; a reader from before fused
+//                                activations refuses a record that has one (bytes left over).
 //            maxpool2d, avgpool2d  pool geometry
 //            global_avgpool      u64 c, u64 hw, u32 n, u8 pair per input (int8 inputs)
 //            add                 u32 n, u8 pair per input (int8 inputs)
@@ -80,7 +87,7 @@
 //            broadcast           u64 op, u64 dims[], u64 a_strides[], u64 b_strides[],
 //                                u64 a_sample, u64 b_sample, u64 a_offset,
 //                                u8 swap, f32 constant[]
-//            unary               u64 op, f32 constants[] (alpha, beta)
+//            unary               u64 op (UnaryOp), f32 constants[] (alpha, beta)
 //            resize              u64 h, u64 w, u64 c, u64 oh, u64 ow, u8 linear, u64 rows[],
 //                                u64 cols[], f32 row_weights[], f32 col_weights[] (source
 //                                row / column per output row / column, nearest; two each

@@ -34,6 +34,17 @@ struct QuantIn {
   int32_t zero_point = 0;
 };
 
+// An element-wise function fused into a conv2d / dense / depthwise_conv2d step: applied to
+// each output tile after the step's clamp [Step::lo, Step::hi], then clamped to [lo, hi]
+// itself (a unary / sigmoid / hard_swish step run in the producer's epilogue, while the tile
+// is in cache). op is a UnaryOp code (kernels/eltwise/unary_f32.h).
+struct FusedUnary {
+  bool present = false;
+  size_t op = 0;
+  float alpha = 0.f, beta = 0.f;
+  float lo = -__builtin_inff(), hi = __builtin_inff();
+};
+
 struct Step {
   StepKind kind = StepKind::kClamp;
   std::string name;

@@ -2,6 +2,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "kernels/eltwise/unary_f32.h"
 #include "kernels/gemm/gemm.h"
 #include "runtime/program_check.h"
 #include "runtime/step_kind.h"
@@ -54,6 +55,12 @@ void StepCheck::unary_sized(size_t elems) const {
 void StepCheck::all_f32() const {
   for (int t : s_.in) expect(dtype(t) == DType::kF32, "reads float32 inputs only");
   expect(dtype(s_.out) == DType::kF32, "writes a float32 output only");
+}
+
+void StepCheck::fused_unary(const FusedUnary& f) const {
+  if (!f.present) return;
+  expect(f.op < static_cast<size_t>(UnaryOp::kCount), "fuses an unknown unary function " + std::to_string(f.op));
+  expect(dtype(s_.out) == DType::kF32, "has a fused activation, so writes a float32 output");
 }
 
 void StepCheck::valid_quant(const QuantIn& q, const char* what) const {

@@ -69,6 +69,8 @@ class StepCheck {
   void packed_gemm(const std::vector<std::shared_ptr<PackedWeights>>& packed, size_t count, size_t k,
                    size_t n, const QuantIn& input) const;
   void valid_quant(const QuantIn& q, const char* what) const;
+  // A fused activation (if present): a known function, on a float32 output.
+  void fused_unary(const FusedUnary& f) const;
 
   // a * b * ..., or 0 when the product passes kMaxElems.
   static size_t product(std::initializer_list<size_t> v);
@@ -161,32 +163,6 @@ class StepKindWith : public StepKindImpl {
   virtual void check_params(const StepCheck& c, const P& p) const = 0;
   virtual void run_params(const StepRun& r, const P& p) const = 0;
 };
-
-// An element-wise float32 kind without parameters or clamp: y[i] = f(x[i]) over the batch.
-// FNN_DEFINE_UNARY_F32_STEP(accessor, "name", f) defines one from its kernel
-// f(size_t n, const float* x, float* y).
-class UnaryF32Step final : public StepKindImpl {
- public:
-  using Kernel = void (*)(size_t n, const float* x, float* y);
-  UnaryF32Step(const char* name, Kernel kernel) : name_(name), kernel_(kernel) {}
-  const char* name() const override { return name_; }
-  void check(const StepCheck& c) const override {
-    c.no_params();
-    c.unary();
-    c.all_f32();
-  }
-  void run(const StepRun& r) const override { kernel_(r.out_values(), r.in(), r.out()); }
-
- private:
-  const char* name_;
-  Kernel kernel_;
-};
-
-#define FNN_DEFINE_UNARY_F32_STEP(impl, kind_name, kernel) \
-  const StepKindImpl& impl() {                              \
-    static const UnaryF32Step instance(kind_name, kernel);  \
-    return instance;                                        \
-  }
 
 // Defines a kind's accessor (the name step_kinds.inc gives it) as its one instance.
 #define FNN_DEFINE_STEP_KIND(impl, Class) \

@@ -65,6 +65,14 @@ class StepRecordWriter {
     for (const auto& w : v) put_packed(*w);
   }
   void put_field(const std::shared_ptr<SparseMatrix>& m) { put_sparse(*m); }
+  // Optional and last in its record: nothing when absent (the record is then the same as
+  // before fused activations existed), else u8 1, u64 op, f32 alpha, beta, lo, hi.
+  void put_field(const FusedUnary& f) {
+    if (!f.present) return;
+    put<uint8_t>(1);
+    put_size(f.op);
+    for (float v : {f.alpha, f.beta, f.lo, f.hi}) put<float>(v);
+  }
 
   // 15 u64: h w c oh ow oc kh kw sh sw dh dw pad_top pad_left groups
   void put_conv(const Conv2dGeometry& g) {
@@ -158,6 +166,14 @@ class StepRecordReader {
     }
   }
   void get_field(std::shared_ptr<SparseMatrix>& m) { get_sparse(&m, "sparse matrix"); }
+  void get_field(FusedUnary& f) {
+    f = FusedUnary{};
+    if (left() == 0) return;
+    if (!get_bool()) fail("a fused activation's flag is 0 (an absent one is not written)");
+    f.present = true;
+    f.op = get_size();
+    for (float* v : {&f.alpha, &f.beta, &f.lo, &f.hi}) *v = get<float>();
+  }
 
   Conv2dGeometry get_conv() {
     Conv2dGeometry g;

@@ -221,7 +221,7 @@ class DenseParams(StepParams):
     """
     dense: packed weights; int8 ones read a u8 input with input_quant = (scale, zero point).
     """
-    def __init__(self, *, weights: PackedWeights, input_quant: tuple[typing.SupportsFloat | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex] | None = None) -> None:
+    def __init__(self, *, weights: PackedWeights, input_quant: tuple[typing.SupportsFloat | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex] | None = None, post: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex] | None = None) -> None:
         ...
 class SparseDenseParams(StepParams):
     """
@@ -233,13 +233,13 @@ class Conv2dParams(StepParams):
     """
     conv2d: geometry, packed weights per group, the int8 input's (scale, zero point), and an optional max-pool fused over the output (stride == window, no padding).
     """
-    def __init__(self, *, geometry: Conv2dGeometry, weights: collections.abc.Sequence[PackedWeights], input_quant: tuple[typing.SupportsFloat | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex] | None = None, pool: Pool2dGeometry | None = None) -> None:
+    def __init__(self, *, geometry: Conv2dGeometry, weights: collections.abc.Sequence[PackedWeights], input_quant: tuple[typing.SupportsFloat | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex] | None = None, pool: Pool2dGeometry | None = None, post: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex] | None = None) -> None:
         ...
 class DepthwiseConv2dParams(StepParams):
     """
     depthwise_conv2d: f32 weights [kh][kw][c], or s8 weights_s8 with a weight_scale per channel reading a u8 input quantized as input_quant says.
     """
-    def __init__(self, *, geometry: Conv2dGeometry, weights: numpy.ndarray | None = None, weights_s8: numpy.ndarray | None = None, weight_scale: numpy.ndarray | None = None, bias: numpy.ndarray | None = None, input_quant: tuple[typing.SupportsFloat | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex] | None = None) -> None:
+    def __init__(self, *, geometry: Conv2dGeometry, weights: numpy.ndarray | None = None, weights_s8: numpy.ndarray | None = None, weight_scale: numpy.ndarray | None = None, bias: numpy.ndarray | None = None, input_quant: tuple[typing.SupportsFloat | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex] | None = None, post: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex] | None = None) -> None:
         ...
 class ConvTranspose2dParams(StepParams):
     """
@@ -532,6 +532,10 @@ def _ukernel_selected(op: str, level: str, feature_kernels: bool) -> str:
     """
 def _ukernel_spmm(name: str, vector: bool, value_kind: typing.SupportsInt | typing.SupportsIndex, index_kind: typing.SupportsInt | typing.SupportsIndex, block_kind: typing.SupportsInt | typing.SupportsIndex, rows: typing.SupportsInt | typing.SupportsIndex, nc: typing.SupportsInt | typing.SupportsIndex, row_ptr: numpy.ndarray, idx: numpy.ndarray, val: numpy.ndarray, row_scale: typing.Any, p: numpy.ndarray, ldp: typing.SupportsInt | typing.SupportsIndex, y: numpy.ndarray, y_offset: typing.SupportsInt | typing.SupportsIndex, ldy: typing.SupportsInt | typing.SupportsIndex, bias: typing.Any, min: typing.SupportsFloat | typing.SupportsIndex, max: typing.SupportsFloat | typing.SupportsIndex) -> None:
     ...
+def _ukernel_unary_f32(name: str, op: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, x: numpy.ndarray, y: numpy.ndarray, alpha: typing.SupportsFloat | typing.SupportsIndex, beta: typing.SupportsFloat | typing.SupportsIndex, lo: typing.SupportsFloat | typing.SupportsIndex, hi: typing.SupportsFloat | typing.SupportsIndex) -> None:
+    """
+    y[:n] = clamp(f(x[:n]), lo, hi) with the named unary kernel (f: a UnaryOp code).
+    """
 def _ukernels() -> list:
     """
     Every micro-kernel of this build (the families' lists): family, op, name, isa, rung, tile, and whether this CPU can run it.

@@ -2,7 +2,7 @@
 seed) of seven valid files must each either raise frugalnn.FormatError — and nothing else — or
 load into a program whose Session runs. Outcomes are counted per check that refused the file.
 
-Files: frugalnn.models.mlp at int8, a tiny conv net (fused max-pool, grouped conv) at int8 and
+Files: frugalnn.models.mlp at int8, a tiny conv net (fused max-pool, grouped conv with a fused SiLU) at int8 and
 at bf16 / f16 and with codebook weights (4-bit per layer, 6-bit per channel), a pruned
 sparse MLP, and the residual CNN (add, depthwise, concat, average and
 global pooling, layout steps) at f32 and at int8 (int8 depthwise). Operators: bit flips,
@@ -24,7 +24,7 @@ import pytest
 
 import frugalnn
 from frugalnn import _core
-from frugalnn.graph import Conv2d, Dense, Flatten, MaxPool2d, ReLU, Sequential, Session, Softmax, compile
+from frugalnn.graph import Conv2d, Dense, Flatten, MaxPool2d, ReLU, Sequential, Session, Softmax, Unary, compile
 from frugalnn.io.fnn import info
 from frugalnn.sparse import CSRMatrix
 from tests.graph.models import residual_cnn
@@ -47,7 +47,7 @@ def _small(rng, n):
 def _grouped_cnn(rng):
     return Sequential([
         Conv2d(_he(rng, 4, 1, 3, 3), _small(rng, 4), padding="same", name="c1"), ReLU(), MaxPool2d(2),
-        Conv2d(_he(rng, 8, 2, 3, 3), _small(rng, 8), padding=1, groups=2, name="c2"), ReLU(),
+        Conv2d(_he(rng, 8, 2, 3, 3), _small(rng, 8), padding=1, groups=2, name="c2"), Unary("silu"),  # fused
         Flatten(), Dense(_he(rng, 10, 8 * 4 * 4), _small(rng, 10), name="fc"), Softmax(),
     ], input_shape=(1, 8, 8))
 

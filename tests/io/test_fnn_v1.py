@@ -32,8 +32,9 @@ def _check(name: str, got: dict):
     assert got.keys() == want.keys()
     for k in want:
         if name.endswith("int8"):
-            # Integer kernels are bit-exact at every ISA level, and so is what follows them.
-            np.testing.assert_array_equal(got[k], want[k], err_msg=k)
+            # Integer kernels are bit-exact at every ISA level; the float functions after them
+            # (a sigmoid head) are within an ulp or two (their vectorized exp, FMA contraction).
+            np.testing.assert_allclose(got[k], want[k], rtol=3e-7, atol=0, err_msg=k)
         else:
             # Float sums in another order at another ISA level: a few ulps.
             np.testing.assert_allclose(got[k], want[k], rtol=2e-5, atol=2e-6, err_msg=k)

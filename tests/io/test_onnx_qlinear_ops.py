@@ -193,7 +193,7 @@ def _mul(inputs=None, inits=None, shapes=None, op="QLinearMul"):
     (_mul(shapes={"a": (4, 3, 3), "b": (4, 2, 3)}, op="QLinearAdd"), ValueError,
      r"QLinearAdd node 'q_op'.*broadcast"),
     (_mul(inits={"bq": np.ones((1, 1, 4, 1, 1), np.uint8)}, shapes={"a": (4, 3, 3)}), NotImplementedError,
-     r"QLinearMul node 'q_op'.*leading axes"),
+     r"QLinearMul node 'q_op'.*more axes"),
     (_mul(inits={"bq": np.ones((2, 4, 1, 1), np.uint8)}, shapes={"a": (4, 3, 3)}), NotImplementedError,
      r"QLinearMul node 'q_op'.*batch"),
     (_mul(shapes={"x": (3,)}), NotImplementedError, r"QLinearMul node 'q_op'.*both operands are constants"),

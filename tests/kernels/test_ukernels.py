@@ -536,7 +536,95 @@ def test_codebook_decode_refuses_bad_input():
         _core._ukernel_codebook_decode(u["name"], 1, 2, False, np.zeros(8, np.uint8), np.zeros(4, np.float32), out)
 
 
-RUNNERS = {"GemmF32", "GemmF32F16w", "GemmF32Bf16w", "GemmBf16", "F32ToBf16", "GemmQu8Qs8w",
+# ---- element-wise functions ---------------------------------------------------------------
+
+def _erf64(x):
+    import math
+    return np.vectorize(math.erf, otypes=[np.float64])(x)
+
+
+# UnaryOp code (kernels/eltwise/unary_f32.h) -> (name, float64 reference of (x, alpha, beta), alpha, beta)
+UNARY_REFERENCE = {
+    0: ("leaky_relu", lambda x, a, b: np.where(x < 0, a * x, x), 0.1, 0.0),
+    1: ("elu", lambda x, a, b: np.where(x < 0, a * np.expm1(np.minimum(x, 0)), x), 0.7, 0.0),
+    2: ("tanh", lambda x, a, b: np.tanh(x), 0.0, 0.0),
+    3: ("gelu", lambda x, a, b: 0.5 * x * (1 + _erf64(x / np.sqrt(2))), 0.0, 0.0),
+    4: ("gelu_tanh", lambda x, a, b: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3))), 0.0, 0.0),
+    5: ("exp", lambda x, a, b: np.exp(x), 0.0, 0.0),
+    6: ("log", lambda x, a, b: np.log(x), 0.0, 0.0),
+    7: ("sqrt", lambda x, a, b: np.sqrt(x), 0.0, 0.0),
+    8: ("pow", lambda x, a, b: np.power(x, a), 3.0, 0.0),
+    9: ("silu", lambda x, a, b: x / (1 + np.exp(-x)), 0.0, 0.0),
+    10: ("hard_sigmoid", lambda x, a, b: np.clip(a * x + b, 0, 1), 0.2, 0.5),
+    11: ("softplus", lambda x, a, b: np.logaddexp(0, x), 0.0, 0.0),
+    12: ("abs", lambda x, a, b: np.abs(x), 0.0, 0.0),
+    13: ("neg", lambda x, a, b: -x, 0.0, 0.0),
+    14: ("reciprocal", lambda x, a, b: 1 / x, 0.0, 0.0),
+    15: ("erf", lambda x, a, b: _erf64(x), 0.0, 0.0),
+    16: ("selu", lambda x, a, b: b * np.where(x < 0, a * np.expm1(np.minimum(x, 0)), x), 1.6733, 1.0507),
+    # x / scale divided in float32, as the kernel divides: the rounding then agrees exactly.
+    17: ("quantize_dequantize", lambda x, a, b: (np.clip(np.rint((np.float32(x) / np.float32(a)).astype(np.float64)) + b,
+                                                            0, 255) - b) * a, 0.05, 3.0),
+    18: ("sigmoid", lambda x, a, b: 1 / (1 + np.exp(-x)), 0.0, 0.0),
+    19: ("hard_swish", lambda x, a, b: x * np.clip(x / 6 + 0.5, 0, 1), 0.0, 0.0),
+}
+UNARY_NS = [0, 1, 7, 15, 16, 17, 33, 100]
+
+
+@pytest.mark.parametrize("u", kernels("UnaryF32"))
+@pytest.mark.parametrize("op", sorted(UNARY_REFERENCE), ids=[v[0] for _, v in sorted(UNARY_REFERENCE.items())])
+def test_f32_unary(u, op):
+    name, ref, alpha, beta = UNARY_REFERENCE[op]
+    alpha, beta = float(np.float32(alpha)), float(np.float32(beta))  # as the kernel holds them
+    rng = np.random.default_rng(10 + op)
+    for n in UNARY_NS:
+        x = (rng.standard_normal(n) * 4).astype(np.float32)
+        if name in ("log", "sqrt"):
+            x = np.abs(x) + np.float32(1e-3)
+        x[:min(n, 6)] = [0, -0.0, 1e-30, -1e-30, 30, -30][:min(n, 6)]
+        for lo, hi in ((-np.inf, np.inf), (-0.5, 2.0)):
+            y, before = canary_buffer(n + 9, np.float32)
+            _core._ukernel_unary_f32(u["name"], op, n, x, y, alpha, beta, lo, hi)
+            with np.errstate(all="ignore"):
+                want = np.clip(ref(x.astype(np.float64), alpha, beta), lo, hi)
+            tol = 8 * F32_EPS
+            # alpha * x + beta cancels near the kinks of the hard functions: float32 leaves an
+            # absolute error of an ulp or so of the operands (beta = 1/2), times x for hard_swish.
+            atol = {10: 2 * F32_EPS, 19: 2 * F32_EPS * np.abs(x.astype(np.float64))}.get(op, tol * 1e-3)
+            with np.errstate(invalid="ignore"):  # inf - inf where both are inf
+                err = np.abs(y[:n] - want)
+            bad = ~((err <= tol * np.abs(want) + atol) | (np.isnan(y[:n]) & np.isnan(want)) | (y[:n] == want))
+            assert not bad.any(), f"{u['name']} {name} n={n}: x={x[bad]} got {y[:n][bad]} want {want[bad]}"
+            check_canaries(y, before, np.arange(n))
+        inplace = x.copy()  # y may be x
+        _core._ukernel_unary_f32(u["name"], op, n, inplace, inplace, alpha, beta, -np.inf, np.inf)
+        y = np.empty(n, np.float32)
+        _core._ukernel_unary_f32(u["name"], op, n, x, y, alpha, beta, -np.inf, np.inf)
+        np.testing.assert_array_equal(inplace, y)
+
+
+@pytest.mark.parametrize("u", kernels("UnaryF32"))
+def test_f32_unary_special_values(u):
+    """inf and NaN through the exp-based functions: the limits, and NaN stays NaN."""
+    x = np.array([np.inf, -np.inf, np.nan, 100, -100, 89, -88], np.float32)
+    # x * sigmoid(x) and x * relu6(x + 3) / 6 at -inf are -inf * 0: NaN, as in torch and onnxruntime.
+    want = {5: [np.inf, 0, np.nan, np.inf, 0, np.inf, 0], 9: [np.inf, np.nan, np.nan, 100, -0.0, 89, -88 * np.exp(-88)],
+            18: [1, 0, np.nan, 1, 0, 1, 0],  # below -87.3 the true value is under float32's smallest normal: 0
+            19: [np.inf, np.nan, np.nan, 100, -0.0, 89, -0.0]}
+    for op, w in want.items():
+        y = np.empty_like(x)
+        with np.errstate(all="ignore"):
+            _core._ukernel_unary_f32(u["name"], op, x.size, x, y, 0.0, 0.0, -np.inf, np.inf)
+        np.testing.assert_allclose(y, np.array(w, np.float32), rtol=1e-6, atol=0, err_msg=f"{u['name']} op {op}")
+
+
+def test_unary_refuses_an_unknown_function():
+    u = next(u for u in UKERNELS if u["op"] == "UnaryF32")
+    with pytest.raises(ValueError, match="unknown unary function"):
+        _core._ukernel_unary_f32(u["name"], 20, 1, np.zeros(1, np.float32), np.zeros(1, np.float32), 0, 0, 0, 1)
+
+
+RUNNERS = {"UnaryF32", "GemmF32", "GemmF32F16w", "GemmF32Bf16w", "GemmBf16", "F32ToBf16", "GemmQu8Qs8w",
            "DwconvF32", "DwconvQu8", "RsumU8", "RsumF32", "F32Minmax", "F32Qu8", "SpmmTable", "F32Adam",
            "F32CodebookDecode", "GemmF32Codebook4w"}
 

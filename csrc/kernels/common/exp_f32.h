@@ -9,6 +9,7 @@
 #include <cstring>
 
 namespace fnn {
+namespace {  // each ISA translation unit that includes this compiles its own copy
 
 inline float exp_f32(float x) {
   // Clamped so that the int conversion below is defined: a NaN fails the first comparison
@@ -40,4 +41,5 @@ inline float exp_f32(float x) {
   return x != x ? x : y;
 }
 
+}  // namespace
 }  // namespace fnn

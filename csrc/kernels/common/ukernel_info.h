@@ -53,8 +53,9 @@ enum class UkernelOp : int {
   kF32Adam,      // F32AdamFn
   kF32CodebookDecode,  // F32CodebookDecodeFn
   kGemmF32Codebook4w,  // F32Codebook4wGemmUkernelFn
+  kUnaryF32,     // UnaryF32Fn
 };
-constexpr int kNumUkernelOps = 16;
+constexpr int kNumUkernelOps = 17;
 
 // CPU features off the ladder that gate a kernel on top of its rung.
 enum class UkernelFeature : int { kNone, kAvxVnni, kAvx512Bf16 };

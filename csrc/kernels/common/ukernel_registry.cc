@@ -5,6 +5,7 @@
 
 #include "cpu/cpu_features.h"
 #include "kernels/conv/dwconv_ukernels.h"
+#include "kernels/eltwise/unary_f32.h"
 #include "kernels/gemm/codebook_decode.h"
 #include "kernels/gemm/gemm_ukernels.h"
 #include "kernels/quant/quant.h"
@@ -56,6 +57,7 @@ const UkernelInfo kUkernels[] = {
 #include "kernels/conv/dwconv_ukernels.inc"
 #include "kernels/optim/adam_ukernels.inc"
 #include "kernels/gemm/codebook_ukernels.inc"
+#include "kernels/eltwise/unary_ukernels.inc"
 };
 
 #undef FNN_UKERNEL
@@ -64,10 +66,11 @@ const UkernelInfo kUkernels[] = {
 constexpr const char* kOpNames[] = {"GemmF32",     "GemmF32F16w", "GemmF32Bf16w", "GemmBf16",
                                     "F32ToBf16",   "GemmQu8Qs8w", "DwconvF32",    "DwconvQu8",
                                     "RsumU8",      "RsumF32",     "F32Minmax",    "F32Qu8",
-                                    "SpmmTable",   "F32Adam",     "F32CodebookDecode", "GemmF32Codebook4w"};
+                                    "SpmmTable",   "F32Adam",     "F32CodebookDecode", "GemmF32Codebook4w",
+                                    "UnaryF32"};
 static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == kNumUkernelOps,
               "one name per UkernelOp");
-static_assert(static_cast<int>(UkernelOp::kGemmF32Codebook4w) + 1 == kNumUkernelOps,
+static_assert(static_cast<int>(UkernelOp::kUnaryF32) + 1 == kNumUkernelOps,
               "kNumUkernelOps counts UkernelOp");
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <cstddef>
 
 #include "kernels/common/scalar_round.h"
+#include "kernels/eltwise/unary_config.h"
 
 namespace fnn {
 
@@ -63,16 +64,12 @@ void clamp_u8(size_t n, const uint8_t* x, uint8_t* y, uint8_t lo, uint8_t hi) {
   }
 }
 
-void sigmoid_f32(size_t n, const float* x, float* y) {
-  // exp(-|x|) never overflows. For x < 0, 1 / (1 + exp(-x)) would round to 0 once exp(-x)
-  // overflows (x < -88.7) although the true value is still a normal/denormal float, so that
-  // side uses e / (1 + e) instead. x = +-inf gives 1 / 0 and NaN stays NaN.
-  for (size_t i = 0; i < n; ++i) {
-    const float v = x[i];
-    const float e = std::exp(-std::fabs(v));
-    const float r = 1.0f / (1.0f + e);
-    y[i] = v < 0.0f ? e * r : r;
+void apply_unary_rows(const UnaryEpilogue& e, float* y, size_t rows, size_t cols, size_t ldy) {
+  if (cols == ldy) {
+    e.fn(rows * cols, y, y, &e.args);
+    return;
   }
+  for (size_t r = 0; r < rows; ++r) e.fn(cols, y + r * ldy, y + r * ldy, &e.args);
 }
 
 void softmax_rows_f32(size_t rows, size_t cols, const float* x, float* y) {

@@ -116,9 +116,13 @@ size_t float_panels_bytes(WeightKind kind, size_t k, size_t n);
 void pack_float_panels(WeightKind kind, const float* src, size_t k, size_t n, size_t k_stride,
                        size_t n_stride, void* dst);
 
+struct UnaryEpilogue;  // kernels/eltwise/unary_config.h
+
 struct Activation {
   float min = -__builtin_inff();
   float max = __builtin_inff();
+  // Run on each finished output tile after the clamp (a fused activation), or null.
+  const UnaryEpilogue* post = nullptr;
 };
 
 // C (m x n, row stride ldc) = A (m x k, row stride lda) * W + bias, clamped. Float kinds and

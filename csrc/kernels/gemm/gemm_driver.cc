@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "kernels/common/half.h"
+#include "kernels/eltwise/unary_config.h"
 #include "kernels/gemm/codebook_config.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/gemm/gemm_config.h"
@@ -89,6 +90,7 @@ void run_float(const GemmUkernel<Fn>& uk, const AType* a, size_t m, size_t lda,
   kc = (kc + k_group - 1) / k_group * k_group;
   const bool clamp = !accumulate && (act.min != -std::numeric_limits<float>::infinity() ||
                                      act.max != std::numeric_limits<float>::infinity());
+  const bool post = !accumulate && act.post != nullptr;
   const auto* panels = static_cast<const WType*>(w.panel_data());
   // Elements of one panel, and of one k row of it (a k_group-row pair counts k_group rows).
   const size_t panel_elems = w.k_padded * kGemmNR;
@@ -112,6 +114,9 @@ void run_float(const GemmUkernel<Fn>& uk, const AType* a, size_t m, size_t lda,
             uk.fn(rows, nc, kcur, a + r * lda + kb, lda,
                   panels + p * panel_elems + kb * kGemmNR, c + r * ldc + p * kGemmNR, ldc,
                   &params);
+          }
+          if (post && kb + kcur == k) {
+            apply_unary_rows(*act.post, c + r * ldc + pb * kGemmNR, rows, std::min(n, pe * kGemmNR) - pb * kGemmNR, ldc);
           }
         }
       }
@@ -153,8 +158,10 @@ void run_codebook(const GemmUkernel<F32GemmUkernelFn>& uk, F32CodebookDecodeFn d
       params.flags = clamp ? uint32_t{kGemmClamp} : 0u;
       for (size_t p = p0; p < p1; ++p) {
         params.bias = w.has_bias() ? w.bias() + p * kGemmNR : nullptr;
-        fused(r1 - r0, std::min(kGemmNR, n - p * kGemmNR), k, a + r0 * lda, lda, idx + p * k * row_bytes,
-              w.tables(), c + r0 * ldc + p * kGemmNR, ldc, &params);
+        const size_t nc = std::min(kGemmNR, n - p * kGemmNR);
+        fused(r1 - r0, nc, k, a + r0 * lda, lda, idx + p * k * row_bytes, w.tables(), c + r0 * ldc + p * kGemmNR,
+              ldc, &params);
+        if (act.post != nullptr) apply_unary_rows(*act.post, c + r0 * ldc + p * kGemmNR, r1 - r0, nc, ldc);
       }
     });
     return;
@@ -187,6 +194,9 @@ void run_codebook(const GemmUkernel<F32GemmUkernelFn>& uk, F32CodebookDecodeFn d
             const size_t nc = std::min(kGemmNR, n - p * kGemmNR);
             uk.fn(rows, nc, kcur, a + r * lda + kb, lda, wbuf + (p - pb) * kcur * kGemmNR,
                   c + r * ldc + p * kGemmNR, ldc, &params);
+          }
+          if (act.post != nullptr && kb + kcur == k) {
+            apply_unary_rows(*act.post, c + r * ldc + pb * kGemmNR, rows, std::min(n, pe * kGemmNR) - pb * kGemmNR, ldc);
           }
         }
       }

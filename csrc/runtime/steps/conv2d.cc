@@ -10,6 +10,7 @@
 #include "memory/scratch.h"
 #include "runtime/steps/depthwise_conv2d.h"
 #include "runtime/steps/int8_output.h"
+#include "runtime/steps/unary.h"
 
 namespace fnn {
 namespace {
@@ -51,7 +52,8 @@ class Conv2dStep final : public Int8LayerStep<Conv2dParams> {
  public:
   const char* name() const override { return "conv2d"; }
   std::string label(const Step& s) const override {
-    return s.params_as<Conv2dParams>().pool_fused ? "conv2d+maxpool2d" : "conv2d";
+    const auto& p = s.params_as<Conv2dParams>();
+    return "conv2d" + fused_label(p.post) + (p.pool_fused ? "+maxpool2d" : "");
   }
   const char* precision(const Step& s) const override {
     return weight_kind_name(s.params_as<Conv2dParams>().weights[0]->kind());
@@ -76,6 +78,7 @@ class Conv2dStep final : public Int8LayerStep<Conv2dParams> {
     const size_t k = StepCheck::product({g.kh, g.kw, g.c / g.groups});
     c.expect(k != 0, "the patch size overflows");
     c.packed_gemm(p.weights, g.groups, k, g.oc / g.groups, p.input);
+    c.fused_unary(p.post);
     if (!p.pool_fused) {
       c.size_is(s.out, StepCheck::product({g.oh, g.ow, g.oc}), "the output");
       return;
@@ -109,11 +112,13 @@ void Conv2dStep::run_params(const StepRun& r, const Conv2dParams& p) const {
   const size_t k = g.kh * g.kw * (g.c / g.groups);
   const bool int8 = p.int8();
   const size_t out_bytes = out.elem_bytes();
-  const Activation act{s.lo, s.hi};
+  const UnaryEpilogue post = unary_epilogue(p.post);
+  const Activation act{s.lo, s.hi, p.post.present ? &post : nullptr};
   if (is_pointwise(p) && !p.pool_fused) {
     if (int8) {
       gemm_int8(x, pixels, k, *p.weights[0], y, g.oc, p.qargs, &p.columns[0]);
       finish_int8_clamp(s, out, y, pixels, g.oc, g.oc);
+      if (p.post.present) apply_unary_rows(post, static_cast<float*>(y), pixels, g.oc, g.oc);
     } else {
       gemm_float(static_cast<const float*>(x), pixels, k, *p.weights[0], static_cast<float*>(y), g.oc,
                  act, false);
@@ -131,6 +136,7 @@ void Conv2dStep::run_params(const StepRun& r, const Conv2dParams& p) const {
         im2col_nhwc(g, static_cast<const uint8_t*>(x), p0, rows, grp, pad, qcol, k);
         gemm_int8(qcol, rows, k, *p.weights[grp], d, g.oc, p.qargs, &p.columns[grp]);
         finish_int8_clamp(s, out, d, rows, ocg, g.oc);
+        if (p.post.present) apply_unary_rows(post, reinterpret_cast<float*>(d), rows, ocg, g.oc);
       } else {
         auto* fcol = reinterpret_cast<float*>(col);
         im2col_nhwc(g, static_cast<const float*>(x), p0, rows, grp, fcol, k);

@@ -20,9 +20,10 @@ struct Conv2dParams : StepParams {
   bool pool_fused = false;
   Pool2dGeometry pool;     // pool_fused only
   bool int8() const { return !weights.empty() && weights[0] && weights[0]->kind() == WeightKind::kInt8; }
+  FusedUnary post;  // an activation run in the epilogue (last: optional in the record)
   template <typename Self, typename F>
   static void fields(Self& p, F&& f) {
-    f(p.geometry), f(p.weights), f(p.input), f(p.pool_fused), f(p.pool);
+    f(p.geometry), f(p.weights), f(p.input), f(p.pool_fused), f(p.pool), f(p.post);
   }
   // Derived (prepare): the int8 output stage, one column set per group.
   QuantArgs qargs;

@@ -8,13 +8,19 @@
 #include "runtime/parallel.h"
 #include "runtime/program.h"
 #include "runtime/steps/int8_output.h"
+#include "runtime/steps/unary.h"
 
 namespace fnn {
 namespace {
 
+constexpr size_t kPostPixels = 64;  // output pixels per block a fused activation follows
+
 class DepthwiseConv2dStep final : public Int8LayerStep<DepthwiseConv2dParams> {
  public:
   const char* name() const override { return "depthwise_conv2d"; }
+  std::string label(const Step& s) const override {
+    return "depthwise_conv2d" + fused_label(s.params_as<DepthwiseConv2dParams>().post);
+  }
   const char* precision(const Step& s) const override {
     return s.params_as<DepthwiseConv2dParams>().weights_s8.empty() ? "f32" : "int8";
   }
@@ -43,6 +49,7 @@ class DepthwiseConv2dStep final : public Int8LayerStep<DepthwiseConv2dParams> {
       c.expect(c.dtype(s.in[0]) == DType::kU8, "int8 weights read a u8 input (a quantize step first)");
     }
     c.expect(p.bias.empty() || p.bias.size() == g.c, "bias length is not the channels");
+    c.fused_unary(p.post);
   }
   void prepare_int8(const Step& s, DepthwiseConv2dParams& p, const TensorInfo& out) const override {
     p.qargs = int8_output_args(s, p.input, out);
@@ -64,9 +71,16 @@ class DepthwiseConv2dStep final : public Int8LayerStep<DepthwiseConv2dParams> {
     Conv2dGeometry g = p.geometry;
     g.n = r.batch;
     const float* bias = p.bias.empty() ? nullptr : p.bias.data();
+    const UnaryEpilogue post = unary_epilogue(p.post);
     if (p.weights_s8.empty()) {
       parallel_ranges(r.batch * g.oh * g.ow, 256, r.threads, [&](size_t b, size_t e) {
-        depthwise_conv2d_nhwc(g, r.in(), p.weights.data(), bias, s.lo, s.hi, r.out(), b, e - b);
+        // A fused activation follows each block of pixels while it is in cache.
+        const size_t block = p.post.present ? kPostPixels : e - b;
+        for (size_t b0 = b; b0 < e; b0 += block) {
+          const size_t n = std::min(block, e - b0);
+          depthwise_conv2d_nhwc(g, r.in(), p.weights.data(), bias, s.lo, s.hi, r.out(), b0, n);
+          if (p.post.present) apply_unary_rows(post, r.out() + b0 * g.c, n, g.c, g.c);
+        }
       });
       return;
     }
@@ -85,8 +99,13 @@ class DepthwiseConv2dStep final : public Int8LayerStep<DepthwiseConv2dParams> {
     }
     const TensorInfo& out = r.out_info();
     parallel_ranges(r.batch * g.oh * g.ow, 256, r.threads, [&](size_t b, size_t e) {
-      depthwise_conv2d_nhwc(g, r.in<uint8_t>(), p.weights_s8.data(), q, r.out<void>(), b, e - b);
-      finish_int8_clamp(s, out, r.out<char>() + b * g.c * out.elem_bytes(), e - b, g.c, g.c);
+      const size_t block = p.post.present ? kPostPixels : e - b;
+      for (size_t b0 = b; b0 < e; b0 += block) {
+        const size_t n = std::min(block, e - b0);
+        depthwise_conv2d_nhwc(g, r.in<uint8_t>(), p.weights_s8.data(), q, r.out<void>(), b0, n);
+        finish_int8_clamp(s, out, r.out<char>() + b0 * g.c * out.elem_bytes(), n, g.c, g.c);
+        if (p.post.present) apply_unary_rows(post, r.out() + b0 * g.c, n, g.c, g.c);
+      }
     });
   }
 };

@@ -20,9 +20,10 @@ struct DepthwiseConv2dParams : StepParams {
   std::vector<float> bias;            // c values, or empty
   QuantIn input;                      // int8 only
   bool int8() const { return !weights_s8.empty(); }
+  FusedUnary post;  // an activation run in the epilogue (last: optional in the record)
   template <typename Self, typename F>
   static void fields(Self& p, F&& f) {
-    f(p.geometry), f(p.weights), f(p.weights_s8), f(p.weight_scale), f(p.bias), f(p.input);
+    f(p.geometry), f(p.weights), f(p.weights_s8), f(p.weight_scale), f(p.bias), f(p.input), f(p.post);
   }
   // Derived (prepare), int8: the weights' sum per channel, the output stage.
   std::vector<int32_t> weight_sum;

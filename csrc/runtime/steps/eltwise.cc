@@ -1,5 +1,4 @@
-// Element-wise float32 steps without parameters: clamp (ReLU, ReLU6, Clip not fused into a
-// producer; a copy when unbounded) and sigmoid.
+// clamp: ReLU, ReLU6 or Clip not fused into a producer (a copy when unbounded).
 #include "kernels/eltwise/eltwise.h"
 #include "runtime/program.h"
 
@@ -20,6 +19,5 @@ class ClampStep final : public StepKindImpl {
 }  // namespace
 
 FNN_DEFINE_STEP_KIND(clamp_step, ClampStep)
-FNN_DEFINE_UNARY_F32_STEP(sigmoid_step, "sigmoid", sigmoid_f32)
 
 }  // namespace fnn

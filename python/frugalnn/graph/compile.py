@@ -130,7 +130,7 @@ def _calibrate(graph: Graph, data, layers: set[str]) -> dict[str, tuple[float, i
 
 def compile(graph: Graph, *, precision: Union[None, str, Mapping[str, str]] = None,
             calibration: Optional[Union[np.ndarray, Mapping[str, np.ndarray]]] = None,
-            fuse_pool: bool = True) -> Program:
+            fuse_pool: bool = True, fuse_activations: bool = True) -> Program:
     """Compile ``graph`` for the runtime.
 
     Args:
@@ -152,6 +152,11 @@ def compile(graph: Graph, *, precision: Union[None, str, Mapping[str, str]] = No
         fuse_pool: run a Conv2d followed (after its activation) by a MaxPool2d whose stride
             equals its window as one step that pools each tile of conv output as it is made,
             so the pre-pool feature map is never stored (``False`` keeps two steps).
+        fuse_activations: run an element-wise function that follows a Conv2d or Dense
+            (Sigmoid, HardSwish, and the Unary functions: SiLU, GELU, Tanh, LeakyRelu, ...)
+            in its epilogue, on each output tile while it is in cache: one step, and the
+            pre-activation tensor is never stored (``False`` keeps two steps). The values are
+            the same either way: both run the same kernel.
     """
     graph.check()
     weighted = [n.layer for n in graph.nodes if isinstance(n.layer, (L.Dense, L.Conv2d))]
@@ -194,13 +199,15 @@ def compile(graph: Graph, *, precision: Union[None, str, Mapping[str, str]] = No
                     "compile(g) / precision='f32'")
             raise GraphError(f"int8 layers {sorted(to_calibrate)} need a calibration batch: compile(..., calibration=x)")
         qparams.update(_calibrate(graph, calibration, to_calibrate))
-    return _Compiler(graph, prec, qparams, fuse_pool).run()
+    return _Compiler(graph, prec, qparams, fuse_pool, fuse_activations).run()
 
 
 class _Compiler:
-    def __init__(self, graph: Graph, prec: dict[str, str], qparams: dict, fuse_pool: bool) -> None:
+    def __init__(self, graph: Graph, prec: dict[str, str], qparams: dict, fuse_pool: bool,
+                 fuse_activations: bool = True) -> None:
         self.g = graph
         self.fuse_pool = fuse_pool
+        self.fuse_activations = fuse_activations
         self.prec = prec
         self.q = qparams
         self.core = _core.Program()
@@ -217,6 +224,7 @@ class _Compiler:
         self.row_major: set[str] = set()
         self.redundant: set[int] = set()  # node indices of clips that run as aliases (run() fills it)
         self.index = {id(node): i for i, node in enumerate(graph.nodes)}
+        self.post: Optional[tuple] = None  # the activation fused into the layer being lowered
 
     def elems(self, name: str) -> int:
         return math.prod(self.g.shapes[name])
@@ -266,6 +274,16 @@ class _Compiler:
                 if nxt is not None and isinstance(nxt[1].layer, (L.ReLU, L.Clip)) and nxt[0] not in redundant:
                     a = nxt[1].layer
                     lo, hi = (0.0, _INF) if isinstance(a, L.ReLU) else (a.lo, a.hi)
+                    skip.add(nxt[0])
+                    out_name = nxt[1].output
+            # An activation the conv / dense epilogue runs on each tile it writes.
+            self.post = None
+            if (self.fuse_activations and isinstance(layer, (L.Conv2d, L.Dense))
+                    and self.prec.get(layer.name) not in _SPARSE_VALUES):
+                nxt = self._sole_consumer(out_name, idx)
+                fused = None if nxt is None or nxt[0] in redundant else _epilogue_of(nxt[1].layer)
+                if fused is not None:
+                    self.post = (*fused, -_INF, _INF)
                     skip.add(nxt[0])
                     out_name = nxt[1].output
             pool = None
@@ -419,7 +437,7 @@ class _Compiler:
                 pw = pack_weights(np.ascontiguousarray(arrange(wq[0]).T), "int8", bias=b, scales=wq[1])
             else:
                 pw = pack_weights(np.ascontiguousarray(w.T), p, bias=b)
-            params = _core.DenseParams(weights=pw._core, input_quant=self.q.get(layer.name))
+            params = _core.DenseParams(weights=pw._core, input_quant=self.q.get(layer.name), post=self.post)
             core.add_step("dense", layer.name, [x], y, params, lo=lo, hi=hi)
 
     def _emit_conv2d(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
@@ -463,7 +481,8 @@ class _Compiler:
             _, ph, pw = g.shapes[out_name]
             (pkh, pkw), (psh, psw) = pool.kernel, pool.stride
             pool_geo = _core.Pool2dGeometry(h=oh, w=ow, c=o, oh=ph, ow=pw, kh=pkh, kw=pkw, sh=psh, sw=psw)
-        params = _core.Conv2dParams(geometry=geo, weights=packed, input_quant=self.q.get(layer.name), pool=pool_geo)
+        params = _core.Conv2dParams(geometry=geo, weights=packed, input_quant=self.q.get(layer.name), pool=pool_geo,
+                                    post=self.post)
         core.add_step("conv2d", layer.name, [x], y, params, lo=lo, hi=hi)
 
     def _emit_pool(self, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
@@ -534,7 +553,7 @@ class _Compiler:
 
         p = self.prec[layer.name]
         if p != "int8":
-            params = _core.DepthwiseConv2dParams(geometry=geo, weights=hwc(w), bias=b)
+            params = _core.DepthwiseConv2dParams(geometry=geo, weights=hwc(w), bias=b, post=self.post)
             self.core.add_step("depthwise_conv2d", layer.name, [x], y, params, lo=lo, hi=hi)
             return
         given = _given_int8(layer, p, scale_shift)
@@ -546,7 +565,7 @@ class _Compiler:
             w8 = q.T.reshape(w.shape)
         params = _core.DepthwiseConv2dParams(geometry=geo, weights_s8=hwc(w8), bias=b,
                                              weight_scale=np.ascontiguousarray(ws, np.float32),
-                                             input_quant=self.q[layer.name])
+                                             input_quant=self.q[layer.name], post=self.post)
         self.core.add_step("depthwise_conv2d", layer.name, [x], y, params, lo=lo, hi=hi)
 
     def emit_reshape(self, node, layer, out_name: str, in_shape) -> None:
@@ -697,6 +716,22 @@ register_lowering = registrar(
     lowers layers of these types (and their subclasses) onto native steps. ``x`` is the
     program tensor of the first input; ``compiler.writes(out_name)`` gives the output's and
     ``compiler.core.add_step(kind, name, inputs, output, params)`` appends a step.""")
+
+
+# Layer type -> fn(layer) giving (UnaryOp code, alpha, beta) of an element-wise function a
+# conv / dense epilogue can run (csrc/kernels/eltwise/unary_f32.h), or None.
+_EPILOGUE: dict = {}
+
+register_epilogue = registrar(
+    _EPILOGUE,
+    """Decorator: ``fn(layer) -> (code, alpha, beta) | None`` says how layers of these types run
+    fused into the epilogue of the Conv2d / Dense they follow (a UnaryOp code of
+    csrc/kernels/eltwise/unary_f32.h and its constants), or that this one cannot.""")
+
+
+def _epilogue_of(layer) -> Optional[tuple]:
+    fn = next((_EPILOGUE[t] for t in type(layer).__mro__ if t in _EPILOGUE), None)
+    return None if fn is None else fn(layer)
 
 
 def lower_to(kind: str):

@@ -308,9 +308,6 @@ def _qlinear_binary(imp: _Importer, node: Any, fn: str) -> None:
             raise unsupported(node, "both operands are constants: at least one must be computed from the inputs")
         data, c = (x, cy) if x is not None else (y, cx)
         assert data is not None and c is not None
-        if c.ndim > imp.rank(data):
-            raise unsupported(node, f"a constant of shape {c.shape} on a rank-{imp.rank(data)} tensor adds leading "
-                                    "axes before the batch; only constants of at most the tensor's rank")
         c = per_sample_constant(imp, node, c, imp.rank(data))
         layer = imp.layer(node, lambda: Binary(fn, c, constant_first=x is None, name=name))
         t = imp.emit(node, layer, [data.tensor])

@@ -70,12 +70,13 @@ def test_inside_a_cnn_and_through_a_saved_file(tmp_path):
         g.input("x", (2, 6, 6)))
     g.output(HardSwish()(h), "y")
     x = _inputs((2, 6, 6), seed=2)
-    p = compile(g)
-    assert [s.kind for s in p.steps].count("hard_swish") == 1
-    want = Session(p, max_batch=3).run(x)
-    np.testing.assert_allclose(want, reference.forward(g, x)["y"], rtol=1e-5, atol=1e-5)
-    frugalnn.save(p, tmp_path / "hs.fnn")
-    np.testing.assert_array_equal(Session(frugalnn.load(tmp_path / "hs.fnn"), max_batch=3).run(x), want)
+    for fuse, kind in ((True, "conv2d+hard_swish"), (False, "hard_swish")):  # in the conv's epilogue, or a step
+        p = compile(g, fuse_activations=fuse)
+        assert [s.kind for s in p.steps].count(kind) == 1
+        want = Session(p, max_batch=3).run(x)
+        np.testing.assert_allclose(want, reference.forward(g, x)["y"], rtol=1e-5, atol=1e-5)
+        frugalnn.save(p, tmp_path / "hs.fnn")
+        np.testing.assert_array_equal(Session(frugalnn.load(tmp_path / "hs.fnn"), max_batch=3).run(x), want)
 
 
 def test_onnx_import_and_export_agree_with_onnxruntime():

@@ -17,7 +17,7 @@ DEF = {
     "tanh": np.tanh, "gelu": lambda x: 0.5 * x * (1 + ERF(x / math.sqrt(2))),
     "gelu_tanh": lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))),
     "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "pow": lambda x: np.power(x, 3.0),
-    "silu": lambda x: x / (1 + np.exp(-x)), "hard_sigmoid": lambda x: np.clip(0.2 * x + 0.5, 0, 1),
+    "silu": lambda x: x / (1 + np.exp(-x)), "hard_sigmoid": lambda x: np.clip(float(F(0.2)) * x + 0.5, 0, 1),  # alpha as the layer stores it
     "softplus": lambda x: np.logaddexp(0, x), "abs": np.abs, "neg": np.negative, "reciprocal": lambda x: 1 / x,
     "erf": ERF, "quantize_dequantize": lambda x: (np.clip(np.rint(x / 0.05) + 3, 0, 255) - 3) * 0.05,
     "selu": lambda x: 1.0507 * np.where(x < 0, 1.6733 * np.expm1(np.minimum(x, 0)), x),

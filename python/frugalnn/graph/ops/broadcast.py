@@ -242,12 +242,14 @@ def per_sample_constant(imp: _Importer, node: Any, c: np.ndarray, rank: int) -> 
     """A constant operand of a computed tensor of ONNX rank ``rank`` (batch included) as a
     per-sample array: its leading batch axis (size 1) dropped."""
     c = to_float32(node, np.asarray(c), "the constant operand")
-    if c.ndim >= rank:
-        lead = c.ndim - rank + 1
-        if any(d != 1 for d in c.shape[:lead]):
+    if c.ndim > rank:  # the result gains axes in front of the batch axis: not a per-sample op
+        raise unsupported(node, f"a constant of shape {c.shape} has more axes than the rank-{rank} tensor it "
+                                "meets: the result would put new axes before the batch axis")
+    if c.ndim == rank:
+        if c.shape[0] != 1:
             raise unsupported(node, f"a constant of shape {c.shape} varies along the batch axis of a rank-{rank} "
                                     "tensor: only constants the same for every sample are supported")
-        c = c.reshape(c.shape[lead:])
+        c = c.reshape(c.shape[1:])
     return c
 
 
@@ -257,6 +259,11 @@ def import_binary(imp: _Importer, node: Any, fn: str, i: int = 0, j: int = 1) ->
     name = imp.name_for(node)
     if isinstance(u, Data) and isinstance(v, Data):
         a, b = imp.data(node, i), imp.data(node, j)
+        if imp.rank(a) != imp.rank(b):
+            # ONNX aligns trailing axes: the lower-rank tensor's batch axis would meet one of
+            # the other's per-sample axes, a result that changes with the batch size.
+            raise unsupported(node, f"operands of rank {imp.rank(a)} and {imp.rank(b)}: broadcasting two computed "
+                                    "tensors of different ranks lines one's batch axis up with the other's data")
         return Data(imp.emit(node, imp.layer(node, lambda: Binary(fn, name=name)), [a.tensor, b.tensor]))
     k = i if isinstance(u, Data) else j
     x = imp.data(node, k)

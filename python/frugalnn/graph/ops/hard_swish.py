@@ -10,7 +10,7 @@ from ...io.onnx_import import _Importer, op
 from ...io.onnx_values import Data
 from ...reference import register_forward
 from ...train.ops.base import BufferSpec, TrainOp, internal, register_trainable
-from ..compile import lower_to, register_lowering
+from ..compile import lower_to, register_epilogue, register_lowering
 from ..layers import _Elementwise
 
 __all__ = ["HardSwish"]
@@ -23,6 +23,7 @@ class HardSwish(_Elementwise):
 
 
 register_lowering(HardSwish)(lower_to("hard_swish"))
+register_epilogue(HardSwish)(lambda layer: (19, 0.0, 0.0))  # UnaryOp::kHardSwish
 register_exporter(HardSwish)(export_as("HardSwish"))
 
 

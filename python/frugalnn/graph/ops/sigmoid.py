@@ -12,7 +12,7 @@ from ...io.onnx_values import Data
 from ...reference import register_forward
 from ... import _core
 from ...train.ops.base import TrainOp, register_trainable
-from ..compile import lower_to, register_lowering
+from ..compile import lower_to, register_epilogue, register_lowering
 from ..layers import _Elementwise
 
 __all__ = ["Sigmoid"]
@@ -25,6 +25,7 @@ class Sigmoid(_Elementwise):
 
 
 register_lowering(Sigmoid)(lower_to("sigmoid"))
+register_epilogue(Sigmoid)(lambda layer: (18, 0.0, 0.0))  # UnaryOp::kSigmoid
 register_exporter(Sigmoid)(export_as("Sigmoid"))
 
 

@@ -1,7 +1,8 @@
 """Element-wise functions with up to two constants: LeakyRelu, Elu, Selu, Tanh, Gelu, Exp,
 Log, Sqrt, Pow by a constant, SiLU, HardSigmoid, Softplus, Abs, Neg, Reciprocal, Erf. One
 layer, ``Unary(fn, alpha, beta)``, and one native step kind, ``unary``, with a function code
-(csrc/runtime/steps/unary.cc). ReLU / Clip, Sigmoid and HardSwish keep their own kinds.
+(csrc/runtime/steps/unary.cc). ReLU / Clip, Sigmoid and HardSwish keep their own kinds. After a
+Conv2d or Dense, each runs fused into its epilogue (compile's register_epilogue).
 
 The ONNX importers are here too. SiLU is what exporters write as ``x * sigmoid(x)``: the
 ``Mul`` importer (graph/ops/broadcast.py) turns that pair into one ``Unary("silu")``.
@@ -18,7 +19,7 @@ from ...io.onnx_export import register_exporter
 from ...io.onnx_import import _Importer, op
 from ...io.onnx_values import Data, malformed, unsupported
 from ...reference import register_forward
-from ..compile import register_lowering
+from ..compile import register_epilogue, register_lowering
 from ..layers import GraphError, _Elementwise
 
 __all__ = ["Unary"]
@@ -84,6 +85,11 @@ FUNCTIONS = tuple(_FUNCTIONS)
 def _lower(compiler, node, layer, out_name, lo, hi, scale_shift, pool, x, in_shape) -> None:
     params = _core.UnaryParams(op=_FUNCTIONS[layer.fn][0], alpha=layer.alpha, beta=layer.beta)
     compiler.core.add_step("unary", layer.name, [x], compiler.writes(out_name), params, lo=lo, hi=hi)
+
+
+@register_epilogue(Unary)
+def _epilogue(layer: Unary) -> tuple[int, float, float]:
+    return _FUNCTIONS[layer.fn][0], layer.alpha, layer.beta
 
 
 @register_forward("unary")

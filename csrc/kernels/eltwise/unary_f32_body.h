@@ -1,0 +1,96 @@
+// The body of the f32 unary micro-kernels: each function a portable loop, instantiated per
+// function code so the switch is outside the loop, which the compiler vectorizes at the
+// including translation unit's ISA (built with -fno-trapping-math, so the float selects
+// if-convert). The exp-based functions go through exp_f32 (straight-line, vectorizable);
+// tanh, erf, log, pow and the like are libm calls at every level.
+// Everything is in an anonymous namespace: each ISA translation unit compiles its own copy.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <utility>
+
+#include "kernels/common/exp_f32.h"
+#include "kernels/eltwise/unary_f32.h"
+
+namespace fnn {
+namespace {
+
+template <UnaryOp kOp>
+inline float unary_apply(float x, float alpha, float beta) {
+  if constexpr (kOp == UnaryOp::kLeakyRelu) return x < 0.0f ? alpha * x : x;
+  if constexpr (kOp == UnaryOp::kElu) return x < 0.0f ? alpha * std::expm1(x) : x;
+  if constexpr (kOp == UnaryOp::kTanh) return std::tanh(x);
+  // 1 + erf(x / sqrt 2) = erfc(-x / sqrt 2), and 1 + tanh(z) = 2 / (1 + exp(-2z)): the sums
+  // cancel to nothing in float32 for x below about -4, the right-hand sides stay accurate.
+  if constexpr (kOp == UnaryOp::kGelu) return 0.5f * x * std::erfc(x * -0.70710678118654752f);
+  if constexpr (kOp == UnaryOp::kGeluTanh) {
+    return x / (1.0f + exp_f32(-1.5957691216057308f * (x + 0.044715f * x * x * x)));
+  }
+  if constexpr (kOp == UnaryOp::kExp) return exp_f32(x);
+  if constexpr (kOp == UnaryOp::kLog) return std::log(x);
+  if constexpr (kOp == UnaryOp::kSqrt) return std::sqrt(x);
+  if constexpr (kOp == UnaryOp::kPow) return std::pow(x, alpha);
+  // x / (1 + exp(-x)): exp overflows to inf for x < -88, giving -0, as it should.
+  if constexpr (kOp == UnaryOp::kSilu) return x / (1.0f + exp_f32(-x));
+  if constexpr (kOp == UnaryOp::kHardSigmoid) {
+    float t = alpha * x + beta;
+    t = t < 0.0f ? 0.0f : t;
+    return t > 1.0f ? 1.0f : t;
+  }
+  // log1p(exp(x)) loses nothing for x <= 20 and is x beyond (exp would overflow past 88).
+  if constexpr (kOp == UnaryOp::kSoftplus) return x > 20.0f ? x : std::log1p(std::exp(x));
+  if constexpr (kOp == UnaryOp::kAbs) return std::fabs(x);
+  if constexpr (kOp == UnaryOp::kNeg) return -x;
+  if constexpr (kOp == UnaryOp::kReciprocal) return 1.0f / x;
+  if constexpr (kOp == UnaryOp::kErf) return std::erf(x);
+  if constexpr (kOp == UnaryOp::kSelu) return beta * (x < 0.0f ? alpha * std::expm1(x) : x);
+  // A u8 QuantizeLinear -> DequantizeLinear pair feeding a float op: the value it carries is
+  // rounded as the quantize step rounds (x / scale, half to even), saturated, and scaled back.
+  if constexpr (kOp == UnaryOp::kQuantizeDequantize) {
+    float q = std::nearbyint(x / alpha) + beta;
+    q = q < 0.0f ? 0.0f : q;
+    q = q > 255.0f ? 255.0f : q;
+    return (q - beta) * alpha;
+  }
+  // exp(-|x|) never overflows; for x < 0, e / (1 + e) keeps the small values 1 / (1 + 1/e)
+  // would lose. +-inf give 1 and 0, NaN stays NaN.
+  if constexpr (kOp == UnaryOp::kSigmoid) {
+    const float e = exp_f32(-std::fabs(x));
+    const float r = 1.0f / (1.0f + e);
+    return x < 0.0f ? e * r : r;
+  }
+  if constexpr (kOp == UnaryOp::kHardSwish) {
+    float t = x * (1.0f / 6.0f) + 0.5f;
+    t = t < 0.0f ? 0.0f : t;
+    t = t > 1.0f ? 1.0f : t;
+    return x * t;
+  }
+  return x;
+}
+
+template <UnaryOp kOp>
+void unary_range(size_t n, const float* x, float* y, float alpha, float beta, float lo, float hi) {
+  for (size_t i = 0; i < n; ++i) {
+    float v = unary_apply<kOp>(x[i], alpha, beta);
+    v = v < lo ? lo : v;
+    y[i] = v > hi ? hi : v;
+  }
+}
+
+using UnaryRangeFn = void (*)(size_t, const float*, float*, float, float, float, float);
+
+template <size_t... I>
+UnaryRangeFn unary_range_for(size_t op, std::index_sequence<I...>) {
+  UnaryRangeFn fn = nullptr;
+  ((op == I ? (fn = unary_range<static_cast<UnaryOp>(I)>, 0) : 0), ...);
+  return fn;
+}
+
+inline void unary_f32_body(size_t n, const float* x, float* y, const UnaryArgs& a) {
+  const UnaryRangeFn fn = unary_range_for(a.op, std::make_index_sequence<static_cast<size_t>(UnaryOp::kCount)>{});
+  if (fn != nullptr) fn(n, x, y, a.alpha, a.beta, a.lo, a.hi);
+}
+
+}  // namespace
+}  // namespace fnn
