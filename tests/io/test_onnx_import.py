@@ -778,3 +778,51 @@ def test_mutated_models_are_refused_or_agree_with_onnxruntime():
             assert err <= (0.05 * 1.001 if quantized else RTOL * max(np.max(np.abs(b)), 1e-30)), (m.graph.node, err)
         outcomes["agreed"] += 1
     assert outcomes["agreed"] > 100 and outcomes["refused"] > 50, outcomes
+
+
+# ---------------------------------------------------------------------------------------
+# QDQ around ops that only move values
+
+
+def test_qdq_channel_shuffle_runs_without_float_round_trips(tmp_path):
+    """quantize_static puts QuantizeLinear -> DequantizeLinear with the same parameters after a
+    Reshape / Transpose / Split / Concat: on values already on that grid they are identities and
+    import as none, so ShuffleNet's shuffle compiles to one channel-permuting copy between the
+    int8 convolutions; the outputs agree with onnxruntime's int8 run."""
+    from onnxruntime import quantization as q
+
+    c, h, w = 8, 6, 5
+    nodes = [N("Conv", ["x", "W1", "b1"], ["a"]), N("Relu", ["a"], ["r"]),
+             N("Reshape", ["r", "s5"], ["r5"]), N("Transpose", ["r5"], ["t5"], perm=[0, 2, 1, 3, 4]),
+             N("Reshape", ["t5", "s4"], ["sh"]), N("Split", ["sh", "halves"], ["p", "z"], axis=1),
+             N("Conv", ["z", "W2", "b2"], ["zc"]), N("Relu", ["zc"], ["zr"]),
+             N("Concat", ["p", "zr"], ["cat"], axis=1), N("Conv", ["cat", "W3", "b3"], ["y"])]
+    inits = {"W1": rnd(c, 3, 3, 3), "b1": rnd(c), "s5": np.array([-1, 2, c // 2, h, w], np.int64),
+             "s4": np.array([-1, c, h, w], np.int64), "halves": np.array([c // 2, c // 2], np.int64),
+             "W2": rnd(c // 2, c // 2, 1, 1, seed=2), "b2": rnd(c // 2, seed=2), "W3": rnd(4, c, 1, 1, seed=3),
+             "b3": rnd(4, seed=3)}
+    f32, int8 = tmp_path / "f32.onnx", tmp_path / "int8.onnx"
+    m = make(nodes, {"x": (3, h + 2, w + 2)}, inits, 13)
+    onnx.save(m, str(f32))
+    rng = np.random.default_rng(0)
+    calib = rng.uniform(-1, 1, (16, 3, h + 2, w + 2)).astype(np.float32)
+
+    class Reader:
+        def __init__(self):
+            self.it = iter([{"x": calib[i:i + 1]} for i in range(len(calib))])
+
+        def get_next(self):
+            return next(self.it, None)
+
+    q.quantize_static(str(f32), str(int8), Reader(), quant_format=q.QuantFormat.QDQ, per_channel=True,
+                      activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8)
+    program = compile(load_onnx(int8), precision="int8")
+    kinds = [s.kind for s in program.steps]
+    assert "to_nchw" not in kinds[1:-1] and kinds.count("to_nhwc") == 1
+    assert "unary:quantize_dequantize" not in kinds, kinds
+    x = rng.uniform(-1, 1, (5, 3, h + 2, w + 2)).astype(np.float32)
+    want = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    got = Session(program, max_batch=5).run(x)
+    # Each output is one int8 conv away from u8 values both engines share; its f32 sum is
+    # ordered differently: float rounding only.
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())

@@ -258,6 +258,8 @@ class _Compiler:
             if idx in redundant:
                 self.alias(node.output, node.inputs[0])
                 continue
+            if isinstance(layer, L.Reshape) and self._channel_permutation(idx, node, skip):
+                continue
             # Fold a following BatchNorm, then fuse a following activation.
             act = getattr(layer, "activation", None)
             lo, hi = {None: (-_INF, _INF), "relu": (0.0, _INF), "relu6": (0.0, 6.0)}[act]
@@ -311,6 +313,38 @@ class _Compiler:
         specs_in = [TensorSpec(n, (None,) + tuple(s)) for n, s in g.inputs.items()]
         specs_out = [TensorSpec(n, (None,) + tuple(g.shapes[n])) for n in g.outputs]
         return Program(self.core, specs_in, specs_out, dict(self.q), g)
+
+    def _channel_permutation(self, idx: int, node, skip: set) -> bool:
+        """Reshape (C, H, W) -> (c1, ..., ck, H, W), a Transpose of the c axes, and a Reshape
+        back to (C, H, W) — ShuffleNet's channel shuffle — permute the channels of each pixel:
+        on the channels-last map that is one strided copy (rather than a layout change to
+        NCHW, the transpose, and one back). Emits it and returns True, or False if the nodes
+        do not form that pattern."""
+        g = self.g
+        src = node.inputs[0]
+        shape, mid = tuple(g.shapes[src]), tuple(g.shapes[node.output])
+        if not (_spatial(shape) and self.stored_nhwc(src) and len(mid) >= 4 and mid[-2:] == shape[1:]
+                and math.prod(mid[:-2]) == shape[0]):
+            return False
+        k = len(mid) - 2
+        t = self._sole_consumer(node.output, idx)
+        perm = None if t is None else getattr(t[1].layer, "perm", None)
+        if perm is None or tuple(perm[k:]) != (k, k + 1):
+            return False
+        r = self._sole_consumer(t[1].output, t[0])
+        if r is None or not isinstance(r[1].layer, L.Reshape) or tuple(g.shapes[r[1].output]) != shape:
+            return False
+        from .ops.broadcast import OPS  # the op modules import this one
+
+        c, h, w = shape
+        factor_strides = [math.prod(mid[a + 1:k]) for a in range(k)]  # of channel factor a
+        dims = [h * w] + [mid[perm[m]] for m in range(k)]
+        strides = [c] + [factor_strides[perm[m]] for m in range(k)]
+        params = _core.BroadcastParams(op=OPS["copy"], dims=dims, a_strides=strides, b_strides=[0] * len(dims),
+                                       a_sample=c * h * w, b_sample=0)
+        self.core.add_step("broadcast", t[1].layer.name, [self.tid[src]], self.writes(r[1].output), params)
+        skip.update((t[0], r[0]))
+        return True
 
     def _kept_as_given(self, name: str) -> bool:
         """Whether graph input ``name`` needs no layout change: every reader takes its values

@@ -217,7 +217,8 @@ def _concat(imp: _Importer, node: Any, a: dict) -> None:
     t = imp.emit(node, L.Concat(axis - 1, name=imp.name_for(node)), [p.tensor for p in parts])
     ranges = [p.range for p in parts]
     joint = None if None in ranges else (min(r[0] for r in ranges), max(r[1] for r in ranges))  # type: ignore
-    imp.set(node.output[0], Data(t, range=joint))
+    same_q = parts[0].q if all(p.q == parts[0].q for p in parts) else None  # still on that grid
+    imp.set(node.output[0], Data(t, q=same_q, range=joint))
 
 
 def check_concat_axis(node: Any, axis: int) -> None:

@@ -142,6 +142,11 @@ def _quantize(imp: _Importer, node: Any, a: dict) -> None:
     if zp is not None and out_type and zp.dtype != {tp.UINT8: np.uint8, tp.INT8: np.int8}[out_type]:
         raise malformed(node, f"output_dtype disagrees with the zero point's type {zp.dtype}")
     q = qinfo(node, imp.const_float(node, 1, "scale"), zp, out_type == tp.INT8)
+    if x.q == q:
+        # Values dequantized with these very parameters, only moved since (Reshape, Transpose,
+        # Slice, Concat, MaxPool): already on the grid, so quantizing them changes nothing.
+        imp.set(node.output[0], Data(x.tensor, q=q, integer=True, range=x.range))
+        return
     imp.set(node.output[0], _requantized(imp, node, x, q))
 
 

@@ -356,4 +356,4 @@ def _transpose(imp: _Importer, node: Any, a: dict) -> None:
         imp.alias(node, x)
         return
     layer = imp.layer(node, lambda: Transpose(inner, name=imp.name_for(node)))
-    imp.set(node.output[0], Data(imp.emit(node, layer, [x.tensor]), range=x.range))
+    imp.set(node.output[0], Data(imp.emit(node, layer, [x.tensor]), q=x.q, range=x.range))  # values moved

@@ -79,9 +79,9 @@ def _export(ex: Any, layer: Slice, x: list, y: str) -> None:
 def slice_data(imp: _Importer, node: Any, x: Data, bounds: list[tuple[int, int, int]], name: str) -> Data:
     """``x`` cut to per-sample ``bounds`` (start, stop, step per axis); itself when whole."""
     if all(a == 0 and b == n and k == 1 for (a, b, k), n in zip(bounds, x.shape)):
-        return Data(x.tensor, range=x.range)
+        return Data(x.tensor, q=x.q, range=x.range)
     layer = imp.layer(node, lambda: Slice(*zip(*bounds), name=name))
-    return Data(imp.emit(node, layer, [x.tensor]), range=x.range)
+    return Data(imp.emit(node, layer, [x.tensor]), q=x.q, range=x.range)  # values moved, not changed
 
 
 @op("Slice", "starts:ints ends:ints axes:ints")
