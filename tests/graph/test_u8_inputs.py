@@ -310,3 +310,22 @@ def test_native_dequantize_step_and_quantized_tensors_are_checked():
         program("uint8", out_dtype="uint8")
     with pytest.raises(ValueError, match="dtype must be"):
         _core.Program().add_input_tensor(8, "float16")
+
+
+@pytest.mark.parametrize("shape", [(3, 6, 6), (2, 4, 4), (4, 5, 3), (5, 7, 3), (40, 33, 3)])
+@pytest.mark.parametrize("dtype", ["uint8", "int8"])
+def test_layout_steps_move_the_bytes_both_ways(shape, dtype):
+    """NCHW -> NHWC (a few channels interleaved, or tiles) and back (a flatten that is a
+    graph output), on the 8-bit values: the output is the flattened frame, dequantized."""
+    g = Graph()
+    x = g.input("x", shape, dtype, scale=0.5, zero_point=3)
+    g.output(Flatten()(x), "y")
+    g.output(MaxPool2d(1, stride=1)(x), "z")  # a channels-last reader: the input is moved to NHWC
+    p = compile(g)
+    # both layout steps write the 8-bit dtype (the input's bytes, moved)
+    written = [p._core.tensor_info(p._core.step_info(i)[4])[1] for i in range(len(p.steps))]
+    assert sorted(s.kind for s, d in zip(p.steps, written) if d == dtype) == ["to_nchw", "to_nhwc"]
+    x = frames(shape, 3, dtype)
+    out = Session(p).run(x)
+    np.testing.assert_array_equal(out["y"], dequantize(x, 0.5, 3).reshape(3, -1))
+    np.testing.assert_array_equal(out["z"], dequantize(x, 0.5, 3))

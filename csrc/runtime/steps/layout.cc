@@ -3,6 +3,7 @@
 #include "runtime/steps/layout.h"
 
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/conv/conv_nhwc.h"
 #include "runtime/step_kind.h"
@@ -10,11 +11,37 @@
 namespace fnn {
 namespace {
 
-// [n][rows][cols] -> [n][cols][rows], bytes.
+// A few rows (an RGB frame's channels) interleaved pixel by pixel: the row count known at
+// compile time lets the compiler vectorize the interleave.
+template <size_t R>
+void interleave_rows(size_t cols, const uint8_t* x, uint8_t* y) {
+  for (size_t col = 0; col < cols; ++col) {
+    for (size_t r = 0; r < R; ++r) y[col * R + r] = x[r * cols + col];
+  }
+}
+
+// [n][rows][cols] -> [n][cols][rows], bytes; otherwise in 32 x 32 tiles.
 void transpose_bytes(size_t n, size_t rows, size_t cols, const uint8_t* x, uint8_t* y) {
+  constexpr size_t kTile = 32;
+  if (rows == 1 || cols == 1) {  // a vector is its own transpose
+    std::memcpy(y, x, n * rows * cols);
+    return;
+  }
   for (size_t b = 0; b < n; ++b, x += rows * cols, y += rows * cols) {
-    for (size_t r = 0; r < rows; ++r) {
-      for (size_t col = 0; col < cols; ++col) y[col * rows + r] = x[r * cols + col];
+    switch (rows) {
+      case 2: interleave_rows<2>(cols, x, y); continue;
+      case 3: interleave_rows<3>(cols, x, y); continue;
+      case 4: interleave_rows<4>(cols, x, y); continue;
+      default: break;
+    }
+    for (size_t r0 = 0; r0 < rows; r0 += kTile) {
+      const size_t r1 = r0 + kTile < rows ? r0 + kTile : rows;
+      for (size_t c0 = 0; c0 < cols; c0 += kTile) {
+        const size_t c1 = c0 + kTile < cols ? c0 + kTile : cols;
+        for (size_t col = c0; col < c1; ++col) {
+          for (size_t r = r0; r < r1; ++r) y[col * rows + r] = x[r * cols + col];
+        }
+      }
     }
   }
 }
