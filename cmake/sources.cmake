@@ -111,6 +111,7 @@ set(FNN_CORE_SOURCES
   csrc/runtime/steps/log_softmax.cc
   csrc/runtime/steps/pool2d.cc
   csrc/runtime/steps/quantize.cc
+  csrc/runtime/steps/dequantize.cc
   csrc/runtime/steps/resize.cc
   csrc/runtime/steps/scale_shift.cc
   csrc/runtime/steps/softmax.cc

@@ -19,11 +19,33 @@ namespace py = pybind11;
 namespace fnn {
 namespace {
 
-using Spec = std::pair<std::string, std::vector<uint64_t>>;
+// (name, per-sample dims, dtype: "float32" | "uint8" | "int8")
+using Spec = std::tuple<std::string, std::vector<uint64_t>, std::string>;
 
 std::vector<FnnIoSpec> specs_in(const std::vector<Spec>& specs) {
   std::vector<FnnIoSpec> out;
-  for (const auto& [name, dims] : specs) out.push_back({name, dims});
+  for (const auto& [name, dims, dtype] : specs) {
+    FnnIoSpec s{name, dims, DType::kF32};
+    if (dtype == "uint8") {
+      s.dtype = DType::kU8;
+    } else if (dtype == "int8") {
+      s.dtype = DType::kS8;
+    } else if (dtype != "float32") {
+      throw py::value_error("spec '" + name + "': dtype must be 'float32', 'uint8' or 'int8'");
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+// Per program input: (dtype, scale, zero point) of its tensor.
+py::list input_dtypes(const Program& p) {
+  py::list out;
+  for (int t : p.inputs()) {
+    const TensorInfo& i = p.tensors()[t];
+    const char* name = i.dtype == DType::kU8 ? "uint8" : i.dtype == DType::kS8 ? "int8" : "float32";
+    out.append(py::make_tuple(name, i.scale, i.zero_point));
+  }
   return out;
 }
 
@@ -119,7 +141,9 @@ void bind_io(py::module_& m) {
           py::gil_scoped_release nogil;
           program = read_fnn(path, map, std::move(pool), &info);
         }
-        return py::make_tuple(program, info_dict(info));
+        py::dict d = info_dict(info);
+        d["input_dtypes"] = input_dtypes(*program);
+        return py::make_tuple(program, d);
       },
       py::arg("path"), py::arg("map"), py::arg("pool"),
       "(program, metadata dict) of a .fnn file: mapped (map=True) or read into the pool.");

@@ -31,14 +31,26 @@ struct RunBuffers {
   std::array<float*, 16> out{};
 };
 
-// One array of a run's input or output list: float32, C-contiguous, batch x elems values.
-float* run_array(const py::list& list, size_t i, size_t elems, const char* what) {
+const char* dtype_name(DType d) {
+  return d == DType::kU8 ? "uint8" : d == DType::kS8 ? "int8" : "float32";
+}
+
+// One array of a run's input or output list: of the tensor's dtype (float32, or uint8 / int8
+// for a quantized input), C-contiguous, batch x elems values.
+float* run_array(const py::list& list, size_t i, const TensorInfo& t, size_t batch, const char* what) {
+  const size_t elems = batch * t.sample_elems;
   const py::handle h = PyList_GET_ITEM(list.ptr(), static_cast<py::ssize_t>(i));
   if (!py::isinstance<py::array>(h)) {
     throw py::type_error(std::string(what) + " " + std::to_string(i) + " is not a numpy array");
   }
   const auto a = py::reinterpret_borrow<py::array>(h);
-  checked<float>(a, what, a.ndim());
+  if (t.dtype == DType::kU8) {
+    checked<uint8_t>(a, what, a.ndim());
+  } else if (t.dtype == DType::kS8) {
+    checked<int8_t>(a, what, a.ndim());
+  } else {
+    checked<float>(a, what, a.ndim());
+  }
   if (static_cast<size_t>(a.size()) != elems) {
     throw py::value_error(std::string(what) + " " + std::to_string(i) + " has the wrong size");
   }
@@ -54,10 +66,10 @@ RunBuffers run_buffers(const Session& s, const py::list& inputs, const py::list&
   if (batch == 0 || batch > s.max_batch()) throw py::value_error("batch out of range");
   RunBuffers b;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    b.in[i] = run_array(inputs, i, batch * p.tensors()[p.inputs()[i]].sample_elems, "input");
+    b.in[i] = run_array(inputs, i, p.tensors()[p.inputs()[i]], batch, "input");
   }
   for (size_t i = 0; i < outputs.size(); ++i) {
-    b.out[i] = run_array(outputs, i, batch * p.tensors()[p.outputs()[i]].sample_elems, "output");
+    b.out[i] = run_array(outputs, i, p.tensors()[p.outputs()[i]], batch, "output");
     const auto a = py::reinterpret_borrow<py::array>(PyList_GET_ITEM(outputs.ptr(), i));
     if (!a.writeable()) throw py::value_error("output " + std::to_string(i) + " is read-only");
   }
@@ -72,6 +84,28 @@ void bind_runtime(py::module_& m) {
       .def(py::init<>())
       .def("add_tensor", py::overload_cast<size_t, bool, int>(&Program::add_tensor),
            py::arg("sample_elems"), py::arg("external"), py::arg("alias_of"))
+      .def(
+          "add_input_tensor",
+          [](Program& p, size_t sample_elems, const std::string& dtype, float scale, int32_t zero_point) {
+            TensorInfo t;
+            t.sample_elems = sample_elems;
+            t.external = true;
+            if (dtype == "uint8") {
+              t.dtype = DType::kU8;
+            } else if (dtype == "int8") {
+              t.dtype = DType::kS8;
+            } else if (dtype != "float32") {
+              throw py::value_error("dtype must be 'float32', 'uint8' or 'int8', got '" + dtype + "'");
+            }
+            if (t.dtype != DType::kF32) {
+              t.scale = scale;
+              t.zero_point = zero_point;
+            }
+            return p.add_tensor(t);
+          },
+          py::arg("sample_elems"), py::arg("dtype"), py::arg("scale") = 1.f, py::arg("zero_point") = 0,
+          "An external tensor for a program input of dtype 'float32', 'uint8' or 'int8' (these "
+          "two with real = scale * (q - zero_point); checked by set_io).")
       .def(
           "add_step",
           [](Program& p, const std::string& kind, const std::string& name, std::vector<int> in, int out,
@@ -102,7 +136,7 @@ void bind_runtime(py::module_& m) {
       .def_property_readonly("weight_bytes", &Program::weight_bytes)
       .def("tensor_info", [](const Program& p, size_t t) {
         const TensorInfo& i = p.tensors().at(t);
-        return py::make_tuple(i.sample_elems, i.dtype == DType::kU8 ? "uint8" : "float32",
+        return py::make_tuple(i.sample_elems, dtype_name(i.dtype),
                               i.scale, i.zero_point);
       }, "(elements per sample, dtype, scale, zero point) of tensor t")
       .def_property_readonly("num_steps", [](const Program& p) { return p.steps().size(); })

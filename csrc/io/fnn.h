@@ -14,11 +14,12 @@
 
 namespace fnn {
 
-// A graph input or output as the user sees it: name and per-sample shape (NCHW, no batch),
-// float32.
+// A graph input or output as the user sees it: name, per-sample shape (NCHW, no batch) and
+// dtype (float32; an input may be u8 / s8, its program tensor's, which holds its parameters).
 struct FnnIoSpec {
   std::string name;
   std::vector<uint64_t> dims;
+  DType dtype = DType::kF32;
 };
 
 struct FnnQuant {

@@ -46,8 +46,13 @@
 // payload. Each tag appears once; unknown tags are skipped. A string is a u32 byte length and
 // that many bytes of UTF-8 (no terminator). Reserved fields are 0. Records of version 1.0:
 //   'PROD' str producer ("frugalnn 0.1.0")
-//   'TENS' u32 n, then per tensor (24 B): u64 sample_elems, u8 external, u8 dtype (DType),
-//          u16 reserved, i32 alias_of (-1: none), f32 scale, i32 zero_point
+//   'TENS' u32 n, then per tensor (24 B): u64 sample_elems, u8 external, u8 dtype (DType:
+//          0 float32, 1 u8, 2 s8), u16 reserved, i32 alias_of (-1: none), f32 scale,
+//          i32 zero_point (u8 / s8: real = scale * (q - zero_point); the scale finite and
+//          > 0, the zero point in 0..255 for u8, -128..127 for s8; float32: ignored). Outputs
+//          are float32; an input may be u8 / s8 (a camera frame): its scale and zero point
+//          are the ones in its tensor's entry here, nowhere else. s8 tensors are an s8 input
+//          and its layout change / aliases only (read by dequantize).
 //   'STEP' u32 n, then per step: str kind (the step kind's name: "conv2d"), str name,
 //          str precision ("f32" | "f16" | "bf16" | "int8" | "sparse" | "codebook"),
 //          u32 n_in, i32 in[n_in], i32 out, f32 lo, f32 hi (the output clamp; +-inf: none),
@@ -95,10 +100,12 @@
 //            conv_transpose2d    conv geometry (of the transposed conv: input h w c, output
 //                                oh ow oc), u32 groups, packed reference per group (f32,
 //                                c / groups x kh kw oc / groups), f32 bias[]
-//            clamp, sigmoid, quantize  (empty)
+//            clamp, sigmoid, quantize, dequantize  (empty)
 //   'PGIO' u32 n_in, i32 inputs[n_in], u32 n_out, i32 outputs[n_out]  (program tensors)
 //   'SPEC' the graph's inputs then outputs, each list u32 n, then per tensor: str name,
-//          u8 dtype (0: float32), u8 ndim, u16 reserved, u64 dims[ndim] (per sample, no batch)
+//          u8 dtype (0 float32, 1 uint8, 2 int8: the program tensor's 'TENS' dtype, which
+//          must agree; outputs 0; files before quantized inputs hold 0 only, and read as
+//          before), u8 ndim, u16 reserved, u64 dims[ndim] (per sample, no batch)
 //   'QUAN' u32 n, then per int8 layer: str name, f32 input scale, i32 input zero point
 //   'PLAN' the memory plan a Session makes for this program (informational: a Session plans
 //          for its own max_batch): u64 max_batch, u64 threads, u64 arena_bytes,
@@ -129,7 +136,7 @@
 // and indices stay in range (PackedWeights::view, SparseMatrix::view); the program passes
 // check_program (runtime/program_check.h): every size, index, geometry and dtype agrees with
 // what the kernels read and write; per-step precisions match the weights; and the SPEC
-// shapes match the program's input and output tensors.
+// shapes and dtypes match the program's input and output tensors.
 #pragma once
 
 #include <cstddef>

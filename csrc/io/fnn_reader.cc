@@ -156,7 +156,7 @@ std::vector<TensorInfo> get_tensors(ByteReader& r) {
     t.sample_elems = r.get_size();
     t.external = r.get_flag();
     const uint8_t dt = r.get<uint8_t>();
-    if (dt > static_cast<uint8_t>(DType::kU8)) r.fail("unknown dtype " + std::to_string(dt));
+    if (dt > static_cast<uint8_t>(DType::kS8)) r.fail("unknown dtype " + std::to_string(dt));
     t.dtype = static_cast<DType>(dt);
     r.reserved<uint16_t>();
     t.alias_of = r.get<int32_t>();
@@ -211,7 +211,11 @@ std::vector<FnnIoSpec> get_specs(ByteReader& r) {
     s.name = r.get_str();
     if (!names.insert(s.name).second) r.fail("the name '" + printable_name(s.name) + "' appears twice");
     const std::string who = "'" + printable_name(s.name) + "'";
-    if (r.get<uint8_t>() != 0) r.fail(who + ": only float32 inputs and outputs exist");
+    const uint8_t dt = r.get<uint8_t>();
+    if (dt > static_cast<uint8_t>(DType::kS8)) {
+      r.fail(who + ": unknown dtype " + std::to_string(dt) + " (0 float32, 1 uint8, 2 int8)");
+    }
+    s.dtype = static_cast<DType>(dt);
     const uint8_t ndim = r.get<uint8_t>();
     if (ndim > kMaxNdim) r.fail(who + ": " + std::to_string(ndim) + " dimensions (at most 8)");
     r.reserved<uint16_t>();
@@ -366,6 +370,11 @@ std::shared_ptr<Program> read(const std::shared_ptr<FileBytes>& file, FnnFileInf
         fail(std::string("record 'SPEC': ") + what + " '" + printable_name(specs[i].name) + "' has " +
              std::to_string(n) + " elements per sample, the program's tensor " +
              std::to_string(program->tensors()[list[i]].sample_elems));
+      }
+      if (specs[i].dtype != program->tensors()[list[i]].dtype) {
+        fail(std::string("record 'SPEC': ") + what + " '" + printable_name(specs[i].name) + "' has dtype " +
+             std::to_string(static_cast<int>(specs[i].dtype)) + ", the program's tensor " +
+             std::to_string(static_cast<int>(program->tensors()[list[i]].dtype)));
       }
     }
   };

@@ -97,7 +97,7 @@ void put_specs(ByteWriter& w, const std::vector<FnnIoSpec>& specs) {
   w.put<uint32_t>(static_cast<uint32_t>(specs.size()));
   for (const FnnIoSpec& s : specs) {
     w.put_str(s.name);
-    w.put<uint8_t>(0);  // float32
+    w.put<uint8_t>(static_cast<uint8_t>(s.dtype));  // 0 float32, 1 uint8, 2 int8
     w.put<uint8_t>(static_cast<uint8_t>(s.dims.size()));
     w.put<uint16_t>(0);
     for (uint64_t d : s.dims) w.put<uint64_t>(d);
@@ -155,6 +155,10 @@ void check_meta(const Program& p, const FnnMeta& meta) {
       }
       if (!names.insert(s.name).second) {
         throw std::invalid_argument(std::string(what) + " name '" + s.name + "' appears twice");
+      }
+      if (s.dtype != p.tensors()[tensors[i]].dtype) {
+        throw std::invalid_argument(std::string(what) + " '" + s.name +
+                                    "': the dtype does not match the program's tensor");
       }
     }
   };

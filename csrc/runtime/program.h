@@ -4,8 +4,9 @@
 // each with its own arena.
 //
 // Tensors are "external" (graph inputs and outputs: bound to the caller's buffers at run
-// time), "planned" (a slice of the session's arena) or an alias of another tensor (a
-// flatten or reshape that moves no data). Planned tensors between int8 layers hold u8
+// time; outputs float32, inputs float32 or u8 / s8 with a scale and zero point), "planned"
+// (a slice of the session's arena) or an alias of another tensor (a flatten or reshape that
+// moves no data). Planned tensors between int8 layers hold u8
 // values (scale, zero point) rather than float32: see assign_activation_dtypes. Steps run in
 // order; a tensor lives from the step that writes it to the last step that reads it, which
 // is what the memory plan packs. What a step does is its kind's (step_kind.h).
@@ -41,7 +42,10 @@ class Program {
   // dense / conv, or a max-pool of a u8 tensor) and whose every reader takes u8 with the
   // same parameters (int8 dense / conv calibrated for it, or a max-pool passing them on)
   // becomes u8. An int8 layer reading a float tensor gets a quantize step in front, so int8
-  // layers always read u8. set_io calls it; idempotent.
+  // layers always read u8. A u8 / s8 program input keeps its dtype through layout steps and
+  // is read as stored by int8 steps with its parameters; any other reader gets it through
+  // one dequantize step (s8 read as u8 with zero point + 128: a +128 byte pass). set_io
+  // calls it; idempotent.
   void assign_activation_dtypes();
 
   const std::vector<TensorInfo>& tensors() const { return tensors_; }

@@ -15,6 +15,10 @@ bool valid_u8_quant(float scale, int32_t zero_point) {
   return std::isfinite(scale) && scale > 0.f && zero_point >= 0 && zero_point <= 255;
 }
 
+bool valid_s8_quant(float scale, int32_t zero_point) {
+  return std::isfinite(scale) && scale > 0.f && zero_point >= -128 && zero_point <= 127;
+}
+
 }  // namespace
 
 std::string printable_name(const std::string& name) {
@@ -43,16 +47,18 @@ void check_program(const std::vector<TensorInfo>& tensors, const std::vector<Ste
     if (t.sample_elems < 1 || t.sample_elems > StepCheck::kMaxElems) {
       fail(where + "elements per sample outside [1, 2^40]");
     }
-    if (t.dtype != DType::kF32 && t.dtype != DType::kU8) fail(where + "unknown dtype");
+    if (t.dtype != DType::kF32 && t.dtype != DType::kU8 && t.dtype != DType::kS8) fail(where + "unknown dtype");
     if (t.dtype == DType::kU8 && !valid_u8_quant(t.scale, t.zero_point)) {
       fail(where + "u8 needs a positive finite scale and a zero point in 0..255");
     }
-    if (t.external && t.dtype != DType::kF32) fail(where + "an input or output must be float32");
+    if (t.dtype == DType::kS8 && !valid_s8_quant(t.scale, t.zero_point)) {
+      fail(where + "s8 needs a positive finite scale and a zero point in -128..127");
+    }
     if (t.alias_of < -1 || t.alias_of >= i) fail(where + "aliases a tensor that does not precede it");
     if (t.alias_of >= 0) {
       const TensorInfo& r = tensors[t.alias_of];
       if (r.alias_of >= 0 || t.external || r.sample_elems != t.sample_elems || r.dtype != t.dtype ||
-          (t.dtype == DType::kU8 && (r.scale != t.scale || r.zero_point != t.zero_point))) {
+          (t.quantized() && (r.scale != t.scale || r.zero_point != t.zero_point))) {
         fail(where + "an alias must be internal and match its (unaliased) tensor in size and dtype");
       }
     }
@@ -71,6 +77,9 @@ void check_program(const std::vector<TensorInfo>& tensors, const std::vector<Ste
   };
   io_list(inputs, "inputs");
   io_list(outputs, "outputs");
+  for (int t : outputs) {
+    if (tensors[t].dtype != DType::kF32) fail("output tensor " + std::to_string(t) + " must be float32");
+  }
   for (int i = 0; i < nt; ++i) {
     if (tensors[i].external && !io[i]) {
       fail("tensor " + std::to_string(i) + " is external but neither an input nor an output");

@@ -151,6 +151,8 @@ void StepCheck::packed_gemm(const std::vector<std::shared_ptr<PackedWeights>>& p
   if (packed[0]->kind() == WeightKind::kInt8) {
     valid_quant(input, "int8 input");
     expect(dtype(s_.in[0]) == DType::kU8, "int8 weights read a u8 input (a quantize step first)");
+    expect(t_[s_.in[0]].scale == input.scale && t_[s_.in[0]].zero_point == input.zero_point,
+           "the u8 input's scale / zero point are not the ones its int8 weights read it with");
   } else {
     all_f32();
   }

@@ -44,6 +44,8 @@ size_t StepKindImpl::weight_bytes(const Step&) const { return 0; }
 bool StepKindImpl::reads_u8(const Step&, size_t, QuantIn*) const { return false; }
 bool StepKindImpl::writes_u8(const Step&, const std::vector<TensorInfo>&) const { return false; }
 bool StepKindImpl::passes_u8(const Step&) const { return false; }
+bool StepKindImpl::keeps_dtype(const Step&) const { return false; }
+bool StepKindImpl::reads_quantized(const Step&) const { return false; }
 void StepKindImpl::prepare(Step&, const std::vector<TensorInfo>&) const {}
 void StepKindImpl::write(StepRecordWriter&, const Step&) const {}
 std::shared_ptr<StepParams> StepKindImpl::read(StepRecordReader&) const { return nullptr; }

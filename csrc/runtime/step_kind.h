@@ -130,6 +130,12 @@ class StepKindImpl {
   virtual bool writes_u8(const Step& s, const std::vector<TensorInfo>& tensors) const;
   // Whether a u8 output makes it read its input as u8 with the same parameters (a max-pool):
   virtual bool passes_u8(const Step& s) const;
+  // Whether it moves bytes without reading them as numbers (a layout change): a u8 / s8 input
+  // gives it an output of the same dtype and parameters (a u8 program input, NCHW to NHWC).
+  virtual bool keeps_dtype(const Step& s) const;
+  // Whether it reads u8 / s8 inputs with the tensors' own parameters, whatever they are
+  // (dequantize).
+  virtual bool reads_quantized(const Step& s) const;
   // Derived state once dtypes are final and the step is checked (int8 output stages).
   virtual void prepare(Step& s, const std::vector<TensorInfo>& tensors) const;
 

@@ -307,6 +307,10 @@ class Program:
     """
     def __init__(self) -> None:
         ...
+    def add_input_tensor(self, sample_elems: typing.SupportsInt | typing.SupportsIndex, dtype: str, scale: typing.SupportsFloat | typing.SupportsIndex = 1.0, zero_point: typing.SupportsInt | typing.SupportsIndex = 0) -> int:
+        """
+        An external tensor for a program input of dtype 'float32', 'uint8' or 'int8' (these two with real = scale * (q - zero_point); checked by set_io).
+        """
     def add_step(self, kind: str, name: str, inputs: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], output: typing.SupportsInt | typing.SupportsIndex, params: StepParams = None, *, lo: typing.SupportsFloat | typing.SupportsIndex = ..., hi: typing.SupportsFloat | typing.SupportsIndex = ...) -> None:
         """
         Appends a step: its kind's parameters (a *Params object, None for kinds without) and the clamp of its output. Checked when set_io finishes the program.
@@ -618,7 +622,7 @@ def fnn_reseal(data: bytes) -> bytes:
     """
     For fuzz tests: the bytes with every checksum recomputed, so mutations reach the checks behind them.
     """
-def fnn_save(program: Program, path: str, inputs: collections.abc.Sequence[tuple[str, collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]]], outputs: collections.abc.Sequence[tuple[str, collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]]], quantization: collections.abc.Sequence[tuple[str, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]], producer: str, plan_batch: typing.SupportsInt | typing.SupportsIndex) -> None:
+def fnn_save(program: Program, path: str, inputs: collections.abc.Sequence[tuple[str, collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], str]], outputs: collections.abc.Sequence[tuple[str, collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], str]], quantization: collections.abc.Sequence[tuple[str, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]], producer: str, plan_batch: typing.SupportsInt | typing.SupportsIndex) -> None:
     """
     Write a compiled program as a .fnn file (atomically: a temporary, then a rename).
     """

@@ -49,7 +49,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("run", help="run a model on an .npy batch")
     p.add_argument("model", help="a .fnn, .onnx or .tflite file")
-    p.add_argument("input", help="an .npy file: a float32 batch (batch, *input shape)")
+    p.add_argument("input", help="an .npy file: a batch (batch, *input shape) of the input's dtype "
+                                 "(float32, or uint8 / int8 for a quantized input)")
     p.add_argument("-o", "--output", help="write the outputs here (.npy; .npz for several outputs)")
     p.set_defaults(func=cmd_run)
 
@@ -96,6 +97,8 @@ def _calibration(path: str) -> np.ndarray:
         if not data.files:
             raise ValueError(f"{path}: the .npz holds no arrays")
         data = data[data.files[0]]
+    if data.dtype in (np.uint8, np.int8):  # frames for a model with a uint8 / int8 input, as they are
+        return np.ascontiguousarray(data)
     return np.ascontiguousarray(data, dtype=np.float32)
 
 
@@ -238,7 +241,8 @@ def cmd_inspect(args: argparse.Namespace, out: Out = print) -> int:
     program = _load_program(args.model)
     out(f"{args.model}: {len(program.steps)} steps, weights {_format_bytes(program.weight_bytes)}")
     for spec in program.inputs:
-        out(f"  input  {spec.name}: {spec.shape} {np.dtype(spec.dtype).name}")
+        qs = f" (scale {spec.scale:.4g}, zero point {spec.zero_point})" if spec.scale is not None else ""
+        out(f"  input  {spec.name}: {spec.shape} {np.dtype(spec.dtype).name}{qs}")
     for spec in program.outputs:
         out(f"  output {spec.name}: {spec.shape} {np.dtype(spec.dtype).name}")
     r = Session(program, max_batch=args.batch, num_threads=1).memory_report()

@@ -189,7 +189,15 @@ def forward_all(graph: Graph, inputs: Union[np.ndarray, Mapping[str, np.ndarray]
         if len(graph.inputs) != 1:
             raise ValueError("the graph has several inputs: pass a dict")
         inputs = {next(iter(graph.inputs)): inputs}
-    vals: dict[str, np.ndarray] = {k: np.asarray(v, np.float64) for k, v in inputs.items()}
+    vals: dict[str, np.ndarray] = {}
+    for k, v in inputs.items():
+        q = graph.input_quant.get(k)
+        if q is not None:  # a uint8 / int8 input: its real values, dequantized in float32
+            v = np.asarray(v)
+            if v.dtype != np.dtype(q.dtype):
+                raise TypeError(f"input '{k}' is declared {q.dtype}: pass {q.dtype} data, got {v.dtype}")
+            v = q.dequantize(v)
+        vals[k] = np.asarray(v, np.float64)
     for node in graph.nodes:
         fn = _FORWARD.get(node.layer.op)
         if fn is None:

@@ -18,7 +18,7 @@ CHILD = textwrap.dedent("""
     import numpy as np
     import frugalnn
     from frugalnn.compress import codebook
-    from frugalnn.graph import Conv2d, ConvTranspose2d, ReLU, Resize, Sequential, Session, compile
+    from frugalnn.graph import Conv2d, ConvTranspose2d, Dense, Flatten, ReLU, Resize, Sequential, Session, compile
     from tests.graph.models import mnist_cnn, mlp, residual_cnn
 
     counter = ctypes.CDLL(sys.argv[1]).fnn_malloc_count
@@ -42,11 +42,18 @@ CHILD = textwrap.dedent("""
         Resize((32, 32), mode="linear"), Conv2d(w(2, 8, 3, 3), None, padding=1),
     ], input_shape=(3, 16, 16))
     cases["autoencoder-f32"] = (compile(autoencoder), (3, 16, 16))
+    camera = Sequential([  # a uint8 frame: u8 layout step, then a dequantize or the int8 conv on it
+        Conv2d(w(8, 3, 3, 3), w(8), stride=2, padding=1), ReLU(), Flatten(), Dense(w(10, 8 * 8 * 8), None),
+    ], input_shape=(3, 16, 16), input_dtype="uint8", input_scale=1 / 255, input_zero_point=0)
+    frames = rng.integers(0, 256, (8, 3, 16, 16), dtype=np.uint8)
+    cases["camera-u8-f32"] = (compile(camera), (3, 16, 16))
+    cases["camera-u8-int8"] = (compile(camera, precision="int8", calibration=frames), (3, 16, 16))
     counts = {}
     for name, (program, shape) in cases.items():
         for batch in (1, 8):
             s = Session(program, max_batch=8, concurrency=2)
-            x = rng.random((batch,) + shape, dtype=np.float32)
+            x = (rng.random((batch,) + shape, dtype=np.float32) if program.inputs[0].dtype == np.float32
+                 else rng.integers(0, 256, (batch,) + shape, dtype=np.uint8))
             outs = {o.name: np.empty((batch,) + o.shape[1:], np.float32) for o in s.outputs}
             out = outs if len(outs) > 1 else next(iter(outs.values()))
             for _ in range(20):  # warm-up: first-use scratch blocks, thread-pool start

@@ -31,7 +31,7 @@ from tests.graph.models import residual_cnn
 from tests.io.fuzz_harness import Case, run_cases, worker_file
 
 SEED = 20240611
-MUTATIONS_PER_FILE = 2100  # x 7 files = 14,700
+MUTATIONS_PER_FILE = 2100  # x 9 files = 18,900
 EXTREMES = [0, 1, 2, 7, 0x7F, 0x80, 0xFF, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 1 << 32,
             (1 << 63) - 1, 1 << 63, (1 << 64) - 1]
 
@@ -44,12 +44,16 @@ def _small(rng, n):
     return (rng.standard_normal(n) * 0.1).astype(np.float32)
 
 
-def _grouped_cnn(rng):
+def _grouped_cnn(rng, input_dtype=None):
+    """The tiny grouped CNN: one float32 channel, or (``input_dtype``) a 3-channel quantized frame."""
+    c = 1 if input_dtype is None else 3
+    quant = {} if input_dtype is None else dict(input_dtype=input_dtype, input_scale=0.02,
+                                                input_zero_point=3 if input_dtype == "uint8" else -3)
     return Sequential([
-        Conv2d(_he(rng, 4, 1, 3, 3), _small(rng, 4), padding="same", name="c1"), ReLU(), MaxPool2d(2),
+        Conv2d(_he(rng, 4, c, 3, 3), _small(rng, 4), padding="same", name="c1"), ReLU(), MaxPool2d(2),
         Conv2d(_he(rng, 8, 2, 3, 3), _small(rng, 8), padding=1, groups=2, name="c2"), Unary("silu"),  # fused
         Flatten(), Dense(_he(rng, 10, 8 * 4 * 4), _small(rng, 10), name="fc"), Softmax(),
-    ], input_shape=(1, 8, 8))
+    ], input_shape=(c, 8, 8), **quant)
 
 
 def _pruned_mlp(rng):
@@ -86,6 +90,11 @@ def bases(tmp_path_factory):
         # int8 depthwise (inline s8 weights and scales), ReLU6 on u8, int8 grouped conv.
         "residual-int8": compile(residual_cnn(), precision="int8",
                                  calibration=rng.random((8, 3, 16, 16), dtype=np.float32)),
+        # A uint8 camera input read as stored by an int8 conv (u8 layout step), and an int8
+        # input (s8 layout step, dequantize).
+        "u8-input-cnn-int8": compile(_grouped_cnn(rng, "uint8"), precision="int8",
+                                     calibration=rng.integers(0, 256, (8, 3, 8, 8), dtype=np.uint8)),
+        "s8-input-cnn-f32": compile(_grouped_cnn(rng, "int8")),
     }
     out = []
     for name, p in programs.items():
@@ -165,6 +174,16 @@ def setup(_):
     _WORKER["path"] = worker_file("m.fnn")
 
 
+def _sample(spec, seed: int) -> np.ndarray:
+    """A batch of 2 for an input: floats in [0, 1), or uint8 / int8 frames."""
+    rng = np.random.default_rng(seed)
+    shape = (2,) + tuple(spec.shape[1:])
+    if spec.dtype == np.float32:
+        return rng.random(shape, dtype=np.float32)
+    info = np.iinfo(spec.dtype)
+    return rng.integers(info.min, info.max + 1, shape, dtype=spec.dtype)
+
+
 def run_case(payload) -> str:
     """In the worker: load one mutant (mmap or read) and run it on a seeded input."""
     mutated, mmap, seed, unchanged = payload
@@ -177,8 +196,7 @@ def run_case(payload) -> str:
     except Exception as e:  # noqa: BLE001 - anything else is the failure we look for
         return f"FAIL: load raised {type(e).__name__}: {e}"
     try:
-        x = {s.name: np.random.default_rng(seed).random((2,) + tuple(s.shape[1:]), dtype=np.float32)
-             for s in program.inputs}
+        x = {s.name: _sample(s, seed) for s in program.inputs}
         y = Session(program, max_batch=2, num_threads=1).run(x)
         outputs = y if isinstance(y, dict) else {program.outputs[0].name: y}
         if [v.shape[1:] for v in outputs.values()] != [tuple(s.shape[1:]) for s in program.outputs]:

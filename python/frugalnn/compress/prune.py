@@ -218,7 +218,7 @@ def _prune_channels(g: Graph, s: float, scope: str, method: str, keep: Iterable[
 def _rebuild(g: Graph) -> Graph:
     """The same layers re-added to a new graph: every shape inferred again."""
     out = Graph()
-    tensors = {name: out.input(name, shape) for name, shape in g.inputs.items()}
+    tensors = {name: out.input(name, shape, **g.input_args(name)) for name, shape in g.inputs.items()}
     for node in g.nodes:
         tensors[node.output] = node.layer(*[tensors[i] for i in node.inputs])
     for name in g.outputs:

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import reference
 from ..graph import layers as L
-from ..graph.compile import _fold
+from ..graph.compile import _fed_by_quantized_input, _fold
 from ..graph.graph import Graph
 
 __all__ = ["LayerSensitivity", "fold_batchnorm", "precision_of", "quantize", "sensitivity"]
@@ -32,8 +32,9 @@ def _calibration(graph: Graph, data: Any) -> np.ndarray:
         raise ValueError("quantize takes a graph with one input")
     if not isinstance(data, np.ndarray):
         raise TypeError(f"calibration_data must be a numpy array, got {type(data).__name__}")
-    if data.dtype != np.float32:
-        raise TypeError(f"calibration_data must be float32, got {data.dtype}")
+    want = graph.input_quant[name].dtype if name in graph.input_quant else "float32"
+    if data.dtype != np.dtype(want):
+        raise TypeError(f"calibration_data must be {want} (the input's dtype), got {data.dtype}")
     if data.ndim != 1 + len(shape) or tuple(data.shape[1:]) != tuple(shape) or len(data) == 0:
         raise ValueError(f"calibration_data must have shape (n >= 1,) + {tuple(shape)}, got {data.shape}")
     if not np.all(np.isfinite(data)):
@@ -51,7 +52,7 @@ def fold_batchnorm(graph: Graph) -> Graph:
             consumers.setdefault(i, []).append(node)
     producer = {n.output: n for n in g.nodes}
     out = Graph()
-    tensors = {name: out.input(name, shape) for name, shape in g.inputs.items()}
+    tensors = {name: out.input(name, shape, **g.input_args(name)) for name, shape in g.inputs.items()}
     for node in g.nodes:
         layer = node.layer
         src = producer.get(node.inputs[0])
@@ -186,9 +187,10 @@ def quantize(graph: Graph, calibration_data: np.ndarray, *, method: str = "minma
                 if not np.all(np.isfinite(v)):
                     raise ValueError(f"layer '{name}': its input holds inf or NaN on the calibration data")
                 (observers[name].see_range if what == "range" else observers[name].see_values)(v)
+    fed = _fed_by_quantized_input(g)  # layers reading a uint8 / int8 input as stored take its parameters
     for name, node in targets.items():
         layer = node.layer
-        scale, zp = _input_params(*_range(observers[name], method, percentile))
+        scale, zp = fed[name] if name in fed else _input_params(*_range(observers[name], method, percentile))
         wq, ws = _weight_params(layer.weight, per_channel)
         layer.quant = L.QuantParams(scale, zp, weight=wq, weight_scale=ws)
         layer.precision = "int8"

@@ -1,6 +1,6 @@
 """Build CNN / MLP graphs in Python (NCHW at the API, static shapes but the batch)."""
 from .compile import PRECISIONS, Program, StepInfo, TensorSpec, compile
-from .graph import Graph, Node, Sequential, Tensor
+from .graph import Graph, InputQuant, Node, Sequential, Tensor
 from .session import MemoryReport, Session
 from .layers import (
     Add,
@@ -25,7 +25,7 @@ from .layers import (
 
 __all__ = [
     "Add", "AvgPool2d", "BatchNorm", "Clip", "Concat", "Conv2d", "Dense", "Flatten",
-    "GlobalAvgPool", "Graph", "GraphError", "Layer", "MaxPool2d", "Node", "QuantParams", "ReLU", "ReLU6",
+    "GlobalAvgPool", "Graph", "GraphError", "InputQuant", "Layer", "MaxPool2d", "Node", "QuantParams", "ReLU", "ReLU6",
     "Reshape", "ScaleShift", "Sequential", "Softmax", "Tensor",
     "PRECISIONS", "Program", "StepInfo", "TensorSpec", "compile", "MemoryReport", "Session",
 ]

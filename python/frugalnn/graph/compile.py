@@ -30,11 +30,15 @@ _INF = math.inf
 
 @dataclass
 class TensorSpec:
-    """A graph input or output: name, shape with ``None`` for the batch, dtype."""
+    """A graph input or output: name, shape with ``None`` for the batch, dtype. A uint8 /
+    int8 input has its ``scale`` and ``zero_point`` (real = scale * (q - zero_point));
+    float32 tensors have None."""
 
     name: str
     shape: tuple
     dtype: np.dtype = field(default_factory=lambda: np.dtype(np.float32))
+    scale: Optional[float] = None
+    zero_point: Optional[int] = None
 
 
 @dataclass
@@ -186,6 +190,10 @@ def compile(graph: Graph, *, precision: Union[None, str, Mapping[str, str]] = No
         layer.name: (layer.quant.input_scale, layer.quant.input_zero_point)
         for layer in weighted
         if prec[layer.name] == "int8" and layer.quant is not None and layer.quant.input_scale is not None}
+    # An int8 layer reading a uint8 input as stored takes its parameters: no conversion at all.
+    for name, p in _fed_by_quantized_input(graph).items():
+        if prec[name] == "int8" and name not in qparams:
+            qparams[name] = p
     to_calibrate = {layer.name for layer in weighted if prec[layer.name] == "int8" and layer.name not in qparams}
     if to_calibrate:
         if calibration is None:
@@ -200,6 +208,27 @@ def compile(graph: Graph, *, precision: Union[None, str, Mapping[str, str]] = No
             raise GraphError(f"int8 layers {sorted(to_calibrate)} need a calibration batch: compile(..., calibration=x)")
         qparams.update(_calibrate(graph, calibration, to_calibrate))
     return _Compiler(graph, prec, qparams, fuse_pool, fuse_activations).run()
+
+
+def _fed_by_quantized_input(graph: Graph) -> dict[str, tuple[float, int]]:
+    """Dense / Conv2d layers reading a uint8 / int8 graph input as stored (directly, or
+    through reshapes or an (H, W, C) -> (C, H, W) Transpose): the u8 parameters of its values,
+    which an int8 layer takes instead of calibrating (exact: the input holds nothing else).
+    An int8 input's values are u8 ones with zero point + 128."""
+    source: dict[str, tuple[float, int]] = {}
+    for name, q in graph.input_quant.items():
+        source[name] = (q.scale, q.zero_point + (128 if q.dtype == "int8" else 0))
+    out = {}
+    for node in graph.nodes:
+        src = source.get(node.inputs[0])
+        if src is None:
+            continue
+        layer = node.layer
+        if isinstance(layer, (L.Dense, L.Conv2d)):
+            out[layer.name] = src
+        elif isinstance(layer, (L.Reshape, L.Flatten)) or getattr(layer, "perm", None) == (2, 0, 1):
+            source[node.output] = src
+    return out
 
 
 class _Compiler:
@@ -241,12 +270,13 @@ class _Compiler:
             if _spatial(shape) and self._kept_as_given(name):
                 self.row_major.add(name)
             if _spatial(shape) and name not in self.row_major:
-                e = self.core.add_tensor(self.elems(name), True, -1)
+                e = self.add_input(name)
                 t = self.new(name)
                 self.core.add_step("to_nhwc", f"{name}:to_nhwc", [e], t, _layout(shape))
                 ext_in.append(e)
             else:
-                ext_in.append(self.new(name, external=True))
+                ext_in.append(self.add_input(name))
+                self.tid[name] = ext_in[-1]
         self.external.update(ext_in)
         skip: set[int] = set()
         nodes = g.nodes
@@ -310,7 +340,7 @@ class _Compiler:
                 t = e
             ext_out.append(t)
         self.core.set_io(ext_in, ext_out)
-        specs_in = [TensorSpec(n, (None,) + tuple(s)) for n, s in g.inputs.items()]
+        specs_in = [input_spec(n, s, g.input_quant.get(n)) for n, s in g.inputs.items()]
         specs_out = [TensorSpec(n, (None,) + tuple(g.shapes[n])) for n in g.outputs]
         return Program(self.core, specs_in, specs_out, dict(self.q), g)
 
@@ -345,6 +375,14 @@ class _Compiler:
         self.core.add_step("broadcast", t[1].layer.name, [self.tid[src]], self.writes(r[1].output), params)
         skip.update((t[0], r[0]))
         return True
+
+    def add_input(self, name: str) -> int:
+        """The external program tensor of graph input ``name``: float32, or uint8 / int8 with
+        its scale and zero point (the runtime dequantizes it where a reader takes float)."""
+        q = self.g.input_quant.get(name)
+        if q is None:
+            return self.core.add_tensor(self.elems(name), True, -1)
+        return self.core.add_input_tensor(self.elems(name), q.dtype, q.scale, q.zero_point)
 
     def _kept_as_given(self, name: str) -> bool:
         """Whether graph input ``name`` needs no layout change: every reader takes its values
@@ -634,6 +672,14 @@ class _Compiler:
             self.core.add_step("clamp", f"{layer.name}:copy", [x], y)
         else:
             self.tid[out_name] = x
+
+
+def input_spec(name: str, shape, quant) -> TensorSpec:
+    """The TensorSpec of a graph input of per-sample ``shape`` (``quant``: its InputQuant, or
+    None for float32)."""
+    if quant is None:
+        return TensorSpec(name, (None,) + tuple(shape))
+    return TensorSpec(name, (None,) + tuple(shape), np.dtype(quant.dtype), quant.scale, quant.zero_point)
 
 
 def _layout(shape) -> "_core.LayoutParams":

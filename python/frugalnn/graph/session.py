@@ -46,6 +46,9 @@ class Session:
 
     ``run(x)`` returns fresh output arrays; ``run(x, out=...)`` writes the caller's buffers and
     makes no heap allocation at all in steady state. The GIL is released for the whole run.
+    Each input is an array of exactly its spec's dtype (``session.inputs``: float32, or the
+    uint8 / int8 a graph input was declared with), C-contiguous, shaped (batch,) + its shape;
+    outputs are float32.
 
     Threads: ``run`` may be called from any number of threads at once and always returns the
     result a lone call would (bit for bit). The session holds ``concurrency`` arenas, planned
@@ -112,8 +115,10 @@ class Session:
         for spec, a, shape in zip(specs, arrays, self._in_shapes):
             if not isinstance(a, np.ndarray):
                 raise TypeError(f"input '{spec.name}' must be a numpy array, got {type(a).__name__}")
-            if a.dtype != np.float32:
-                raise TypeError(f"input '{spec.name}' must be float32, got {a.dtype} (no implicit casts)")
+            if a.dtype != spec.dtype:
+                hint = (f" (declared {spec.dtype} with scale {spec.scale:g}, zero point {spec.zero_point})"
+                        if spec.scale is not None else "")
+                raise TypeError(f"input '{spec.name}' must be {spec.dtype}{hint}, got {a.dtype} (no implicit casts)")
             if a.ndim != len(shape) + 1 or tuple(a.shape[1:]) != shape:
                 raise ValueError(f"input '{spec.name}' must have shape (batch,) + {shape}, got {a.shape}")
             if not a.flags.c_contiguous:

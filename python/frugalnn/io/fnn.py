@@ -2,7 +2,8 @@
 
 A ``.fnn`` file holds a compiled Program — its steps, its tensors with their dtypes and int8
 parameters, and the packed weights byte for byte in the kernels' layouts (64-byte aligned) —
-plus the graph's input / output names and shapes, the per-layer quantization, and the memory
+plus the graph's input / output names, shapes and dtypes (an input may be uint8 / int8, its scale
+and zero point kept), the per-layer quantization, and the memory
 plan at ``max_batch=64``. ``load(path)`` maps the file: nothing is copied or repacked, the
 weights become resident in the process only as kernels touch them, and processes that load
 the same file share those pages. (Loading verifies every checksum by reading the file once
@@ -44,12 +45,14 @@ def _path(path: object) -> str:
     return os.fsdecode(os.fspath(path))
 
 
-def _specs(specs: list[TensorSpec], what: str) -> list[tuple[str, list[int]]]:
+def _specs(specs: list[TensorSpec], what: str) -> list[tuple[str, list[int], str]]:
     out = []
+    allowed = ("float32", "uint8", "int8") if what == "input" else ("float32",)
     for s in specs:
-        if np.dtype(s.dtype) != np.float32:
-            raise ValueError(f"{what} '{s.name}' is {np.dtype(s.dtype)}: .fnn files hold float32 inputs and outputs")
-        out.append((s.name, [int(d) for d in s.shape[1:]]))
+        if np.dtype(s.dtype).name not in allowed:
+            raise ValueError(f"{what} '{s.name}' is {np.dtype(s.dtype)}: .fnn files hold {' / '.join(allowed)} "
+                             f"{what}s")
+        out.append((s.name, [int(d) for d in s.shape[1:]], np.dtype(s.dtype).name))
     return out
 
 
@@ -79,7 +82,9 @@ def _load(path: PathLike, mmap: bool) -> tuple[Program, dict]:
     if not isinstance(mmap, (bool, np.bool_)):
         raise TypeError(f"mmap must be a bool, got {type(mmap).__name__}")
     core, meta = _core.fnn_load(_path(path), bool(mmap), default_pool()._core)
-    inputs = [TensorSpec(name, (None,) + tuple(dims)) for name, dims in meta["inputs"]]
+    inputs = [TensorSpec(name, (None,) + tuple(dims)) if dt == "float32"
+              else TensorSpec(name, (None,) + tuple(dims), np.dtype(dt), float(scale), int(zp))
+              for (name, dims), (dt, scale, zp) in zip(meta["inputs"], meta["input_dtypes"])]
     outputs = [TensorSpec(name, (None,) + tuple(dims)) for name, dims in meta["outputs"]]
     return Program(core, inputs, outputs, dict(meta["quantization"]), None), meta
 
@@ -100,6 +105,7 @@ def load(path: PathLike, mmap: bool = True) -> Program:
 def info(path: PathLike) -> dict:
     """What a ``.fnn`` file holds besides its steps (the file is fully checked, as by load):
     ``producer``, ``version``, ``file_size``, ``header_bytes``, ``inputs`` / ``outputs``
-    (name, per-sample shape), ``quantization``, ``precisions`` (per step), ``blobs``
+    (name, per-sample shape), ``input_dtypes`` (per input: dtype, scale, zero point; 1.0
+    and 0 for float32), ``quantization``, ``precisions`` (per step), ``blobs``
     (offset, size, kind, use) and ``plan`` (the memory plan at ``max_batch=64``)."""
     return _load(path, True)[1]

@@ -15,7 +15,10 @@ Conventions and limits:
 * One batch dimension, the first of every graph input; all other dimensions static.
   Ops that would mix the batch with other axes (``Flatten(axis=0)``, a ``Reshape`` that
   changes the first dimension, ``Concat`` / ``Softmax`` over the batch) are refused.
-* Graph inputs and outputs are float32; names are kept.
+* Graph inputs and outputs are float32; names are kept. A uint8 / int8 graph input (a
+  camera frame) is taken when every reader is a ``DequantizeLinear`` with the same
+  per-tensor scale / zero point initializers, or a ``Cast`` to float (scale 1, zero point
+  0): it becomes a uint8 / int8 frugalnn input with those parameters (``Graph.input``).
 * Float initializers become float32: float16 / bfloat16 exactly, float64 rounded to the
   nearest float32.
 * Quantized models (onnxruntime's QDQ and QOperator formats, ``quantize_dynamic`` output):
@@ -52,7 +55,7 @@ from ..graph.layers import GraphError
 from .onnx_arity import check_arity
 from .onnx_external import load_external_data
 from .onnx_fold import FoldBudget, FoldRefused, evaluate
-from .onnx_values import Data, QConst, Value, attributes, malformed, to_float32, unsupported, where
+from .onnx_values import Data, QConst, QInfo, Value, attributes, malformed, to_float32, unsupported, where
 
 OPSET_RANGE = (7, 28)  # default-domain opsets whose operator semantics this importer knows
 # Ops never evaluated at load time even with constant inputs: random ones would freeze
@@ -264,9 +267,12 @@ class _Importer:
         tt = vi.type.tensor_type if vi.type.HasField("tensor_type") else None
         if tt is None:
             raise NotImplementedError(f"graph input '{name}': only tensor inputs are supported")
-        if tt.elem_type != self.onnx.TensorProto.FLOAT:
-            dtype = self.onnx.TensorProto.DataType.Name(tt.elem_type)
-            raise NotImplementedError(f"graph input '{name}' is {dtype}: frugalnn runs float32 inputs")
+        tp = self.onnx.TensorProto
+        if tt.elem_type not in (tp.FLOAT, tp.UINT8, tp.INT8):
+            dtype = tp.DataType.Name(tt.elem_type)
+            raise NotImplementedError(f"graph input '{name}' is {dtype}: frugalnn runs float32 inputs, and "
+                                      "uint8 / int8 ones read by DequantizeLinear or Cast to float")
+        quant = None if tt.elem_type == tp.FLOAT else self._input_quantization(name, tt.elem_type)
         if not tt.HasField("shape"):
             raise NotImplementedError(f"graph input '{name}' has no shape: the batch must be the first "
                                       "dimension and the others static")
@@ -286,10 +292,55 @@ class _Importer:
                                           "inputs share one batch dimension")
             self.batch = b
         try:
-            t = self.g.input(name, [d.dim_value for d in dims[1:]])
-        except GraphError as e:
+            if quant is None:
+                t = self.g.input(name, [d.dim_value for d in dims[1:]])
+            else:
+                dt, scale, zp, _ = quant
+                t = self.g.input(name, [d.dim_value for d in dims[1:]], dt, scale=scale, zero_point=zp)
+        except (GraphError, TypeError) as e:
             raise ValueError(f"load_onnx: graph input '{name}': {e}") from e
-        self.set(name, Data(t))
+        if quant is None:
+            self.set(name, Data(t))
+        elif quant[3]:  # read by Cast: the values themselves
+            self.set(name, Data(t, range=(0.0, 255.0) if quant[0] == "uint8" else (-128.0, 127.0)))
+        else:  # read by DequantizeLinear, which checks its parameters against these
+            signed = quant[0] == "int8"
+            q = QInfo(quant[1], quant[2] + (128 if signed else 0), signed)
+            self.set(name, Data(t, q=q, integer=True, range=q.bounds()))
+
+    def _input_quantization(self, name: str, elem_type: int) -> tuple[str, float, int, bool]:
+        """(dtype, scale, zero point, read by Cast) of a uint8 / int8 graph input: every reader
+        is a DequantizeLinear with the same per-tensor scale / zero point initializers, or a
+        Cast to float (scale 1, zero point 0)."""
+        tp = self.onnx.TensorProto
+        dt = "uint8" if elem_type == tp.UINT8 else "int8"
+        readers = [n for n in self.proto.node if name in n.input]
+        found = set()
+        for n in readers:
+            domain_ok = n.domain in ("", "ai.onnx")
+            if domain_ok and n.op_type == "DequantizeLinear" and list(n.input).count(name) == 1 and n.input[0] == name:
+                scale = self.values.get(n.input[1]) if len(n.input) > 1 and n.input[1] else None
+                zp = self.values.get(n.input[2]) if len(n.input) > 2 and n.input[2] else None
+                if not (isinstance(scale, np.ndarray) and scale.size == 1 and
+                        (zp is None or (isinstance(zp, np.ndarray) and zp.size == 1))):
+                    raise NotImplementedError(f"graph input '{name}' ({dt}): its DequantizeLinear must take a "
+                                              "per-tensor scale and zero point from initializers")
+                if zp is not None and zp.dtype != np.dtype(dt):
+                    raise ValueError(f"load_onnx: graph input '{name}' is {dt}, the zero point of its "
+                                     f"DequantizeLinear {zp.dtype}")
+                with np.errstate(over="ignore"):
+                    s32 = float(np.float32(scale.reshape(-1)[0]))
+                found.add((s32, 0 if zp is None else int(zp.reshape(-1)[0]), False))
+            elif domain_ok and n.op_type == "Cast" and any(a.name == "to" and a.i == tp.FLOAT for a in n.attribute):
+                found.add((1.0, 0, True))
+            else:
+                raise NotImplementedError(f"graph input '{name}' is {dt}: frugalnn takes it when read by "
+                                          f"DequantizeLinear or Cast to float only, not by {n.op_type}")
+        if name in self.outputs or len(found) != 1:
+            raise NotImplementedError(f"graph input '{name}' is {dt}: it must be read, by DequantizeLinear with "
+                                      "one scale / zero point or by Cast to float, and not be a graph output")
+        scale, zp, cast = found.pop()
+        return dt, scale, zp, cast
 
     def _node(self, node: Any) -> None:
         check_arity(self.onnx, node, self.opset)

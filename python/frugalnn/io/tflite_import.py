@@ -91,11 +91,17 @@ BACKSTOP_NOTE = "an unchecked case in frugalnn's TFLite importer: please report 
 _MAX_ELEMS = 1 << 40  # values per sample, as Graph allows
 
 
-def load_tflite(model: ModelSource) -> Graph:
+def load_tflite(model: ModelSource, *, raw_inputs: bool = False) -> Graph:
     """A frugalnn Graph computing the LiteRT / TFLite ``model``.
 
     Args:
         model: a path to a ``.tflite`` file, or its bytes.
+        raw_inputs: take the model's quantized input data as is. An int8 / uint8 input
+            tensor becomes an int8 / uint8 Graph input with its scale and zero point (without
+            this flag such a model is refused); a float32 input read only by QUANTIZE (a
+            full-integer model with a float interface) becomes an input of the QUANTIZE
+            output's type and parameters, fed the integers QUANTIZE would make. ``False``
+            (the default) keeps float32 inputs, as LiteRT's float interface takes them.
 
     Returns:
         A Graph with the model's input and output tensor names. A 4-D NHWC input
@@ -112,7 +118,7 @@ def load_tflite(model: ModelSource) -> Graph:
     """
     data = _read_bytes(model)
     with np.errstate(all="ignore"), _boundary("the model"):
-        return _Importer(read_model(data)).run()
+        return _Importer(read_model(data), raw_inputs=bool(raw_inputs)).run()
 
 
 def _read_bytes(model: ModelSource) -> bytes:
@@ -229,8 +235,9 @@ def supported_ops() -> list[str]:
 
 
 class _Importer:
-    def __init__(self, model: ModelT) -> None:
+    def __init__(self, model: ModelT, raw_inputs: bool = False) -> None:
         supported_ops()
+        self.raw_inputs = raw_inputs
         self.model = model
         self.sg = model.subgraphs[0]
         self.tensors: list[TensorT] = self.sg.tensors
@@ -344,13 +351,24 @@ class _Importer:
             raise ValueError(f"load_tflite: input tensor '{t.name}' is listed twice")
         if self.constant(t, "input") is not None:
             raise ValueError(f"load_tflite: input tensor '{t.name}' has constant data")
-        if t.type != 0:
-            raise NotImplementedError(f"load_tflite: input '{t.name}' is {t.type_name}: frugalnn runs float32 "
-                                      "inputs (an int8 model should start with QUANTIZE)")
+        if t.type != 0 and not self.raw_inputs:
+            raise NotImplementedError(f"load_tflite: input '{t.name}' is {t.type_name}: frugalnn takes it with "
+                                      "load_tflite(..., raw_inputs=True) (else float32 inputs only)")
         shape = self.per_sample(t, "input")
+        q, qt = None, None
+        if t.type != 0:
+            q, qt = self.qinfo(t, "input"), t
+        elif self.raw_inputs:
+            readers = [op for op in self.sg.operators if i in op.inputs]
+            outs = [self.tensor(op.outputs[0], "QUANTIZE's output") for op in readers
+                    if op.name == "QUANTIZE" and len(op.outputs) == 1]
+            if readers and len(outs) == len(readers) and i not in self.sg.outputs:
+                qs = {self.qinfo(o, "output") for o in outs}
+                if len(qs) == 1 and None not in qs:
+                    q, qt = qs.pop(), outs[0]
         try:
-            self.values[i] = _nhwc_input(self.g, t.name, shape)
-        except GraphError as e:
+            self.values[i] = _nhwc_input(self.g, t.name, shape, q, qt)
+        except (GraphError, TypeError) as e:
             raise ValueError(f"load_tflite: input '{t.name}': {e}") from e
 
     def _graph_output(self, i: int) -> None:
@@ -497,12 +515,19 @@ class _Importer:
         self.set_out(op, err, Act(y.tensor, y.shape, q, y.flat_from, y.range))
 
 
-def _nhwc_input(g: Graph, name: str, shape: tuple[int, ...]) -> Act:
+def _nhwc_input(g: Graph, name: str, shape: tuple[int, ...], q: Optional[QInfo] = None,
+                qt: Optional[TensorT] = None) -> Act:
     """The Graph input for a TFLite input of per-sample ``shape`` ((H, W, C) or (N,)): an
-    (H, W, C) input read through Transpose((2, 0, 1)), which compile runs as no step."""
+    (H, W, C) input read through Transpose((2, 0, 1)), which compile runs as no step. With
+    ``q`` (raw_inputs), an int8 / uint8 input of tensor ``qt``'s type and parameters."""
     from ..graph.ops.broadcast import Transpose
 
-    t = g.input(name, shape)
+    if q is None:
+        t = g.input(name, shape)
+    else:
+        assert qt is not None and qt.quant is not None
+        dtype = "int8" if q.signed else "uint8"
+        t = g.input(name, shape, dtype, scale=q.scale, zero_point=int(qt.quant.zero_point[0]))
     if len(shape) == 3:
         t = Transpose((2, 0, 1), name=g.unused_name(f"{name}/nchw"))(t)
-    return Act(t, shape)
+    return Act(t, shape, q, range=None if q is None else q.bounds())
