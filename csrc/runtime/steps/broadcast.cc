@@ -77,6 +77,38 @@ void run_rows(const BroadcastParams& p, const float* a, const float* b, float* y
   }
 }
 
+// A copy whose last dim is short (at most kShortInner) and whose input runs contiguously
+// along the dim before it: ShuffleNet's channel shuffle, [pixels, C/g, g] reading
+// in[i * C/g + j]. Row by row that is g values per row, the per-row setup costing more than
+// the copy; as a block of the last two dims it is g contiguous reads, each stored at stride g.
+constexpr size_t kShortInner = 8;
+
+bool transposed_blocks(const BroadcastParams& p) {
+  const size_t rank = p.dims.size();
+  return p.op == static_cast<size_t>(BroadcastOp::kCopy) && rank >= 2 && p.dims[rank - 1] <= kShortInner &&
+         p.a_strides[rank - 2] == 1 && p.a_strides[rank - 1] != 1;
+}
+
+// Blocks [k0, k1) (a block: the last two dims of one position of the others).
+void copy_blocks(const BroadcastParams& p, const float* a, float* y, size_t k0, size_t k1) {
+  const size_t rank = p.dims.size();
+  const size_t m = p.dims[rank - 2], g = p.dims[rank - 1], sg = p.a_strides[rank - 1];
+  size_t per_sample = 1;
+  for (size_t d = 0; d + 2 < rank; ++d) per_sample *= p.dims[d];
+  for (size_t k = k0; k < k1; ++k) {
+    size_t rem = k % per_sample, oa = k / per_sample * p.a_sample + p.a_offset;
+    for (size_t d = rank - 2; d-- > 0;) {
+      oa += rem % p.dims[d] * p.a_strides[d];
+      rem /= p.dims[d];
+    }
+    const float* in = a + oa;
+    float* out = y + k * m * g;
+    for (size_t i = 0; i < g; ++i) {
+      for (size_t j = 0; j < m; ++j) out[j * g + i] = in[i * sg + j];
+    }
+  }
+}
+
 using RowsFn = void (*)(const BroadcastParams&, const float*, const float*, float*, size_t, size_t, float, float);
 
 template <bool kSwap>
@@ -151,6 +183,13 @@ class BroadcastStep final : public StepKindWith<BroadcastParams> {
     const float* a = r.in(0);
     const float* b = !p.constant.empty() ? p.constant.data() : (r.step.in.size() > 1 ? r.in(1) : a);
     const size_t inner = p.dims.back();
+    const bool unclamped = !(r.step.lo > -__builtin_inff()) && !(r.step.hi < __builtin_inff());
+    if (unclamped && transposed_blocks(p)) {
+      const size_t block = inner * p.dims[p.dims.size() - 2];
+      parallel_ranges(r.out_values() / block, (16384 + block - 1) / block, r.threads,
+                      [&](size_t k0, size_t k1) { copy_blocks(p, a, r.out(), k0, k1); });
+      return;
+    }
     const size_t rows = r.out_values() / inner;
     const RowsFn fn = p.swap ? rows_fn<true>(p.op) : rows_fn<false>(p.op);
     parallel_ranges(rows, (16384 + inner - 1) / inner, r.threads,
