@@ -56,15 +56,18 @@ std::vector<QuantIn> quant_ins(const std::vector<std::pair<float, int32_t>>& v) 
   return out;
 }
 
-// (op, alpha, beta, lo, hi) of an activation fused into a conv / dense epilogue, or none.
-using PostArg = std::optional<std::tuple<size_t, float, float, float, float>>;
-FusedUnary fused_unary(const PostArg& a) {
-  FusedUnary f;
+// (op, alpha, beta, lo, hi) of each activation fused into a conv / dense epilogue, in order.
+using PostArg = std::optional<std::vector<std::tuple<size_t, float, float, float, float>>>;
+std::vector<FusedUnary> fused_unary(const PostArg& a) {
+  std::vector<FusedUnary> v;
   if (a) {
-    f.present = true;
-    std::tie(f.op, f.alpha, f.beta, f.lo, f.hi) = *a;
+    for (const auto& t : *a) {
+      FusedUnary f;
+      std::tie(f.op, f.alpha, f.beta, f.lo, f.hi) = t;
+      v.push_back(f);
+    }
   }
-  return f;
+  return v;
 }
 
 template <typename P, typename Fill>

@@ -76,13 +76,15 @@
 //            depthwise_conv2d    conv geometry, f32 weights[] ([kh][kw][c]), i8 weights_s8[],
 //                                f32 weight_scale[], f32 bias[], u8 pair (int8: s8 weights
 //                                with a scale per channel; tiny, so inline), [fused]
-//            [fused]             optional, last: an activation run in the epilogue (after the
-//                                step's clamp, on each output tile) — absent (no bytes), or u8 1,
-//                                u64 op (UnaryOp, kernels/eltwise/unary_f32.h: the unary
-//                                codes, 18 sigmoid, 19 hard_swish), f32 alpha, f32 beta, f32 lo,
-//                                f32 hi (its own clamp after it). The output is then float32.
-//                                Files without one are unchanged; a reader from before fused
-//                                activations refuses a record that has one (bytes left over).
+//            [fused]             optional, last: activations run in the epilogue, in order
+//                                (after the step's clamp, on each output tile) — absent (no
+//                                bytes), or u8 n (1 to 4), then per function u64 op (UnaryOp,
+//                                kernels/eltwise/unary_f32.h: the unary codes, 18 sigmoid,
+//                                19 hard_swish, 20 silu_quantized_gate), f32 alpha, f32 beta,
+//                                f32 lo, f32 hi (its own clamp after it). The output is then
+//                                float32. Files without one are unchanged; a reader from before
+//                                fused activations refuses a record that has one (bytes left
+//                                over).
 //            maxpool2d, avgpool2d  pool geometry
 //            global_avgpool      u64 c, u64 hw, u32 n, u8 pair per input (int8 inputs)
 //            add                 u32 n, u8 pair per input (int8 inputs)

@@ -34,12 +34,13 @@ struct QuantIn {
   int32_t zero_point = 0;
 };
 
-// An element-wise function fused into a conv2d / dense / depthwise_conv2d step: applied to
-// each output tile after the step's clamp [Step::lo, Step::hi], then clamped to [lo, hi]
-// itself (a unary / sigmoid / hard_swish step run in the producer's epilogue, while the tile
-// is in cache). op is a UnaryOp code (kernels/eltwise/unary_f32.h).
+// An element-wise function fused into a conv2d / dense / depthwise_conv2d step: a chain of
+// up to kMaxFusedUnary of them is applied, in order, to each output tile after the step's
+// clamp [Step::lo, Step::hi], each clamped to its own [lo, hi] (unary / sigmoid / hard_swish
+// steps run in the producer's epilogue, while the tile is in cache). op is a UnaryOp code
+// (kernels/eltwise/unary_f32.h).
+constexpr size_t kMaxFusedUnary = 4;
 struct FusedUnary {
-  bool present = false;
   size_t op = 0;
   float alpha = 0.f, beta = 0.f;
   float lo = -__builtin_inff(), hi = __builtin_inff();

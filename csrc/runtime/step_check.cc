@@ -57,9 +57,12 @@ void StepCheck::all_f32() const {
   expect(dtype(s_.out) == DType::kF32, "writes a float32 output only");
 }
 
-void StepCheck::fused_unary(const FusedUnary& f) const {
-  if (!f.present) return;
-  expect(f.op < static_cast<size_t>(UnaryOp::kCount), "fuses an unknown unary function " + std::to_string(f.op));
+void StepCheck::fused_unary(const std::vector<FusedUnary>& v) const {
+  if (v.empty()) return;
+  expect(v.size() <= kMaxFusedUnary, "fuses more than " + std::to_string(kMaxFusedUnary) + " activations");
+  for (const FusedUnary& f : v) {
+    expect(f.op < static_cast<size_t>(UnaryOp::kCount), "fuses an unknown unary function " + std::to_string(f.op));
+  }
   expect(dtype(s_.out) == DType::kF32, "has a fused activation, so writes a float32 output");
 }
 

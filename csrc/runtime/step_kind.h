@@ -69,8 +69,8 @@ class StepCheck {
   void packed_gemm(const std::vector<std::shared_ptr<PackedWeights>>& packed, size_t count, size_t k,
                    size_t n, const QuantIn& input) const;
   void valid_quant(const QuantIn& q, const char* what) const;
-  // A fused activation (if present): a known function, on a float32 output.
-  void fused_unary(const FusedUnary& f) const;
+  // Fused activations (if any): at most kMaxFusedUnary known functions, on a float32 output.
+  void fused_unary(const std::vector<FusedUnary>& v) const;
 
   // a * b * ..., or 0 when the product passes kMaxElems.
   static size_t product(std::initializer_list<size_t> v);

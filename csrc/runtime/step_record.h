@@ -65,13 +65,16 @@ class StepRecordWriter {
     for (const auto& w : v) put_packed(*w);
   }
   void put_field(const std::shared_ptr<SparseMatrix>& m) { put_sparse(*m); }
-  // Optional and last in its record: nothing when absent (the record is then the same as
-  // before fused activations existed), else u8 1, u64 op, f32 alpha, beta, lo, hi.
-  void put_field(const FusedUnary& f) {
-    if (!f.present) return;
-    put<uint8_t>(1);
-    put_size(f.op);
-    for (float v : {f.alpha, f.beta, f.lo, f.hi}) put<float>(v);
+  // Optional and last in its record: nothing when there is none (the record is then the same
+  // as before fused activations existed), else u8 n, then per function u64 op, f32 alpha,
+  // beta, lo, hi.
+  void put_field(const std::vector<FusedUnary>& v) {
+    if (v.empty()) return;
+    put<uint8_t>(static_cast<uint8_t>(v.size()));
+    for (const FusedUnary& f : v) {
+      put_size(f.op);
+      for (float x : {f.alpha, f.beta, f.lo, f.hi}) put<float>(x);
+    }
   }
 
   // 15 u64: h w c oh ow oc kh kw sh sw dh dw pad_top pad_left groups
@@ -166,13 +169,19 @@ class StepRecordReader {
     }
   }
   void get_field(std::shared_ptr<SparseMatrix>& m) { get_sparse(&m, "sparse matrix"); }
-  void get_field(FusedUnary& f) {
-    f = FusedUnary{};
+  void get_field(std::vector<FusedUnary>& v) {
+    v.clear();
     if (left() == 0) return;
-    if (!get_bool()) fail("a fused activation's flag is 0 (an absent one is not written)");
-    f.present = true;
-    f.op = get_size();
-    for (float* v : {&f.alpha, &f.beta, &f.lo, &f.hi}) *v = get<float>();
+    const uint8_t n = get<uint8_t>();
+    if (n == 0 || n > kMaxFusedUnary) {
+      fail("a count of " + std::to_string(n) + " fused activations (1 to " + std::to_string(kMaxFusedUnary) +
+           "; none is written as nothing)");
+    }
+    v.resize(n);
+    for (FusedUnary& f : v) {
+      f.op = get_size();
+      for (float* x : {&f.alpha, &f.beta, &f.lo, &f.hi}) *x = get<float>();
+    }
   }
 
   Conv2dGeometry get_conv() {

@@ -221,7 +221,7 @@ class DenseParams(StepParams):
     """
     dense: packed weights; int8 ones read a u8 input with input_quant = (scale, zero point).
     """
-    def __init__(self, *, weights: PackedWeights, input_quant: tuple[typing.SupportsFloat | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex] | None = None, post: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex] | None = None) -> None:
+    def __init__(self, *, weights: PackedWeights, input_quant: tuple[typing.SupportsFloat | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex] | None = None, post: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex]] | None = None) -> None:
         ...
 class SparseDenseParams(StepParams):
     """
@@ -233,13 +233,13 @@ class Conv2dParams(StepParams):
     """
     conv2d: geometry, packed weights per group, the int8 input's (scale, zero point), and an optional max-pool fused over the output (stride == window, no padding).
     """
-    def __init__(self, *, geometry: Conv2dGeometry, weights: collections.abc.Sequence[PackedWeights], input_quant: tuple[typing.SupportsFloat | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex] | None = None, pool: Pool2dGeometry | None = None, post: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex] | None = None) -> None:
+    def __init__(self, *, geometry: Conv2dGeometry, weights: collections.abc.Sequence[PackedWeights], input_quant: tuple[typing.SupportsFloat | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex] | None = None, pool: Pool2dGeometry | None = None, post: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex]] | None = None) -> None:
         ...
 class DepthwiseConv2dParams(StepParams):
     """
     depthwise_conv2d: f32 weights [kh][kw][c], or s8 weights_s8 with a weight_scale per channel reading a u8 input quantized as input_quant says.
     """
-    def __init__(self, *, geometry: Conv2dGeometry, weights: numpy.ndarray | None = None, weights_s8: numpy.ndarray | None = None, weight_scale: numpy.ndarray | None = None, bias: numpy.ndarray | None = None, input_quant: tuple[typing.SupportsFloat | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex] | None = None, post: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex] | None = None) -> None:
+    def __init__(self, *, geometry: Conv2dGeometry, weights: numpy.ndarray | None = None, weights_s8: numpy.ndarray | None = None, weight_scale: numpy.ndarray | None = None, bias: numpy.ndarray | None = None, input_quant: tuple[typing.SupportsFloat | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex] | None = None, post: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex]] | None = None) -> None:
         ...
 class ConvTranspose2dParams(StepParams):
     """

@@ -15,7 +15,7 @@ from frugalnn.graph.ops.hard_swish import HardSwish
 from frugalnn.graph.ops.sigmoid import Sigmoid
 from frugalnn.graph.ops.unary import FUNCTIONS
 
-CONSTANTS = {"quantize_dequantize": (0.05, 3), "leaky_relu": (0.1, 0), "elu": (0.7, 0), "pow": (2.0, 0),
+CONSTANTS = {"quantize_dequantize": (0.05, 3), "silu_quantized_gate": (1 / 256, 0), "leaky_relu": (0.1, 0), "elu": (0.7, 0), "pow": (2.0, 0),
              "hard_sigmoid": (0.2, 0.5), "selu": (1.6733, 1.0507)}
 POSITIVE = {"log", "sqrt", "pow", "reciprocal"}  # defined (or accurate) on positive inputs only
 
@@ -180,13 +180,16 @@ def test_fnn_round_trip_and_hostile_records(tmp_path):
     np.testing.assert_array_equal(Session(q, max_batch=3).run(x), Session(p, max_batch=3).run(x))
     data = path.read_bytes()
     from frugalnn import _core
-    # The dense step's record ends with u8 1, u64 op 19, f32 alpha beta lo hi: corrupt the op and
-    # the flag, reseal the checksums as a crafted file would, and expect clean FormatErrors.
+    # The dense step's record ends with u8 1 (one function), u64 op 19, f32 alpha beta lo hi:
+    # corrupt the op and the count, reseal the checksums as a crafted file would, and expect
+    # clean FormatErrors.
     tail = (1).to_bytes(1, "little") + (19).to_bytes(8, "little")
     at = data.find(tail)
     assert at > 0
     for offset, value, match in ((1, (99).to_bytes(8, "little"), "unknown unary function"),
-                                 (0, (2).to_bytes(1, "little"), "flag")):
+                                 (0, (0).to_bytes(1, "little"), "a count of 0 fused activations"),
+                                 (0, (5).to_bytes(1, "little"), "a count of 5 fused activations"),
+                                 (0, (2).to_bytes(1, "little"), "truncated|past|left|exceeds|bytes")):
         bad = bytearray(data)
         bad[at + offset:at + offset + len(value)] = value
         bad = _core.fnn_reseal(bytes(bad))
@@ -194,3 +197,21 @@ def test_fnn_round_trip_and_hostile_records(tmp_path):
         hostile.write_bytes(bad)
         with pytest.raises(frugalnn.FormatError, match=match):
             frugalnn.load(hostile)
+
+
+def test_a_chain_of_functions_fuses_in_order(isa):
+    """A QDQ model's conv -> quantize_dequantize -> SiLU with a quantized gate ->
+    quantize_dequantize is one step; at most four functions fuse, the rest stay steps."""
+    rng = np.random.default_rng(11)
+    chain = [Unary("quantize_dequantize", 0.05, 128), Unary("silu_quantized_gate", 1 / 256, 0),
+             Unary("quantize_dequantize", 0.04, 20), Unary("leaky_relu", 0.2), Unary("tanh")]
+    g = Sequential([Conv2d(_w(rng, 6, 3, 3, 3), _w(rng, 6), padding=1)] + chain, input_shape=(3, 7, 7))
+    x = _inputs("silu", (3, 7, 7))
+    fused = compile(g)
+    plain = compile(g, fuse_activations=False)
+    kinds = _fused_kinds(fused)
+    assert "conv2d+quantize_dequantize+silu_quantized_gate+quantize_dequantize+leaky_relu" in kinds
+    assert "unary:tanh" in kinds
+    np.testing.assert_array_equal(Session(fused, max_batch=3).run(x), Session(plain, max_batch=3).run(x))
+    np.testing.assert_allclose(Session(fused, max_batch=3).run(x), reference.forward(g, x)[g.outputs[0]],
+                               rtol=1e-5, atol=0.05)  # a quantum of the last quantize_dequantize at most

@@ -567,6 +567,10 @@ UNARY_REFERENCE = {
                                                             0, 255) - b) * a, 0.05, 3.0),
     18: ("sigmoid", lambda x, a, b: 1 / (1 + np.exp(-x)), 0.0, 0.0),
     19: ("hard_swish", lambda x, a, b: x * np.clip(x / 6 + 0.5, 0, 1), 0.0, 0.0),
+    # The gate rounded to 1/256 steps: a float64 sigmoid may round to the other side of a tie
+    # than float32's, one gate step (x / 256) apart; the check below allows that much.
+    20: ("silu_quantized_gate", lambda x, a, b: x * (np.clip(np.rint(1 / (1 + np.exp(-x)) / a) + b, 0, 255) - b) * a,
+         1 / 256, 2.0),
 }
 UNARY_NS = [0, 1, 7, 15, 16, 17, 33, 100]
 
@@ -590,7 +594,8 @@ def test_f32_unary(u, op):
             tol = 8 * F32_EPS
             # alpha * x + beta cancels near the kinks of the hard functions: float32 leaves an
             # absolute error of an ulp or so of the operands (beta = 1/2), times x for hard_swish.
-            atol = {10: 2 * F32_EPS, 19: 2 * F32_EPS * np.abs(x.astype(np.float64))}.get(op, tol * 1e-3)
+            atol = {10: 2 * F32_EPS, 19: 2 * F32_EPS * np.abs(x.astype(np.float64)),
+                    20: np.float32(1 / 256) * np.abs(x.astype(np.float64))}.get(op, tol * 1e-3)
             with np.errstate(invalid="ignore"):  # inf - inf where both are inf
                 err = np.abs(y[:n] - want)
             bad = ~((err <= tol * np.abs(want) + atol) | (np.isnan(y[:n]) & np.isnan(want)) | (y[:n] == want))
@@ -621,7 +626,7 @@ def test_f32_unary_special_values(u):
 def test_unary_refuses_an_unknown_function():
     u = next(u for u in UKERNELS if u["op"] == "UnaryF32")
     with pytest.raises(ValueError, match="unknown unary function"):
-        _core._ukernel_unary_f32(u["name"], 20, 1, np.zeros(1, np.float32), np.zeros(1, np.float32), 0, 0, 0, 1)
+        _core._ukernel_unary_f32(u["name"], 21, 1, np.zeros(1, np.float32), np.zeros(1, np.float32), 0, 0, 0, 1)
 
 
 RUNNERS = {"UnaryF32", "GemmF32", "GemmF32F16w", "GemmF32Bf16w", "GemmBf16", "F32ToBf16", "GemmQu8Qs8w",

@@ -65,11 +65,9 @@ void clamp_u8(size_t n, const uint8_t* x, uint8_t* y, uint8_t lo, uint8_t hi) {
 }
 
 void apply_unary_rows(const UnaryEpilogue& e, float* y, size_t rows, size_t cols, size_t ldy) {
-  if (cols == ldy) {
-    e.fn(rows * cols, y, y, &e.args);
-    return;
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t i = 0; i < e.count; ++i) e.fn(cols, y + r * ldy, y + r * ldy, &e.args[i]);
   }
-  for (size_t r = 0; r < rows; ++r) e.fn(cols, y + r * ldy, y + r * ldy, &e.args);
 }
 
 void softmax_rows_f32(size_t rows, size_t cols, const float* x, float* y) {

@@ -33,7 +33,9 @@ enum class UnaryOp : size_t {
   kQuantizeDequantize = 17,  // (clamp(nearbyint(x / alpha) + beta, 0, 255) - beta) * alpha
   kSigmoid = 18,     // 1 / (1 + exp(-x))
   kHardSwish = 19,   // x * clamp(x / 6 + 1/2, 0, 1)
-  kCount = 20,
+  // x * quantize_dequantize(sigmoid(x)): a QDQ model's SiLU, Sigmoid -> Q / DQ -> Mul
+  kSiluQuantizedGate = 20,
+  kCount = 21,
 };
 
 // One call's function and constants; the output is clamped to [lo, hi] after f.

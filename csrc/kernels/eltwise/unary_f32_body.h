@@ -16,6 +16,23 @@
 namespace fnn {
 namespace {
 
+// exp(-|x|) never overflows; for x < 0, e / (1 + e) keeps the small values 1 / (1 + 1/e)
+// would lose. +-inf give 1 and 0, NaN stays NaN.
+inline float sigmoid_value(float x) {
+  const float e = exp_f32(-std::fabs(x));
+  const float r = 1.0f / (1.0f + e);
+  return x < 0.0f ? e * r : r;
+}
+
+// A u8 QuantizeLinear -> DequantizeLinear pair feeding a float op: the value it carries is
+// rounded as the quantize step rounds (x / scale, half to even), saturated, and scaled back.
+inline float quantize_dequantize_value(float x, float scale, float zero_point) {
+  float q = std::nearbyint(x / scale) + zero_point;
+  q = q < 0.0f ? 0.0f : q;
+  q = q > 255.0f ? 255.0f : q;
+  return (q - zero_point) * scale;
+}
+
 template <UnaryOp kOp>
 inline float unary_apply(float x, float alpha, float beta) {
   if constexpr (kOp == UnaryOp::kLeakyRelu) return x < 0.0f ? alpha * x : x;
@@ -45,21 +62,11 @@ inline float unary_apply(float x, float alpha, float beta) {
   if constexpr (kOp == UnaryOp::kReciprocal) return 1.0f / x;
   if constexpr (kOp == UnaryOp::kErf) return std::erf(x);
   if constexpr (kOp == UnaryOp::kSelu) return beta * (x < 0.0f ? alpha * std::expm1(x) : x);
-  // A u8 QuantizeLinear -> DequantizeLinear pair feeding a float op: the value it carries is
-  // rounded as the quantize step rounds (x / scale, half to even), saturated, and scaled back.
-  if constexpr (kOp == UnaryOp::kQuantizeDequantize) {
-    float q = std::nearbyint(x / alpha) + beta;
-    q = q < 0.0f ? 0.0f : q;
-    q = q > 255.0f ? 255.0f : q;
-    return (q - beta) * alpha;
-  }
-  // exp(-|x|) never overflows; for x < 0, e / (1 + e) keeps the small values 1 / (1 + 1/e)
-  // would lose. +-inf give 1 and 0, NaN stays NaN.
-  if constexpr (kOp == UnaryOp::kSigmoid) {
-    const float e = exp_f32(-std::fabs(x));
-    const float r = 1.0f / (1.0f + e);
-    return x < 0.0f ? e * r : r;
-  }
+  if constexpr (kOp == UnaryOp::kQuantizeDequantize) return quantize_dequantize_value(x, alpha, beta);
+  if constexpr (kOp == UnaryOp::kSigmoid) return sigmoid_value(x);
+  // The same two roundings as the sigmoid and quantize_dequantize steps it replaces, then the
+  // product the Mul step computes: fused or not, the same bits.
+  if constexpr (kOp == UnaryOp::kSiluQuantizedGate) return x * quantize_dequantize_value(sigmoid_value(x), alpha, beta);
   if constexpr (kOp == UnaryOp::kHardSwish) {
     float t = x * (1.0f / 6.0f) + 0.5f;
     t = t < 0.0f ? 0.0f : t;

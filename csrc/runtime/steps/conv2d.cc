@@ -113,12 +113,12 @@ void Conv2dStep::run_params(const StepRun& r, const Conv2dParams& p) const {
   const bool int8 = p.int8();
   const size_t out_bytes = out.elem_bytes();
   const UnaryEpilogue post = unary_epilogue(p.post);
-  const Activation act{s.lo, s.hi, p.post.present ? &post : nullptr};
+  const Activation act{s.lo, s.hi, !p.post.empty() ? &post : nullptr};
   if (is_pointwise(p) && !p.pool_fused) {
     if (int8) {
       gemm_int8(x, pixels, k, *p.weights[0], y, g.oc, p.qargs, &p.columns[0]);
       finish_int8_clamp(s, out, y, pixels, g.oc, g.oc);
-      if (p.post.present) apply_unary_rows(post, static_cast<float*>(y), pixels, g.oc, g.oc);
+      if (!p.post.empty()) apply_unary_rows(post, static_cast<float*>(y), pixels, g.oc, g.oc);
     } else {
       gemm_float(static_cast<const float*>(x), pixels, k, *p.weights[0], static_cast<float*>(y), g.oc,
                  act, false);
@@ -136,7 +136,7 @@ void Conv2dStep::run_params(const StepRun& r, const Conv2dParams& p) const {
         im2col_nhwc(g, static_cast<const uint8_t*>(x), p0, rows, grp, pad, qcol, k);
         gemm_int8(qcol, rows, k, *p.weights[grp], d, g.oc, p.qargs, &p.columns[grp]);
         finish_int8_clamp(s, out, d, rows, ocg, g.oc);
-        if (p.post.present) apply_unary_rows(post, reinterpret_cast<float*>(d), rows, ocg, g.oc);
+        if (!p.post.empty()) apply_unary_rows(post, reinterpret_cast<float*>(d), rows, ocg, g.oc);
       } else {
         auto* fcol = reinterpret_cast<float*>(col);
         im2col_nhwc(g, static_cast<const float*>(x), p0, rows, grp, fcol, k);

@@ -20,7 +20,7 @@ struct Conv2dParams : StepParams {
   bool pool_fused = false;
   Pool2dGeometry pool;     // pool_fused only
   bool int8() const { return !weights.empty() && weights[0] && weights[0]->kind() == WeightKind::kInt8; }
-  FusedUnary post;  // an activation run in the epilogue (last: optional in the record)
+  std::vector<FusedUnary> post;  // activations run in the epilogue (last: optional in the record)
   template <typename Self, typename F>
   static void fields(Self& p, F&& f) {
     f(p.geometry), f(p.weights), f(p.input), f(p.pool_fused), f(p.pool), f(p.post);

@@ -35,9 +35,9 @@ class DenseStep final : public Int8LayerStep<DenseParams> {
     if (w.kind() == WeightKind::kInt8) {
       gemm_int8(r.in<void>(), r.batch, w.k(), w, r.out<void>(), w.n(), p.qargs, &p.columns);
       finish_int8_clamp(s, r.out_info(), r.out<void>(), r.batch, w.n(), w.n());
-      if (p.post.present) apply_unary_rows(post, r.out(), r.batch, w.n(), w.n());
+      if (!p.post.empty()) apply_unary_rows(post, r.out(), r.batch, w.n(), w.n());
     } else {
-      gemm_float(r.in(), r.batch, w.k(), w, r.out(), w.n(), Activation{s.lo, s.hi, p.post.present ? &post : nullptr},
+      gemm_float(r.in(), r.batch, w.k(), w, r.out(), w.n(), Activation{s.lo, s.hi, !p.post.empty() ? &post : nullptr},
                  false);
     }
   }

@@ -13,7 +13,7 @@ struct DenseParams : StepParams {
   std::shared_ptr<PackedWeights> weights;
   QuantIn input;  // int8 weights only
   bool int8() const { return weights && weights->kind() == WeightKind::kInt8; }
-  FusedUnary post;  // an activation run in the epilogue (last: optional in the record)
+  std::vector<FusedUnary> post;  // activations run in the epilogue (last: optional in the record)
   template <typename Self, typename F>
   static void fields(Self& p, F&& f) {
     f(p.weights), f(p.input), f(p.post);

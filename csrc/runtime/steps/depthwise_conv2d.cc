@@ -75,11 +75,11 @@ class DepthwiseConv2dStep final : public Int8LayerStep<DepthwiseConv2dParams> {
     if (p.weights_s8.empty()) {
       parallel_ranges(r.batch * g.oh * g.ow, 256, r.threads, [&](size_t b, size_t e) {
         // A fused activation follows each block of pixels while it is in cache.
-        const size_t block = p.post.present ? kPostPixels : e - b;
+        const size_t block = !p.post.empty() ? kPostPixels : e - b;
         for (size_t b0 = b; b0 < e; b0 += block) {
           const size_t n = std::min(block, e - b0);
           depthwise_conv2d_nhwc(g, r.in(), p.weights.data(), bias, s.lo, s.hi, r.out(), b0, n);
-          if (p.post.present) apply_unary_rows(post, r.out() + b0 * g.c, n, g.c, g.c);
+          if (!p.post.empty()) apply_unary_rows(post, r.out() + b0 * g.c, n, g.c, g.c);
         }
       });
       return;
@@ -99,12 +99,12 @@ class DepthwiseConv2dStep final : public Int8LayerStep<DepthwiseConv2dParams> {
     }
     const TensorInfo& out = r.out_info();
     parallel_ranges(r.batch * g.oh * g.ow, 256, r.threads, [&](size_t b, size_t e) {
-      const size_t block = p.post.present ? kPostPixels : e - b;
+      const size_t block = !p.post.empty() ? kPostPixels : e - b;
       for (size_t b0 = b; b0 < e; b0 += block) {
         const size_t n = std::min(block, e - b0);
         depthwise_conv2d_nhwc(g, r.in<uint8_t>(), p.weights_s8.data(), q, r.out<void>(), b0, n);
         finish_int8_clamp(s, out, r.out<char>() + b0 * g.c * out.elem_bytes(), n, g.c, g.c);
-        if (p.post.present) apply_unary_rows(post, r.out() + b0 * g.c, n, g.c, g.c);
+        if (!p.post.empty()) apply_unary_rows(post, r.out() + b0 * g.c, n, g.c, g.c);
       }
     });
   }

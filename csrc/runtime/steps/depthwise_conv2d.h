@@ -20,7 +20,7 @@ struct DepthwiseConv2dParams : StepParams {
   std::vector<float> bias;            // c values, or empty
   QuantIn input;                      // int8 only
   bool int8() const { return !weights_s8.empty(); }
-  FusedUnary post;  // an activation run in the epilogue (last: optional in the record)
+  std::vector<FusedUnary> post;  // activations run in the epilogue (last: optional in the record)
   template <typename Self, typename F>
   static void fields(Self& p, F&& f) {
     f(p.geometry), f(p.weights), f(p.weights_s8), f(p.weight_scale), f(p.bias), f(p.input), f(p.post);

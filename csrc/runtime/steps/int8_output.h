@@ -25,7 +25,7 @@ class Int8LayerStep : public StepKindWith<P> {
   }
   bool writes_u8(const Step& s, const std::vector<TensorInfo>&) const override {
     const P* p = s.try_params<P>();
-    return p != nullptr && p->int8() && !p->post.present;  // a fused activation runs on float32
+    return p != nullptr && p->int8() && p->post.empty();  // a fused activation runs on float32
   }
   void prepare(Step& s, const std::vector<TensorInfo>& tensors) const override {
     P& p = s.params_as<P>();

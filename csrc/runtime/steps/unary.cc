@@ -16,23 +16,31 @@ std::string unary_op_name(size_t op) {
   static const char* const kNames[] = {
       "leaky_relu", "elu",    "tanh",       "gelu", "gelu_tanh", "exp",                 "log",
       "sqrt",       "pow",    "silu",       "hard_sigmoid", "softplus", "abs",        "neg",
-      "reciprocal", "erf",    "selu",       "quantize_dequantize", "sigmoid", "hard_swish"};
+      "reciprocal", "erf",    "selu",       "quantize_dequantize", "sigmoid", "hard_swish",
+      "silu_quantized_gate"};
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == static_cast<size_t>(UnaryOp::kCount), "one name per UnaryOp");
   return op < static_cast<size_t>(UnaryOp::kCount) ? kNames[op] : "unary" + std::to_string(op);
 }
 
-UnaryEpilogue unary_epilogue(const FusedUnary& f) {
+UnaryEpilogue unary_epilogue(const std::vector<FusedUnary>& v) {
   UnaryEpilogue e;
   e.fn = unary_config().f32;
-  e.args.op = f.op;
-  e.args.alpha = f.alpha;
-  e.args.beta = f.beta;
-  e.args.lo = f.lo;
-  e.args.hi = f.hi;
+  e.count = v.size() < kMaxFusedUnary ? v.size() : kMaxFusedUnary;  // checked: never more
+  for (size_t i = 0; i < e.count; ++i) {
+    e.args[i].op = v[i].op;
+    e.args[i].alpha = v[i].alpha;
+    e.args[i].beta = v[i].beta;
+    e.args[i].lo = v[i].lo;
+    e.args[i].hi = v[i].hi;
+  }
   return e;
 }
 
-std::string fused_label(const FusedUnary& f) { return f.present ? "+" + unary_op_name(f.op) : std::string(); }
+std::string fused_label(const std::vector<FusedUnary>& v) {
+  std::string s;
+  for (const FusedUnary& f : v) s += "+" + unary_op_name(f.op);
+  return s;
+}
 
 namespace {
 

@@ -23,10 +23,10 @@ struct UnaryParams : StepParams {
 // The function's name in listings ("silu"), or "unary<op>" for a code past the list.
 std::string unary_op_name(size_t op);
 
-// The epilogue that runs a fused activation with the active ISA level's kernel.
-UnaryEpilogue unary_epilogue(const FusedUnary& f);
+// The epilogue that runs fused activations with the active ISA level's kernel.
+UnaryEpilogue unary_epilogue(const std::vector<FusedUnary>& v);
 
-// " + name" of a present fused activation, for a step's label; empty otherwise.
-std::string fused_label(const FusedUnary& f);
+// "+name" per fused activation, for a step's label ("+silu"); empty for none.
+std::string fused_label(const std::vector<FusedUnary>& v);
 
 }  // namespace fnn

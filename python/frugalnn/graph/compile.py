@@ -253,7 +253,7 @@ class _Compiler:
         self.row_major: set[str] = set()
         self.redundant: set[int] = set()  # node indices of clips that run as aliases (run() fills it)
         self.index = {id(node): i for i, node in enumerate(graph.nodes)}
-        self.post: Optional[tuple] = None  # the activation fused into the layer being lowered
+        self.post: Optional[list] = None  # the activations fused into the layer being lowered
 
     def elems(self, name: str) -> int:
         return math.prod(self.g.shapes[name])
@@ -308,16 +308,21 @@ class _Compiler:
                     lo, hi = (0.0, _INF) if isinstance(a, L.ReLU) else (a.lo, a.hi)
                     skip.add(nxt[0])
                     out_name = nxt[1].output
-            # An activation the conv / dense epilogue runs on each tile it writes.
+            # Activations the conv / dense epilogue runs on each tile it writes, in order (a
+            # QDQ model's conv -> quantize_dequantize -> SiLU -> quantize_dequantize).
             self.post = None
             if (self.fuse_activations and isinstance(layer, (L.Conv2d, L.Dense))
                     and self.prec.get(layer.name) not in _SPARSE_VALUES):
-                nxt = self._sole_consumer(out_name, idx)
-                fused = None if nxt is None or nxt[0] in redundant else _epilogue_of(nxt[1].layer)
-                if fused is not None:
-                    self.post = (*fused, -_INF, _INF)
+                chain = []
+                while len(chain) < _MAX_FUSED:
+                    nxt = self._sole_consumer(out_name, idx)
+                    fused = None if nxt is None or nxt[0] in redundant else _epilogue_of(nxt[1].layer)
+                    if fused is None:
+                        break
+                    chain.append((*fused, -_INF, _INF))
                     skip.add(nxt[0])
                     out_name = nxt[1].output
+                self.post = chain or None
             pool = None
             if isinstance(layer, L.Conv2d) and self.fuse_pool and not _is_depthwise(layer, g.shapes[node.inputs[0]]):
                 nxt = self._sole_consumer(out_name, idx)
@@ -797,6 +802,8 @@ register_lowering = registrar(
     program tensor of the first input; ``compiler.writes(out_name)`` gives the output's and
     ``compiler.core.add_step(kind, name, inputs, output, params)`` appends a step.""")
 
+
+_MAX_FUSED = 4  # functions one epilogue runs (csrc/runtime/step.h kMaxFusedUnary)
 
 # Layer type -> fn(layer) giving (UnaryOp code, alpha, beta) of an element-wise function a
 # conv / dense epilogue can run (csrc/kernels/eltwise/unary_f32.h), or None.

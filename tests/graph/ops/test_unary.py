@@ -21,8 +21,9 @@ DEF = {
     "softplus": lambda x: np.logaddexp(0, x), "abs": np.abs, "neg": np.negative, "reciprocal": lambda x: 1 / x,
     "erf": ERF, "quantize_dequantize": lambda x: (np.clip(np.rint(x / 0.05) + 3, 0, 255) - 3) * 0.05,
     "selu": lambda x: 1.0507 * np.where(x < 0, 1.6733 * np.expm1(np.minimum(x, 0)), x),
+    "silu_quantized_gate": lambda x: x * (np.clip(np.rint(1 / (1 + np.exp(-x)) / (1 / 256)) + 2, 0, 255) - 2) / 256,
 }
-CONSTANTS = {"quantize_dequantize": (0.05, 3), "leaky_relu": (0.1, 0), "elu": (0.7, 0), "pow": (3.0, 0), "hard_sigmoid": (0.2, 0.5),
+CONSTANTS = {"quantize_dequantize": (0.05, 3), "silu_quantized_gate": (1 / 256, 2), "leaky_relu": (0.1, 0), "elu": (0.7, 0), "pow": (3.0, 0), "hard_sigmoid": (0.2, 0.5),
              "selu": (1.6733, 1.0507)}
 
 

@@ -277,20 +277,42 @@ def import_binary(imp: _Importer, node: Any, fn: str, i: int = 0, j: int = 1) ->
 
 def import_mul(imp: _Importer, node: Any) -> None:
     """Mul of two computed tensors: ``x * sigmoid(x)`` (SiLU, as exporters write it) becomes
-    one Unary("silu") when the sigmoid feeds nothing else; any other pair a Binary."""
+    one Unary("silu") when the sigmoid feeds nothing else, and a QDQ model's
+    ``x * DQ(Q(sigmoid(x)))`` one Unary("silu_quantized_gate") with the gate's parameters;
+    any other pair a Binary."""
     from .sigmoid import Sigmoid
     from .unary import Unary
 
     a, b = imp.data(node, 0), imp.data(node, 1)
     for x, s in ((a, b), (b, a)):
+        if not imp.sole_use(s) or s.tensor.name in imp.g.outputs:
+            continue
         producer = _producer(imp, s.tensor.name)
-        if (producer is not None and isinstance(producer.layer, Sigmoid) and producer.inputs[0] == x.tensor.name
-                and imp.sole_use(s) and s.tensor.name not in imp.g.outputs):
-            imp.g.nodes.remove(producer)  # the sigmoid is folded into the SiLU: nothing else reads it
-            del imp.g.shapes[producer.output]
+        if producer is not None and isinstance(producer.layer, Sigmoid) and producer.inputs[0] == x.tensor.name:
+            _drop(imp, producer)  # the sigmoid is folded into the SiLU: nothing else reads it
             imp.set(node.output[0], Data(imp.emit(node, Unary("silu", name=imp.name_for(node)), [x.tensor])))
             return
+        if producer is not None and getattr(producer.layer, "fn", None) == "quantize_dequantize":
+            sigmoid = _producer(imp, producer.inputs[0])
+            if (sigmoid is not None and isinstance(sigmoid.layer, Sigmoid) and sigmoid.inputs[0] == x.tensor.name
+                    and _read_only_by(imp, sigmoid.output, producer)):
+                gate = producer.layer
+                _drop(imp, producer)
+                _drop(imp, sigmoid)
+                layer = Unary("silu_quantized_gate", gate.alpha, gate.beta, name=imp.name_for(node))
+                imp.set(node.output[0], Data(imp.emit(node, layer, [x.tensor])))
+                return
     imp.set(node.output[0], import_binary(imp, node, "mul"))
+
+
+def _drop(imp: _Importer, node) -> None:
+    """Remove a node whose output nothing else reads (folded into the node being imported)."""
+    imp.g.nodes.remove(node)
+    del imp.g.shapes[node.output]
+
+
+def _read_only_by(imp: _Importer, name: str, reader) -> bool:
+    return name not in imp.g.outputs and all(n is reader for n in imp.g.nodes if name in n.inputs)
 
 
 def _producer(imp: _Importer, name: str):

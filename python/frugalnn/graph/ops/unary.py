@@ -29,6 +29,10 @@ def _erf(x: np.ndarray) -> np.ndarray:
     return np.vectorize(math.erf, otypes=[np.float64])(x)
 
 
+def _qdq(x: np.ndarray, scale: float, zero_point: float) -> np.ndarray:
+    return (np.clip(np.rint(x / scale) + zero_point, 0, 255) - zero_point) * scale
+
+
 def _expm1_neg(x: np.ndarray) -> np.ndarray:
     return np.expm1(np.minimum(x, 0))
 
@@ -52,7 +56,9 @@ _FUNCTIONS: dict[str, tuple[int, Callable[[np.ndarray, float, float], np.ndarray
     "reciprocal": (14, lambda x, a, b: 1 / x),
     "erf": (15, lambda x, a, b: _erf(x)),
     "selu": (16, lambda x, a, b: b * np.where(x < 0, a * _expm1_neg(x), x)),
-    "quantize_dequantize": (17, lambda x, a, b: (np.clip(np.rint(x / a) + b, 0, 255) - b) * a),
+    "quantize_dequantize": (17, lambda x, a, b: _qdq(x, a, b)),
+    # A QDQ model's SiLU: Sigmoid -> QuantizeLinear / DequantizeLinear -> Mul (import_mul).
+    "silu_quantized_gate": (20, lambda x, a, b: x * _qdq(1 / (1 + np.exp(-x)), a, b)),
 }
 
 
@@ -61,7 +67,8 @@ class Unary(_Elementwise):
     leaky_relu / elu (alpha: the negative slope / scale), pow (alpha: the exponent),
     hard_sigmoid (``clamp(alpha * x + beta, 0, 1)``), selu (alpha, beta = gamma),
     quantize_dequantize (alpha: the u8 scale, beta: the zero point; the value a QDQ pair
-    carries to a float op)."""
+    carries to a float op), silu_quantized_gate (``x * quantize_dequantize(sigmoid(x))``, a
+    QDQ model's SiLU, with the gate's scale and zero point)."""
 
     op = "unary"
 
@@ -72,8 +79,9 @@ class Unary(_Elementwise):
         for what, v in (("alpha", alpha), ("beta", beta)):
             if not (isinstance(v, (int, float, np.floating, np.integer)) and math.isfinite(v)):
                 raise GraphError(f"{self._label()}: {what} must be a finite number, got {v!r}")
-        if fn == "quantize_dequantize" and not (alpha > 0 and beta == int(beta) and 0 <= beta <= 255):
-            raise GraphError(f"{self._label()}: quantize_dequantize needs a positive scale (alpha) and an integer "
+        if fn in ("quantize_dequantize", "silu_quantized_gate") and not (
+                alpha > 0 and beta == int(beta) and 0 <= beta <= 255):
+            raise GraphError(f"{self._label()}: {fn} needs a positive scale (alpha) and an integer "
                              f"zero point in [0, 255] (beta), got {alpha}, {beta}")
         self.fn, self.alpha, self.beta = fn, float(np.float32(alpha)), float(np.float32(beta))
 
