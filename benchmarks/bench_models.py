@@ -1,6 +1,10 @@
 """Whole models: the seed document's MNIST CNN and the 784-512-256-10 MLP, batch-1 latency
 and batch-64 throughput, frugalnn in every precision against the numpy reference and
-onnxruntime (f32 and dynamic int8) on the same weights (exported with frugalnn.io.to_onnx).
+onnxruntime on the same weights (exported with frugalnn.io.to_onnx): f32 on that file, and
+int8 on onnxruntime's static QDQ quantization of it (benchmarks/onnx_qdq.py), which both
+engines run (frugalnn_int8_qdq: load_onnx of the very file, its scales) next to frugalnn's
+own calibrated int8 (frugalnn_int8). onnxruntime's quantize_dynamic path is not compared: it
+quantizes activations per call through ConvInteger, a different (and slow) computation.
 
     python -m pytest benchmarks/bench_models.py --benchmark-json=models.json
     python benchmarks/report.py models.json --baseline ort_f32
@@ -12,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -27,7 +30,7 @@ from frugalnn.sparse import CSRMatrix
 MODELS = {"mnist_cnn": mnist_cnn, "mlp": mlp}
 BATCHES = [1, 64]
 IMPLS = ["numpy_reference", "frugalnn_f32", "frugalnn_f16", "frugalnn_bf16", "frugalnn_int8",
-         "frugalnn_sparse", "ort_f32", "ort_int8_dynamic"]
+         "frugalnn_int8_qdq", "frugalnn_sparse", "ort_f32", "ort_int8_qdq"]
 if os.environ.get("FRUGALNN_BENCH_QUICK"):
     BATCHES = [1]
 
@@ -43,24 +46,22 @@ def _pruned(g, sparsity=0.9):
     return g
 
 
-def _ort_session(g, int8):
-    ort = pytest.importorskip("onnxruntime")
+def _onnx_file(g, int8) -> bytes:
+    """The model as ONNX: float32, or onnxruntime's QDQ int8 of it (calibrated on 16 images)."""
+    pytest.importorskip("onnxruntime")
+    from onnx_qdq import quantize_qdq
+
     from frugalnn.io import to_onnx
 
     model = to_onnx(g).SerializeToString()
+    return quantize_qdq(model, _images(16, seed=1)) if int8 else model
+
+
+def _ort_session(g, int8):
+    ort = pytest.importorskip("onnxruntime")
     so = ort.SessionOptions()
     so.intra_op_num_threads = frugalnn.get_num_threads()
-    if int8:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        with tempfile.TemporaryDirectory() as d:
-            src, dst = os.path.join(d, "f32.onnx"), os.path.join(d, "int8.onnx")
-            with open(src, "wb") as f:
-                f.write(model)
-            quantize_dynamic(src, dst, weight_type=QuantType.QInt8)
-            with open(dst, "rb") as f:
-                model = f.read()
-    return ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(_onnx_file(g, int8), so, providers=["CPUExecutionProvider"])
 
 
 def _runner(impl, model, batch):
@@ -69,8 +70,12 @@ def _runner(impl, model, batch):
     if impl == "numpy_reference":
         return lambda: reference.forward(g, x)
     if impl.startswith("ort_"):
-        sess = _ort_session(g, int8=impl == "ort_int8_dynamic")
+        sess = _ort_session(g, int8=impl == "ort_int8_qdq")
         return lambda: sess.run(None, {"x": x})
+    if impl == "frugalnn_int8_qdq":
+        s = Session(compile(frugalnn.io.load_onnx(_onnx_file(g, int8=True)), precision="int8"), max_batch=batch)
+        out = np.empty((batch, 10), np.float32)
+        return lambda: s.run(x, out=out)
     precision = impl.split("_", 1)[1]
     if precision == "sparse":
         g = _pruned(g)

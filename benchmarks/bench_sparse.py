@@ -1,5 +1,8 @@
 """Sparse weights x dense activations, Y = W @ X: frugalnn CSR / 1x4-block kernels against
-scipy CSR, torch CSR (when installed) and dense numpy f32, all cores, in the same run.
+scipy CSR, torch CSR (when installed) and dense numpy f32, in the same run. The group's
+thread count is what numpy, torch and frugalnn use; scipy's CSR product has no threads and
+allocates its result, so it is paired with frugalnn on one thread (frugalnn_csr_f32_1thread,
+into a preallocated out as always): compare scipy_csr_1thread with that one.
 
 Each group is one (W size, N, sparsity) case with a uniform random pattern (for the 1x4
 block impl: uniform random 1x4 blocks at the same sparsity). Ratios:
@@ -28,8 +31,8 @@ if os.environ.get("FRUGALNN_BENCH_QUICK"):
     SIZES, NS, SPARSITIES = [1024], [1, 64], [0.7, 0.9]
 THREADS = frugalnn.get_num_threads()
 
-IMPLS = ["numpy_dense_f32", "scipy_csr", "torch_csr", "frugalnn_csr_f32", "frugalnn_csr_f16",
-         "frugalnn_bsr1x4_f32"]
+IMPLS = ["numpy_dense_f32", "scipy_csr_1thread", "torch_csr", "frugalnn_csr_f32", "frugalnn_csr_f32_1thread",
+         "frugalnn_csr_f16", "frugalnn_bsr1x4_f32"]
 
 
 @functools.lru_cache(maxsize=2)
@@ -52,7 +55,7 @@ def _runner(impl, size, n, sparsity):
     w = _weights(size, sparsity, 1)
     if impl == "numpy_dense_f32":
         return lambda: np.matmul(w, x, out=out)
-    if impl == "scipy_csr":
+    if impl == "scipy_csr_1thread":
         s = sp.csr_matrix(w)
         return lambda: s @ x
     if impl == "torch_csr":
@@ -77,7 +80,12 @@ def bench_spmm(benchmark, impl, size, n, sparsity):
     benchmark.group = f"spmm {size}x{size} N={n} sparsity={sparsity:.0%} threads={THREADS}"
     with threadpoolctl.threadpool_limits(THREADS):
         fn = _runner(impl, size, n, sparsity)
-        fn()  # warm: page faults, scratch pool, torch's MKL handles
-        benchmark.extra_info.update(impl=impl, threads=THREADS, macs=size * size * n,
-                                    isa=frugalnn.runtime_info()["kernels"]["spmm"])
-        benchmark(fn)
+        threads = 1 if impl.endswith("_1thread") else THREADS
+        frugalnn.set_num_threads(threads)
+        try:
+            fn()  # warm: page faults, scratch pool, torch's MKL handles
+            benchmark.extra_info.update(impl=impl, threads=threads, macs=size * size * n,
+                                        isa=frugalnn.runtime_info()["kernels"]["spmm"])
+            benchmark(fn)
+        finally:
+            frugalnn.set_num_threads(THREADS)
