@@ -784,28 +784,15 @@ def test_mutated_models_are_refused_or_agree_with_onnxruntime():
 # QDQ around ops that only move values
 
 
-def test_qdq_channel_shuffle_runs_without_float_round_trips(tmp_path):
-    """quantize_static puts QuantizeLinear -> DequantizeLinear with the same parameters after a
-    Reshape / Transpose / Split / Concat: on values already on that grid they are identities and
-    import as none, so ShuffleNet's shuffle compiles to one channel-permuting copy between the
-    int8 convolutions; the outputs agree with onnxruntime's int8 run."""
+def _quantize_static(tmp_path, nodes, shape, inits):
+    """onnxruntime's QDQ int8 (per-channel s8 weights, u8 activations) of a float model with
+    input x of per-sample ``shape``, calibrated on 16 images: (its path, a random generator)."""
     from onnxruntime import quantization as q
 
-    c, h, w = 8, 6, 5
-    nodes = [N("Conv", ["x", "W1", "b1"], ["a"]), N("Relu", ["a"], ["r"]),
-             N("Reshape", ["r", "s5"], ["r5"]), N("Transpose", ["r5"], ["t5"], perm=[0, 2, 1, 3, 4]),
-             N("Reshape", ["t5", "s4"], ["sh"]), N("Split", ["sh", "halves"], ["p", "z"], axis=1),
-             N("Conv", ["z", "W2", "b2"], ["zc"]), N("Relu", ["zc"], ["zr"]),
-             N("Concat", ["p", "zr"], ["cat"], axis=1), N("Conv", ["cat", "W3", "b3"], ["y"])]
-    inits = {"W1": rnd(c, 3, 3, 3), "b1": rnd(c), "s5": np.array([-1, 2, c // 2, h, w], np.int64),
-             "s4": np.array([-1, c, h, w], np.int64), "halves": np.array([c // 2, c // 2], np.int64),
-             "W2": rnd(c // 2, c // 2, 1, 1, seed=2), "b2": rnd(c // 2, seed=2), "W3": rnd(4, c, 1, 1, seed=3),
-             "b3": rnd(4, seed=3)}
     f32, int8 = tmp_path / "f32.onnx", tmp_path / "int8.onnx"
-    m = make(nodes, {"x": (3, h + 2, w + 2)}, inits, 13)
-    onnx.save(m, str(f32))
+    onnx.save(make(nodes, {"x": shape}, inits, 13), str(f32))
     rng = np.random.default_rng(0)
-    calib = rng.uniform(-1, 1, (16, 3, h + 2, w + 2)).astype(np.float32)
+    calib = rng.uniform(-1, 1, (16,) + shape).astype(np.float32)
 
     class Reader:
         def __init__(self):
@@ -816,6 +803,24 @@ def test_qdq_channel_shuffle_runs_without_float_round_trips(tmp_path):
 
     q.quantize_static(str(f32), str(int8), Reader(), quant_format=q.QuantFormat.QDQ, per_channel=True,
                       activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8)
+    return int8, rng
+
+def test_qdq_channel_shuffle_runs_without_float_round_trips(tmp_path):
+    """quantize_static puts QuantizeLinear -> DequantizeLinear with the same parameters after a
+    Reshape / Transpose / Split / Concat: on values already on that grid they are identities and
+    import as none, so ShuffleNet's shuffle compiles to one channel-permuting copy between the
+    int8 convolutions; the outputs agree with onnxruntime's int8 run."""
+    c, h, w = 8, 6, 5
+    nodes = [N("Conv", ["x", "W1", "b1"], ["a"]), N("Relu", ["a"], ["r"]),
+             N("Reshape", ["r", "s5"], ["r5"]), N("Transpose", ["r5"], ["t5"], perm=[0, 2, 1, 3, 4]),
+             N("Reshape", ["t5", "s4"], ["sh"]), N("Split", ["sh", "halves"], ["p", "z"], axis=1),
+             N("Conv", ["z", "W2", "b2"], ["zc"]), N("Relu", ["zc"], ["zr"]),
+             N("Concat", ["p", "zr"], ["cat"], axis=1), N("Conv", ["cat", "W3", "b3"], ["y"])]
+    inits = {"W1": rnd(c, 3, 3, 3), "b1": rnd(c), "s5": np.array([-1, 2, c // 2, h, w], np.int64),
+             "s4": np.array([-1, c, h, w], np.int64), "halves": np.array([c // 2, c // 2], np.int64),
+             "W2": rnd(c // 2, c // 2, 1, 1, seed=2), "b2": rnd(c // 2, seed=2), "W3": rnd(4, c, 1, 1, seed=3),
+             "b3": rnd(4, seed=3)}
+    int8, rng = _quantize_static(tmp_path, nodes, (3, h + 2, w + 2), inits)
     program = compile(load_onnx(int8), precision="int8")
     kinds = [s.kind for s in program.steps]
     assert "to_nchw" not in kinds[1:-1] and kinds.count("to_nhwc") == 1
@@ -832,25 +837,10 @@ def test_qdq_silu_imports_as_one_function(tmp_path):
     """A QDQ model's SiLU (Sigmoid -> Q / DQ -> Mul with the conv output, then Q / DQ) imports
     as one silu_quantized_gate fused with the conv's quantize_dequantize steps; outputs agree
     with onnxruntime's int8 run to within one output quantum on a small fraction of values."""
-    from onnxruntime import quantization as q
-
     nodes = [N("Conv", ["x", "W1", "b1"], ["a"], pads=[1, 1, 1, 1]), N("Sigmoid", ["a"], ["s"]),
              N("Mul", ["a", "s"], ["m"]), N("Conv", ["m", "W2", "b2"], ["y"])]
     inits = {"W1": rnd(8, 3, 3, 3), "b1": rnd(8), "W2": rnd(4, 8, 1, 1, seed=2), "b2": rnd(4, seed=2)}
-    f32, int8 = tmp_path / "f32.onnx", tmp_path / "int8.onnx"
-    onnx.save(make(nodes, {"x": (3, 6, 6)}, inits, 13), str(f32))
-    rng = np.random.default_rng(0)
-    calib = rng.uniform(-1, 1, (16, 3, 6, 6)).astype(np.float32)
-
-    class Reader:
-        def __init__(self):
-            self.it = iter([{"x": calib[i:i + 1]} for i in range(len(calib))])
-
-        def get_next(self):
-            return next(self.it, None)
-
-    q.quantize_static(str(f32), str(int8), Reader(), quant_format=q.QuantFormat.QDQ, per_channel=True,
-                      activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8)
+    int8, rng = _quantize_static(tmp_path, nodes, (3, 6, 6), inits)
     program = compile(load_onnx(int8), precision="int8")
     kinds = [s.kind for s in program.steps]
     assert any("silu_quantized_gate" in k and k.startswith("conv2d") for k in kinds), kinds
@@ -865,3 +855,21 @@ def test_qdq_silu_imports_as_one_function(tmp_path):
     print(f"\n  QDQ SiLU: {np.mean(diff > 1e-4 * np.abs(want).max()):.4f} of outputs differ, max {diff.max() / np.abs(want).max():.2e}")
     assert np.mean(diff > 1e-4 * np.abs(want).max()) <= 0.05, float(np.mean(diff > 1e-4 * np.abs(want).max()))
     assert diff.max() <= 0.05 * np.abs(want).max()
+
+
+def test_qdq_relu_maxpool_stays_u8(tmp_path):
+    """Conv -> Relu -> Q / DQ -> MaxPool -> Q / DQ -> Conv: max-pooling commutes with the
+    quantization, so the first conv requantizes straight to u8 and pools bytes in the same step
+    (no quantize_dequantize, no float map, no quantize for the second conv), and the outputs
+    stay onnxruntime's."""
+    nodes = [N("Conv", ["x", "W1", "b1"], ["a"], pads=[1, 1, 1, 1]), N("Relu", ["a"], ["r"]),
+             N("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2]), N("Conv", ["p", "W2", "b2"], ["y"])]
+    inits = {"W1": rnd(8, 3, 3, 3), "b1": rnd(8), "W2": rnd(4, 8, 3, 3, seed=2), "b2": rnd(4, seed=2)}
+    int8, rng = _quantize_static(tmp_path, nodes, (3, 8, 8), inits)
+    program = compile(load_onnx(int8), precision="int8")
+    kinds = [s.kind for s in program.steps]
+    # One quantize (the float input's); the second conv reads the pooled bytes as they are.
+    assert "conv2d+maxpool2d" in kinds and kinds.count("quantize") == 1, kinds
+    x = rng.uniform(-1, 1, (7, 3, 8, 8)).astype(np.float32)
+    want = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_allclose(Session(program, max_batch=7).run(x), want, rtol=1e-5, atol=1e-5 * np.abs(want).max())

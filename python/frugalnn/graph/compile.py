@@ -325,10 +325,13 @@ class _Compiler:
                 self.post = chain or None
             pool = None
             if isinstance(layer, L.Conv2d) and self.fuse_pool and not _is_depthwise(layer, g.shapes[node.inputs[0]]):
-                nxt = self._sole_consumer(out_name, idx)
+                nxt, through = self._sole_consumer(out_name, idx), []
+                while nxt is not None and nxt[0] in redundant:  # an alias of the conv's output
+                    through.append(nxt[0])
+                    nxt = self._sole_consumer(nxt[1].output, nxt[0])
                 if nxt is not None and _fusible_pool(nxt[1].layer):
                     pool = nxt[1].layer
-                    skip.add(nxt[0])
+                    skip.update(through + [nxt[0]])
                     out_name = nxt[1].output
             self.emit(node, layer, out_name, lo, hi, scale_shift, pool)
         ext_out = []
@@ -430,6 +433,11 @@ class _Compiler:
         layer = reader.layer
         if isinstance(layer, (L.Dense, L.Conv2d)):
             return [self.q.get(layer.name)]
+        if isinstance(layer, L.MaxPool2d) and reader.output not in self.outputs:
+            # Max-pooling commutes with quantization: the pool passes u8 values on to readers
+            # that quantize as these do (Program::assign_activation_dtypes).
+            readers = self.consumers.get(reader.output, [])
+            return [q for r in readers for q in self._reader_quant(r, reader.output)] if readers else [None]
         if isinstance(layer, (L.Add, L.GlobalAvgPool)):
             qs = self.in_quant(layer)
             return [qs[i] if qs else None for i, n in enumerate(reader.inputs) if n == name]
