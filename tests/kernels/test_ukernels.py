@@ -621,6 +621,15 @@ def test_f32_unary_special_values(u):
         with np.errstate(all="ignore"):
             _core._ukernel_unary_f32(u["name"], op, x.size, x, y, 0.0, 0.0, -np.inf, np.inf)
         np.testing.assert_allclose(y, np.array(w, np.float32), rtol=1e-6, atol=0, err_msg=f"{u['name']} op {op}")
+    # tanh (straight-line since this kernel family): the limits, NaN, signed zero, and both
+    # sides of its polynomial / exp switch at |x| = 0.625 within 2 ulp of float64.
+    xt = np.array([np.inf, -np.inf, np.nan, 0.0, -0.0, 50, -50, 0.625, -0.625, np.nextafter(np.float32(0.625), 0)],
+                  np.float32)
+    yt = np.empty_like(xt)
+    _core._ukernel_unary_f32(u["name"], 2, xt.size, xt, yt, 0.0, 0.0, -np.inf, np.inf)
+    want = np.tanh(xt.astype(np.float64))
+    np.testing.assert_array_equal(np.signbit(yt[3:5]), [False, True])
+    np.testing.assert_allclose(yt, want, rtol=2 * F32_EPS, atol=0)
 
 
 def test_unary_refuses_an_unknown_function():

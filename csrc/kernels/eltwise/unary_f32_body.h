@@ -1,8 +1,8 @@
 // The body of the f32 unary micro-kernels: each function a portable loop, instantiated per
 // function code so the switch is outside the loop, which the compiler vectorizes at the
 // including translation unit's ISA (built with -fno-trapping-math, so the float selects
-// if-convert). The exp-based functions go through exp_f32 (straight-line, vectorizable);
-// tanh, erf, log, pow and the like are libm calls at every level.
+// if-convert). The exp-based functions and tanh go through exp_f32 (straight-line,
+// vectorizable); erf, log, pow and the like are libm calls at every level.
 // Everything is in an anonymous namespace: each ISA translation unit compiles its own copy.
 #pragma once
 
@@ -33,11 +33,28 @@ inline float quantize_dequantize_value(float x, float scale, float zero_point) {
   return (q - zero_point) * scale;
 }
 
+// tanh as straight-line arithmetic (libm's tanhf is a call, about 13 ns a value): Cephes'
+// odd polynomial below |x| = 0.625, 1 - 2 / (exp(2|x|) + 1) above (no cancellation there),
+// within 2 ulp; both are computed and one selected, so the loop vectorizes. Large |x| gives
+// +-1 (exp overflows to inf), NaN stays NaN.
+inline float tanh_value(float x) {
+  const float ax = std::fabs(x);
+  const float z = x * x;
+  float p = -5.70498872745e-3f;
+  p = p * z + 2.06390887954e-2f;
+  p = p * z - 5.37397155531e-2f;
+  p = p * z + 1.33314422036e-1f;
+  p = p * z - 3.33332819422e-1f;
+  const float small = p * z * x + x;
+  const float large = 1.0f - 2.0f / (exp_f32(2.0f * ax) + 1.0f);
+  return std::copysign(ax < 0.625f ? small : large, x);  // tanh(-0) = -0 too
+}
+
 template <UnaryOp kOp>
 inline float unary_apply(float x, float alpha, float beta) {
   if constexpr (kOp == UnaryOp::kLeakyRelu) return x < 0.0f ? alpha * x : x;
   if constexpr (kOp == UnaryOp::kElu) return x < 0.0f ? alpha * std::expm1(x) : x;
-  if constexpr (kOp == UnaryOp::kTanh) return std::tanh(x);
+  if constexpr (kOp == UnaryOp::kTanh) return tanh_value(x);
   // 1 + erf(x / sqrt 2) = erfc(-x / sqrt 2), and 1 + tanh(z) = 2 / (1 + exp(-2z)): the sums
   // cancel to nothing in float32 for x below about -4, the right-hand sides stay accurate.
   if constexpr (kOp == UnaryOp::kGelu) return 0.5f * x * std::erfc(x * -0.70710678118654752f);
