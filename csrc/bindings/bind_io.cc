@@ -26,11 +26,7 @@ std::vector<FnnIoSpec> specs_in(const std::vector<Spec>& specs) {
   std::vector<FnnIoSpec> out;
   for (const auto& [name, dims, dtype] : specs) {
     FnnIoSpec s{name, dims, DType::kF32};
-    if (dtype == "uint8") {
-      s.dtype = DType::kU8;
-    } else if (dtype == "int8") {
-      s.dtype = DType::kS8;
-    } else if (dtype != "float32") {
+    if (!input_dtype_from_name(dtype, &s.dtype)) {
       throw py::value_error("spec '" + name + "': dtype must be 'float32', 'uint8' or 'int8'");
     }
     out.push_back(std::move(s));

@@ -90,11 +90,7 @@ void bind_runtime(py::module_& m) {
             TensorInfo t;
             t.sample_elems = sample_elems;
             t.external = true;
-            if (dtype == "uint8") {
-              t.dtype = DType::kU8;
-            } else if (dtype == "int8") {
-              t.dtype = DType::kS8;
-            } else if (dtype != "float32") {
+            if (!input_dtype_from_name(dtype, &t.dtype)) {
               throw py::value_error("dtype must be 'float32', 'uint8' or 'int8', got '" + dtype + "'");
             }
             if (t.dtype != DType::kF32) {

@@ -2,7 +2,10 @@
 
 #include <pybind11/pybind11.h>
 
+#include <string>
+
 #include "memory/planner.h"
+#include "runtime/tensor_info.h"
 
 namespace fnn {
 
@@ -22,5 +25,15 @@ void bind_ukernels(pybind11::module_& m);
 
 // A MemoryPlan as the dict frugalnn.memory reads (offsets and sizes as numpy arrays).
 pybind11::dict plan_dict(const MemoryPlan& plan);
+
+// A graph input's dtype from its Python name ("float32", "uint8", "int8"); false for others
+// (each caller words its own error).
+inline bool input_dtype_from_name(const std::string& name, DType* dtype) {
+  if (name == "float32") *dtype = DType::kF32;
+  else if (name == "uint8") *dtype = DType::kU8;
+  else if (name == "int8") *dtype = DType::kS8;
+  else return false;
+  return true;
+}
 
 }  // namespace fnn

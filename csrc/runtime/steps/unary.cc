@@ -25,7 +25,9 @@ std::string unary_op_name(size_t op) {
 UnaryEpilogue unary_epilogue(const std::vector<FusedUnary>& v) {
   UnaryEpilogue e;
   e.fn = unary_config().f32;
-  e.count = v.size() < kMaxFusedUnary ? v.size() : kMaxFusedUnary;  // checked: never more
+  constexpr size_t kSlots = sizeof(e.args) / sizeof(e.args[0]);
+  static_assert(kSlots >= kMaxFusedUnary, "the epilogue holds every function a step may fuse");
+  e.count = v.size() < kSlots ? v.size() : kSlots;  // checked: never more than kMaxFusedUnary
   for (size_t i = 0; i < e.count; ++i) {
     e.args[i].op = v[i].op;
     e.args[i].alpha = v[i].alpha;
