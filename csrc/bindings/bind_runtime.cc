@@ -26,6 +26,13 @@ StepKind parse_kind(const std::string& k) {
 }
 
 // The buffers of one run, checked. Fixed arrays: a run allocates nothing, not even here.
+TilePolicy parse_tiles(const std::string& name) {
+  if (name == "auto") return TilePolicy::kAuto;
+  if (name == "fast") return TilePolicy::kFast;
+  if (name == "compact") return TilePolicy::kCompact;
+  throw py::value_error("tiles must be 'auto', 'fast' or 'compact', got '" + name + "'");
+}
+
 struct RunBuffers {
   std::array<const float*, 16> in{};
   std::array<float*, 16> out{};
@@ -149,12 +156,13 @@ void bind_runtime(py::module_& m) {
       "Runs a Program on `concurrency` planned arenas; run() is safe from any number of threads "
       "(native).")
       .def(py::init([](std::shared_ptr<const Program> p, size_t max_batch, size_t threads,
-                       std::shared_ptr<Pool> pool, size_t concurrency, size_t budget) {
+                       std::shared_ptr<Pool> pool, size_t concurrency, size_t budget,
+                       const std::string& tiles) {
              return std::make_shared<Session>(std::move(p), max_batch, threads, std::move(pool),
-                                              concurrency, budget);
+                                              concurrency, budget, parse_tiles(tiles));
            }),
            py::arg("program"), py::arg("max_batch"), py::arg("threads"), py::arg("pool"),
-           py::arg("concurrency") = 1, py::arg("budget") = 0)
+           py::arg("concurrency") = 1, py::arg("budget") = 0, py::arg("tiles") = "auto")
       .def(
           "run",
           [](Session& s, const py::list& inputs, const py::list& outputs, size_t batch,
@@ -182,6 +190,14 @@ void bind_runtime(py::module_& m) {
           "run(), returning each step's wall time in seconds.")
       .def_property_readonly("max_batch", &Session::max_batch)
       .def_property_readonly("threads", &Session::threads)
+      .def_property_readonly(
+          "tiles",
+          [](const Session& s) {
+            std::vector<std::string> names;
+            for (Tiles t : s.tiles()) names.emplace_back(t == Tiles::kCompact ? "compact" : "fast");
+            return names;
+          },
+          "Per step: the tiles its scratch is planned for, 'fast' or 'compact'.")
       .def_property_readonly("concurrency", &Session::concurrency)
       .def_property_readonly("arena_bytes", &Session::arena_bytes, "Bytes of one arena.")
       .def_property_readonly("runs", &Session::runs)
@@ -202,13 +218,27 @@ void bind_runtime(py::module_& m) {
       },
       "The names of the runtime's step kinds (runtime/step_kinds.inc).");
   m.def(
-      "largest_max_batch",
-      [](const Program& p, size_t threads, size_t concurrency, size_t budget, size_t limit) {
+      "session_arena_bytes",
+      [](const Program& p, size_t max_batch, size_t threads, size_t concurrency, size_t budget,
+         const std::string& tiles) {
         if (!p.frozen()) throw py::value_error("the program is not finished (set_io)");
-        return largest_max_batch(p, std::max<size_t>(1, threads), concurrency, budget, limit);
+        threads = std::max<size_t>(1, threads);
+        return session_arena_bytes(p, max_batch, threads, concurrency,
+                                   plan_tiles(p, max_batch, threads, concurrency, budget, parse_tiles(tiles)));
+      },
+      py::arg("program"), py::arg("max_batch"), py::arg("threads"), py::arg("concurrency"),
+      py::arg("budget"), py::arg("tiles"),
+      "Bytes of the `concurrency` arenas a session with these settings plans (0: overflow).");
+  m.def(
+      "largest_max_batch",
+      [](const Program& p, size_t threads, size_t concurrency, size_t budget, size_t limit,
+         const std::string& tiles) {
+        if (!p.frozen()) throw py::value_error("the program is not finished (set_io)");
+        return largest_max_batch(p, std::max<size_t>(1, threads), concurrency, budget, limit,
+                                 parse_tiles(tiles));
       },
       py::arg("program"), py::arg("threads"), py::arg("concurrency"), py::arg("budget"),
-      py::arg("limit"),
+      py::arg("limit"), py::arg("tiles") = "auto",
       "The largest max_batch <= limit whose arenas fit in budget bytes (0: none fits).");
 }
 

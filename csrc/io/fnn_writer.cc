@@ -182,7 +182,8 @@ void write_fnn(const Program& program, const FnnMeta& meta, size_t plan_batch,
   check_meta(program, meta);
   if (plan_batch == 0) throw std::invalid_argument("plan_batch must be >= 1");
   const size_t plan_threads = 1;
-  const ProgramPlan pp = plan_program(program, plan_batch, plan_threads);
+  const ProgramPlan pp = plan_program(program, plan_batch, plan_threads,
+                                      StepTiles(program.steps().size(), Tiles::kFast));
 
   std::vector<Blob> blobs;
   ByteWriter m;

@@ -80,9 +80,9 @@ size_t Program::weight_bytes() const {
   return total;
 }
 
-size_t Program::step_scratch_bytes(size_t step, size_t threads) const {
+size_t Program::step_scratch_bytes(size_t step, size_t threads, Tiles tiles) const {
   const Step& s = steps_.at(step);
-  return step_impl(s.kind).scratch_bytes(*this, s, threads);
+  return step_impl(s.kind).scratch_bytes(*this, s, threads, tiles);
 }
 
 }  // namespace fnn

@@ -54,8 +54,8 @@ class Program {
   const std::vector<int>& outputs() const { return outputs_; }
   // Bytes held by the steps' weights (shared by every session of this program).
   size_t weight_bytes() const;
-  // Scratch a step needs with `threads` threads, in bytes.
-  size_t step_scratch_bytes(size_t step, size_t threads) const;
+  // Scratch a step needs with `threads` threads and `tiles`, in bytes.
+  size_t step_scratch_bytes(size_t step, size_t threads, Tiles tiles) const;
 
  private:
   void require_open() const;

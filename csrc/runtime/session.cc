@@ -11,7 +11,8 @@
 
 namespace fnn {
 
-ProgramPlan plan_program(const Program& program, size_t max_batch, size_t threads) {
+ProgramPlan plan_program(const Program& program, size_t max_batch, size_t threads,
+                         const StepTiles& tiles) {
   const auto& tensors = program.tensors();
   const auto& steps = program.steps();
   const size_t nt = tensors.size(), ns = steps.size();
@@ -52,7 +53,7 @@ ProgramPlan plan_program(const Program& program, size_t max_batch, size_t thread
   }
   pp.scratch_entry.assign(ns, -1);
   for (size_t i = 0; i < ns; ++i) {
-    const size_t bytes = program.step_scratch_bytes(i, threads);
+    const size_t bytes = program.step_scratch_bytes(i, threads, tiles.at(i));
     if (bytes == 0) continue;
     if (__builtin_add_overflow(total, bytes + Pool::kAlignment, &total) || total > kMaxPlanBytes) {
       throw std::length_error("the plan with " + std::to_string(threads) +
@@ -70,10 +71,10 @@ ProgramPlan plan_program(const Program& program, size_t max_batch, size_t thread
 }
 
 size_t session_arena_bytes(const Program& program, size_t max_batch, size_t threads,
-                           size_t concurrency) {
+                           size_t concurrency, const StepTiles& tiles) {
   size_t arena;
   try {
-    arena = plan_program(program, max_batch, threads).plan.arena_bytes;
+    arena = plan_program(program, max_batch, threads, tiles).plan.arena_bytes;
   } catch (const std::length_error&) {
     return 0;
   }
@@ -82,9 +83,10 @@ size_t session_arena_bytes(const Program& program, size_t max_batch, size_t thre
 }
 
 size_t largest_max_batch(const Program& program, size_t threads, size_t concurrency,
-                         size_t budget, size_t limit) {
+                         size_t budget, size_t limit, TilePolicy policy) {
   auto fits = [&](size_t b) {
-    const size_t bytes = session_arena_bytes(program, b, threads, concurrency);
+    const StepTiles tiles = plan_tiles(program, b, threads, concurrency, budget, policy);
+    const size_t bytes = session_arena_bytes(program, b, threads, concurrency, tiles);
     return bytes != 0 && bytes <= budget;
   };
   if (limit == 0 || !fits(1)) return 0;
@@ -101,6 +103,29 @@ size_t largest_max_batch(const Program& program, size_t threads, size_t concurre
   return lo;
 }
 
+StepTiles plan_tiles(const Program& program, size_t max_batch, size_t threads, size_t concurrency,
+                     size_t budget, TilePolicy policy) {
+  const size_t ns = program.steps().size();
+  StepTiles tiles(ns, policy == TilePolicy::kCompact ? Tiles::kCompact : Tiles::kFast);
+  if (policy != TilePolicy::kAuto) return tiles;
+  size_t arena = session_arena_bytes(program, max_batch, threads, concurrency, tiles);
+  if (max_batch != 1 && (budget == 0 || (arena != 0 && arena <= budget))) return tiles;
+  for (size_t i = 0; i < ns; ++i) {
+    if (program.step_scratch_bytes(i, threads, Tiles::kCompact) >=
+        program.step_scratch_bytes(i, threads, Tiles::kFast)) {
+      continue;  // no tiles, or compact ones no smaller
+    }
+    tiles[i] = Tiles::kCompact;
+    const size_t smaller = session_arena_bytes(program, max_batch, threads, concurrency, tiles);
+    if (smaller != 0 && (arena == 0 || smaller < arena)) {
+      arena = smaller;
+    } else {
+      tiles[i] = Tiles::kFast;
+    }
+  }
+  return tiles;
+}
+
 namespace {
 
 std::string mib(size_t bytes) {
@@ -112,7 +137,7 @@ std::string mib(size_t bytes) {
 }  // namespace
 
 Session::Session(std::shared_ptr<const Program> program, size_t max_batch, size_t threads,
-                 std::shared_ptr<Pool> pool, size_t concurrency, size_t budget)
+                 std::shared_ptr<Pool> pool, size_t concurrency, size_t budget, TilePolicy tiles)
     : program_(std::move(program)), max_batch_(max_batch), threads_(std::max<size_t>(1, threads)),
       pool_(std::move(pool)) {
   if (max_batch_ == 0) throw std::invalid_argument("max_batch must be >= 1");
@@ -121,7 +146,8 @@ Session::Session(std::shared_ptr<const Program> program, size_t max_batch, size_
   const size_t nt = program_->tensors().size(), ns = program_->steps().size();
   ProgramPlan pp;
   try {
-    pp = plan_program(*program_, max_batch_, threads_);
+    tiles_ = plan_tiles(*program_, max_batch_, threads_, concurrency, budget, tiles);
+    pp = plan_program(*program_, max_batch_, threads_, tiles_);
   } catch (const std::length_error& e) {
     throw PoolBudgetError(std::string("cannot allocate the session's arena: ") + e.what() +
                           "; a smaller max_batch needs less");
@@ -138,7 +164,7 @@ Session::Session(std::shared_ptr<const Program> program, size_t max_batch, size_
                           mib(arena_bytes_) + " overflow the address space");
   }
   if (budget != 0 && total > budget) {
-    const size_t fit = largest_max_batch(*program_, threads_, concurrency, budget, max_batch_);
+    const size_t fit = largest_max_batch(*program_, threads_, concurrency, budget, max_batch_, tiles);
     const std::string arenas =
         concurrency == 1 ? std::string("one arena")
                          : std::to_string(concurrency) + " arenas of " + std::to_string(arena_bytes_) + " bytes";
@@ -146,9 +172,11 @@ Session::Session(std::shared_ptr<const Program> program, size_t max_batch, size_
         "the plan needs " + mib(total) + " for " + arenas + " at max_batch=" +
         std::to_string(max_batch_) + ", over the budget of " + mib(budget) + "; " +
         (fit != 0 ? "max_batch=" + std::to_string(fit) + " fits (" +
-                        mib(session_arena_bytes(*program_, fit, threads_, concurrency)) + ")"
+                        mib(session_arena_bytes(*program_, fit, threads_, concurrency,
+                                                 plan_tiles(*program_, fit, threads_, concurrency, budget, tiles))) + ")"
                   : "not even max_batch=1 fits (" +
-                        mib(session_arena_bytes(*program_, 1, threads_, concurrency)) + ")"));
+                        mib(session_arena_bytes(*program_, 1, threads_, concurrency,
+                                                 plan_tiles(*program_, 1, threads_, concurrency, budget, tiles))) + ")"));
   }
   contexts_.resize(concurrency);
   free_.reserve(concurrency);
@@ -267,7 +295,7 @@ void Session::run(const float* const* inputs, float* const* outputs, size_t batc
 
 void Session::run_step(const Context& c, size_t i, size_t batch) const {
   const Step& s = program_->steps()[i];
-  step_impl(s.kind).run(StepRun{*program_, s, batch, threads_, c.ptr.data(), c.scratch[i]});
+  step_impl(s.kind).run(StepRun{*program_, s, batch, threads_, tiles_[i], c.ptr.data(), c.scratch[i]});
 }
 
 }  // namespace fnn

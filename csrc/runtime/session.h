@@ -39,15 +39,25 @@ struct ProgramPlan {
 constexpr size_t kMaxSessionThreads = 1024;
 // Throws std::invalid_argument for a thread count outside 1..kMaxSessionThreads and
 // std::length_error when the plan's bytes would pass 2^60.
-ProgramPlan plan_program(const Program& program, size_t max_batch, size_t threads);
+ProgramPlan plan_program(const Program& program, size_t max_batch, size_t threads,
+                         const StepTiles& tiles);
+
+// How a session picks each step's tiles. kAuto: compact tiles for the steps where they make
+// the arena smaller, at max_batch 1 (where per-thread tiles are most of an arena and the
+// GEMMs are short anyway) and at any max_batch whose fast plan passes the budget; fast ones
+// everywhere else.
+enum class TilePolicy : uint8_t { kAuto, kFast, kCompact };
+// Steps are tried in order, each kept compact only if the arena shrinks.
+StepTiles plan_tiles(const Program& program, size_t max_batch, size_t threads, size_t concurrency,
+                     size_t budget, TilePolicy policy);
 
 // The arena bytes of `concurrency` arenas at max_batch, or 0 when the sizes overflow.
 size_t session_arena_bytes(const Program& program, size_t max_batch, size_t threads,
-                           size_t concurrency);
-// The largest max_batch (up to `limit`) whose `concurrency` arenas fit in `budget` bytes, or 0
-// when not even max_batch 1 fits.
+                           size_t concurrency, const StepTiles& tiles);
+// The largest max_batch (up to `limit`) whose `concurrency` arenas, with the tiles `policy`
+// picks for it, fit in `budget` bytes, or 0 when not even max_batch 1 fits.
 size_t largest_max_batch(const Program& program, size_t threads, size_t concurrency,
-                         size_t budget, size_t limit);
+                         size_t budget, size_t limit, TilePolicy policy);
 
 class Session {
  public:
@@ -55,7 +65,8 @@ class Session {
   // PoolBudgetError naming the largest max_batch that fits. An arena the pool cannot allocate
   // throws PoolBudgetError naming the bytes it needed.
   Session(std::shared_ptr<const Program> program, size_t max_batch, size_t threads,
-          std::shared_ptr<Pool> pool, size_t concurrency = 1, size_t budget = 0);
+          std::shared_ptr<Pool> pool, size_t concurrency = 1, size_t budget = 0,
+          TilePolicy tiles = TilePolicy::kAuto);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -70,6 +81,8 @@ class Session {
   const Program& program() const { return *program_; }
   size_t max_batch() const { return max_batch_; }
   size_t threads() const { return threads_; }
+  // Per step: the tiles its scratch is planned for.
+  const StepTiles& tiles() const { return tiles_; }
   size_t concurrency() const { return contexts_.size(); }
   const MemoryPlan& plan() const { return plan_; }
   // Plan entry of each tensor (-1: external or alias) and of each step's scratch (-1: none).
@@ -96,6 +109,7 @@ class Session {
 
   std::shared_ptr<const Program> program_;
   size_t max_batch_, threads_;
+  StepTiles tiles_;
   std::shared_ptr<Pool> pool_;
   MemoryPlan plan_;
   std::vector<int> tensor_entry_, scratch_entry_;

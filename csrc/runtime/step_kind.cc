@@ -38,7 +38,7 @@ bool parse_step_kind(const std::string& name, StepKind* kind) {
 
 // Defaults: a float step without weights, scratch or u8 plumbing, and no parameters.
 std::string StepKindImpl::label(const Step&) const { return name(); }
-size_t StepKindImpl::scratch_bytes(const Program&, const Step&, size_t) const { return 0; }
+size_t StepKindImpl::scratch_bytes(const Program&, const Step&, size_t, Tiles) const { return 0; }
 const char* StepKindImpl::precision(const Step&) const { return "f32"; }
 size_t StepKindImpl::weight_bytes(const Step&) const { return 0; }
 bool StepKindImpl::reads_u8(const Step&, size_t, QuantIn*) const { return false; }

@@ -81,13 +81,21 @@ class StepCheck {
   std::string where_;
 };
 
+// How large the per-thread working tiles of a step are (a conv's im2col rows and the conv rows
+// under a fused pool): kFast sizes them for GEMM throughput; kCompact takes the fewest rows a
+// tile can have, for the smallest arena where those tiles dominate it (batch-1 edge plans).
+// A session plans its scratch with one of them and its steps run with the same.
+enum class Tiles : uint8_t { kFast, kCompact };
+using StepTiles = std::vector<Tiles>;  // per step of a program
+
 // One run of one step: its tensors' addresses in the leased arena (inputs and outputs bound
-// for this run), its scratch, and the session's thread count.
+// for this run), its scratch, and the session's thread count and tile size.
 struct StepRun {
   const Program& program;
   const Step& step;
   size_t batch;
   size_t threads;
+  Tiles tiles;
   char* const* ptr;  // per tensor
   char* scratch;     // scratch_bytes() of this step, or null
 
@@ -116,8 +124,8 @@ class StepKindImpl {
   // program, compiled or loaded, before any session may run it.
   virtual void check(const StepCheck& c) const = 0;
   virtual void run(const StepRun& r) const = 0;
-  // Bytes of scratch one run needs with `threads` threads (planned in the arena).
-  virtual size_t scratch_bytes(const Program& p, const Step& s, size_t threads) const;
+  // Bytes of scratch one run needs with `threads` threads and `tiles` (planned in the arena).
+  virtual size_t scratch_bytes(const Program& p, const Step& s, size_t threads, Tiles tiles) const;
   // "f32", "f16", "bf16", "int8" or "sparse": what the step computes in.
   virtual const char* precision(const Step& s) const;
   // Bytes of weights the step holds (shared by every session of the program).

@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['AdamConfig', 'AddParams', 'BroadcastParams', 'ConcatParams', 'Conv2dGeometry', 'Conv2dParams', 'Conv2dTrainGeometry', 'ConvTranspose2dParams', 'DenseParams', 'DepthwiseConv2dParams', 'FNN_FORMAT_VERSION', 'FormatError', 'GlobalAvgPoolParams', 'LayoutParams', 'PackedWeights', 'Pool', 'Pool2dGeometry', 'Pool2dParams', 'Pool2dTrainGeometry', 'Program', 'ResizeParams', 'ScaleShiftParams', 'Session', 'SgdConfig', 'SoftmaxParams', 'SparseDenseParams', 'SparseMatrix', 'StepParams', 'UnaryParams', 'active_isa', 'adam_update', 'available_isas', 'avgpool2d_backward', 'avgpool2d_train_forward', 'bias_backward', 'channel_affine2', 'channel_dot', 'channel_moments', 'channel_scale_shift', 'clip_backward', 'conv2d_backward', 'conv2d_train_forward', 'dropout_mask', 'dynamic_quant_params', 'fake_quant_s8', 'fake_quant_u8', 'feature_kernels_enabled', 'fnn_load', 'fnn_reseal', 'fnn_save', 'get_num_threads', 'global_avgpool_backward', 'global_avgpool_forward', 'largest_max_batch', 'mask_scale', 'matmul', 'maxpool2d_backward', 'maxpool2d_train_forward', 'pack_codebook', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'set_feature_kernels', 'set_isa', 'set_num_threads', 'sgd_update', 'sgemm', 'sigmoid_backward', 'softmax_backward', 'softmax_cross_entropy', 'softmax_forward', 'sparse_matrix', 'spmm', 'spmm_linear', 'step_kinds', 'xxh64']
+__all__: list[str] = ['AdamConfig', 'AddParams', 'BroadcastParams', 'ConcatParams', 'Conv2dGeometry', 'Conv2dParams', 'Conv2dTrainGeometry', 'ConvTranspose2dParams', 'DenseParams', 'DepthwiseConv2dParams', 'FNN_FORMAT_VERSION', 'FormatError', 'GlobalAvgPoolParams', 'LayoutParams', 'PackedWeights', 'Pool', 'Pool2dGeometry', 'Pool2dParams', 'Pool2dTrainGeometry', 'Program', 'ResizeParams', 'ScaleShiftParams', 'Session', 'SgdConfig', 'SoftmaxParams', 'SparseDenseParams', 'SparseMatrix', 'StepParams', 'UnaryParams', 'active_isa', 'adam_update', 'available_isas', 'avgpool2d_backward', 'avgpool2d_train_forward', 'bias_backward', 'channel_affine2', 'channel_dot', 'channel_moments', 'channel_scale_shift', 'clip_backward', 'conv2d_backward', 'conv2d_train_forward', 'dropout_mask', 'dynamic_quant_params', 'fake_quant_s8', 'fake_quant_u8', 'feature_kernels_enabled', 'fnn_load', 'fnn_reseal', 'fnn_save', 'get_num_threads', 'global_avgpool_backward', 'global_avgpool_forward', 'largest_max_batch', 'mask_scale', 'matmul', 'maxpool2d_backward', 'maxpool2d_train_forward', 'pack_codebook', 'pack_weights', 'plan_memory', 'qmatmul', 'qmatmul_dynamic', 'reduce_sum', 'runtime_info', 'session_arena_bytes', 'set_feature_kernels', 'set_isa', 'set_num_threads', 'sgd_update', 'sgemm', 'sigmoid_backward', 'softmax_backward', 'softmax_cross_entropy', 'softmax_forward', 'sparse_matrix', 'spmm', 'spmm_linear', 'step_kinds', 'xxh64']
 class Pool:
     """
     Thread-safe pool of 64-byte aligned blocks (native).
@@ -335,7 +335,7 @@ class Session:
     """
     Runs a Program on `concurrency` planned arenas; run() is safe from any number of threads (native).
     """
-    def __init__(self, program: Program, max_batch: typing.SupportsInt | typing.SupportsIndex, threads: typing.SupportsInt | typing.SupportsIndex, pool: Pool, concurrency: typing.SupportsInt | typing.SupportsIndex = 1, budget: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
+    def __init__(self, program: Program, max_batch: typing.SupportsInt | typing.SupportsIndex, threads: typing.SupportsInt | typing.SupportsIndex, pool: Pool, concurrency: typing.SupportsInt | typing.SupportsIndex = 1, budget: typing.SupportsInt | typing.SupportsIndex = 0, tiles: str = 'auto') -> None:
         ...
     def profile_run(self, inputs: list, outputs: list, batch: typing.SupportsInt | typing.SupportsIndex, check_finite: bool = False) -> list[float]:
         """
@@ -365,6 +365,11 @@ class Session:
     @property
     def threads(self) -> int:
         ...
+    @property
+    def tiles(self) -> list[str]:
+        """
+        Per step: the tiles its scratch is planned for, 'fast' or 'compact'.
+        """
 class FormatError(ValueError):
     """
     A file is not a valid .fnn file (truncated, corrupted, another format version): the message says what is wrong and where. A ValueError.
@@ -636,7 +641,7 @@ def global_avgpool_forward(x: numpy.ndarray, y: numpy.ndarray) -> None:
     """
     y (N, C) = the mean of x (N, H, W, C) over H and W.
     """
-def largest_max_batch(program: Program, threads: typing.SupportsInt | typing.SupportsIndex, concurrency: typing.SupportsInt | typing.SupportsIndex, budget: typing.SupportsInt | typing.SupportsIndex, limit: typing.SupportsInt | typing.SupportsIndex) -> int:
+def largest_max_batch(program: Program, threads: typing.SupportsInt | typing.SupportsIndex, concurrency: typing.SupportsInt | typing.SupportsIndex, budget: typing.SupportsInt | typing.SupportsIndex, limit: typing.SupportsInt | typing.SupportsIndex, tiles: str = 'auto') -> int:
     """
     The largest max_batch <= limit whose arenas fit in budget bytes (0: none fits).
     """
@@ -677,6 +682,10 @@ def reduce_sum(x: numpy.ndarray) -> typing.Any:
 def runtime_info() -> dict:
     """
     CPU features, compiled / supported / available ISA levels, the active level and the ISA of the kernel each family runs.
+    """
+def session_arena_bytes(program: Program, max_batch: typing.SupportsInt | typing.SupportsIndex, threads: typing.SupportsInt | typing.SupportsIndex, concurrency: typing.SupportsInt | typing.SupportsIndex, budget: typing.SupportsInt | typing.SupportsIndex, tiles: str) -> int:
+    """
+    Bytes of the `concurrency` arenas a session with these settings plans (0: overflow).
     """
 def set_feature_kernels(enabled: bool) -> None:
     """

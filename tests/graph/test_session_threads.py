@@ -236,21 +236,23 @@ def test_concurrency_arenas_in_the_report_and_the_pool(programs):
 
 def test_budget_refuses_a_larger_plan_and_names_what_fits(programs):
     program, make = programs["cnn-f32"]
-    per_batch = {b: Session(program, max_batch=b, num_threads=THREADS).memory_report().arena_bytes
+    # Fast tiles throughout: under tiles="auto" a budget the fast plan passes takes compact ones
+    # (tests/graph/test_tiles.py).
+    per_batch = {b: Session(program, max_batch=b, num_threads=THREADS, tiles="fast").memory_report().arena_bytes
                  for b in range(1, 65)}
     budget = per_batch[20] + (per_batch[21] - per_batch[20]) // 2  # 20 fits, 21 does not
     fits = max(b for b, bytes_ in per_batch.items() if bytes_ <= budget)
     with pytest.raises(MemoryError, match=f"max_batch={fits} fits") as e:
-        Session(program, max_batch=64, num_threads=THREADS, budget=budget)
+        Session(program, max_batch=64, num_threads=THREADS, budget=budget, tiles="fast")
     assert f"{per_batch[64]} bytes" in str(e.value) and f"{budget} bytes" in str(e.value)
-    s = Session(program, max_batch=fits, num_threads=THREADS, budget=budget)
+    s = Session(program, max_batch=fits, num_threads=THREADS, budget=budget, tiles="fast")
     assert s.memory_report().total_arena_bytes <= budget
     s.run(make(np.random.default_rng(0), fits))
     # The budget covers every arena together.
     with pytest.raises(MemoryError, match="2 arenas"):
-        Session(program, max_batch=fits, num_threads=THREADS, budget=budget, concurrency=2)
+        Session(program, max_batch=fits, num_threads=THREADS, budget=budget, concurrency=2, tiles="fast")
     with pytest.raises(MemoryError, match="not even max_batch=1 fits"):
-        Session(program, max_batch=4, num_threads=THREADS, budget=per_batch[1] - 1)
+        Session(program, max_batch=4, num_threads=THREADS, budget=per_batch[1] - 1, tiles="fast")
 
 
 def test_an_unallocatable_plan_is_a_memory_error_naming_the_bytes(programs):

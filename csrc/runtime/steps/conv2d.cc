@@ -15,7 +15,8 @@
 namespace fnn {
 namespace {
 
-constexpr size_t kTileRows = 64;  // output pixels per im2col tile
+constexpr size_t kTileRows = 64;         // output pixels per im2col tile (Tiles::kFast)
+constexpr size_t kCompactTileRows = 16;  // ... with Tiles::kCompact: still a few GEMM row blocks
 
 // Reads its input directly as the GEMM's A (1x1, stride 1, no pad, one group).
 bool is_pointwise(const Conv2dParams& p) {
@@ -25,26 +26,29 @@ bool is_pointwise(const Conv2dParams& p) {
 }
 
 // With a fused pool a conv works in units of one pool output row: the pool-window-high band
-// of conv output rows under it. Conv output pixels per unit, and units per tile.
+// of conv output rows under it. Conv output pixels per unit, and units per tile (compact
+// tiles hold one unit).
 size_t unit_pixels(const Conv2dParams& p) { return p.pool.kh * p.geometry.ow; }
-size_t units_per_tile(const Conv2dParams& p) { return std::max<size_t>(1, kTileRows / unit_pixels(p)); }
+size_t units_per_tile(const Conv2dParams& p, Tiles tiles) {
+  return tiles == Tiles::kCompact ? 1 : std::max<size_t>(1, kTileRows / unit_pixels(p));
+}
+size_t tile_rows(const Conv2dParams& p, Tiles tiles) {
+  if (p.pool_fused) return units_per_tile(p, tiles) * unit_pixels(p);
+  return tiles == Tiles::kCompact ? kCompactTileRows : kTileRows;
+}
 
 // Bytes of a slot's im2col part: u8 for int8 weights (their input is u8), else f32.
-size_t col_bytes(const Conv2dParams& p) {
+size_t col_bytes(const Conv2dParams& p, Tiles tiles) {
   const Conv2dGeometry& g = p.geometry;
   const size_t k = g.kh * g.kw * (g.c / g.groups);
-  const size_t rows = p.pool_fused ? units_per_tile(p) * unit_pixels(p) : kTileRows;
-  return (rows * k * (p.int8() ? 1 : sizeof(float)) + 63) / 64 * 64;
+  return (tile_rows(p, tiles) * k * (p.int8() ? 1 : sizeof(float)) + 63) / 64 * 64;
 }
 
 // One thread's scratch: an im2col tile, plus with a fused pool the conv output tile the pool
 // reads.
-size_t slot_bytes(const Conv2dParams& p, const TensorInfo& out) {
-  size_t bytes = col_bytes(p);
-  if (p.pool_fused) {
-    const size_t rows = units_per_tile(p) * unit_pixels(p);
-    bytes += (rows * p.geometry.oc * out.elem_bytes() + 63) / 64 * 64;
-  }
+size_t slot_bytes(const Conv2dParams& p, const TensorInfo& out, Tiles tiles) {
+  size_t bytes = col_bytes(p, tiles);
+  if (p.pool_fused) bytes += (tile_rows(p, tiles) * p.geometry.oc * out.elem_bytes() + 63) / 64 * 64;
   return bytes;
 }
 
@@ -63,10 +67,10 @@ class Conv2dStep final : public Int8LayerStep<Conv2dParams> {
     for (const auto& w : s.params_as<Conv2dParams>().weights) total += w->nbytes();
     return total;
   }
-  size_t scratch_bytes(const Program& program, const Step& s, size_t threads) const override {
+  size_t scratch_bytes(const Program& program, const Step& s, size_t threads, Tiles tiles) const override {
     const auto& p = s.params_as<Conv2dParams>();
     if (!p.pool_fused && is_pointwise(p)) return 0;
-    return threads * slot_bytes(p, program.tensors()[s.out]);
+    return threads * slot_bytes(p, program.tensors()[s.out], tiles);
   }
 
   void check_params(const StepCheck& c, const Conv2dParams& p) const override {
@@ -125,7 +129,7 @@ void Conv2dStep::run_params(const StepRun& r, const Conv2dParams& p) const {
     }
     return;
   }
-  const size_t slot = slot_bytes(p, out);
+  const size_t slot = slot_bytes(p, out, r.tiles);
   const auto pad = static_cast<uint8_t>(p.input.zero_point);
   // Conv output pixels [p0, p0 + rows) into dst (row stride g.oc), every group.
   auto conv_tile = [&](char* col, size_t p0, size_t rows, char* dst) {
@@ -147,7 +151,8 @@ void Conv2dStep::run_params(const StepRun& r, const Conv2dParams& p) const {
   if (!p.pool_fused) {
     // Equal tiles, a whole number per task: 196 pixels on 2 threads are 4 tiles of 49, not
     // 64 + 64 + 64 + 4 with one thread doing 128 rows and the other 68.
-    const size_t min_tiles = (pixels + kTileRows - 1) / kTileRows;
+    const size_t max_rows = tile_rows(p, r.tiles);
+    const size_t min_tiles = (pixels + max_rows - 1) / max_rows;
     const size_t tasks = std::min(r.threads, std::max<size_t>(1, min_tiles));
     const size_t tiles = (min_tiles + tasks - 1) / tasks * tasks;
     const size_t rows_per_tile = (pixels + tiles - 1) / tiles;
@@ -166,8 +171,8 @@ void Conv2dStep::run_params(const StepRun& r, const Conv2dParams& p) const {
   // them within one image.
   const Pool2dGeometry& pg = p.pool;
   const size_t units = r.batch * pg.oh, unit_px = unit_pixels(p);
-  const size_t per_tile = units_per_tile(p);
-  const size_t cbytes = col_bytes(p);
+  const size_t per_tile = units_per_tile(p, r.tiles);
+  const size_t cbytes = col_bytes(p, r.tiles);
   const size_t tasks = std::min(r.threads, units);
   run_tasks(tasks, [&](size_t t) {
     char* col = r.scratch + t * slot;

@@ -70,7 +70,7 @@ class ConvTranspose2dStep final : public StepKindWith<ConvTranspose2dParams> {
     for (const auto& w : p.weights) total += w->nbytes();
     return total;
   }
-  size_t scratch_bytes(const Program&, const Step& s, size_t) const override {
+  size_t scratch_bytes(const Program&, const Step& s, size_t, Tiles) const override {
     const Conv2dGeometry& g = s.params_as<ConvTranspose2dParams>().geometry;
     // One band at a time: its GEMM and its gather each split over every thread.
     return (band_rows(g) * g.w * patch_cols(g) * sizeof(float) + 63) / 64 * 64;

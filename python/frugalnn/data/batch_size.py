@@ -50,7 +50,8 @@ def suggest_batch_size(graph_or_program: Any, budget_bytes: int, training: bool 
     if not isinstance(program, Program):
         raise TypeError(f"expected a Graph or a Program, got {type(graph_or_program).__name__}")
     arena_budget = budget_bytes - program.weight_bytes
-    best = _core.largest_max_batch(program._core, get_num_threads(), 1, arena_budget, limit) if arena_budget > 0 else 0
+    best = (_core.largest_max_batch(program._core, get_num_threads(), 1, arena_budget, limit, "fast")
+            if arena_budget > 0 else 0)
     if best == 0:
         raise MemoryError(f"not even batch 1 fits: the weights take {program.weight_bytes:,} of the "
                           f"{budget_bytes:,} bytes and batch 1's arena the rest is too small for")

@@ -1,7 +1,7 @@
 """Session: runs a compiled Program in one native call on one statically planned arena."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Optional, Union
 
 import numpy as np
@@ -25,6 +25,8 @@ class MemoryReport:
     max_batch: int
     steps: list          # (step, kind, precision, activation bytes written, scratch bytes)
     concurrency: int = 1  # arenas the session holds: runs that may be in flight at once
+    compact_steps: list = field(default_factory=list)  # steps planned with compact tiles (see Session)
+    fast_tiles_arena_bytes: int = 0  # one arena with fast tiles everywhere, for comparison
 
     @property
     def total_arena_bytes(self) -> int:
@@ -36,8 +38,13 @@ class MemoryReport:
                   if self.concurrency > 1 else f"arena {self.arena_bytes:,} B")
         lines = [f"{arenas} (lower bound {self.lower_bound:,}, naive {self.naive_bytes:,} per arena) "
                  f"at max_batch={self.max_batch}; weights {self.weight_bytes:,} B"]
+        if self.compact_steps:
+            lines.append(f"  compact tiles in {len(self.compact_steps)} step(s), marked *: "
+                         f"fast ones everywhere would take {self.fast_tiles_arena_bytes:,} B an arena")
+        compact = set(self.compact_steps)
         for name, kind, prec, out_b, scr_b in self.steps:
-            lines.append(f"  {name:<24} {kind:<18} {prec:<6} out {out_b:>10,} B  scratch {scr_b:>9,} B")
+            mark = " *" if name in compact else ""
+            lines.append(f"  {name:<24} {kind:<18} {prec:<6} out {out_b:>10,} B  scratch {scr_b:>9,} B{mark}")
         return "\n".join(lines)
 
 
@@ -59,6 +66,15 @@ class Session:
     meanwhile (``set_isa``, ``set_num_threads``). ``clone()`` gives an independent session
     on the same weights.
 
+    ``tiles``: the size of the per-thread working tiles of convolutions (im2col rows, the conv
+    rows under a fused max-pool), planned in the arena. ``"fast"`` sizes them for GEMM
+    throughput; ``"compact"`` takes the fewest rows a tile can have, for the smallest arena
+    where those tiles dominate it. ``"auto"`` (the default) takes compact tiles in the steps
+    where they make the arena smaller, at ``max_batch=1`` and at any ``max_batch`` whose fast
+    plan would pass ``budget``; fast ones elsewhere. ``memory_report()`` marks the steps with
+    compact tiles and gives the arena fast ones would take. (float32 results may differ in the
+    last bit between the two: a row's sum depends on the GEMM tile it falls in.)
+
     ``num_threads``: threads one run splits its convolution, pooling and element-wise work over
     (default: ``get_num_threads()``); dense-layer GEMMs split over the library's pool
     (``set_num_threads``). Results never depend on either. ``budget``: the
@@ -67,7 +83,8 @@ class Session:
     """
 
     def __init__(self, program: Program, max_batch: int = 64, num_threads: Optional[int] = None,
-                 pool: Optional[Pool] = None, *, concurrency: int = 1, budget: Optional[int] = None) -> None:
+                 pool: Optional[Pool] = None, *, concurrency: int = 1, budget: Optional[int] = None,
+                 tiles: str = "auto") -> None:
         if not isinstance(program, Program):
             raise TypeError(f"program must come from frugalnn.graph.compile, got {type(program).__name__}")
         max_batch = _count("max_batch", max_batch, 1)
@@ -76,7 +93,10 @@ class Session:
         budget = 0 if budget is None else _count("budget", budget, 1)
         self.program = program
         self._pool = pool or default_pool()
-        self._core = _core.Session(program._core, max_batch, threads, self._pool._core, concurrency, budget)
+        if tiles not in ("auto", "fast", "compact"):
+            raise ValueError(f"tiles must be 'auto', 'fast' or 'compact', got {tiles!r}")
+        self._tiles, self._budget = tiles, budget or None
+        self._core = _core.Session(program._core, max_batch, threads, self._pool._core, concurrency, budget, tiles)
         self._in_shapes = [tuple(s.shape[1:]) for s in program.inputs]
         self._out_shapes = [tuple(s.shape[1:]) for s in program.outputs]
 
@@ -179,12 +199,17 @@ class Session:
             e = tensor_entry[out]
             steps.append((info.name, info.kind, info.precision, int(sizes[e]) if e >= 0 else 0,
                           int(sizes[scratch_entry[i]]) if scratch_entry[i] >= 0 else 0))
+        core = self._core
+        compact = [info.name for info, t in zip(self.program.steps, core.tiles) if t == "compact"]
+        fast = _core.session_arena_bytes(self.program._core, core.max_batch, core.threads, 1, 0, "fast")
         return MemoryReport(int(plan["arena_bytes"]), int(plan["lower_bound"]), int(plan["naive_bytes"]),
-                            self.program.weight_bytes, self.max_batch, steps, self.concurrency)
+                            self.program.weight_bytes, self.max_batch, steps, self.concurrency, compact,
+                            int(fast))
 
     def clone(self) -> "Session":
         """A session on the same program (weights shared) with its own arenas, as many as this one's."""
-        return Session(self.program, self.max_batch, self._core.threads, self._pool, concurrency=self.concurrency)
+        return Session(self.program, self.max_batch, self._core.threads, self._pool, concurrency=self.concurrency,
+                       budget=self._budget, tiles=self._tiles)
 
     def profile(self, x: Arrays, repeats: int = 20) -> list[tuple[str, str, str, float]]:
         """Median seconds per step over ``repeats`` runs: (step, kind, precision, seconds)."""
