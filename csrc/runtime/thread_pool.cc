@@ -60,11 +60,12 @@ void ThreadPool::drain() {
 }
 
 void ThreadPool::worker_loop() {
-  uint64_t seen = 0;
+  uint64_t seen = 0;  // the generation of the last job this worker looked at
+  auto generation = [this] { return job_.load(std::memory_order_acquire) >> 32; };
   for (;;) {
     bool found = false;
     for (int spin = 0; spin < kSpinIterations; ++spin) {
-      if (generation_.load(std::memory_order_acquire) != seen) {
+      if (generation() != seen) {
         found = true;
         break;
       }
@@ -73,18 +74,24 @@ void ThreadPool::worker_loop() {
     if (!found) {
       std::unique_lock<std::mutex> lock(mu_);
       sleeping_.fetch_add(1, std::memory_order_relaxed);
-      wake_.wait(lock, [&] {
-        return stop_ || generation_.load(std::memory_order_acquire) != seen;
-      });
+      wake_.wait(lock, [&] { return stop_ || generation() != seen; });
       sleeping_.fetch_sub(1, std::memory_order_relaxed);
       if (stop_) return;
     }
-    seen = generation_.load(std::memory_order_acquire);
+    // Join the current job unless the caller closed it meanwhile.
+    uint64_t v = job_.load(std::memory_order_acquire);
+    seen = v >> 32;
+    bool joined = false;
+    while (!joined && (v & kClosed) == 0 && (v >> 32) == seen) {
+      joined = job_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_acquire);
+    }
+    if (!joined) continue;
     {
       DispatchPin pin(Dispatch::from_code(dispatch_));
       drain();
     }
-    if (busy_workers_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    const uint64_t before = job_.fetch_sub(1, std::memory_order_acq_rel);
+    if ((before & kClosed) != 0 && (before & kJoined) == 1) {
       std::lock_guard<std::mutex> lock(mu_);
       done_.notify_one();
     }
@@ -108,18 +115,21 @@ void ThreadPool::run(size_t n, TaskFn fn, void* ctx) {
     n_ = n;
     dispatch_ = current_dispatch().code();
     next_.store(0, std::memory_order_relaxed);
-    busy_workers_.store(workers_.size(), std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_release);
+    // The previous job is closed with no worker left in it: a new generation, open, empty.
+    const uint64_t generation = (job_.load(std::memory_order_relaxed) >> 32) + 1;
+    job_.store(generation << 32, std::memory_order_release);
   }
   if (sleeping_.load(std::memory_order_relaxed) > 0) wake_.notify_all();
   drain();
-  // The workers finish their last tasks within microseconds: spin before sleeping.
+  // No task is left: close the job to late workers, then wait for the ones running a task.
+  auto running = [this] { return (job_.load(std::memory_order_acquire) & kJoined) != 0; };
+  job_.fetch_or(kClosed, std::memory_order_acq_rel);
   for (int spin = 0; spin < kSpinIterations; ++spin) {
-    if (busy_workers_.load(std::memory_order_acquire) == 0) return;
+    if (!running()) return;
     cpu_relax();
   }
   std::unique_lock<std::mutex> lock(mu_);
-  done_.wait(lock, [&] { return busy_workers_.load(std::memory_order_acquire) == 0; });
+  done_.wait(lock, [&] { return !running(); });
 }
 
 namespace {

@@ -45,18 +45,25 @@ class ThreadPool {
   std::mutex mu_;
   std::condition_variable wake_;
   std::condition_variable done_;
-  // Workers spin on generation_ for a while after each job before sleeping on wake_, so
-  // back-to-back calls (layer after layer) skip the futex round trip.
-  std::atomic<uint64_t> generation_{0};
+  // The job's state, one word: its generation (high 32 bits), whether it is closed (kClosed)
+  // and how many workers joined it and have not finished (low bits). A worker joins an open
+  // job by CAS and leaves it when the tasks run out; the caller, once it finds no task left,
+  // closes the job and waits only for the workers that joined. A worker that did not get to
+  // run in time (its core busy with another process) is not waited for: its tasks went to the
+  // caller, and it skips the closed job when it wakes. Workers spin on the generation for a
+  // while after each job before sleeping on wake_, so back-to-back calls (layer after layer)
+  // skip the futex round trip.
+  static constexpr uint64_t kClosed = uint64_t{1} << 31;
+  static constexpr uint64_t kJoined = kClosed - 1;
+  std::atomic<uint64_t> job_{0};
   std::atomic<size_t> sleeping_{0};
   bool stop_ = false;
-  // The job being run.
+  // The job being run: written by the caller before it opens the job, read by joined workers.
   TaskFn fn_ = nullptr;
   void* ctx_ = nullptr;
   size_t n_ = 0;
   int dispatch_ = 0;  // the submitter's Dispatch code
   std::atomic<size_t> next_{0};
-  std::atomic<size_t> busy_workers_{0};
 };
 
 // Whether the calling thread is running a parallel_for task. Kernels called from inside one
