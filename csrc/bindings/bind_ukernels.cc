@@ -94,12 +94,13 @@ void gemm_float(const std::string& name, size_t mr, size_t nc, size_t k, const p
                 size_t c_stride, const py::object& bias, float min, float max, uint32_t flags) {
   const UkernelInfo& u = kernel(name, Op);
   check_tile(u, mr, nc, k);
-  // bf16 A rows are whole pairs (the caller zero-pads); W is the whole panel, K padded.
+  // bf16 A rows are whole pairs (the caller zero-pads); W is the whole tile's nr / 16 panels
+  // one after the other, K padded.
   const size_t a_cols = u.kr > 1 && sizeof(A) == 2 ? round_up(k, u.kr) : k;
   const A* pa = flat<A>(a, span(mr, a_cols, a_stride), "a");
   const W* pw = flat<W>(w, round_up(k, u.kr) * u.nr, "w");
   float* pc = flat_out<float>(c, c_offset + span(mr, nc, c_stride), "c") + c_offset;
-  GemmF32Params p{optional<float>(bias, u.nr, "bias"), min, max, flags};
+  GemmF32Params p{optional<float>(bias, u.nr, "bias"), min, max, flags, round_up(k, u.kr) * kGemmNR};
   ukernel_fn<Op>(u)(mr, nc, k, pa, a_stride, pw, pc, c_stride, &p);
 }
 

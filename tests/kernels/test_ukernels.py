@@ -87,7 +87,8 @@ def bf16_value(bits):
 
 def tile_shapes(u, ks):
     """(mr, nc, k): every M from 1 to MR, N tails and full panels, K tails off the unroll."""
-    ncs = sorted({1, u["nr"] // 2 - 1, u["nr"] - 1, u["nr"]})
+    # Two-panel kernels (nr 32) also at one full panel and one column into the second.
+    ncs = sorted({1, u["nr"] // 2 - 1, u["nr"] - 1, u["nr"]} | ({16, 17} if u["nr"] > 16 else set()))
     i = 0
     for mr in range(1, u["mr"] + 1):
         for k in ks:
@@ -105,19 +106,21 @@ FLOAT_GEMM_OPS = {"GemmF32": "_ukernel_gemm_f32", "GemmF32F16w": "_ukernel_gemm_
 
 
 def float_panel(op, w, nr, kr):
-    """W (k x nc) as the packed panel of its op, and W's values as the kernel sees them."""
+    """W (k x nc) as the nr / 16 packed 16-column panels of its op, one after the other, and
+    W's values as the kernel sees them."""
     k, nc = w.shape
     kp = -(-k // kr) * kr
     full = np.zeros((kp, nr), np.float32)
     full[:k, :nc] = w
+    panels = full.reshape(kp, nr // 16, 16).transpose(1, 0, 2)  # [panel][kp][16]
     if op == "GemmF32":
-        return full.ravel(), full[:k, :nc]
+        return np.ascontiguousarray(panels).ravel(), full[:k, :nc]
     if op == "GemmF32F16w":
-        h = full.astype(np.float16)
-        return h.view(np.uint16).ravel(), h.astype(np.float32)[:k, :nc]
-    bits = bf16_bits(full)  # [kp][nr] -> pairs [kp/2][nr][2]
-    packed = bits.reshape(kp // 2, 2, nr).transpose(0, 2, 1).ravel()
-    return np.ascontiguousarray(packed), bf16_value(bits)[:k, :nc]
+        h = panels.astype(np.float16)
+        return np.ascontiguousarray(h).view(np.uint16).ravel(), full.astype(np.float16).astype(np.float32)[:k, :nc]
+    bits = bf16_bits(panels)  # [panel][kp][16] -> pairs [panel][kp/2][16][2]
+    packed = bits.reshape(nr // 16, kp // 2, 2, 16).transpose(0, 1, 3, 2).ravel()
+    return np.ascontiguousarray(packed), bf16_value(bf16_bits(full))[:k, :nc]
 
 
 def run_float_gemm(u, rng, mr, nc, k, flags, with_bias):

@@ -49,6 +49,6 @@ struct Bf16DotSets {
 }  // namespace
 
 FNN_GEMM_UKERNEL_DEFINE(bf16_gemm_ukernel_12x16c2__avx512bf16, uint16_t, uint16_t, float,
-                        GemmF32Params, F32GemmTile<Avx512Vec16, Bf16DotRows, Bf16DotSets>)
+                        GemmF32Params, F32GemmTile<Avx512Vec16, Bf16DotRows, 1, Bf16DotSets>)
 
 }  // namespace fnn

@@ -1,5 +1,8 @@
-// The SIMD float GEMM tile: up to MR rows x 16 columns of f32 accumulators, one body for
-// every weight kind (f32, f16, bf16 pairs, bf16 x bf16 dot products) and every vector ISA.
+// The SIMD float GEMM tile: up to MR rows x P panels of 16 columns of f32 accumulators, one
+// body for every weight kind (f32, f16, bf16 pairs, bf16 x bf16 dot products) and every vector
+// ISA. Two panels (P = 2, on AVX-512's 32 registers) share each A broadcast between two
+// W registers: half the A loads and half the per-call work per multiply-add of one panel, and
+// every column's sum is the same sequence of operations either way (bit-identical results).
 //
 //   V  the ISA's vector type for one 16-column row (vec16_avx2.h, vec16_avx512.h): kRegs
 //      registers, masks for nc < 16, loads / stores, FMA, clamp, f16 and bf16 widening.
@@ -79,15 +82,18 @@ struct Bf16PairRows : F32Rows {
 
 // ---- The tile -------------------------------------------------------------------------------
 
-template <typename V, typename L, typename Sets = typename V::Sets>
+template <typename V, typename L, size_t P = 1, typename Sets = typename V::Sets>
 struct F32GemmTile {
   using Reg = typename V::Reg;
-  static constexpr size_t R = V::kRegs;
+  static constexpr size_t RP = V::kRegs;  // registers of one panel row
+  static constexpr size_t R = RP * P;     // ... of one tile row
 
+  // nc > 16 * (P - 1): every panel has a column.
   template <size_t MR>
   static void run(size_t nc, size_t k, const typename L::AElem* a, size_t a_stride,
                   const typename L::WElem* w, float* c, size_t c_stride,
                   const GemmF32Params* params) {
+    const size_t ps = P > 1 ? params->w_panel_stride : 0;
     constexpr size_t S = Sets::of(MR);
     constexpr size_t G = L::kSteps;
     constexpr size_t U = S > 4 ? S : 4;  // steps per main-loop iteration
@@ -103,21 +109,21 @@ struct F32GemmTile {
     const size_t steps = L::steps(k);
     size_t t = 0;
     for (; t + U <= steps; t += U) {
-      steps_of_iteration<MR, S>(acc, ap, w, std::make_index_sequence<U>{});
+      steps_of_iteration<MR, S>(acc, ap, w, ps, std::make_index_sequence<U>{});
       w += U / G * L::kGroupElems;
 #pragma GCC unroll 16
       for (size_t m = 0; m < MR; ++m) ap[m] += U * L::kAStep;
     }
     for (; t + G <= steps; t += G) {
 #pragma GCC unroll 2
-      for (size_t h = 0; h < G; ++h) step<MR>(acc[h % S], ap, h * L::kAStep, w, h);
+      for (size_t h = 0; h < G; ++h) step<MR>(acc[h % S], ap, h * L::kAStep, w, ps, h);
       w += L::kGroupElems;
 #pragma GCC unroll 16
       for (size_t m = 0; m < MR; ++m) ap[m] += G * L::kAStep;
     }
     if (G > 1) {
       // A partial group: its missing steps are padding that A has no element for.
-      for (size_t h = 0; t + h < steps; ++h) step<MR>(acc[0], ap, h * L::kAStep, w, h);
+      for (size_t h = 0; t + h < steps; ++h) step<MR>(acc[0], ap, h * L::kAStep, w, ps, h);
     }
 
     store<MR, S>(acc, nc, c, c_stride, params);
@@ -129,30 +135,33 @@ struct F32GemmTile {
   template <size_t MR, size_t S, size_t... Us>
   [[gnu::always_inline]] static void steps_of_iteration(Reg (&acc)[S][MR][R],
                                                         const typename L::AElem* const (&ap)[MR],
-                                                        const typename L::WElem* w,
+                                                        const typename L::WElem* w, size_t ps,
                                                         std::index_sequence<Us...>) {
     constexpr size_t G = L::kSteps;
-    (prefetch_and_step<MR, Us / G, Us % G>(acc[Us % S], ap, Us * L::kAStep, w), ...);
+    (prefetch_and_step<MR, Us / G, Us % G>(acc[Us % S], ap, Us * L::kAStep, w, ps), ...);
   }
 
   template <size_t MR, size_t Group, size_t Half>
   [[gnu::always_inline]] static void prefetch_and_step(Reg (&acc)[MR][R],
                                                        const typename L::AElem* const (&ap)[MR],
-                                                       size_t off, const typename L::WElem* w) {
+                                                       size_t off, const typename L::WElem* w, size_t ps) {
     const typename L::WElem* wg = w + Group * L::kGroupElems;
     if (Half == 0 && Group * L::kGroupElems * sizeof(*w) % 64 == 0) {
-      _mm_prefetch(reinterpret_cast<const char*>(wg) + prefetch_bytes(MR), _MM_HINT_T0);
+#pragma GCC unroll 2
+      for (size_t p = 0; p < P; ++p) {
+        _mm_prefetch(reinterpret_cast<const char*>(wg + p * ps) + prefetch_bytes(MR), _MM_HINT_T0);
+      }
     }
-    step<MR>(acc, ap, off, wg, Half);
+    step<MR>(acc, ap, off, wg, ps, Half);
   }
 
-  // One step for every tile row: W row h of group g, A at ap[m] + off.
+  // One step for every tile row: W row h of group g (of each panel, ps apart), A at ap[m] + off.
   template <size_t MR>
   [[gnu::always_inline]] static void step(Reg (&acc)[MR][R], const typename L::AElem* const (&ap)[MR],
-                                          size_t off, const typename L::WElem* g, size_t h) {
+                                          size_t off, const typename L::WElem* g, size_t ps, size_t h) {
     decltype(L::template row<V>(g, h, 0)) wr[R];
 #pragma GCC unroll 4
-    for (size_t r = 0; r < R; ++r) wr[r] = L::template row<V>(g, h, r);
+    for (size_t r = 0; r < R; ++r) wr[r] = L::template row<V>(g + r / RP * ps, h, r % RP);
 #pragma GCC unroll 16
     for (size_t m = 0; m < MR; ++m) {
       const auto va = L::template broadcast<V>(ap[m] + off);
@@ -168,17 +177,23 @@ struct F32GemmTile {
   [[gnu::always_inline]] static void init(Reg (&acc)[S][MR][R], size_t nc, const float* c,
                                           size_t c_stride, const GemmF32Params* params) {
     if (params->flags & kGemmAccumulate) {
-      const typename V::Mask mask = V::mask(nc);
+#pragma GCC unroll 2
+      for (size_t p = 0; p < P; ++p) {
+        const typename V::Mask mask = V::mask(panel_columns(nc, p));
 #pragma GCC unroll 16
-      for (size_t m = 0; m < MR; ++m) {
+        for (size_t m = 0; m < MR; ++m) {
 #pragma GCC unroll 4
-        for (size_t r = 0; r < R; ++r) acc[0][m][r] = V::load(c + m * c_stride + r * V::kLanes, mask, r);
+          for (size_t r = 0; r < RP; ++r) {
+            acc[0][m][p * RP + r] = V::load(c + m * c_stride + p * kGemmNR + r * V::kLanes, mask, r);
+          }
+        }
       }
     } else {
       Reg init[R];
 #pragma GCC unroll 4
       for (size_t r = 0; r < R; ++r) {
-        init[r] = params->bias != nullptr ? V::load(params->bias + r * V::kLanes) : V::zero();
+        init[r] = params->bias != nullptr ? V::load(params->bias + r / RP * kGemmNR + r % RP * V::kLanes)
+                                          : V::zero();
       }
 #pragma GCC unroll 16
       for (size_t m = 0; m < MR; ++m) {
@@ -219,19 +234,45 @@ struct F32GemmTile {
         for (size_t r = 0; r < R; ++r) acc[0][m][r] = V::clamp(acc[0][m][r], lo, hi);
       }
     }
-    if (nc == kGemmNR) {
+    if (nc == P * kGemmNR) {
 #pragma GCC unroll 16
       for (size_t m = 0; m < MR; ++m) {
 #pragma GCC unroll 4
-        for (size_t r = 0; r < R; ++r) V::store(c + m * c_stride + r * V::kLanes, acc[0][m][r]);
+        for (size_t r = 0; r < R; ++r) {
+          V::store(c + m * c_stride + r / RP * kGemmNR + r % RP * V::kLanes, acc[0][m][r]);
+        }
       }
     } else {
-      const typename V::Mask mask = V::mask(nc);
+#pragma GCC unroll 2
+      for (size_t p = 0; p < P; ++p) {
+        const typename V::Mask mask = V::mask(panel_columns(nc, p));
 #pragma GCC unroll 16
-      for (size_t m = 0; m < MR; ++m) {
+        for (size_t m = 0; m < MR; ++m) {
 #pragma GCC unroll 4
-        for (size_t r = 0; r < R; ++r) V::store(c + m * c_stride + r * V::kLanes, acc[0][m][r], mask, r);
+          for (size_t r = 0; r < RP; ++r) {
+            V::store(c + m * c_stride + p * kGemmNR + r * V::kLanes, acc[0][m][p * RP + r], mask, r);
+          }
+        }
       }
+    }
+  }
+
+  // Columns of panel p among the tile's nc.
+  static size_t panel_columns(size_t nc, size_t p) {
+    return nc - p * kGemmNR < kGemmNR ? nc - p * kGemmNR : kGemmNR;
+  }
+};
+
+// A tile of one panel, or of two when the call has more than 16 columns: kernels of NR = 32.
+template <typename V, typename L>
+struct F32GemmTile2 {
+  template <size_t MR>
+  static void run(size_t nc, size_t k, const typename L::AElem* a, size_t a_stride,
+                  const typename L::WElem* w, float* c, size_t c_stride, const GemmF32Params* params) {
+    if (nc > kGemmNR) {
+      F32GemmTile<V, L, 2>::template run<MR>(nc, k, a, a_stride, w, c, c_stride, params);
+    } else {
+      F32GemmTile<V, L, 1>::template run<MR>(nc, k, a, a_stride, w, c, c_stride, params);
     }
   }
 };

@@ -12,6 +12,7 @@ GemmUkernel<typename UkernelSig<Op>::Fn> pick(IsaLevel level, bool features) {
   GemmUkernel<typename UkernelSig<Op>::Fn> k;
   k.fn = ukernel_fn<Op>(u);
   k.mr = u.mr;
+  k.panels = u.nr / kGemmNR;
   k.isa = u.isa;
   return k;
 }

@@ -10,6 +10,7 @@ template <typename Fn>
 struct GemmUkernel {
   Fn fn = nullptr;
   size_t mr = 0;
+  size_t panels = 1;  // 16-column panels one call may cover (nr / 16)
   const char* isa = "";
 };
 

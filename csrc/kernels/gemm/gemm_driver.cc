@@ -24,9 +24,11 @@ constexpr size_t kPanelBlock = 8;
 constexpr size_t kInt8PanelBlockBytes = size_t{256} << 10;
 
 // Calls tile(row_begin, row_end, panel_begin, panel_end) over a grid of tasks covering the
-// output; each output element belongs to exactly one task.
+// output; each output element belongs to exactly one task. Panel ranges start at multiples of
+// panel_step (the panels one kernel call covers), so no task splits a kernel's tile.
 template <typename TileFn>
-void for_each_task(size_t m, size_t mr, size_t panels, size_t macs, const TileFn& tile) {
+void for_each_task(size_t m, size_t mr, size_t panels, size_t macs, const TileFn& tile,
+                   size_t panel_step = 1) {
   if (m == 0 || panels == 0) return;
   if (in_parallel_task() || macs < 2 * kMinMacsPerThread) {
     tile(0, m, 0, panels);
@@ -41,8 +43,9 @@ void for_each_task(size_t m, size_t mr, size_t panels, size_t macs, const TileFn
   }
   const size_t m_tiles = (m + mr - 1) / mr;
   const size_t target = threads * 4;  // a few tasks per thread balance uneven progress
-  size_t n_groups = std::min(panels, target);
-  const size_t panels_per_group = (panels + n_groups - 1) / n_groups;
+  const size_t units = (panels + panel_step - 1) / panel_step;
+  size_t n_groups = std::min(units, target);
+  const size_t panels_per_group = (units + n_groups - 1) / n_groups * panel_step;
   n_groups = (panels + panels_per_group - 1) / panels_per_group;
   size_t m_chunks = std::min(m_tiles, (target + n_groups - 1) / n_groups);
   const size_t tiles_per_chunk = (m_tiles + m_chunks - 1) / m_chunks;
@@ -106,11 +109,12 @@ void run_float(const GemmUkernel<Fn>& uk, const AType* a, size_t m, size_t lda,
         params.max = act.max;
         params.flags =
             (kb > 0 || accumulate ? uint32_t{kGemmAccumulate} : 0u) | (clamp && kb + kcur == k ? uint32_t{kGemmClamp} : 0u);
+        params.w_panel_stride = panel_elems;
         for (size_t r = r0; r < r1; r += mr) {
           const size_t rows = std::min(mr, r1 - r);
-          for (size_t p = pb; p < pe; ++p) {
+          for (size_t p = pb; p < pe; p += uk.panels) {
             params.bias = w.has_bias() ? w.bias + p * kGemmNR : nullptr;
-            const size_t nc = std::min(kGemmNR, n - p * kGemmNR);
+            const size_t nc = std::min(std::min(pe - p, uk.panels) * kGemmNR, n - p * kGemmNR);
             uk.fn(rows, nc, kcur, a + r * lda + kb, lda,
                   panels + p * panel_elems + kb * kGemmNR, c + r * ldc + p * kGemmNR, ldc,
                   &params);
@@ -121,7 +125,7 @@ void run_float(const GemmUkernel<Fn>& uk, const AType* a, size_t m, size_t lda,
         }
       }
     }
-  });
+  }, uk.panels);
 }
 
 // Codebook weights on the f32 micro-kernel: each task decodes the K-block slices of its
@@ -187,11 +191,12 @@ void run_codebook(const GemmUkernel<F32GemmUkernelFn>& uk, F32CodebookDecodeFn d
         params.max = act.max;
         params.flags = (kb > 0 ? uint32_t{kGemmAccumulate} : 0u) |
                        (clamp && kb + kcur == k ? uint32_t{kGemmClamp} : 0u);
+        params.w_panel_stride = kcur * kGemmNR;
         for (size_t r = r0; r < r1; r += mr) {
           const size_t rows = std::min(mr, r1 - r);
-          for (size_t p = pb; p < pe; ++p) {
+          for (size_t p = pb; p < pe; p += uk.panels) {
             params.bias = w.has_bias() ? w.bias() + p * kGemmNR : nullptr;
-            const size_t nc = std::min(kGemmNR, n - p * kGemmNR);
+            const size_t nc = std::min(std::min(pe - p, uk.panels) * kGemmNR, n - p * kGemmNR);
             uk.fn(rows, nc, kcur, a + r * lda + kb, lda, wbuf + (p - pb) * kcur * kGemmNR,
                   c + r * ldc + p * kGemmNR, ldc, &params);
           }
@@ -201,7 +206,7 @@ void run_codebook(const GemmUkernel<F32GemmUkernelFn>& uk, F32CodebookDecodeFn d
         }
       }
     }
-  });
+  }, uk.panels);
 }
 
 float round_to_int_range(float v) {

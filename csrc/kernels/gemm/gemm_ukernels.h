@@ -1,9 +1,11 @@
-// GEMM micro-kernels: C[mr x nc] = A[mr x k] * W[k x nc] for one packed 16-column panel of W.
+// GEMM micro-kernels: C[mr x nc] = A[mr x k] * W[k x nc] for packed 16-column panels of W.
 //
-// Every kernel computes a tile of up to MR rows (its name says MR) and the 16 columns of
-// one panel; nc (1..16) says how many of those columns are real, and only those are stored.
+// Every kernel computes a tile of up to MR rows and NR columns (its name says MR x NR): one
+// panel (NR = 16), or for the float kernels that take two (NR = 32) two adjacent ones,
+// params->w_panel_stride elements apart; nc (1..NR) says how many columns are real, and only
+// those are stored.
 // Rows: mr (1..MR) rows are read and written; a kernel must not touch rows >= mr.
-// Names: <A type>_<W type>_gemm_ukernel_<MR>x16[c<K group>]__<isa> (STYLE.md 1.5).
+// Names: <A type>_<W type>_gemm_ukernel_<MR>x<NR>[c<K group>]__<isa> (STYLE.md 1.5).
 //
 // Packed panel layouts (all 64-byte aligned, columns >= nc zero-filled, K padded with zeros
 // to the K group):
@@ -36,10 +38,13 @@ enum GemmFlags : uint32_t {
 };
 
 struct GemmF32Params {
-  const float* bias;  // 16 values for this panel (zero-padded), or null; ignored on accumulate
+  const float* bias;  // 16 values per panel of the tile (zero-padded), or null; ignored on accumulate
   float min;          // -inf / +inf for none, 0 for ReLU, 0 / 6 for ReLU6
   float max;
   uint32_t flags;     // GemmFlags
+  // W elements from one panel to the next: a kernel whose nr is 32 reads the two adjacent
+  // panels of a tile wider than 16 columns there (unused when nc <= 16).
+  size_t w_panel_stride = 0;
 };
 
 // f32 A x f32 W. a: mr rows of k floats; w: panel rows k0.. (pointer already offset).
