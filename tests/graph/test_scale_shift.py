@@ -5,7 +5,7 @@ import pytest
 
 from frugalnn import reference
 from frugalnn.graph import (
-    Conv2d, Dense, Graph, GraphError, ReLU, Reshape, ScaleShift, Sequential, Session, compile,
+    Clip, Conv2d, Dense, Graph, GraphError, ReLU, Reshape, ScaleShift, Sequential, Session, compile,
 )
 
 F = np.float32
@@ -45,6 +45,22 @@ def test_folds_into_the_layer_before(kind):
     assert not any(s.kind == "scale_shift" for s in p.steps)
     x = rng.standard_normal((3,) + shape).astype(F)
     np.testing.assert_allclose(Session(p, max_batch=3).run(x), reference.forward(g, x)["y"], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("act", [ReLU(), Clip(-0.5, 0.75)], ids=["relu", "clip"])
+def test_a_following_relu_or_clip_runs_in_the_same_step(act):
+    """DenseNet's pre-activation BatchNorm -> ReLU before each conv: one pass over the map."""
+    rng = np.random.default_rng(3)
+    s, b = rng.standard_normal(6).astype(F), rng.standard_normal(6).astype(F)
+    g = Sequential([ReLU(), ScaleShift(s, b), act], input_shape=(6, 40, 37))  # > one thread's share
+    p = compile(g)
+    kinds = [st.kind for st in p.steps]
+    assert kinds.count("scale_shift") == 1 and kinds.count("clamp") == 1  # the first ReLU's
+    x = rng.standard_normal((2, 6, 40, 37)).astype(F)
+    lo, hi = (0.0, np.inf) if isinstance(act, ReLU) else (-0.5, 0.75)
+    want = np.clip(np.maximum(x, 0) * s[:, None, None] + b[:, None, None], lo, hi)
+    for threads in (1, 2):
+        np.testing.assert_allclose(Session(p, max_batch=2, num_threads=threads).run(x), want, rtol=1e-6, atol=1e-7)
 
 
 def test_bad_parameters():

@@ -206,11 +206,16 @@ void mask_scale_f32(size_t n, const float* x, const uint8_t* keep, float scale, 
 }
 
 void scale_shift_channels_f32(size_t pixels, size_t c, const float* x, const float* scale,
-                              const float* shift, float* y) {
+                              const float* shift, float* y, float lo, float hi) {
+  const bool clamp = lo > -__builtin_inff() || hi < __builtin_inff();
   for (size_t p = 0; p < pixels; ++p) {
     const float* xr = x + p * c;
     float* yr = y + p * c;
-    for (size_t ch = 0; ch < c; ++ch) yr[ch] = xr[ch] * scale[ch] + shift[ch];
+    if (clamp) {
+      for (size_t ch = 0; ch < c; ++ch) yr[ch] = clamp_select(xr[ch] * scale[ch] + shift[ch], lo, hi);
+    } else {
+      for (size_t ch = 0; ch < c; ++ch) yr[ch] = xr[ch] * scale[ch] + shift[ch];
+    }
   }
 }
 

@@ -39,7 +39,6 @@ void softmax_backward_f32(size_t rows, size_t cols, const float* y, const float*
 // dz = scale * (softmax(z) - onehot(label)). Labels must be in [0, cols) (the caller checks).
 double softmax_cross_entropy_f32(size_t rows, size_t cols, const float* z, const int64_t* labels,
                                  float* dz, float scale);
-// Channels last: y[p][ch] = x[p][ch] * scale[ch] + shift[ch] for `pixels` rows of c.
 // Per-channel statistics over the rows of an (rows, c) channels-last tensor, accumulated in
 // double (in row order: the result does not depend on threads). channel_moments: the mean and
 // the biased variance (two passes). channel_dot: sum(a) and sum(a * b) per channel.
@@ -51,7 +50,10 @@ void channel_affine2_f32(size_t rows, size_t c, const float* a, const float* b, 
 // same seed gives the same mask whatever the threads. mask_scale: y = keep ? x * scale : 0.
 void dropout_mask(size_t n, uint64_t seed, float rate, uint8_t* keep, size_t i0);
 void mask_scale_f32(size_t n, const float* x, const uint8_t* keep, float scale, float* y);
+// Channels last: y[p][ch] = clamp(x[p][ch] * scale[ch] + shift[ch], lo, hi) for `pixels` rows
+// of c (a BatchNorm and the ReLU / Clip after it).
 void scale_shift_channels_f32(size_t pixels, size_t c, const float* x, const float* scale,
-                              const float* shift, float* y);
+                              const float* shift, float* y, float lo = -__builtin_inff(),
+                              float hi = __builtin_inff());
 
 }  // namespace fnn

@@ -301,7 +301,7 @@ class _Compiler:
                     scale_shift = nxt[1].layer.scale_shift()
                     skip.add(nxt[0])
                     out_name = nxt[1].output
-            if isinstance(layer, (L.Conv2d, L.Dense, L.Add)) and (lo, hi) == (-_INF, _INF):
+            if isinstance(layer, (L.Conv2d, L.Dense, L.Add, L.BatchNorm, L.ScaleShift)) and (lo, hi) == (-_INF, _INF):
                 nxt = self._sole_consumer(out_name, idx)
                 if nxt is not None and isinstance(nxt[1].layer, (L.ReLU, L.Clip)) and nxt[0] not in redundant:
                     a = nxt[1].layer
@@ -620,7 +620,7 @@ class _Compiler:
         core = self.core
         scale, shift = layer.scale_shift()  # per channel, or one value for any layout
         core.add_step("scale_shift", layer.name, [x], self.writes(out_name),
-                      _core.ScaleShiftParams(scale=scale, shift=shift))
+                      _core.ScaleShiftParams(scale=scale, shift=shift), lo=lo, hi=hi)
 
     def in_quant(self, layer) -> list[tuple[float, int]]:
         """u8 input parameters of an int8 Add / GlobalAvgPool (empty: it runs in float)."""
