@@ -228,66 +228,95 @@ def test_qu8_qs8w_gemm(u):
 
 
 # ---- depthwise ------------------------------------------------------------------------------
+# A call computes a run of n pixels whose windows have the same valid taps (rows x cols), pixel
+# i's taps starting x_step elements after pixel i - 1's. Steps of one and two window columns take
+# the kernels' column-reuse paths (stride 1 and 2 rows), three columns and an odd step do not.
 
-DW_CHANNELS = [1, 3, 7, 8, 9, 15, 16, 17, 33, 40]
+DW_CHANNELS = [1, 3, 15, 16, 17, 33, 48, 96, 144]
+DW_WINDOWS = [(3, 3), (2, 3), (3, 2), (1, 3), (3, 1), (2, 2), (1, 1), (4, 3), (5, 5), (6, 2), (2, 4),
+              (0, 3), (3, 0)]
+DW_NS = [1, 2, 7, 13, 3, 0, 5, 31]
 
 
-def dw_window(rng, c, rows, cols, make):
-    """Taps of a rows x cols window over c channels, strided with gaps between taps."""
+def dw_runs():
+    """(c, rows, cols, n, x_step in window columns or None for an odd step) cases."""
+    i = 0
+    for c in DW_CHANNELS:
+        for rows, cols in DW_WINDOWS:
+            for step in (1, 2, 3, None):
+                yield c, rows, cols, DW_NS[i % len(DW_NS)], step
+                i += 1
+
+
+def dw_layout(c, rows, cols, n, step, pad):
+    """Strides and the flat buffer size of n windows, with gaps between taps: x_col, x_row,
+    x_step, w_col, w_row, x offset, x elements, w offset, w elements."""
     x_col, w_col = c + 3, c + 1
     x_row, w_row = cols * x_col + 5, cols * w_col + 2
-    x, w = make(rows * x_row + 8), make(rows * w_row + 8)
-    return x, w, x_row, x_col, w_row, w_col
+    x_step = step * x_col if step is not None else c + 5
+    xo, wo = 3, 1
+    x_n = xo + (max(n, 1) - 1) * x_step + max(rows, 1) * x_row + cols * x_col + pad
+    w_n = wo + max(rows, 1) * w_row + pad
+    return x_col, x_row, x_step, w_col, w_row, xo, x_n, wo, w_n
 
 
-def gather(buf, offset, c, rows, cols, row, col):
-    i = offset + np.arange(rows)[:, None, None] * row + np.arange(cols)[None, :, None] * col + np.arange(c)
-    return buf[i]  # rows x cols x c
+def dw_gather(buf, offset, c, rows, cols, row, col, n=1, step=0):
+    """n x rows x cols x c values of the taps of n pixels."""
+    i = (offset + np.arange(n)[:, None, None, None] * step + np.arange(rows)[None, :, None, None] * row
+         + np.arange(cols)[None, None, :, None] * col + np.arange(c))
+    return buf[i]
 
 
 @pytest.mark.parametrize("u", kernels("DwconvF32"))
 def test_f32_dwconv(u):
     rng = np.random.default_rng(4)
-    for i, c in enumerate(DW_CHANNELS):
-        rows, cols = 1 + i % 3, 1 + (i // 2) % 3
-        x, w, x_row, x_col, w_row, w_col = dw_window(rng, c, rows, cols, lambda n: rng.standard_normal(n, dtype=np.float32))
-        xo, wo = 3, 1
+    for i, (c, rows, cols, n, step) in enumerate(dw_runs()):
+        x_col, x_row, x_step, w_col, w_row, xo, x_n, wo, w_n = dw_layout(c, rows, cols, n, step, 0)
+        # Only the taps hold numbers: a read anywhere else brings a NaN in.
+        x, w = np.full(x_n, np.nan, np.float32), np.full(w_n, np.nan, np.float32)
+        xi = dw_gather(np.arange(x_n), xo, c, rows, cols, x_row, x_col, n, x_step)
+        wi = dw_gather(np.arange(w_n), wo, c, rows, cols, w_row, w_col)
+        x[xi] = rng.standard_normal(xi.shape, dtype=np.float32)
+        w[wi] = rng.standard_normal(wi.shape, dtype=np.float32)
         bias = rng.standard_normal(c, dtype=np.float32) if i % 2 else None
         lo, hi = (np.float32(-1.0), np.float32(1.5)) if i % 3 == 0 else (-np.inf, np.inf)
-        y, before = canary_buffer(c + 16, np.float32)
-        _core._ukernel_dwconv_f32(u["name"], c, x, xo, w, wo, rows, cols, x_row, x_col, w_row, w_col,
+        y, before = canary_buffer(8 + n * c + 16, np.float32)
+        _core._ukernel_dwconv_f32(u["name"], n, c, x, xo, w, wo, rows, cols, x_row, x_col, w_row, w_col, x_step,
                                   bias, lo, hi, y, 8)
-        xs = gather(x, xo, c, rows, cols, x_row, x_col).astype(np.float64)
-        ws = gather(w, wo, c, rows, cols, w_row, w_col).astype(np.float64)
-        ref = (xs * ws).sum(axis=(0, 1)) + (bias if bias is not None else 0)
-        bound = (rows * cols + 2) * F32_EPS * ((np.abs(xs * ws)).sum(axis=(0, 1)) + np.abs(bias if bias is not None else 0))
-        got = y[8:8 + c]
-        assert np.all(np.abs(got - np.clip(ref, lo, hi)) <= bound + 1e-30), (u["name"], c)
-        check_canaries(y, before, np.arange(8, 8 + c))
+        prod = x[xi].astype(np.float64) * w[wi].astype(np.float64)  # n x rows x cols x c
+        b = bias.astype(np.float64) if bias is not None else 0.0
+        ref = prod.sum(axis=(1, 2)) + b
+        bound = (rows * cols + 2) * F32_EPS * (np.abs(prod).sum(axis=(1, 2)) + np.abs(b))
+        got = y[8:8 + n * c].reshape(n, c)
+        err = np.abs(got - np.clip(ref, lo, hi))
+        assert np.all(err <= bound + 1e-30), (u["name"], c, rows, cols, n, step)
+        check_canaries(y, before, np.arange(8, 8 + n * c))
 
 
 @pytest.mark.parametrize("u", kernels("DwconvQu8"))
 def test_qu8_dwconv(u):
     rng = np.random.default_rng(5)
-    for i, c in enumerate(DW_CHANNELS * 2):
-        rows, cols = 1 + i % 3, 1 + (i // 3) % 3
-        x, _, x_row, x_col, w_row, w_col = dw_window(rng, c, rows, cols, lambda n: rng.integers(0, 256, n, dtype=np.uint8))
-        w = rng.integers(-128, 128, rows * w_row + 8, dtype=np.int8)
-        xo, wo, za = 2, 3, [0, 5, 128, 255][i % 4]
-        xs = gather(x, xo, c, rows, cols, x_row, x_col).astype(np.int64)
-        ws = gather(w, wo, c, rows, cols, w_row, w_col).astype(np.int64)
-        acc = ((xs - za) * ws).sum(axis=(0, 1))
-        full = i % 2 == 0  # full windows use the precomputed weight sums
-        w_sum = ws.sum(axis=(0, 1)).astype(np.int32) if full else None
+    for i, (c, rows, cols, n, step) in enumerate(dw_runs()):
+        x_col, x_row, x_step, w_col, w_row, xo, x_n, wo, w_n = dw_layout(c, rows, cols, n, step, 0)
+        # Every byte random: a read off the taps changes the sum.
+        x = rng.integers(0, 256, x_n, dtype=np.uint8)
+        w = rng.integers(-128, 128, w_n, dtype=np.int8)
+        if i % 5 == 0:  # the extremes: 255 * -128 products
+            x[:] = 255
+            w[:] = -128
+        za = [0, 5, 128, 255][i % 4]
+        xs = dw_gather(x, xo, c, rows, cols, x_row, x_col, n, x_step).astype(np.int64)
+        ws = dw_gather(w, wo, c, rows, cols, w_row, w_col).astype(np.int64)
+        acc = ((xs - za) * ws).sum(axis=(1, 2))  # n x c
         scale = (rng.random(c, dtype=np.float32) * 1e-2 + 1e-3).astype(np.float32)
         out_u8 = i % 4 < 2
         bias_i32 = rng.integers(-3000, 3000, c, dtype=np.int32) if i % 3 else None
         bias_f32 = rng.standard_normal(c, dtype=np.float32) if i % 3 else None
         zo, qmin, qmax = 9, 2, 251
         lo, hi = np.float32(-2.0), np.float32(3.0)
-        y, before = canary_buffer(c + 16, np.uint8 if out_u8 else np.float32)
-        _core._ukernel_dwconv_qu8(u["name"], c, x, xo, w, wo, rows, cols, x_row, x_col, w_row, w_col, full,
-                                  za, w_sum, scale, bias_i32, bias_f32, out_u8, zo, qmin, qmax, lo, hi, y, 8)
+        y, before = canary_buffer(8 + n * c + 16, np.uint8 if out_u8 else np.float32)
+        _core._ukernel_dwconv_qu8(u["name"], n, c, x, xo, w, wo, rows, cols, x_row, x_col, w_row, w_col, x_step,
+                                  za, scale, bias_i32, bias_f32, out_u8, zo, qmin, qmax, lo, hi, y, 8)
         if out_u8:
             f = (acc + (bias_i32 if bias_i32 is not None else 0)).astype(np.float32) * scale
             f = np.minimum(np.maximum(f, np.float32(qmin - zo)), np.float32(qmax - zo))
@@ -297,8 +326,11 @@ def test_qu8_dwconv(u):
             if bias_f32 is not None:
                 f = f + bias_f32
             want = np.minimum(np.maximum(f, lo), hi)
-        np.testing.assert_array_equal(y[8:8 + c], want, err_msg=f"{u['name']} c={c} full={full}")
-        check_canaries(y, before, np.arange(8, 8 + c))
+        got = y[8:8 + n * c].reshape(n, c)
+        np.testing.assert_array_equal(got.view(np.uint8) if out_u8 else got.view(np.uint32),
+                                      want.view(np.uint8) if out_u8 else want.astype(np.float32).view(np.uint32),
+                                      err_msg=f"{u['name']} c={c} window={rows}x{cols} n={n} step={step}")
+        check_canaries(y, before, np.arange(8, 8 + n * c))
 
 
 # ---- reductions and quantization ----------------------------------------------------------

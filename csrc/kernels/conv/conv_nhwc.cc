@@ -483,44 +483,67 @@ void avgpool2d_backward_nhwc(const Pool2dGeometry& g, const float* dy, float* dx
 
 namespace {
 
-// The part of output pixel pc's window inside the input: rows x cols taps, the element
-// offsets of the first one's input (x_off) and weights (w_off), for a depthwise conv.
-struct WindowPart {
-  size_t rows, cols, x_off, w_off;
+// Output columns [lo, hi) whose windows are horizontally whole inside the input: the
+// interior of every output row, which a micro-kernel runs as one batch of pixels.
+struct FullColumns {
+  size_t lo, hi;
 };
 
-WindowPart window_part(const Conv2dGeometry& g, const PixelCursor& pc) {
-  const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
-  const idx ix0 = static_cast<idx>(pc.ox * g.sw) - static_cast<idx>(g.pad_left);
-  size_t ky0, ky1, kx0, kx1;
-  tap_range(iy0, g.kh, g.dh, g.h, &ky0, &ky1);
-  tap_range(ix0, g.kw, g.dw, g.w, &kx0, &kx1);
-  WindowPart part{ky1 - ky0, kx1 - kx0, 0, (ky0 * g.kw + kx0) * g.c};
-  if (part.rows != 0 && part.cols != 0) {  // else nothing is read: keep the offset 0
-    const size_t iy = static_cast<size_t>(iy0 + static_cast<idx>(ky0 * g.dh));
-    const size_t ix = static_cast<size_t>(ix0 + static_cast<idx>(kx0 * g.dw));
-    part.x_off = ((pc.b * g.h + iy) * g.w + ix) * g.c;
-  }
-  return part;
+FullColumns full_columns(const Conv2dGeometry& g) {
+  const idx sw = static_cast<idx>(g.sw), pad = static_cast<idx>(g.pad_left);
+  // First ox with ox * sw - pad >= 0; last with ox * sw - pad + (kw - 1) * dw <= w - 1.
+  const idx lo = (pad + sw - 1) / sw;
+  const idx room = static_cast<idx>(g.w) - 1 + pad - static_cast<idx>((g.kw - 1) * g.dw);
+  idx hi = room < 0 ? 0 : room / sw + 1;
+  hi = std::min(hi, static_cast<idx>(g.ow));
+  const auto l = static_cast<size_t>(std::min(lo, static_cast<idx>(g.ow)));
+  return FullColumns{l, std::max(l, static_cast<size_t>(std::max<idx>(hi, 0)))};
 }
 
-// Calls run(r, taps) for output pixels p0 .. p0 + rows - 1 with the taps of their windows.
+// Calls run(r, n, taps) for output pixels p0 .. p0 + rows - 1, pixel p0 + r first, in runs of
+// n pixels of one output row whose windows have the same valid taps: per row, the left edge
+// pixels one by one (their windows are cut by the padding), the interior in one run, then the
+// right edge pixels one by one. Top and bottom rows are runs too, with fewer window rows.
 template <typename Taps, typename T, typename W, typename Run>
-void for_each_window(const Conv2dGeometry& g, const T* x, const W* w, size_t p0, size_t rows,
-                     const Run& run) {
+void for_each_window_run(const Conv2dGeometry& g, const T* x, const W* w, size_t p0, size_t rows,
+                         const Run& run) {
   Taps taps;
   taps.x_row = g.dh * g.w * g.c;
   taps.x_col = g.dw * g.c;
   taps.w_row = g.kw * g.c;
   taps.w_col = g.c;
+  taps.x_step = g.sw * g.c;
+  const FullColumns full = full_columns(g);
   PixelCursor pc(p0, g.oh, g.ow);
-  for (size_t r = 0; r < rows; ++r, pc.next()) {
-    const WindowPart part = window_part(g, pc);
-    taps.rows = part.rows;
-    taps.cols = part.cols;
-    taps.x = x + part.x_off;
-    taps.w = w + part.w_off;
-    run(r, taps, part.rows == g.kh && part.cols == g.kw);
+  for (size_t r = 0; r < rows;) {
+    const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
+    size_t ky0, ky1;
+    tap_range(iy0, g.kh, g.dh, g.h, &ky0, &ky1);
+    const size_t row_end = pc.ox + std::min(rows - r, g.ow - pc.ox);  // this call's last ox + 1
+    for (size_t ox = pc.ox; ox < row_end;) {
+      const idx ix0 = static_cast<idx>(ox * g.sw) - static_cast<idx>(g.pad_left);
+      size_t kx0 = 0, kx1 = g.kw, n = 1;
+      if (ox >= full.lo && ox < full.hi) {
+        n = std::min(full.hi, row_end) - ox;
+      } else {
+        tap_range(ix0, g.kw, g.dw, g.w, &kx0, &kx1);
+      }
+      taps.rows = ky1 - ky0;
+      taps.cols = kx1 - kx0;
+      taps.x = x;  // nothing is read without taps: any valid pointer
+      if (taps.rows != 0 && taps.cols != 0) {
+        const size_t iy = static_cast<size_t>(iy0 + static_cast<idx>(ky0 * g.dh));
+        const size_t ix = static_cast<size_t>(ix0 + static_cast<idx>(kx0 * g.dw));
+        taps.x = x + ((pc.b * g.h + iy) * g.w + ix) * g.c;
+      }
+      taps.w = w + (ky0 * g.kw + kx0) * g.c;
+      run(r, n, taps);
+      r += n;
+      ox += n;
+    }
+    // On to the next output row (or the end of the range).
+    pc.ox = g.ow - 1;
+    pc.next();
   }
 }
 
@@ -530,8 +553,8 @@ void depthwise_conv2d_nhwc(const Conv2dGeometry& g, const float* x, const float*
                            const float* bias, float lo, float hi, float* y, size_t p0,
                            size_t rows) {
   const F32DwUkernelFn uk = dwconv_config().f32;
-  for_each_window<F32DwTaps>(g, x, w, p0, rows, [&](size_t r, const F32DwTaps& taps, bool) {
-    uk(g.c, taps, bias, lo, hi, y + (p0 + r) * g.c);
+  for_each_window_run<F32DwTaps>(g, x, w, p0, rows, [&](size_t r, size_t n, const F32DwTaps& taps) {
+    uk(n, g.c, taps, bias, lo, hi, y + (p0 + r) * g.c);
   });
 }
 
@@ -539,9 +562,8 @@ void depthwise_conv2d_nhwc(const Conv2dGeometry& g, const uint8_t* x, const int8
                            const QDwParams& p, void* y, size_t p0, size_t rows) {
   const QDwUkernelFn uk = dwconv_config().qu8;
   const size_t out_bytes = p.out_u8 ? 1 : sizeof(float);
-  for_each_window<QDwTaps>(g, x, w, p0, rows, [&](size_t r, QDwTaps taps, bool full) {
-    taps.full = full;
-    uk(g.c, taps, p, static_cast<char*>(y) + (p0 + r) * g.c * out_bytes);
+  for_each_window_run<QDwTaps>(g, x, w, p0, rows, [&](size_t r, size_t n, const QDwTaps& taps) {
+    uk(n, g.c, taps, p, static_cast<char*>(y) + (p0 + r) * g.c * out_bytes);
   });
 }
 

@@ -1,15 +1,34 @@
 // The AVX-512 int8 depthwise micro-kernel, shared by qu8_dwconv_avx512.cc and
-// qu8_dwconv_avx512vnni.cc (which differ in the product-accumulate instruction). Include it
-// only from translation units compiled with AVX-512 F/BW/VL; everything here is in an
-// anonymous namespace, so each includes its own copy with its own flags.
+// qu8_dwconv_avx512vnni.cc. Include it only from translation units compiled with AVX-512
+// F/BW/VL; everything here is in an anonymous namespace, so each includes its own copy with
+// its own flags.
 //
-// Products: a channel's x sits zero-extended in its 32-bit lane, so vpmaddwd (or VNNI's
-// vpdpwssd, which also accumulates) gives x * w exactly from the low 16-bit halves, whatever
-// w's sign extension put in the high one. The zero point comes off once per block:
-// sum(x * w) - zp * sum(w) (full windows use the precomputed sums of p.w_sum).
+// Theory of operation. A block of 16 channels runs through all n pixels of the run. Products
+// are formed on "columns": the input of up to 4 window rows at one window column, 16 channels,
+// spread so that channel c's 32-bit lane holds its bytes from those rows,
+//   VNNI:     [x_r0, x_r1, x_r2, x_r3]          one zmm; vpdpbusd adds x_r0*w_r0 + ... + x_r3*w_r3
+//                                               (u8 x s8 into int32, exact: no saturation)
+//   no VNNI:  lo = [x_r0, 0, x_r2, 0], hi = [x_r1, 0, x_r3, 0]   two zmm of u16 pairs; vpmaddwd
+//             against s16 weight pairs adds the same four products (exact in int32)
+// with rows past the window's zero in both x and w. A column is built from one 16-byte load
+// per row, broadcast to the four 128-bit lanes (a load-port broadcast, no shuffle), and one
+// vpshufb per row that drops each channel's byte into its lane (masked: the row's byte slot).
+// The weights are spread the same way ONCE per channel block and stay in registers for the
+// whole run (3 columns x 1 or 2 zmm for a 3x3 window), so a 3x3 pixel costs 3 vpdpbusd, and,
+// because a stride-1 (stride-2) window shares 2 (1) of its 3 columns with the previous pixel's,
+// only 1 (2) new columns: 3 (6) shuffles. Other windows (more than 4 rows or 3 columns, none)
+// take a generic loop over 4-row groups and columns.
+//
+// The zero point comes off through the weights' sum over the run's taps, computed from the
+// spread weights (vpdpbusd / vpmaddwd against ones) once per block: the accumulator starts at
+// bias - zp * sum(w) (wrapping int32, as the scalar reference's sum), so a pixel's output stage
+// is a conversion, a multiply, the clamp and the store.
 #pragma once
 
 #include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
 
 #include "kernels/conv/dwconv_ukernels.h"
 
@@ -23,60 +42,264 @@ __m512 opaque(__m512 v) {
   return v;
 }
 
-template <bool kVnni, bool kFull>
-__m512i dw_sum(const QDwTaps& t, size_t j, __mmask16 m, __m512i* wacc) {
-  __m512i acc = _mm512_setzero_si512();
-  for (size_t r = 0; r < t.rows; ++r) {
-    const uint8_t* xr = t.x + r * t.x_row + j;
-    const int8_t* wr = t.w + r * t.w_row + j;
-    for (size_t q = 0; q < t.cols; ++q) {
-      const __m512i xv = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, xr + q * t.x_col));
-      const __m512i wv = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, wr + q * t.w_col));
-      if constexpr (kVnni) {
-        acc = _mm512_dpwssd_epi32(acc, xv, wv);
-      } else {
-        acc = _mm512_add_epi32(acc, _mm512_madd_epi16(xv, wv));
-      }
-      if constexpr (!kFull) *wacc = _mm512_add_epi32(*wacc, wv);
+// Byte slot r of every 32-bit lane.
+inline __mmask64 slot(size_t r) { return _cvtu64_mask64(0x1111111111111111ull << r); }
+
+// The loads of a channel block: 16 channels, or the first few under a mask.
+template <bool kTail>
+struct QDwLanes {
+  __mmask16 m;
+  __m512i spread;  // vpshufb control: every byte of dword e takes byte e of its 128-bit lane
+
+  // 16 bytes at p in the four 128-bit lanes.
+  __m512i bcast(const void* p) const {
+    if constexpr (kTail) {
+      return _mm512_broadcast_i32x4(_mm_maskz_loadu_epi8(m, p));
+    } else {
+      return _mm512_broadcast_i32x4(_mm_loadu_si128(static_cast<const __m128i*>(p)));
     }
   }
-  return acc;
+  // v with byte slot r of channel lane e replaced by byte e of the 16 at p.
+  __m512i put(__m512i v, size_t r, const void* p) const {
+    return _mm512_mask_shuffle_epi8(v, slot(r), bcast(p), spread);
+  }
+};
+
+template <bool kVnni>
+struct QDwCol;
+
+template <>
+struct QDwCol<true> {
+  __m512i v;
+};
+
+template <>
+struct QDwCol<false> {
+  __m512i lo, hi;
+};
+
+// The column of up to 4 rows at p (rows `stride` bytes apart); kRows 0: `rows` at run time.
+template <bool kVnni, size_t kRows, bool kTail>
+QDwCol<kVnni> dw_col(const void* p, size_t rows, size_t stride, const QDwLanes<kTail>& io) {
+  const char* b = static_cast<const char*>(p);
+  const size_t nr = kRows != 0 ? kRows : rows;
+  QDwCol<kVnni> col;
+  if constexpr (kVnni) {
+    col.v = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (size_t r = 0; r < nr; ++r) col.v = io.put(col.v, r, b + r * stride);
+  } else {
+    col.lo = col.hi = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (size_t r = 0; r < nr; ++r) {
+      if (r % 2 == 0) {
+        col.lo = io.put(col.lo, r & 2, b + r * stride);
+      } else {
+        col.hi = io.put(col.hi, r & 2, b + r * stride);
+      }
+    }
+  }
+  return col;
+}
+
+// A weight column: the same spread of s8 weights (no VNNI: sign-extended to s16 pairs).
+template <bool kVnni, size_t kRows, bool kTail>
+QDwCol<kVnni> dw_wcol(const int8_t* p, size_t rows, size_t stride, const QDwLanes<kTail>& io) {
+  const QDwCol<true> q = dw_col<true, kRows, kTail>(p, rows, stride, io);
+  if constexpr (kVnni) {
+    return q;
+  } else {
+    return QDwCol<false>{_mm512_srai_epi16(_mm512_slli_epi16(q.v, 8), 8), _mm512_srai_epi16(q.v, 8)};
+  }
 }
 
 template <bool kVnni>
-void qu8_dwconv_avx512(size_t c, const QDwTaps& t, const QDwParams& p, void* y) {
-  const __m512i vzp = _mm512_set1_epi32(p.a_zero_point);
-  const __m512 vqlo = _mm512_set1_ps(static_cast<float>(int64_t{p.qmin} - p.out_zero_point));
-  const __m512 vqhi = _mm512_set1_ps(static_cast<float>(int64_t{p.qmax} - p.out_zero_point));
-  const __m512i vozp = _mm512_set1_epi32(p.out_zero_point);
-  const __m512 vlo = _mm512_set1_ps(p.lo), vhi = _mm512_set1_ps(p.hi);
-  const bool full = t.full && p.w_sum != nullptr;
-  for (size_t j = 0; j < c; j += 16) {
-    const size_t n = c - j < 16 ? c - j : 16;
-    const auto m = static_cast<__mmask16>(n == 16 ? 0xFFFFu : (1u << n) - 1);
-    __m512i wsum = _mm512_setzero_si512();
-    __m512i acc;
-    if (full) {
-      acc = dw_sum<kVnni, true>(t, j, m, &wsum);
-      wsum = _mm512_maskz_loadu_epi32(m, p.w_sum + j);
+__m512i dw_dot(__m512i acc, const QDwCol<kVnni>& x, const QDwCol<kVnni>& w) {
+  if constexpr (kVnni) {
+    return _mm512_dpbusd_epi32(acc, x.v, w.v);
+  } else {
+    return _mm512_add_epi32(acc, _mm512_add_epi32(_mm512_madd_epi16(x.lo, w.lo), _mm512_madd_epi16(x.hi, w.hi)));
+  }
+}
+
+// Per lane, the sum of a weight column's (up to 4) weights.
+template <bool kVnni>
+__m512i dw_wsum(__m512i acc, const QDwCol<kVnni>& w) {
+  if constexpr (kVnni) {
+    return _mm512_dpbusd_epi32(acc, _mm512_set1_epi8(1), w.v);
+  } else {
+    const __m512i one = _mm512_set1_epi16(1);
+    return _mm512_add_epi32(acc, _mm512_add_epi32(_mm512_madd_epi16(w.lo, one), _mm512_madd_epi16(w.hi, one)));
+  }
+}
+
+// The output stage of one channel block (QDwParams), from the block's weight sum.
+template <bool kTail>
+struct QDwStage {
+  bool u8;
+  __mmask16 m;
+  __m512i init;  // the accumulator's start: bias - zp * sum(w)
+  __m512 vs, vb, vlo, vhi;
+  __m512i vozp;
+
+  QDwStage(const QDwParams& p, size_t j, __mmask16 mask, __m512i wsum) : u8(p.out_u8), m(mask) {
+    init = _mm512_mullo_epi32(wsum, _mm512_set1_epi32(-p.a_zero_point));
+    vs = _mm512_maskz_loadu_ps(m, p.scale + j);
+    vozp = _mm512_set1_epi32(p.out_zero_point);
+    if (u8) {
+      if (p.bias_i32 != nullptr) init = _mm512_add_epi32(init, _mm512_maskz_loadu_epi32(m, p.bias_i32 + j));
+      vlo = _mm512_set1_ps(static_cast<float>(int64_t{p.qmin} - p.out_zero_point));
+      vhi = _mm512_set1_ps(static_cast<float>(int64_t{p.qmax} - p.out_zero_point));
+      vb = _mm512_setzero_ps();
     } else {
-      acc = dw_sum<kVnni, false>(t, j, m, &wsum);
+      // -0.0 is the identity of the add (+0.0 would turn a -0.0 product into +0.0).
+      vb = p.bias_f32 != nullptr ? _mm512_mask_loadu_ps(_mm512_set1_ps(-0.f), m, p.bias_f32 + j)
+                                 : _mm512_set1_ps(-0.f);
+      vlo = _mm512_set1_ps(p.lo);
+      vhi = _mm512_set1_ps(p.hi);
     }
-    acc = _mm512_sub_epi32(acc, _mm512_mullo_epi32(wsum, vzp));
-    const __m512 vs = _mm512_maskz_loadu_ps(m, p.scale + j);
-    if (p.out_u8) {
-      if (p.bias_i32 != nullptr) acc = _mm512_add_epi32(acc, _mm512_maskz_loadu_epi32(m, p.bias_i32 + j));
+  }
+
+  // y: this block's first channel of one pixel.
+  void store(__m512i acc, void* y) const {
+    if (u8) {
       __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), vs);
-      f = _mm512_min_ps(_mm512_max_ps(f, vqlo), vqhi);
+      f = _mm512_min_ps(_mm512_max_ps(f, vlo), vhi);
       const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), vozp);  // in [qmin, qmax]
-      _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(y) + j, m, q);
+      if constexpr (kTail) {
+        _mm512_mask_cvtepi32_storeu_epi8(y, m, q);
+      } else {
+        _mm_storeu_si128(static_cast<__m128i*>(y), _mm512_cvtepi32_epi8(q));
+      }
     } else {
       __m512 f = opaque(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), vs));
-      if (p.bias_f32 != nullptr) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(m, p.bias_f32 + j));
-      f = _mm512_max_ps(f, vlo);
-      f = _mm512_min_ps(f, vhi);
-      _mm512_mask_storeu_ps(static_cast<float*>(y) + j, m, f);
+      f = _mm512_add_ps(f, vb);
+      f = _mm512_min_ps(_mm512_max_ps(f, vlo), vhi);
+      if constexpr (kTail) {
+        _mm512_mask_storeu_ps(y, m, f);
+      } else {
+        _mm512_storeu_ps(y, f);
+      }
     }
+  }
+};
+
+// Bytes per output value.
+inline size_t dw_out_bytes(const QDwParams& p) { return p.out_u8 ? 1 : sizeof(float); }
+
+// Windows of at most 4 rows (kRows, or t.rows when 0) and exactly kCols columns, the weights in
+// registers; consecutive pixels' windows overlap by kCols - kShift columns when kShift < kCols
+// (x_step == kShift * x_col), which are kept rather than rebuilt.
+template <bool kVnni, size_t kRows, size_t kCols, size_t kShift, bool kTail>
+void qu8_dw_block(size_t n, size_t c, const QDwTaps& t, const QDwParams& p, void* y, size_t j,
+                  const QDwLanes<kTail>& io) {
+  QDwCol<kVnni> w[kCols];
+  __m512i wsum = _mm512_setzero_si512();
+#pragma GCC unroll 3
+  for (size_t q = 0; q < kCols; ++q) {
+    w[q] = dw_wcol<kVnni, kRows, kTail>(t.w + q * t.w_col + j, t.rows, t.w_row, io);
+    wsum = dw_wsum<kVnni>(wsum, w[q]);
+  }
+  const QDwStage<kTail> out(p, j, io.m, wsum);
+  const size_t ob = dw_out_bytes(p);
+  const uint8_t* xp = t.x + j;
+  char* yp = static_cast<char*>(y) + j * ob;
+  QDwCol<kVnni> x[kCols];
+#pragma GCC unroll 3
+  for (size_t q = 0; q < kCols; ++q) x[q] = dw_col<kVnni, kRows, kTail>(xp + q * t.x_col, t.rows, t.x_row, io);
+  for (size_t i = 0;;) {
+    __m512i acc = out.init;
+#pragma GCC unroll 3
+    for (size_t q = 0; q < kCols; ++q) acc = dw_dot<kVnni>(acc, x[q], w[q]);
+    out.store(acc, yp);
+    if (++i == n) break;
+    xp += t.x_step;
+    yp += c * ob;
+#pragma GCC unroll 3
+    for (size_t q = 0; q < kCols; ++q) {
+      if (q + kShift < kCols) {
+        x[q] = x[q + kShift];
+      } else {
+        x[q] = dw_col<kVnni, kRows, kTail>(xp + q * t.x_col, t.rows, t.x_row, io);
+      }
+    }
+  }
+}
+
+// Any window (also none: rows or cols 0): 4-row groups x columns, the weight columns spread
+// once into a stack buffer when they fit, else again per pixel.
+template <bool kVnni, bool kTail>
+void qu8_dw_block_generic(size_t n, size_t c, const QDwTaps& t, const QDwParams& p, void* y, size_t j,
+                          const QDwLanes<kTail>& io) {
+  constexpr size_t kCached = 16;
+  const size_t groups = (t.rows + 3) / 4, cols = t.cols;
+  const bool cached = groups * cols <= kCached;
+  QDwCol<kVnni> wbuf[kCached];
+  auto wcol = [&](size_t g, size_t q) {
+    const size_t rows = t.rows - 4 * g < 4 ? t.rows - 4 * g : 4;
+    return dw_wcol<kVnni, 0, kTail>(t.w + 4 * g * t.w_row + q * t.w_col + j, rows, t.w_row, io);
+  };
+  __m512i wsum = _mm512_setzero_si512();
+  for (size_t g = 0; g < groups; ++g) {
+    for (size_t q = 0; q < cols; ++q) {
+      const QDwCol<kVnni> wc = wcol(g, q);
+      if (cached) wbuf[g * cols + q] = wc;
+      wsum = dw_wsum<kVnni>(wsum, wc);
+    }
+  }
+  const QDwStage<kTail> out(p, j, io.m, wsum);
+  const size_t ob = dw_out_bytes(p);
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t* xp = t.x + i * t.x_step + j;
+    __m512i acc = out.init;
+    for (size_t g = 0; g < groups; ++g) {
+      const size_t rows = t.rows - 4 * g < 4 ? t.rows - 4 * g : 4;
+      for (size_t q = 0; q < cols; ++q) {
+        const QDwCol<kVnni> xc = dw_col<kVnni, 0, kTail>(xp + 4 * g * t.x_row + q * t.x_col, rows, t.x_row, io);
+        acc = dw_dot<kVnni>(acc, xc, cached ? wbuf[g * cols + q] : wcol(g, q));
+      }
+    }
+    out.store(acc, static_cast<char*>(y) + (i * c + j) * ob);
+  }
+}
+
+template <bool kVnni, bool kTail>
+void qu8_dw_lanes(size_t n, size_t c, const QDwTaps& t, const QDwParams& p, void* y, size_t j,
+                  const QDwLanes<kTail>& io) {
+  const bool s1 = t.x_step == t.x_col, s2 = t.x_step == 2 * t.x_col;
+  if (t.rows == 3 && t.cols == 3) {
+    if (s1) return qu8_dw_block<kVnni, 3, 3, 1, kTail>(n, c, t, p, y, j, io);
+    if (s2) return qu8_dw_block<kVnni, 3, 3, 2, kTail>(n, c, t, p, y, j, io);
+    return qu8_dw_block<kVnni, 3, 3, 3, kTail>(n, c, t, p, y, j, io);
+  }
+  if (t.rows >= 1 && t.rows <= 4) {
+    switch (t.cols) {
+      case 1:
+        return qu8_dw_block<kVnni, 0, 1, 1, kTail>(n, c, t, p, y, j, io);
+      case 2:
+        return qu8_dw_block<kVnni, 0, 2, 2, kTail>(n, c, t, p, y, j, io);
+      case 3:
+        if (s1) return qu8_dw_block<kVnni, 0, 3, 1, kTail>(n, c, t, p, y, j, io);
+        if (s2) return qu8_dw_block<kVnni, 0, 3, 2, kTail>(n, c, t, p, y, j, io);
+        return qu8_dw_block<kVnni, 0, 3, 3, kTail>(n, c, t, p, y, j, io);
+      default:
+        break;
+    }
+  }
+  qu8_dw_block_generic<kVnni, kTail>(n, c, t, p, y, j, io);
+}
+
+template <bool kVnni>
+void qu8_dwconv_avx512(size_t n, size_t c, const QDwTaps& t, const QDwParams& p, void* y) {
+  if (n == 0) return;
+  const __m512i spread = _mm512_mullo_epi32(
+      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(0x01010101));
+  size_t j = 0;
+  const QDwLanes<false> whole{_cvtu32_mask16(0xFFFFu), spread};
+  for (; j + 16 <= c; j += 16) qu8_dw_lanes<kVnni, false>(n, c, t, p, y, j, whole);
+  if (j < c) {
+    const QDwLanes<true> tail{_cvtu32_mask16((1u << (c - j)) - 1u), spread};
+    qu8_dw_lanes<kVnni, true>(n, c, t, p, y, j, tail);
   }
 }
 

@@ -60,11 +60,6 @@ class DepthwiseConv2dStep final : public Int8LayerStep<DepthwiseConv2dParams> {
       qgemm_column(p.qargs, p.weight_scale[j], p.bias.empty() ? nullptr : &p.bias[j], &p.columns.scale[j],
                    &p.columns.bias_i32[j]);
     }
-    p.weight_sum.assign(c, 0);
-    for (size_t i = 0; i < p.weights_s8.size(); ++i) {  // wrapping, as the kernels' sums
-      const auto sum = static_cast<uint32_t>(p.weight_sum[i % c]) + static_cast<uint32_t>(int32_t{p.weights_s8[i]});
-      p.weight_sum[i % c] = static_cast<int32_t>(sum);
-    }
   }
   void run_params(const StepRun& r, const DepthwiseConv2dParams& p) const override {
     const Step& s = r.step;
@@ -86,7 +81,6 @@ class DepthwiseConv2dStep final : public Int8LayerStep<DepthwiseConv2dParams> {
     }
     QDwParams q;
     q.a_zero_point = p.qargs.a_zero_point;
-    q.w_sum = p.weight_sum.data();
     q.scale = p.columns.scale.data();
     q.out_u8 = p.qargs.output == QOutput::kU8;
     if (q.out_u8) {
