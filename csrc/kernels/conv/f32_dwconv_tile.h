@@ -1,9 +1,10 @@
 // The SIMD f32 depthwise micro-kernel over V, the ISA's vector type (kernels/common/
 // vec16_avx2.h, vec16_avx512.h), used one register at a time: a block of V::kLanes channels
 // (8 on AVX2, 16 on AVX-512, a masked block for the tail) runs through all n pixels of the run
-// before the next block, so the block's weights are loaded once per run. The full 3x3 window
-// (MobileNet's every depthwise layer) keeps its 9 weight registers across the pixels and each
-// tap costs one load and one FMA; other windows read their weights from L1 per tap.
+// before the next block, so the block's weights are loaded once per run. Windows of up to 3x3
+// taps (MobileNet's 3x3 layers, their edges included) keep their weights in registers across
+// the pixels, so a tap costs one load and one FMA; larger windows read their weights from L1
+// per tap.
 // Taps are summed in row-major order after the bias, as the scalar kernel does. Everything is
 // in an anonymous namespace: each ISA translation unit compiles its own copy.
 #pragma once
@@ -28,23 +29,30 @@ struct F32DwLanes {
   }
 };
 
-// Channels [j, j + lanes) of all n pixels; k3x3: the window is 3 x 3.
-template <typename V, bool kTail, bool k3x3>
-void f32_dwconv_block(size_t n, size_t c, const F32DwTaps& t, const float* bias, typename V::Reg vlo,
-                      typename V::Reg vhi, float* y, size_t j, const F32DwLanes<V, kTail>& io) {
+// Channels [j, j + lanes) of all n pixels, windows of kRows x kCols taps (0 x 0: t.rows x
+// t.cols at run time, the weights then read per tap).
+template <typename V, bool kTail, size_t kRows, size_t kCols>
+__attribute__((noinline)) void f32_dwconv_block(size_t n, size_t c, const F32DwTaps& taps, const float* bias,
+                                                typename V::Reg vlo, typename V::Reg vhi, float* y, size_t j,
+                                                const F32DwLanes<V, kTail>& lanes) {
+  // Local copies: the stores through y could alias the callers' structs, which would make the
+  // compiler reload the strides after every pixel.
+  const F32DwTaps t = taps;
+  const F32DwLanes<V, kTail> io = lanes;
   using Reg = typename V::Reg;
   const Reg vb = bias != nullptr ? io.load(bias + j) : V::zero();
   const float* x = t.x + j;
   float* yp = y + j;
-  if constexpr (k3x3) {
-    Reg w[9];
+  if constexpr (kRows != 0) {
+    constexpr size_t kTaps = kRows * kCols;
+    Reg w[kTaps];
 #pragma GCC unroll 9
-    for (size_t k = 0; k < 9; ++k) w[k] = io.load(t.w + (k / 3) * t.w_row + (k % 3) * t.w_col + j);
+    for (size_t k = 0; k < kTaps; ++k) w[k] = io.load(t.w + (k / kCols) * t.w_row + (k % kCols) * t.w_col + j);
     const size_t xr = t.x_row, xc = t.x_col;
     for (size_t i = 0; i < n; ++i, x += t.x_step, yp += c) {
       Reg a = vb;
 #pragma GCC unroll 9
-      for (size_t k = 0; k < 9; ++k) a = V::fmadd(io.load(x + (k / 3) * xr + (k % 3) * xc), w[k], a);
+      for (size_t k = 0; k < kTaps; ++k) a = V::fmadd(io.load(x + (k / kCols) * xr + (k % kCols) * xc), w[k], a);
       io.store(yp, V::clamp(a, vlo, vhi));
     }
   } else {
@@ -60,13 +68,22 @@ void f32_dwconv_block(size_t n, size_t c, const F32DwTaps& t, const float* bias,
   }
 }
 
+// Windows of up to 3 x 3 taps (a 3x3 kernel's interior and edges) get their weights in
+// registers and no loop overhead per tap.
 template <typename V, bool kTail>
 void f32_dwconv_lanes(size_t n, size_t c, const F32DwTaps& t, const float* bias, typename V::Reg vlo,
                       typename V::Reg vhi, float* y, size_t j, const F32DwLanes<V, kTail>& io) {
-  if (t.rows == 3 && t.cols == 3) {
-    f32_dwconv_block<V, kTail, true>(n, c, t, bias, vlo, vhi, y, j, io);
-  } else {
-    f32_dwconv_block<V, kTail, false>(n, c, t, bias, vlo, vhi, y, j, io);
+  const size_t shape = t.rows <= 3 && t.cols <= 3 ? t.rows * 4 + t.cols : 0;
+  switch (shape) {
+#define FNN_F32_DW_CASE(R, C) \
+  case R * 4 + C:             \
+    return f32_dwconv_block<V, kTail, R, C>(n, c, t, bias, vlo, vhi, y, j, io);
+    FNN_F32_DW_CASE(1, 1) FNN_F32_DW_CASE(1, 2) FNN_F32_DW_CASE(1, 3)
+    FNN_F32_DW_CASE(2, 1) FNN_F32_DW_CASE(2, 2) FNN_F32_DW_CASE(2, 3)
+    FNN_F32_DW_CASE(3, 1) FNN_F32_DW_CASE(3, 2) FNN_F32_DW_CASE(3, 3)
+#undef FNN_F32_DW_CASE
+    default:
+      return f32_dwconv_block<V, kTail, 0, 0>(n, c, t, bias, vlo, vhi, y, j, io);
   }
 }
 

@@ -16,13 +16,14 @@
 // The weights are spread the same way ONCE per channel block and stay in registers for the
 // whole run (3 columns x 1 or 2 zmm for a 3x3 window), so a 3x3 pixel costs 3 vpdpbusd, and,
 // because a stride-1 (stride-2) window shares 2 (1) of its 3 columns with the previous pixel's,
-// only 1 (2) new columns: 3 (6) shuffles. Other windows (more than 4 rows or 3 columns, none)
-// take a generic loop over 4-row groups and columns.
+// only 1 (2) new columns: 3 (6) shuffles. Each window shape up to 3x3 (a 3x3 layer's edges)
+// has its own kernel; other windows (more than 3 rows or columns, none) take a generic loop
+// over 4-row groups and columns.
 //
-// The zero point comes off through the weights' sum over the run's taps, computed from the
-// spread weights (vpdpbusd / vpmaddwd against ones) once per block: the accumulator starts at
-// bias - zp * sum(w) (wrapping int32, as the scalar reference's sum), so a pixel's output stage
-// is a conversion, a multiply, the clamp and the store.
+// The zero point comes off through zp * sum(w) over the run's taps, computed from the spread
+// weights (vpdpbusd / vpmaddwd against the zero point in every byte / s16) once per block: the
+// accumulator starts at bias - zp * sum(w) (wrapping int32, as the scalar reference's sum), so
+// a pixel's output stage is a conversion, a multiply, the clamp and the store.
 #pragma once
 
 #include <immintrin.h>
@@ -45,11 +46,22 @@ __m512 opaque(__m512 v) {
 // Byte slot r of every 32-bit lane.
 inline __mmask64 slot(size_t r) { return _cvtu64_mask64(0x1111111111111111ull << r); }
 
-// The loads of a channel block: 16 channels, or the first few under a mask.
+// What the channel blocks of a call share: their lanes (16 channels, or the first few under a
+// mask), the spreading shuffle's control, and the output stage's constants.
 template <bool kTail>
 struct QDwLanes {
   __mmask16 m;
   __m512i spread;  // vpshufb control: every byte of dword e takes byte e of its 128-bit lane
+  __m512i zp;      // the input's zero point in every byte (VNNI) or every s16 (no VNNI)
+  bool u8;         // u8 output (else float32)
+  __m512 lo, hi;   // output bounds: qmin - zp, qmax - zp (u8), or lo, hi
+  __m512i ozp;     // the output's zero point
+
+  QDwLanes(const QDwParams& p, __mmask16 mask, __m512i ctrl, __m512i zero_point)
+      : m(mask), spread(ctrl), zp(zero_point), u8(p.out_u8), ozp(_mm512_set1_epi32(p.out_zero_point)) {
+    lo = _mm512_set1_ps(u8 ? static_cast<float>(int64_t{p.qmin} - p.out_zero_point) : p.lo);
+    hi = _mm512_set1_ps(u8 ? static_cast<float>(int64_t{p.qmax} - p.out_zero_point) : p.hi);
+  }
 
   // 16 bytes at p in the four 128-bit lanes.
   __m512i bcast(const void* p) const {
@@ -122,61 +134,51 @@ __m512i dw_dot(__m512i acc, const QDwCol<kVnni>& x, const QDwCol<kVnni>& w) {
   }
 }
 
-// Per lane, the sum of a weight column's (up to 4) weights.
-template <bool kVnni>
-__m512i dw_wsum(__m512i acc, const QDwCol<kVnni>& w) {
+// Per lane, acc + the input's zero point times the sum of a weight column's (up to 4) weights.
+template <bool kVnni, bool kTail>
+__m512i dw_zp_wsum(__m512i acc, const QDwCol<kVnni>& w, const QDwLanes<kTail>& io) {
   if constexpr (kVnni) {
-    return _mm512_dpbusd_epi32(acc, _mm512_set1_epi8(1), w.v);
+    return _mm512_dpbusd_epi32(acc, io.zp, w.v);
   } else {
-    const __m512i one = _mm512_set1_epi16(1);
-    return _mm512_add_epi32(acc, _mm512_add_epi32(_mm512_madd_epi16(w.lo, one), _mm512_madd_epi16(w.hi, one)));
+    return _mm512_add_epi32(acc, _mm512_add_epi32(_mm512_madd_epi16(w.lo, io.zp), _mm512_madd_epi16(w.hi, io.zp)));
   }
 }
 
-// The output stage of one channel block (QDwParams), from the block's weight sum.
+// The output stage of one channel block (QDwParams), from zp * sum(w) over the block's taps.
 template <bool kTail>
 struct QDwStage {
-  bool u8;
-  __mmask16 m;
+  const QDwLanes<kTail>& io;
   __m512i init;  // the accumulator's start: bias - zp * sum(w)
-  __m512 vs, vb, vlo, vhi;
-  __m512i vozp;
+  __m512 vs, vb;
 
-  QDwStage(const QDwParams& p, size_t j, __mmask16 mask, __m512i wsum) : u8(p.out_u8), m(mask) {
-    init = _mm512_mullo_epi32(wsum, _mm512_set1_epi32(-p.a_zero_point));
+  QDwStage(const QDwParams& p, size_t j, const QDwLanes<kTail>& lanes, __m512i zp_wsum) : io(lanes) {
+    const __mmask16 m = io.m;
     vs = _mm512_maskz_loadu_ps(m, p.scale + j);
-    vozp = _mm512_set1_epi32(p.out_zero_point);
-    if (u8) {
-      if (p.bias_i32 != nullptr) init = _mm512_add_epi32(init, _mm512_maskz_loadu_epi32(m, p.bias_i32 + j));
-      vlo = _mm512_set1_ps(static_cast<float>(int64_t{p.qmin} - p.out_zero_point));
-      vhi = _mm512_set1_ps(static_cast<float>(int64_t{p.qmax} - p.out_zero_point));
-      vb = _mm512_setzero_ps();
-    } else {
-      // -0.0 is the identity of the add (+0.0 would turn a -0.0 product into +0.0).
-      vb = p.bias_f32 != nullptr ? _mm512_mask_loadu_ps(_mm512_set1_ps(-0.f), m, p.bias_f32 + j)
-                                 : _mm512_set1_ps(-0.f);
-      vlo = _mm512_set1_ps(p.lo);
-      vhi = _mm512_set1_ps(p.hi);
-    }
+    const __m512i b = io.u8 && p.bias_i32 != nullptr ? _mm512_maskz_loadu_epi32(m, p.bias_i32 + j)
+                                                     : _mm512_setzero_si512();
+    init = _mm512_sub_epi32(b, zp_wsum);
+    // -0.0 is the identity of the add (+0.0 would turn a -0.0 product into +0.0).
+    vb = !io.u8 && p.bias_f32 != nullptr ? _mm512_mask_loadu_ps(_mm512_set1_ps(-0.f), m, p.bias_f32 + j)
+                                         : _mm512_set1_ps(-0.f);
   }
 
   // y: this block's first channel of one pixel.
   void store(__m512i acc, void* y) const {
-    if (u8) {
+    if (io.u8) {
       __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), vs);
-      f = _mm512_min_ps(_mm512_max_ps(f, vlo), vhi);
-      const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), vozp);  // in [qmin, qmax]
+      f = _mm512_min_ps(_mm512_max_ps(f, io.lo), io.hi);
+      const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), io.ozp);  // in [qmin, qmax]
       if constexpr (kTail) {
-        _mm512_mask_cvtepi32_storeu_epi8(y, m, q);
+        _mm512_mask_cvtepi32_storeu_epi8(y, io.m, q);
       } else {
         _mm_storeu_si128(static_cast<__m128i*>(y), _mm512_cvtepi32_epi8(q));
       }
     } else {
       __m512 f = opaque(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), vs));
       f = _mm512_add_ps(f, vb);
-      f = _mm512_min_ps(_mm512_max_ps(f, vlo), vhi);
+      f = _mm512_min_ps(_mm512_max_ps(f, io.lo), io.hi);
       if constexpr (kTail) {
-        _mm512_mask_storeu_ps(y, m, f);
+        _mm512_mask_storeu_ps(y, io.m, f);
       } else {
         _mm512_storeu_ps(y, f);
       }
@@ -184,24 +186,25 @@ struct QDwStage {
   }
 };
 
-// Bytes per output value.
-inline size_t dw_out_bytes(const QDwParams& p) { return p.out_u8 ? 1 : sizeof(float); }
-
-// Windows of at most 4 rows (kRows, or t.rows when 0) and exactly kCols columns, the weights in
-// registers; consecutive pixels' windows overlap by kCols - kShift columns when kShift < kCols
-// (x_step == kShift * x_col), which are kept rather than rebuilt.
+// Windows of kRows (<= 4) x kCols taps, the weights in registers; consecutive pixels' windows
+// overlap by kCols - kShift columns when kShift < kCols (x_step == kShift * x_col), which are
+// kept rather than rebuilt.
 template <bool kVnni, size_t kRows, size_t kCols, size_t kShift, bool kTail>
-void qu8_dw_block(size_t n, size_t c, const QDwTaps& t, const QDwParams& p, void* y, size_t j,
-                  const QDwLanes<kTail>& io) {
+__attribute__((noinline)) void qu8_dw_block(size_t n, size_t c, const QDwTaps& taps, const QDwParams& p, void* y,
+                                            size_t j, const QDwLanes<kTail>& lanes) {
+  // Local copies: the stores through y could alias the callers' structs, which would make the
+  // compiler reload the strides and constants after every pixel.
+  const QDwTaps t = taps;
+  const QDwLanes<kTail> io = lanes;
   QDwCol<kVnni> w[kCols];
   __m512i wsum = _mm512_setzero_si512();
 #pragma GCC unroll 3
   for (size_t q = 0; q < kCols; ++q) {
     w[q] = dw_wcol<kVnni, kRows, kTail>(t.w + q * t.w_col + j, t.rows, t.w_row, io);
-    wsum = dw_wsum<kVnni>(wsum, w[q]);
+    wsum = dw_zp_wsum<kVnni>(wsum, w[q], io);
   }
-  const QDwStage<kTail> out(p, j, io.m, wsum);
-  const size_t ob = dw_out_bytes(p);
+  const QDwStage<kTail> out(p, j, io, wsum);
+  const size_t ob = io.u8 ? 1 : sizeof(float);
   const uint8_t* xp = t.x + j;
   char* yp = static_cast<char*>(y) + j * ob;
   QDwCol<kVnni> x[kCols];
@@ -229,8 +232,10 @@ void qu8_dw_block(size_t n, size_t c, const QDwTaps& t, const QDwParams& p, void
 // Any window (also none: rows or cols 0): 4-row groups x columns, the weight columns spread
 // once into a stack buffer when they fit, else again per pixel.
 template <bool kVnni, bool kTail>
-void qu8_dw_block_generic(size_t n, size_t c, const QDwTaps& t, const QDwParams& p, void* y, size_t j,
-                          const QDwLanes<kTail>& io) {
+void qu8_dw_block_generic(size_t n, size_t c, const QDwTaps& taps, const QDwParams& p, void* y, size_t j,
+                          const QDwLanes<kTail>& lanes) {
+  const QDwTaps t = taps;  // local copies, as in qu8_dw_block
+  const QDwLanes<kTail> io = lanes;
   constexpr size_t kCached = 16;
   const size_t groups = (t.rows + 3) / 4, cols = t.cols;
   const bool cached = groups * cols <= kCached;
@@ -244,11 +249,11 @@ void qu8_dw_block_generic(size_t n, size_t c, const QDwTaps& t, const QDwParams&
     for (size_t q = 0; q < cols; ++q) {
       const QDwCol<kVnni> wc = wcol(g, q);
       if (cached) wbuf[g * cols + q] = wc;
-      wsum = dw_wsum<kVnni>(wsum, wc);
+      wsum = dw_zp_wsum<kVnni>(wsum, wc, io);
     }
   }
-  const QDwStage<kTail> out(p, j, io.m, wsum);
-  const size_t ob = dw_out_bytes(p);
+  const QDwStage<kTail> out(p, j, io, wsum);
+  const size_t ob = io.u8 ? 1 : sizeof(float);
   for (size_t i = 0; i < n; ++i) {
     const uint8_t* xp = t.x + i * t.x_step + j;
     __m512i acc = out.init;
@@ -263,30 +268,34 @@ void qu8_dw_block_generic(size_t n, size_t c, const QDwTaps& t, const QDwParams&
   }
 }
 
+// kCols columns of kRows rows; consecutive windows share columns at a stride of one or two
+// columns (x_step == x_col or 2 x_col).
+template <bool kVnni, size_t kRows, size_t kCols, bool kTail>
+void qu8_dw_shape(size_t n, size_t c, const QDwTaps& t, const QDwParams& p, void* y, size_t j,
+                  const QDwLanes<kTail>& io) {
+  if constexpr (kCols == 3 && kRows > 1) {  // the interior (and top and bottom rows) of a 3x3 layer
+    if (t.x_step == t.x_col) return qu8_dw_block<kVnni, kRows, 3, 1, kTail>(n, c, t, p, y, j, io);
+    if (t.x_step == 2 * t.x_col) return qu8_dw_block<kVnni, kRows, 3, 2, kTail>(n, c, t, p, y, j, io);
+  }
+  qu8_dw_block<kVnni, kRows, kCols, kCols, kTail>(n, c, t, p, y, j, io);
+}
+
+// Windows of up to 3 x 3 taps (a 3x3 layer's interior and edges) get a kernel of their shape.
 template <bool kVnni, bool kTail>
 void qu8_dw_lanes(size_t n, size_t c, const QDwTaps& t, const QDwParams& p, void* y, size_t j,
                   const QDwLanes<kTail>& io) {
-  const bool s1 = t.x_step == t.x_col, s2 = t.x_step == 2 * t.x_col;
-  if (t.rows == 3 && t.cols == 3) {
-    if (s1) return qu8_dw_block<kVnni, 3, 3, 1, kTail>(n, c, t, p, y, j, io);
-    if (s2) return qu8_dw_block<kVnni, 3, 3, 2, kTail>(n, c, t, p, y, j, io);
-    return qu8_dw_block<kVnni, 3, 3, 3, kTail>(n, c, t, p, y, j, io);
+  const size_t shape = t.rows <= 3 && t.cols <= 3 ? t.rows * 4 + t.cols : 0;
+  switch (shape) {
+#define FNN_QU8_DW_CASE(R, C) \
+  case R * 4 + C:             \
+    return qu8_dw_shape<kVnni, R, C, kTail>(n, c, t, p, y, j, io);
+    FNN_QU8_DW_CASE(1, 1) FNN_QU8_DW_CASE(1, 2) FNN_QU8_DW_CASE(1, 3)
+    FNN_QU8_DW_CASE(2, 1) FNN_QU8_DW_CASE(2, 2) FNN_QU8_DW_CASE(2, 3)
+    FNN_QU8_DW_CASE(3, 1) FNN_QU8_DW_CASE(3, 2) FNN_QU8_DW_CASE(3, 3)
+#undef FNN_QU8_DW_CASE
+    default:
+      return qu8_dw_block_generic<kVnni, kTail>(n, c, t, p, y, j, io);
   }
-  if (t.rows >= 1 && t.rows <= 4) {
-    switch (t.cols) {
-      case 1:
-        return qu8_dw_block<kVnni, 0, 1, 1, kTail>(n, c, t, p, y, j, io);
-      case 2:
-        return qu8_dw_block<kVnni, 0, 2, 2, kTail>(n, c, t, p, y, j, io);
-      case 3:
-        if (s1) return qu8_dw_block<kVnni, 0, 3, 1, kTail>(n, c, t, p, y, j, io);
-        if (s2) return qu8_dw_block<kVnni, 0, 3, 2, kTail>(n, c, t, p, y, j, io);
-        return qu8_dw_block<kVnni, 0, 3, 3, kTail>(n, c, t, p, y, j, io);
-      default:
-        break;
-    }
-  }
-  qu8_dw_block_generic<kVnni, kTail>(n, c, t, p, y, j, io);
 }
 
 template <bool kVnni>
@@ -295,10 +304,12 @@ void qu8_dwconv_avx512(size_t n, size_t c, const QDwTaps& t, const QDwParams& p,
   const __m512i spread = _mm512_mullo_epi32(
       _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(0x01010101));
   size_t j = 0;
-  const QDwLanes<false> whole{_cvtu32_mask16(0xFFFFu), spread};
+  const __m512i zp = kVnni ? _mm512_set1_epi8(static_cast<char>(p.a_zero_point))
+                          : _mm512_set1_epi16(static_cast<int16_t>(p.a_zero_point));
+  const QDwLanes<false> whole(p, _cvtu32_mask16(0xFFFFu), spread, zp);
   for (; j + 16 <= c; j += 16) qu8_dw_lanes<kVnni, false>(n, c, t, p, y, j, whole);
   if (j < c) {
-    const QDwLanes<true> tail{_cvtu32_mask16((1u << (c - j)) - 1u), spread};
+    const QDwLanes<true> tail(p, _cvtu32_mask16((1u << (c - j)) - 1u), spread, zp);
     qu8_dw_lanes<kVnni, true>(n, c, t, p, y, j, tail);
   }
 }
