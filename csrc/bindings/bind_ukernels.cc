@@ -148,52 +148,59 @@ void f32_to_bf16(const std::string& name, const py::array& x, py::array& y) {
 
 // ---- depthwise --------------------------------------------------------------------------
 
-// Elements the windows of n pixels span from pixel 0's first tap (0 without taps).
-size_t windows_span(size_t n, size_t c, size_t rows, size_t cols, size_t row, size_t col, size_t step) {
-  if (n == 0 || rows == 0 || cols == 0) return 0;
-  return (n - 1) * step + (rows - 1) * row + (cols - 1) * col + c;
+// Elements the rows x x_cols input columns of a run span from x (0 without any).
+size_t input_span(size_t c, size_t rows, size_t x_cols, size_t row, size_t pix) {
+  if (rows == 0 || x_cols == 0) return 0;
+  return (rows - 1) * row + (x_cols - 1) * pix + c;
 }
 
-// A depthwise kernel's taps: n pixels of rows x cols taps of c channels over flat x and w.
+// A depthwise kernel's taps: a run over rows input rows of x_cols columns (c channels each) and
+// the rows x cols weights, over flat x and w.
 template <typename Taps, typename X, typename W>
-Taps window_taps(size_t n, size_t c, const py::array& x, size_t x_offset, const py::array& w, size_t w_offset,
-                 size_t rows, size_t cols, size_t x_row, size_t x_col, size_t w_row, size_t w_col,
-                 size_t x_step) {
+Taps window_taps(size_t c, const py::array& x, size_t x_offset, const py::array& w, size_t w_offset, size_t rows,
+                 size_t cols, size_t x_row, size_t x_pix, size_t w_row, size_t w_col, std::ptrdiff_t ix0,
+                 size_t x_cols, size_t sw, size_t dw) {
   if (c < 1) throw py::value_error("c must be >= 1");
+  if (sw < 1 || dw < 1) throw py::value_error("sw and dw must be >= 1");
   Taps t;
-  t.x = flat<X>(x, x_offset + windows_span(n, c, rows, cols, x_row, x_col, x_step), "x") + x_offset;
-  t.w = flat<W>(w, w_offset + windows_span(1, c, rows, cols, w_row, w_col, 0), "w") + w_offset;
+  t.x = flat<X>(x, x_offset + input_span(c, rows, x_cols, x_row, x_pix), "x") + x_offset;
+  const size_t w_span = rows == 0 || cols == 0 ? 0 : (rows - 1) * w_row + (cols - 1) * w_col + c;
+  t.w = flat<W>(w, w_offset + w_span, "w") + w_offset;
   t.rows = rows;
   t.cols = cols;
   t.x_row = x_row;
-  t.x_col = x_col;
+  t.x_pix = x_pix;
   t.w_row = w_row;
   t.w_col = w_col;
-  t.x_step = x_step;
+  t.ix0 = ix0;
+  t.x_cols = x_cols;
+  t.sw = sw;
+  t.dw = dw;
   return t;
 }
 
 void dwconv_f32(const std::string& name, size_t n, size_t c, const py::array& x, size_t x_offset,
-                const py::array& w, size_t w_offset, size_t rows, size_t cols, size_t x_row,
-                size_t x_col, size_t w_row, size_t w_col, size_t x_step, const py::object& bias,
-                float lo, float hi, py::array& y, size_t y_offset) {
+                const py::array& w, size_t w_offset, size_t rows, size_t cols, size_t x_row, size_t x_pix,
+                size_t w_row, size_t w_col, std::ptrdiff_t ix0, size_t x_cols, size_t sw, size_t dw,
+                const py::object& bias, float lo, float hi, py::array& y, size_t y_offset) {
   const UkernelInfo& u = kernel(name, UkernelOp::kDwconvF32);
-  const auto t = window_taps<F32DwTaps, float, float>(n, c, x, x_offset, w, w_offset, rows, cols, x_row, x_col,
-                                                      w_row, w_col, x_step);
+  const auto t = window_taps<F32DwTaps, float, float>(c, x, x_offset, w, w_offset, rows, cols, x_row, x_pix, w_row,
+                                                      w_col, ix0, x_cols, sw, dw);
   const float* pb = optional<float>(bias, c, "bias");
   float* py_ = flat_out<float>(y, y_offset + n * c, "y") + y_offset;
   ukernel_fn<UkernelOp::kDwconvF32>(u)(n, c, t, pb, lo, hi, py_);
 }
 
 void dwconv_qu8(const std::string& name, size_t n, size_t c, const py::array& x, size_t x_offset,
-                const py::array& w, size_t w_offset, size_t rows, size_t cols, size_t x_row,
-                size_t x_col, size_t w_row, size_t w_col, size_t x_step, int32_t a_zero_point,
+                const py::array& w, size_t w_offset, size_t rows, size_t cols, size_t x_row, size_t x_pix,
+                size_t w_row, size_t w_col, std::ptrdiff_t ix0, size_t x_cols, size_t sw, size_t dw,
+                int32_t a_zero_point,
                 const py::array& scale, const py::object& bias_i32, const py::object& bias_f32,
                 bool out_u8, int32_t out_zero_point, int32_t qmin, int32_t qmax, float lo, float hi,
                 py::array& y, size_t y_offset) {
   const UkernelInfo& u = kernel(name, UkernelOp::kDwconvQu8);
-  const auto t = window_taps<QDwTaps, uint8_t, int8_t>(n, c, x, x_offset, w, w_offset, rows, cols, x_row, x_col,
-                                                       w_row, w_col, x_step);
+  const auto t = window_taps<QDwTaps, uint8_t, int8_t>(c, x, x_offset, w, w_offset, rows, cols, x_row, x_pix, w_row,
+                                                       w_col, ix0, x_cols, sw, dw);
   QDwParams p;
   p.a_zero_point = a_zero_point;
   p.scale = flat<float>(scale, c, "scale");
@@ -411,12 +418,12 @@ void bind_ukernels(py::module_& m) {
   m.def("_ukernel_f32_to_bf16", &f32_to_bf16, py::arg("name"), py::arg("x"), py::arg("y"));
   m.def("_ukernel_dwconv_f32", &dwconv_f32, py::arg("name"), py::arg("n"), py::arg("c"), py::arg("x"),
         py::arg("x_offset"), py::arg("w"), py::arg("w_offset"), py::arg("rows"), py::arg("cols"),
-        py::arg("x_row"), py::arg("x_col"), py::arg("w_row"), py::arg("w_col"), py::arg("x_step"),
-        py::arg("bias"), py::arg("lo"), py::arg("hi"), py::arg("y"), py::arg("y_offset"));
+        py::arg("x_row"), py::arg("x_pix"), py::arg("w_row"), py::arg("w_col"), py::arg("ix0"), py::arg("x_cols"),
+        py::arg("sw"), py::arg("dw"), py::arg("bias"), py::arg("lo"), py::arg("hi"), py::arg("y"), py::arg("y_offset"));
   m.def("_ukernel_dwconv_qu8", &dwconv_qu8, py::arg("name"), py::arg("n"), py::arg("c"), py::arg("x"),
         py::arg("x_offset"), py::arg("w"), py::arg("w_offset"), py::arg("rows"), py::arg("cols"),
-        py::arg("x_row"), py::arg("x_col"), py::arg("w_row"), py::arg("w_col"), py::arg("x_step"),
-        py::arg("a_zero_point"), py::arg("scale"), py::arg("bias_i32"), py::arg("bias_f32"), py::arg("out_u8"),
+        py::arg("x_row"), py::arg("x_pix"), py::arg("w_row"), py::arg("w_col"), py::arg("ix0"), py::arg("x_cols"),
+        py::arg("sw"), py::arg("dw"), py::arg("a_zero_point"), py::arg("scale"), py::arg("bias_i32"), py::arg("bias_f32"), py::arg("out_u8"),
         py::arg("out_zero_point"), py::arg("qmin"), py::arg("qmax"), py::arg("lo"), py::arg("hi"), py::arg("y"),
         py::arg("y_offset"));
   m.def("_ukernel_rsum", &rsum, py::arg("name"), py::arg("x"));

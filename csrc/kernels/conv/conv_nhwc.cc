@@ -483,64 +483,38 @@ void avgpool2d_backward_nhwc(const Pool2dGeometry& g, const float* dy, float* dx
 
 namespace {
 
-// Output columns [lo, hi) whose windows are horizontally whole inside the input: the
-// interior of every output row, which a micro-kernel runs as one batch of pixels.
-struct FullColumns {
-  size_t lo, hi;
-};
-
-FullColumns full_columns(const Conv2dGeometry& g) {
-  const idx sw = static_cast<idx>(g.sw), pad = static_cast<idx>(g.pad_left);
-  // First ox with ox * sw - pad >= 0; last with ox * sw - pad + (kw - 1) * dw <= w - 1.
-  const idx lo = (pad + sw - 1) / sw;
-  const idx room = static_cast<idx>(g.w) - 1 + pad - static_cast<idx>((g.kw - 1) * g.dw);
-  idx hi = room < 0 ? 0 : room / sw + 1;
-  hi = std::min(hi, static_cast<idx>(g.ow));
-  const auto l = static_cast<size_t>(std::min(lo, static_cast<idx>(g.ow)));
-  return FullColumns{l, std::max(l, static_cast<size_t>(std::max<idx>(hi, 0)))};
-}
-
 // Calls run(r, n, taps) for output pixels p0 .. p0 + rows - 1, pixel p0 + r first, in runs of
-// n pixels of one output row whose windows have the same valid taps: per row, the left edge
-// pixels one by one (their windows are cut by the padding), the interior in one run, then the
-// right edge pixels one by one. Top and bottom rows are runs too, with fewer window rows.
+// n pixels of one output row: the window rows inside the input are those of the output row,
+// and the micro-kernel clips each pixel's window columns against the input's width itself, so
+// a row's edge pixels share its run (and its weights in registers) with its interior.
 template <typename Taps, typename T, typename W, typename Run>
 void for_each_window_run(const Conv2dGeometry& g, const T* x, const W* w, size_t p0, size_t rows,
                          const Run& run) {
   Taps taps;
   taps.x_row = g.dh * g.w * g.c;
-  taps.x_col = g.dw * g.c;
+  taps.x_pix = g.c;
   taps.w_row = g.kw * g.c;
   taps.w_col = g.c;
-  taps.x_step = g.sw * g.c;
-  const FullColumns full = full_columns(g);
+  taps.cols = g.kw;
+  taps.x_cols = g.w;
+  taps.sw = g.sw;
+  taps.dw = g.dw;
   PixelCursor pc(p0, g.oh, g.ow);
   for (size_t r = 0; r < rows;) {
     const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
     size_t ky0, ky1;
     tap_range(iy0, g.kh, g.dh, g.h, &ky0, &ky1);
-    const size_t row_end = pc.ox + std::min(rows - r, g.ow - pc.ox);  // this call's last ox + 1
-    for (size_t ox = pc.ox; ox < row_end;) {
-      const idx ix0 = static_cast<idx>(ox * g.sw) - static_cast<idx>(g.pad_left);
-      size_t kx0 = 0, kx1 = g.kw, n = 1;
-      if (ox >= full.lo && ox < full.hi) {
-        n = std::min(full.hi, row_end) - ox;
-      } else {
-        tap_range(ix0, g.kw, g.dw, g.w, &kx0, &kx1);
-      }
-      taps.rows = ky1 - ky0;
-      taps.cols = kx1 - kx0;
-      taps.x = x;  // nothing is read without taps: any valid pointer
-      if (taps.rows != 0 && taps.cols != 0) {
-        const size_t iy = static_cast<size_t>(iy0 + static_cast<idx>(ky0 * g.dh));
-        const size_t ix = static_cast<size_t>(ix0 + static_cast<idx>(kx0 * g.dw));
-        taps.x = x + ((pc.b * g.h + iy) * g.w + ix) * g.c;
-      }
-      taps.w = w + (ky0 * g.kw + kx0) * g.c;
-      run(r, n, taps);
-      r += n;
-      ox += n;
+    const size_t n = std::min(rows - r, g.ow - pc.ox);
+    taps.rows = ky1 - ky0;
+    taps.x = x;  // nothing is read without window rows: any valid pointer
+    if (taps.rows != 0) {
+      const size_t iy = static_cast<size_t>(iy0 + static_cast<idx>(ky0 * g.dh));
+      taps.x = x + (pc.b * g.h + iy) * g.w * g.c;
     }
+    taps.w = w + ky0 * g.kw * g.c;
+    taps.ix0 = static_cast<idx>(pc.ox * g.sw) - static_cast<idx>(g.pad_left);
+    run(r, n, taps);
+    r += n;
     // On to the next output row (or the end of the range).
     pc.ox = g.ow - 1;
     pc.next();

@@ -1,16 +1,16 @@
 // Depthwise convolution micro-kernels (NHWC). A micro-kernel computes a RUN of n output
-// pixels over all their channels: pixels whose windows have the same valid taps (the interior
-// of an output row, or one edge pixel), the input of pixel i starting i * x_step elements
-// after pixel 0's (x_step = stride * channels), the outputs consecutive (pixel i at y + i * c).
-// Batching the pixels of a row lets a kernel loop over channel blocks outside and pixels inside,
-// keep a block's weights in registers across the run, and, where the stride lets windows
-// overlap, reuse the input columns it already loaded (conv_nhwc.cc's driver groups each output
-// row into its left edge pixels, the interior run and its right edge pixels).
+// pixels of one output row over all their channels: the window rows inside the input are the
+// same for the whole run (`rows` of them from `x`, the first one's input row), and pixel i's
+// window column q reads input column ix0 + i * sw + q * dw, a padding column when outside
+// [0, x_cols). Outputs are consecutive (pixel i at y + i * c). conv_nhwc.cc's driver makes one
+// run of each output row, so a kernel loops over channel blocks outside and pixels inside,
+// keeps a block's weights in registers across the row, its edges included, and, where the
+// stride lets windows overlap, reuses the input columns it already loaded.
 //
-// Only the taps that fall inside the input are visited: taps in the padding add nothing (a
-// zero, or for u8 (zero_point - zero_point) * w = 0), so skipping them is exact. A run may have
-// no valid tap at all (rows or cols 0, a window wholly in the padding): its outputs are the
-// output stage of a zero sum.
+// Padding adds nothing (a zero, or for u8 (zero_point - zero_point) * w = 0): a kernel may skip
+// a padding tap or count it as zero / the zero point, both exact for u8 (f32: a zero times a
+// finite weight). A run may have no valid tap at all (rows 0, or every column in the padding):
+// its outputs are the output stage of a zero sum.
 //
 // qu8: u8 activations (with a zero point) times s8 weights, int32 sums, then the same output
 // stage as the int8 GEMM (qu8_qs8w_gemm_*), so an int8 depthwise layer between int8 convs
@@ -25,17 +25,18 @@
 
 namespace fnn {
 
-// The valid taps of a run of pixels: a rows x cols block of the kh x kw window, the same for
-// every pixel of the run. Strides in elements (bytes for u8 / s8).
+// The taps of a run of pixels (strides in elements, bytes for u8 / s8).
 struct QDwTaps {
-  const uint8_t* x = nullptr;  // input channels of pixel 0's first valid tap
-  const int8_t* w = nullptr;   // weights [.][.][c] of that tap
-  size_t rows = 0, cols = 0;   // valid taps: window rows x window columns
+  const uint8_t* x = nullptr;  // the first valid window row's input row, at input column 0
+  const int8_t* w = nullptr;   // weights [.][.][c] of that window row, window column 0
+  size_t rows = 0, cols = 0;   // valid window rows; window columns (kw)
   size_t x_row = 0;            // between the input of vertically adjacent taps (dh*W*C)
-  size_t x_col = 0;            // ... of horizontally adjacent taps (dw*C)
+  size_t x_pix = 0;            // between adjacent input columns (C)
   size_t w_row = 0;            // between weight rows of the window (kw*C)
   size_t w_col = 0;            // ... of adjacent weight columns (C)
-  size_t x_step = 0;           // between the first taps of consecutive pixels (sw*C)
+  std::ptrdiff_t ix0 = 0;      // input column of pixel 0's window column 0 (< 0: in the padding)
+  size_t x_cols = 0;           // input columns (W)
+  size_t sw = 1, dw = 1;       // input columns between pixels' windows / window columns
 };
 
 // Output stage, per channel j, acc = sum over taps of (x - a_zero_point) * w (wrapping int32):
@@ -60,14 +61,47 @@ struct QDwParams {
 using QDwUkernel = void(size_t n, size_t c, const QDwTaps& taps, const QDwParams& p, void* y);
 using QDwUkernelFn = QDwUkernel*;
 
-// The valid taps of a run of pixels, float32 (strides in floats, as in QDwTaps).
+// The taps of a run of pixels, float32 (as QDwTaps, strides in floats).
 struct F32DwTaps {
   const float* x = nullptr;
   const float* w = nullptr;
   size_t rows = 0, cols = 0;
-  size_t x_row = 0, x_col = 0, w_row = 0, w_col = 0;
-  size_t x_step = 0;
+  size_t x_row = 0, x_pix = 0, w_row = 0, w_col = 0;
+  std::ptrdiff_t ix0 = 0;
+  size_t x_cols = 0;
+  size_t sw = 1, dw = 1;
 };
+
+// Pixels [lo, hi) of a run are its interior: all their window columns inside the input (a run
+// with no window column has only interior pixels). In an anonymous namespace: each ISA
+// translation unit gets its own copy (no ODR-shared inline code across -m flags).
+struct DwInterior {
+  size_t lo, hi;
+};
+
+namespace {
+
+template <typename Taps>
+DwInterior dw_interior(size_t n, const Taps& t) {
+  if (t.cols == 0) return DwInterior{0, n};
+  using idx = std::ptrdiff_t;
+  const idx sw = static_cast<idx>(t.sw), nn = static_cast<idx>(n);
+  idx lo = t.ix0 >= 0 ? 0 : (-t.ix0 + sw - 1) / sw;
+  const idx room = static_cast<idx>(t.x_cols) - 1 - static_cast<idx>((t.cols - 1) * t.dw) - t.ix0;
+  idx hi = room < 0 ? 0 : room / sw + 1;
+  lo = lo < nn ? lo : nn;
+  hi = hi < nn ? hi : nn;
+  hi = hi > lo ? hi : lo;
+  return DwInterior{static_cast<size_t>(lo), static_cast<size_t>(hi)};
+}
+
+// Whether input column ix (of a window) is inside the input.
+template <typename Taps>
+bool dw_column_in(const Taps& t, std::ptrdiff_t ix) {
+  return ix >= 0 && static_cast<size_t>(ix) < t.x_cols;
+}
+
+}  // namespace
 
 // y[i * c + j] = clamp(bias[j] (or 0) + sum over pixel i's taps of x * w, lo, hi), i < n, j < c.
 using F32DwUkernel = void(size_t n, size_t c, const F32DwTaps& taps, const float* bias, float lo,

@@ -9,11 +9,12 @@ void f32_dwconv_ukernel__scalar(size_t n, size_t c, const F32DwTaps& t, const fl
   for (size_t i = 0; i < n; ++i) {
     // The output is the accumulator: it stays in L1 across the taps.
     float* __restrict acc = y + i * c;
-    const float* x = t.x + i * t.x_step;
     for (size_t j = 0; j < c; ++j) acc[j] = bias != nullptr ? bias[j] : 0.f;
     for (size_t r = 0; r < t.rows; ++r) {
       for (size_t q = 0; q < t.cols; ++q) {
-        const float* __restrict xr = x + r * t.x_row + q * t.x_col;
+        const std::ptrdiff_t ix = t.ix0 + static_cast<std::ptrdiff_t>(i * t.sw + q * t.dw);
+        if (!dw_column_in(t, ix)) continue;  // padding adds nothing
+        const float* __restrict xr = t.x + r * t.x_row + static_cast<size_t>(ix) * t.x_pix;
         const float* __restrict wr = t.w + r * t.w_row + q * t.w_col;
         for (size_t j = 0; j < c; ++j) acc[j] += xr[j] * wr[j];
       }

@@ -1,10 +1,10 @@
 // The SIMD f32 depthwise micro-kernel over V, the ISA's vector type (kernels/common/
 // vec16_avx2.h, vec16_avx512.h), used one register at a time: a block of V::kLanes channels
 // (8 on AVX2, 16 on AVX-512, a masked block for the tail) runs through all n pixels of the run
-// before the next block, so the block's weights are loaded once per run. Windows of up to 3x3
-// taps (MobileNet's 3x3 layers, their edges included) keep their weights in registers across
-// the pixels, so a tap costs one load and one FMA; larger windows read their weights from L1
-// per tap.
+// before the next block, so the block's weights are loaded once per run (an output row). Windows
+// of up to 3x3 taps (MobileNet's 3x3 layers) keep their weights in registers across the row,
+// edge pixels included, so an interior tap costs one load and one FMA; larger windows read
+// their weights from L1 per tap.
 // Taps are summed in row-major order after the bias, as the scalar kernel does. Everything is
 // in an anonymous namespace: each ISA translation unit compiles its own copy.
 #pragma once
@@ -30,40 +30,62 @@ struct F32DwLanes {
 };
 
 // Channels [j, j + lanes) of all n pixels, windows of kRows x kCols taps (0 x 0: t.rows x
-// t.cols at run time, the weights then read per tap).
+// t.cols at run time, the weights then read per tap). Interior pixels (in) read their taps
+// unchecked; edge pixels skip their padding columns.
 template <typename V, bool kTail, size_t kRows, size_t kCols>
 __attribute__((noinline)) void f32_dwconv_block(size_t n, size_t c, const F32DwTaps& taps, const float* bias,
                                                 typename V::Reg vlo, typename V::Reg vhi, float* y, size_t j,
-                                                const F32DwLanes<V, kTail>& lanes) {
+                                                const F32DwLanes<V, kTail>& lanes, DwInterior in) {
+  using Reg = typename V::Reg;
   // Local copies: the stores through y could alias the callers' structs, which would make the
   // compiler reload the strides after every pixel.
   const F32DwTaps t = taps;
   const F32DwLanes<V, kTail> io = lanes;
-  using Reg = typename V::Reg;
   const Reg vb = bias != nullptr ? io.load(bias + j) : V::zero();
-  const float* x = t.x + j;
-  float* yp = y + j;
+  const size_t xr = t.x_row, xc = t.dw * t.x_pix, xs = t.sw * t.x_pix;
+  const float* x0 = t.x + j;
   if constexpr (kRows != 0) {
     constexpr size_t kTaps = kRows * kCols;
     Reg w[kTaps];
 #pragma GCC unroll 9
     for (size_t k = 0; k < kTaps; ++k) w[k] = io.load(t.w + (k / kCols) * t.w_row + (k % kCols) * t.w_col + j);
-    const size_t xr = t.x_row, xc = t.x_col;
-    for (size_t i = 0; i < n; ++i, x += t.x_step, yp += c) {
+    auto edge = [&](size_t i) {
+      const std::ptrdiff_t ix = t.ix0 + static_cast<std::ptrdiff_t>(i * t.sw);
       Reg a = vb;
 #pragma GCC unroll 9
-      for (size_t k = 0; k < kTaps; ++k) a = V::fmadd(io.load(x + (k / kCols) * xr + (k % kCols) * xc), w[k], a);
-      io.store(yp, V::clamp(a, vlo, vhi));
+      for (size_t k = 0; k < kTaps; ++k) {
+        const std::ptrdiff_t col = ix + static_cast<std::ptrdiff_t>((k % kCols) * t.dw);
+        if (dw_column_in(t, col)) {
+          a = V::fmadd(io.load(x0 + (k / kCols) * xr + static_cast<size_t>(col) * t.x_pix), w[k], a);
+        }
+      }
+      io.store(y + i * c + j, V::clamp(a, vlo, vhi));
+    };
+    for (size_t i = 0; i < in.lo; ++i) edge(i);
+    if (in.lo < in.hi) {
+      const float* x = x0 + static_cast<size_t>(t.ix0 + static_cast<std::ptrdiff_t>(in.lo * t.sw)) * t.x_pix;
+      float* yp = y + in.lo * c + j;
+      for (size_t i = in.lo; i < in.hi; ++i, x += xs, yp += c) {
+        Reg a = vb;
+#pragma GCC unroll 9
+        for (size_t k = 0; k < kTaps; ++k) a = V::fmadd(io.load(x + (k / kCols) * xr + (k % kCols) * xc), w[k], a);
+        io.store(yp, V::clamp(a, vlo, vhi));
+      }
     }
+    for (size_t i = in.hi; i < n; ++i) edge(i);
   } else {
-    for (size_t i = 0; i < n; ++i, x += t.x_step, yp += c) {
+    for (size_t i = 0; i < n; ++i) {
+      const std::ptrdiff_t ix = t.ix0 + static_cast<std::ptrdiff_t>(i * t.sw);
       Reg a = vb;
       for (size_t r = 0; r < t.rows; ++r) {
-        const float* xr = x + r * t.x_row;
-        const float* wr = t.w + r * t.w_row + j;
-        for (size_t q = 0; q < t.cols; ++q) a = V::fmadd(io.load(xr + q * t.x_col), io.load(wr + q * t.w_col), a);
+        for (size_t q = 0; q < t.cols; ++q) {
+          const std::ptrdiff_t col = ix + static_cast<std::ptrdiff_t>(q * t.dw);
+          if (!dw_column_in(t, col)) continue;
+          a = V::fmadd(io.load(x0 + r * xr + static_cast<size_t>(col) * t.x_pix),
+                       io.load(t.w + r * t.w_row + q * t.w_col + j), a);
+        }
       }
-      io.store(yp, V::clamp(a, vlo, vhi));
+      io.store(y + i * c + j, V::clamp(a, vlo, vhi));
     }
   }
 }
@@ -72,18 +94,18 @@ __attribute__((noinline)) void f32_dwconv_block(size_t n, size_t c, const F32DwT
 // registers and no loop overhead per tap.
 template <typename V, bool kTail>
 void f32_dwconv_lanes(size_t n, size_t c, const F32DwTaps& t, const float* bias, typename V::Reg vlo,
-                      typename V::Reg vhi, float* y, size_t j, const F32DwLanes<V, kTail>& io) {
+                      typename V::Reg vhi, float* y, size_t j, const F32DwLanes<V, kTail>& io, DwInterior in) {
   const size_t shape = t.rows <= 3 && t.cols <= 3 ? t.rows * 4 + t.cols : 0;
   switch (shape) {
 #define FNN_F32_DW_CASE(R, C) \
   case R * 4 + C:             \
-    return f32_dwconv_block<V, kTail, R, C>(n, c, t, bias, vlo, vhi, y, j, io);
+    return f32_dwconv_block<V, kTail, R, C>(n, c, t, bias, vlo, vhi, y, j, io, in);
     FNN_F32_DW_CASE(1, 1) FNN_F32_DW_CASE(1, 2) FNN_F32_DW_CASE(1, 3)
     FNN_F32_DW_CASE(2, 1) FNN_F32_DW_CASE(2, 2) FNN_F32_DW_CASE(2, 3)
     FNN_F32_DW_CASE(3, 1) FNN_F32_DW_CASE(3, 2) FNN_F32_DW_CASE(3, 3)
 #undef FNN_F32_DW_CASE
     default:
-      return f32_dwconv_block<V, kTail, 0, 0>(n, c, t, bias, vlo, vhi, y, j, io);
+      return f32_dwconv_block<V, kTail, 0, 0>(n, c, t, bias, vlo, vhi, y, j, io, in);
   }
 }
 
@@ -92,9 +114,10 @@ void f32_dwconv(size_t n, size_t c, const F32DwTaps& t, const float* bias, float
   constexpr size_t L = V::kLanes;
   const typename V::Reg vlo = V::set1(lo), vhi = V::set1(hi);
   size_t j = 0;
+  const DwInterior in = dw_interior(n, t);
   const F32DwLanes<V, false> whole{V::mask(L)};
-  for (; j + L <= c; j += L) f32_dwconv_lanes<V, false>(n, c, t, bias, vlo, vhi, y, j, whole);
-  if (j < c) f32_dwconv_lanes<V, true>(n, c, t, bias, vlo, vhi, y, j, F32DwLanes<V, true>{V::mask(c - j)});
+  for (; j + L <= c; j += L) f32_dwconv_lanes<V, false>(n, c, t, bias, vlo, vhi, y, j, whole, in);
+  if (j < c) f32_dwconv_lanes<V, true>(n, c, t, bias, vlo, vhi, y, j, F32DwLanes<V, true>{V::mask(c - j)}, in);
 }
 
 }  // namespace

@@ -1,4 +1,6 @@
 // int8 depthwise micro-kernel, AVX2: blocks of 8 channels run through the whole pixel run.
+// The zero point in the lanes of a padding column (an edge pixel's) adds zp * w, which the
+// accumulator's start takes back.
 // A block's weights are widened to int32 lanes once per run into a stack buffer (L1), so each
 // tap of a pixel costs one widening load of x and a vpmaddwd against the buffered weights (x
 // zero-extended in its lane: vpmaddwd gives x * w exactly); the accumulator starts at
@@ -71,10 +73,12 @@ struct Stage {
   }
 };
 
-// Channels [j, j + 8) of all n pixels.
-void block8(size_t n, size_t c, const QDwTaps& t, const QDwParams& p, void* y, size_t j) {
-  const size_t taps = t.rows * t.cols;
-  const bool buffered = taps <= kBufferedTaps;
+// Channels [j, j + 8) of all n pixels; interior pixels (in) read their taps unchecked, edge
+// pixels take the zero point for a padding column (its products cancel against zp * sum(w)).
+void block8(size_t n, size_t c, const QDwTaps& taps, const QDwParams& p, void* y, size_t j, DwInterior in) {
+  const QDwTaps t = taps;  // a local copy: stores through y could alias the caller's
+  const size_t window = t.rows * t.cols;
+  const bool buffered = window <= kBufferedTaps;
   __m256i wbuf[kBufferedTaps];
   __m256i wsum = _mm256_setzero_si256();
   for (size_t r = 0; r < t.rows; ++r) {
@@ -84,21 +88,39 @@ void block8(size_t n, size_t c, const QDwTaps& t, const QDwParams& p, void* y, s
       wsum = _mm256_add_epi32(wsum, wv);
     }
   }
+  auto weight = [&](size_t r, size_t q) {
+    return buffered ? wbuf[r * t.cols + q] : widen_s8(t.w + r * t.w_row + q * t.w_col + j);
+  };
   const Stage out(p, j, wsum);
+  const __m256i vzp = _mm256_set1_epi32(p.a_zero_point);
   const size_t ob = p.out_u8 ? 1 : sizeof(float);
+  const bool k3x3 = t.rows == 3 && t.cols == 3 && buffered;
   for (size_t i = 0; i < n; ++i) {
-    const uint8_t* x = t.x + i * t.x_step + j;
+    const std::ptrdiff_t ix = t.ix0 + static_cast<std::ptrdiff_t>(i * t.sw);
     __m256i acc = out.init;
-    if (t.rows == 3 && t.cols == 3 && buffered) {
+    if (i >= in.lo && i < in.hi) {
+      const uint8_t* x = t.x + static_cast<size_t>(ix) * t.x_pix + j;
+      const size_t xc = t.dw * t.x_pix;
+      if (k3x3) {
 #pragma GCC unroll 9
-      for (size_t k = 0; k < 9; ++k) {
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(widen_u8(x + (k / 3) * t.x_row + (k % 3) * t.x_col), wbuf[k]));
+        for (size_t k = 0; k < 9; ++k) {
+          acc = _mm256_add_epi32(acc, _mm256_madd_epi16(widen_u8(x + (k / 3) * t.x_row + (k % 3) * xc), wbuf[k]));
+        }
+      } else {
+        for (size_t r = 0; r < t.rows; ++r) {
+          for (size_t q = 0; q < t.cols; ++q) {
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(widen_u8(x + r * t.x_row + q * xc), weight(r, q)));
+          }
+        }
       }
     } else {
       for (size_t r = 0; r < t.rows; ++r) {
         for (size_t q = 0; q < t.cols; ++q) {
-          const __m256i wv = buffered ? wbuf[r * t.cols + q] : widen_s8(t.w + r * t.w_row + q * t.w_col + j);
-          acc = _mm256_add_epi32(acc, _mm256_madd_epi16(widen_u8(x + r * t.x_row + q * t.x_col), wv));
+          const std::ptrdiff_t col = ix + static_cast<std::ptrdiff_t>(q * t.dw);
+          const __m256i xv = dw_column_in(t, col)
+                                 ? widen_u8(t.x + r * t.x_row + static_cast<size_t>(col) * t.x_pix + j)
+                                 : vzp;
+          acc = _mm256_add_epi32(acc, _mm256_madd_epi16(xv, weight(r, q)));
         }
       }
     }
@@ -109,18 +131,20 @@ void block8(size_t n, size_t c, const QDwTaps& t, const QDwParams& p, void* y, s
 }  // namespace
 
 void qu8_dwconv_ukernel__avx2(size_t n, size_t c, const QDwTaps& t, const QDwParams& p, void* y) {
+  const DwInterior in = dw_interior(n, t);
   size_t j = 0;
-  for (; j + 8 <= c; j += 8) block8(n, c, t, p, y, j);
+  for (; j + 8 <= c; j += 8) block8(n, c, t, p, y, j, in);
   if (j == c) return;
+  QDwTaps tail = t;
+  tail.x += j;
+  tail.w += j;
   QDwParams pt = p;
   pt.scale += j;
   if (pt.bias_i32 != nullptr) pt.bias_i32 += j;
   if (pt.bias_f32 != nullptr) pt.bias_f32 += j;
   const size_t ob = p.out_u8 ? 1 : sizeof(float);
   for (size_t i = 0; i < n; ++i) {  // one pixel a call: the tail's outputs are c apart, not c - j
-    QDwTaps tail = t;
-    tail.x += i * t.x_step + j;
-    tail.w += j;
+    tail.ix0 = t.ix0 + static_cast<std::ptrdiff_t>(i * t.sw);
     qu8_dwconv_ukernel__scalar(1, c - j, tail, pt, static_cast<char*>(y) + (i * c + j) * ob);
   }
 }

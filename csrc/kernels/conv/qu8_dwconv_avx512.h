@@ -16,7 +16,9 @@
 // The weights are spread the same way ONCE per channel block and stay in registers for the
 // whole run (3 columns x 1 or 2 zmm for a 3x3 window), so a 3x3 pixel costs 3 vpdpbusd, and,
 // because a stride-1 (stride-2) window shares 2 (1) of its 3 columns with the previous pixel's,
-// only 1 (2) new columns: 3 (6) shuffles. Each window shape up to 3x3 (a 3x3 layer's edges)
+// only 1 (2) new columns: 3 (6) shuffles. A run is an output row: its edge pixels use the same
+// registers, with a padding column (the zero point in every slot) for each window column
+// outside the input. Each window shape up to 3x3 (a 3x3 layer's top, middle and bottom rows)
 // has its own kernel; other windows (more than 3 rows or columns, none) take a generic loop
 // over 4-row groups and columns.
 //
@@ -134,6 +136,16 @@ __m512i dw_dot(__m512i acc, const QDwCol<kVnni>& x, const QDwCol<kVnni>& w) {
   }
 }
 
+// A padding column: the zero point in every slot.
+template <bool kVnni, bool kTail>
+QDwCol<kVnni> dw_pad(const QDwLanes<kTail>& io) {
+  if constexpr (kVnni) {
+    return QDwCol<true>{io.zp};
+  } else {
+    return QDwCol<false>{io.zp, io.zp};
+  }
+}
+
 // Per lane, acc + the input's zero point times the sum of a weight column's (up to 4) weights.
 template <bool kVnni, bool kTail>
 __m512i dw_zp_wsum(__m512i acc, const QDwCol<kVnni>& w, const QDwLanes<kTail>& io) {
@@ -186,12 +198,12 @@ struct QDwStage {
   }
 };
 
-// Windows of kRows (<= 4) x kCols taps, the weights in registers; consecutive pixels' windows
-// overlap by kCols - kShift columns when kShift < kCols (x_step == kShift * x_col), which are
-// kept rather than rebuilt.
+// Windows of kRows (<= 4) x kCols taps, the weights in registers. Interior pixels (in): when
+// kShift < kCols (sw == kShift * dw), consecutive windows overlap by kCols - kShift columns,
+// which are kept rather than rebuilt. Edge pixels build each column, or take the padding one.
 template <bool kVnni, size_t kRows, size_t kCols, size_t kShift, bool kTail>
 __attribute__((noinline)) void qu8_dw_block(size_t n, size_t c, const QDwTaps& taps, const QDwParams& p, void* y,
-                                            size_t j, const QDwLanes<kTail>& lanes) {
+                                            size_t j, const QDwLanes<kTail>& lanes, DwInterior in) {
   // Local copies: the stores through y could alias the callers' structs, which would make the
   // compiler reload the strides and constants after every pixel.
   const QDwTaps t = taps;
@@ -205,32 +217,54 @@ __attribute__((noinline)) void qu8_dw_block(size_t n, size_t c, const QDwTaps& t
   }
   const QDwStage<kTail> out(p, j, io, wsum);
   const size_t ob = io.u8 ? 1 : sizeof(float);
-  const uint8_t* xp = t.x + j;
-  char* yp = static_cast<char*>(y) + j * ob;
-  QDwCol<kVnni> x[kCols];
-#pragma GCC unroll 3
-  for (size_t q = 0; q < kCols; ++q) x[q] = dw_col<kVnni, kRows, kTail>(xp + q * t.x_col, t.rows, t.x_row, io);
-  for (size_t i = 0;;) {
+  const size_t xc = t.dw * t.x_pix, xs = t.sw * t.x_pix;
+  const uint8_t* x0 = t.x + j;
+  char* y0 = static_cast<char*>(y) + j * ob;
+  // Edge pixels: a padding column is the zero point in every slot (its products cancel against
+  // the accumulator's zp * sum(w)).
+  auto edge = [&](size_t i) {
+    const std::ptrdiff_t ix = t.ix0 + static_cast<std::ptrdiff_t>(i * t.sw);
     __m512i acc = out.init;
 #pragma GCC unroll 3
-    for (size_t q = 0; q < kCols; ++q) acc = dw_dot<kVnni>(acc, x[q], w[q]);
-    out.store(acc, yp);
-    if (++i == n) break;
-    xp += t.x_step;
-    yp += c * ob;
-#pragma GCC unroll 3
     for (size_t q = 0; q < kCols; ++q) {
-      if (q + kShift < kCols) {
-        x[q] = x[q + kShift];
-      } else {
-        x[q] = dw_col<kVnni, kRows, kTail>(xp + q * t.x_col, t.rows, t.x_row, io);
+      const std::ptrdiff_t col = ix + static_cast<std::ptrdiff_t>(q * t.dw);
+      const QDwCol<kVnni> xq = dw_column_in(t, col)
+                                   ? dw_col<kVnni, kRows, kTail>(x0 + static_cast<size_t>(col) * t.x_pix, t.rows, t.x_row, io)
+                                   : dw_pad<kVnni>(io);
+      acc = dw_dot<kVnni>(acc, xq, w[q]);
+    }
+    out.store(acc, y0 + i * c * ob);
+  };
+  for (size_t i = 0; i < in.lo; ++i) edge(i);
+  if (in.lo < in.hi) {
+    const uint8_t* xp = x0 + static_cast<size_t>(t.ix0 + static_cast<std::ptrdiff_t>(in.lo * t.sw)) * t.x_pix;
+    char* yp = y0 + in.lo * c * ob;
+    QDwCol<kVnni> x[kCols];
+#pragma GCC unroll 3
+    for (size_t q = 0; q < kCols; ++q) x[q] = dw_col<kVnni, kRows, kTail>(xp + q * xc, t.rows, t.x_row, io);
+    for (size_t i = in.lo;;) {
+      __m512i acc = out.init;
+#pragma GCC unroll 3
+      for (size_t q = 0; q < kCols; ++q) acc = dw_dot<kVnni>(acc, x[q], w[q]);
+      out.store(acc, yp);
+      if (++i == in.hi) break;
+      xp += xs;
+      yp += c * ob;
+#pragma GCC unroll 3
+      for (size_t q = 0; q < kCols; ++q) {
+        if (q + kShift < kCols) {
+          x[q] = x[q + kShift];
+        } else {
+          x[q] = dw_col<kVnni, kRows, kTail>(xp + q * xc, t.rows, t.x_row, io);
+        }
       }
     }
   }
+  for (size_t i = in.hi; i < n; ++i) edge(i);
 }
 
-// Any window (also none: rows or cols 0): 4-row groups x columns, the weight columns spread
-// once into a stack buffer when they fit, else again per pixel.
+// Any window (also none: rows 0): 4-row groups x columns, the weight columns spread once into
+// a stack buffer when they fit, else again per pixel; every column checked against the input.
 template <bool kVnni, bool kTail>
 void qu8_dw_block_generic(size_t n, size_t c, const QDwTaps& taps, const QDwParams& p, void* y, size_t j,
                           const QDwLanes<kTail>& lanes) {
@@ -255,12 +289,16 @@ void qu8_dw_block_generic(size_t n, size_t c, const QDwTaps& taps, const QDwPara
   const QDwStage<kTail> out(p, j, io, wsum);
   const size_t ob = io.u8 ? 1 : sizeof(float);
   for (size_t i = 0; i < n; ++i) {
-    const uint8_t* xp = t.x + i * t.x_step + j;
+    const std::ptrdiff_t ix = t.ix0 + static_cast<std::ptrdiff_t>(i * t.sw);
     __m512i acc = out.init;
     for (size_t g = 0; g < groups; ++g) {
       const size_t rows = t.rows - 4 * g < 4 ? t.rows - 4 * g : 4;
       for (size_t q = 0; q < cols; ++q) {
-        const QDwCol<kVnni> xc = dw_col<kVnni, 0, kTail>(xp + 4 * g * t.x_row + q * t.x_col, rows, t.x_row, io);
+        const std::ptrdiff_t col = ix + static_cast<std::ptrdiff_t>(q * t.dw);
+        const QDwCol<kVnni> xc =
+            dw_column_in(t, col)
+                ? dw_col<kVnni, 0, kTail>(t.x + 4 * g * t.x_row + static_cast<size_t>(col) * t.x_pix + j, rows, t.x_row, io)
+                : dw_pad<kVnni>(io);
         acc = dw_dot<kVnni>(acc, xc, cached ? wbuf[g * cols + q] : wcol(g, q));
       }
     }
@@ -269,26 +307,27 @@ void qu8_dw_block_generic(size_t n, size_t c, const QDwTaps& taps, const QDwPara
 }
 
 // kCols columns of kRows rows; consecutive windows share columns at a stride of one or two
-// columns (x_step == x_col or 2 x_col).
+// window columns (sw == dw or 2 dw).
 template <bool kVnni, size_t kRows, size_t kCols, bool kTail>
 void qu8_dw_shape(size_t n, size_t c, const QDwTaps& t, const QDwParams& p, void* y, size_t j,
-                  const QDwLanes<kTail>& io) {
-  if constexpr (kCols == 3 && kRows > 1) {  // the interior (and top and bottom rows) of a 3x3 layer
-    if (t.x_step == t.x_col) return qu8_dw_block<kVnni, kRows, 3, 1, kTail>(n, c, t, p, y, j, io);
-    if (t.x_step == 2 * t.x_col) return qu8_dw_block<kVnni, kRows, 3, 2, kTail>(n, c, t, p, y, j, io);
+                  const QDwLanes<kTail>& io, DwInterior in) {
+  if constexpr (kCols == 3 && kRows > 1) {  // a 3x3 layer's rows (its top and bottom ones too)
+    if (t.sw == t.dw) return qu8_dw_block<kVnni, kRows, 3, 1, kTail>(n, c, t, p, y, j, io, in);
+    if (t.sw == 2 * t.dw) return qu8_dw_block<kVnni, kRows, 3, 2, kTail>(n, c, t, p, y, j, io, in);
   }
-  qu8_dw_block<kVnni, kRows, kCols, kCols, kTail>(n, c, t, p, y, j, io);
+  qu8_dw_block<kVnni, kRows, kCols, kCols, kTail>(n, c, t, p, y, j, io, in);
 }
 
-// Windows of up to 3 x 3 taps (a 3x3 layer's interior and edges) get a kernel of their shape.
+// Windows of up to 3 x 3 taps (a 3x3 layer's top, middle and bottom rows) get a kernel of their
+// shape.
 template <bool kVnni, bool kTail>
 void qu8_dw_lanes(size_t n, size_t c, const QDwTaps& t, const QDwParams& p, void* y, size_t j,
-                  const QDwLanes<kTail>& io) {
+                  const QDwLanes<kTail>& io, DwInterior in) {
   const size_t shape = t.rows <= 3 && t.cols <= 3 ? t.rows * 4 + t.cols : 0;
   switch (shape) {
 #define FNN_QU8_DW_CASE(R, C) \
   case R * 4 + C:             \
-    return qu8_dw_shape<kVnni, R, C, kTail>(n, c, t, p, y, j, io);
+    return qu8_dw_shape<kVnni, R, C, kTail>(n, c, t, p, y, j, io, in);
     FNN_QU8_DW_CASE(1, 1) FNN_QU8_DW_CASE(1, 2) FNN_QU8_DW_CASE(1, 3)
     FNN_QU8_DW_CASE(2, 1) FNN_QU8_DW_CASE(2, 2) FNN_QU8_DW_CASE(2, 3)
     FNN_QU8_DW_CASE(3, 1) FNN_QU8_DW_CASE(3, 2) FNN_QU8_DW_CASE(3, 3)
@@ -303,14 +342,15 @@ void qu8_dwconv_avx512(size_t n, size_t c, const QDwTaps& t, const QDwParams& p,
   if (n == 0) return;
   const __m512i spread = _mm512_mullo_epi32(
       _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(0x01010101));
+  const DwInterior in = dw_interior(n, t);
   size_t j = 0;
   const __m512i zp = kVnni ? _mm512_set1_epi8(static_cast<char>(p.a_zero_point))
                           : _mm512_set1_epi16(static_cast<int16_t>(p.a_zero_point));
   const QDwLanes<false> whole(p, _cvtu32_mask16(0xFFFFu), spread, zp);
-  for (; j + 16 <= c; j += 16) qu8_dw_lanes<kVnni, false>(n, c, t, p, y, j, whole);
+  for (; j + 16 <= c; j += 16) qu8_dw_lanes<kVnni, false>(n, c, t, p, y, j, whole, in);
   if (j < c) {
     const QDwLanes<true> tail(p, _cvtu32_mask16((1u << (c - j)) - 1u), spread, zp);
-    qu8_dw_lanes<kVnni, true>(n, c, t, p, y, j, tail);
+    qu8_dw_lanes<kVnni, true>(n, c, t, p, y, j, tail, in);
   }
 }
 

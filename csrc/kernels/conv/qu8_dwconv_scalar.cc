@@ -21,14 +21,14 @@ void qu8_dwconv_ukernel__scalar(size_t n, size_t c, const QDwTaps& t, const QDwP
   const float lo = static_cast<float>(int64_t{p.qmin} - p.out_zero_point);
   const float hi = static_cast<float>(int64_t{p.qmax} - p.out_zero_point);
   for (size_t i = 0; i < n; ++i) {
-    const uint8_t* x = t.x + i * t.x_step;
     for (size_t j = 0; j < c; ++j) {
       int32_t acc = 0;
       for (size_t r = 0; r < t.rows; ++r) {
-        const uint8_t* xr = x + r * t.x_row + j;
-        const int8_t* wr = t.w + r * t.w_row + j;
         for (size_t q = 0; q < t.cols; ++q) {
-          acc = wrap_add(acc, (int32_t{xr[q * t.x_col]} - p.a_zero_point) * int32_t{wr[q * t.w_col]});
+          const std::ptrdiff_t ix = t.ix0 + static_cast<std::ptrdiff_t>(i * t.sw + q * t.dw);
+          if (!dw_column_in(t, ix)) continue;  // padding adds nothing
+          const int32_t xv = t.x[r * t.x_row + static_cast<size_t>(ix) * t.x_pix + j];
+          acc = wrap_add(acc, (xv - p.a_zero_point) * int32_t{t.w[r * t.w_row + q * t.w_col + j]});
         }
       }
       if (p.out_u8) {
