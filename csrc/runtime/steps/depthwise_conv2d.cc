@@ -92,12 +92,15 @@ class DepthwiseConv2dStep final : public Int8LayerStep<DepthwiseConv2dParams> {
       if (p.qargs.relu) q.lo = 0.f;
     }
     const TensorInfo& out = r.out_info();
+    // A ReLU6 (or any clamp) on a u8 output goes into the kernel's bounds: no pass over the
+    // output afterwards.
+    const bool clamped = q.out_u8 && fold_int8_clamp(s, out, &q.qmin, &q.qmax);
     parallel_ranges(r.batch * g.oh * g.ow, 256, r.threads, [&](size_t b, size_t e) {
       const size_t block = !p.post.empty() ? kPostPixels : e - b;
       for (size_t b0 = b; b0 < e; b0 += block) {
         const size_t n = std::min(block, e - b0);
         depthwise_conv2d_nhwc(g, r.in<uint8_t>(), p.weights_s8.data(), q, r.out<void>(), b0, n);
-        finish_int8_clamp(s, out, r.out<char>() + b0 * g.c * out.elem_bytes(), n, g.c, g.c);
+        if (!clamped) finish_int8_clamp(s, out, r.out<char>() + b0 * g.c * out.elem_bytes(), n, g.c, g.c);
         if (!p.post.empty()) apply_unary_rows(post, r.out() + b0 * g.c, n, g.c, g.c);
       }
     });

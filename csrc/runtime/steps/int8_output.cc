@@ -58,4 +58,15 @@ void finish_int8_clamp(const Step& s, const TensorInfo& out, void* y, size_t row
   for (size_t r = 0; r < rows; ++r) clamp_f32(cols, f + r * ldy, f + r * ldy, s.lo, s.hi);
 }
 
+bool fold_int8_clamp(const Step& s, const TensorInfo& out, int32_t* qmin, int32_t* qmax) {
+  if (out.dtype != DType::kU8) return false;
+  const bool lo_left = s.lo > -std::numeric_limits<float>::infinity() && s.lo != 0.0f;
+  const int32_t lo = lo_left ? std::max<int32_t>(*qmin, quantize_bound(s.lo, out)) : *qmin;
+  const int32_t hi = std::min<int32_t>(*qmax, quantize_bound(s.hi, out));
+  if (lo > hi) return false;
+  *qmin = lo;
+  *qmax = hi;
+  return true;
+}
+
 }  // namespace fnn
