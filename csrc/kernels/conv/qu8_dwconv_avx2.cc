@@ -1,4 +1,6 @@
 // int8 depthwise micro-kernel, AVX2: blocks of 8 channels run through the whole pixel run.
+// The interior of a 3x3 layer's row keeps the widened input columns consecutive windows share
+// in registers (interior3).
 // The zero point in the lanes of a padding column (an edge pixel's) adds zp * w, which the
 // accumulator's start takes back.
 // A block's weights are widened to int32 lanes once per run into a stack buffer (L1), so each
@@ -73,6 +75,45 @@ struct Stage {
   }
 };
 
+// The interior pixels [in.lo, in.hi) of a run of kRows x 3 windows whose pixels are kShift
+// window columns apart (1 or 2): the widened input columns the next window shares stay in
+// registers, so a pixel widens kShift new columns instead of 3.
+template <size_t kRows, size_t kShift>
+__attribute__((noinline)) void interior3(const QDwTaps& taps, const __m256i* wbuf, const Stage& stage, size_t c,
+                                         size_t j, DwInterior in, void* y) {
+  const QDwTaps t = taps;  // local copies: stores through y could alias the caller's
+  const Stage out = stage;
+  const size_t ob = out.u8 ? 1 : sizeof(float);
+  const size_t xc = t.dw * t.x_pix, xs = t.sw * t.x_pix, xr = t.x_row;
+  const uint8_t* xp = t.x + static_cast<size_t>(t.ix0 + static_cast<std::ptrdiff_t>(in.lo * t.sw)) * t.x_pix + j;
+  char* yp = static_cast<char*>(y) + (in.lo * c + j) * ob;
+  __m256i col[3][kRows];
+#pragma GCC unroll 3
+  for (size_t q = 0; q < 3; ++q) {
+#pragma GCC unroll 3
+    for (size_t r = 0; r < kRows; ++r) col[q][r] = widen_u8(xp + r * xr + q * xc);
+  }
+  for (size_t i = in.lo;;) {
+    __m256i acc = out.init;
+#pragma GCC unroll 3
+    for (size_t r = 0; r < kRows; ++r) {
+#pragma GCC unroll 3
+      for (size_t q = 0; q < 3; ++q) acc = _mm256_add_epi32(acc, _mm256_madd_epi16(col[q][r], wbuf[r * 3 + q]));
+    }
+    out.store(acc, yp);
+    if (++i == in.hi) break;
+    xp += xs;
+    yp += c * ob;
+#pragma GCC unroll 3
+    for (size_t q = 0; q < 3; ++q) {
+#pragma GCC unroll 3
+      for (size_t r = 0; r < kRows; ++r) {
+        col[q][r] = q + kShift < 3 ? col[q + kShift][r] : widen_u8(xp + r * xr + q * xc);
+      }
+    }
+  }
+}
+
 // Channels [j, j + 8) of all n pixels; interior pixels (in) read their taps unchecked, edge
 // pixels take the zero point for a padding column (its products cancel against zp * sum(w)).
 void block8(size_t n, size_t c, const QDwTaps& taps, const QDwParams& p, void* y, size_t j, DwInterior in) {
@@ -94,34 +135,42 @@ void block8(size_t n, size_t c, const QDwTaps& taps, const QDwParams& p, void* y
   const Stage out(p, j, wsum);
   const __m256i vzp = _mm256_set1_epi32(p.a_zero_point);
   const size_t ob = p.out_u8 ? 1 : sizeof(float);
+  // A 3x3 layer's rows (2 or 3 window rows) at a stride of one or two window columns.
+  const size_t shift = t.sw == t.dw ? 1 : t.sw == 2 * t.dw ? 2 : 0;
   const bool k3x3 = t.rows == 3 && t.cols == 3 && buffered;
+  const bool rolling = t.cols == 3 && (t.rows == 2 || t.rows == 3) && shift != 0 && in.hi - in.lo >= 4;
+  if (rolling) {
+    if (t.rows == 3) {
+      shift == 1 ? interior3<3, 1>(t, wbuf, out, c, j, in, y) : interior3<3, 2>(t, wbuf, out, c, j, in, y);
+    } else {
+      shift == 1 ? interior3<2, 1>(t, wbuf, out, c, j, in, y) : interior3<2, 2>(t, wbuf, out, c, j, in, y);
+    }
+  }
   for (size_t i = 0; i < n; ++i) {
+    const bool interior = i >= in.lo && i < in.hi;
+    if (interior && rolling) {
+      i = in.hi - 1;  // done above
+      continue;
+    }
     const std::ptrdiff_t ix = t.ix0 + static_cast<std::ptrdiff_t>(i * t.sw);
     __m256i acc = out.init;
-    if (i >= in.lo && i < in.hi) {
+    if (interior && k3x3) {
       const uint8_t* x = t.x + static_cast<size_t>(ix) * t.x_pix + j;
       const size_t xc = t.dw * t.x_pix;
-      if (k3x3) {
 #pragma GCC unroll 9
-        for (size_t k = 0; k < 9; ++k) {
-          acc = _mm256_add_epi32(acc, _mm256_madd_epi16(widen_u8(x + (k / 3) * t.x_row + (k % 3) * xc), wbuf[k]));
-        }
-      } else {
-        for (size_t r = 0; r < t.rows; ++r) {
-          for (size_t q = 0; q < t.cols; ++q) {
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(widen_u8(x + r * t.x_row + q * xc), weight(r, q)));
-          }
-        }
+      for (size_t k = 0; k < 9; ++k) {
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(widen_u8(x + (k / 3) * t.x_row + (k % 3) * xc), wbuf[k]));
       }
-    } else {
-      for (size_t r = 0; r < t.rows; ++r) {
-        for (size_t q = 0; q < t.cols; ++q) {
-          const std::ptrdiff_t col = ix + static_cast<std::ptrdiff_t>(q * t.dw);
-          const __m256i xv = dw_column_in(t, col)
-                                 ? widen_u8(t.x + r * t.x_row + static_cast<size_t>(col) * t.x_pix + j)
-                                 : vzp;
-          acc = _mm256_add_epi32(acc, _mm256_madd_epi16(xv, weight(r, q)));
-        }
+      out.store(acc, static_cast<char*>(y) + (i * c + j) * ob);
+      continue;
+    }
+    for (size_t r = 0; r < t.rows; ++r) {
+      for (size_t q = 0; q < t.cols; ++q) {
+        const std::ptrdiff_t col = ix + static_cast<std::ptrdiff_t>(q * t.dw);
+        const __m256i xv = interior || dw_column_in(t, col)
+                               ? widen_u8(t.x + r * t.x_row + static_cast<size_t>(col) * t.x_pix + j)
+                               : vzp;
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(xv, weight(r, q)));
       }
     }
     out.store(acc, static_cast<char*>(y) + (i * c + j) * ob);
