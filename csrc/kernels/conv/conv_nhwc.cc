@@ -483,10 +483,24 @@ void avgpool2d_backward_nhwc(const Pool2dGeometry& g, const float* dy, float* dx
 
 namespace {
 
-// Calls run(r, n, taps) for output pixels p0 .. p0 + rows - 1, pixel p0 + r first, in runs of
-// n pixels of one output row: the window rows inside the input are those of the output row,
-// and the micro-kernel clips each pixel's window columns against the input's width itself, so
-// a row's edge pixels share its run (and its weights in registers) with its interior.
+// Output rows [lo, hi) whose windows are vertically whole inside the input.
+struct FullRows {
+  size_t lo, hi;
+};
+
+FullRows full_rows(const Conv2dGeometry& g) {
+  const idx sh = static_cast<idx>(g.sh), pad = static_cast<idx>(g.pad_top), oh = static_cast<idx>(g.oh);
+  const idx lo = std::min((pad + sh - 1) / sh, oh);
+  const idx room = static_cast<idx>(g.h) - 1 + pad - static_cast<idx>((g.kh - 1) * g.dh);
+  const idx hi = room < 0 ? 0 : std::min(room / sh + 1, oh);
+  return FullRows{static_cast<size_t>(lo), static_cast<size_t>(std::max(lo, hi))};
+}
+
+// Calls run(r, n, taps) for output pixels p0 .. p0 + rows - 1, pixel p0 + r first, in runs
+// of taps.m whole output rows of n pixels (or of one part of a row, at the ends of the range) with
+// the same window rows inside the input: each top or bottom row alone, the middle rows of an
+// image together. The micro-kernel clips each pixel's window columns against the input's width
+// itself, so a row's edge pixels share the run (and its weights in registers) with its interior.
 template <typename Taps, typename T, typename W, typename Run>
 void for_each_window_run(const Conv2dGeometry& g, const T* x, const W* w, size_t p0, size_t rows,
                          const Run& run) {
@@ -499,13 +513,20 @@ void for_each_window_run(const Conv2dGeometry& g, const T* x, const W* w, size_t
   taps.x_cols = g.w;
   taps.sw = g.sw;
   taps.dw = g.dw;
+  taps.x_next = g.sh * g.w * g.c;
+  const FullRows full = full_rows(g);
   PixelCursor pc(p0, g.oh, g.ow);
   for (size_t r = 0; r < rows;) {
     const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
     size_t ky0, ky1;
     tap_range(iy0, g.kh, g.dh, g.h, &ky0, &ky1);
     const size_t n = std::min(rows - r, g.ow - pc.ox);
+    size_t m = 1;
+    if (pc.ox == 0 && n == g.ow && pc.oy >= full.lo && pc.oy < full.hi) {
+      m = std::min(full.hi - pc.oy, (rows - r) / g.ow);  // whole middle rows of this image
+    }
     taps.rows = ky1 - ky0;
+    taps.m = m;
     taps.x = x;  // nothing is read without window rows: any valid pointer
     if (taps.rows != 0) {
       const size_t iy = static_cast<size_t>(iy0 + static_cast<idx>(ky0 * g.dh));
@@ -514,8 +535,9 @@ void for_each_window_run(const Conv2dGeometry& g, const T* x, const W* w, size_t
     taps.w = w + ky0 * g.kw * g.c;
     taps.ix0 = static_cast<idx>(pc.ox * g.sw) - static_cast<idx>(g.pad_left);
     run(r, n, taps);
-    r += n;
-    // On to the next output row (or the end of the range).
+    r += m * n;
+    // On to the next output row after the run (or the end of the range).
+    pc.oy += m - 1;
     pc.ox = g.ow - 1;
     pc.next();
   }

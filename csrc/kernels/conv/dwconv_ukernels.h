@@ -2,10 +2,13 @@
 // pixels of one output row over all their channels: the window rows inside the input are the
 // same for the whole run (`rows` of them from `x`, the first one's input row), and pixel i's
 // window column q reads input column ix0 + i * sw + q * dw, a padding column when outside
-// [0, x_cols). Outputs are consecutive (pixel i at y + i * c). conv_nhwc.cc's driver makes one
-// run of each output row, so a kernel loops over channel blocks outside and pixels inside,
-// keeps a block's weights in registers across the row, its edges included, and, where the
-// stride lets windows overlap, reuses the input columns it already loaded.
+// [0, x_cols). A run may span m output rows with the same window rows (the rows of a layer
+// whose windows are vertically inside the input), row k's input x_next * k elements after row
+// 0's. Outputs are consecutive (pixel i of output row k at y + (k * n + i) * c). conv_nhwc.cc's
+// driver makes one run of the middle rows of an image (and one of each top or bottom row), so a
+// kernel loops over channel blocks outside and pixels inside, keeps a block's weights in
+// registers across the rows, their edges included, and, where the stride lets windows overlap,
+// reuses the input columns it already loaded.
 //
 // Padding adds nothing (a zero, or for u8 (zero_point - zero_point) * w = 0): a kernel may skip
 // a padding tap or count it as zero / the zero point, both exact for u8 (f32: a zero times a
@@ -37,6 +40,8 @@ struct QDwTaps {
   std::ptrdiff_t ix0 = 0;      // input column of pixel 0's window column 0 (< 0: in the padding)
   size_t x_cols = 0;           // input columns (W)
   size_t sw = 1, dw = 1;       // input columns between pixels' windows / window columns
+  size_t m = 1;                // output rows: the run repeats m times, its outputs after the last
+  size_t x_next = 0;           // between the inputs of consecutive output rows (sh*W*C)
 };
 
 // Output stage, per channel j, acc = sum over taps of (x - a_zero_point) * w (wrapping int32):
@@ -57,7 +62,7 @@ struct QDwParams {
   float lo = -__builtin_inff(), hi = __builtin_inff();  // f32 output bounds
 };
 
-// y: n * c u8 values or floats (per the params), pixel after pixel.
+// y: m * n * c u8 values or floats (per the params), pixel after pixel.
 using QDwUkernel = void(size_t n, size_t c, const QDwTaps& taps, const QDwParams& p, void* y);
 using QDwUkernelFn = QDwUkernel*;
 
@@ -70,6 +75,7 @@ struct F32DwTaps {
   std::ptrdiff_t ix0 = 0;
   size_t x_cols = 0;
   size_t sw = 1, dw = 1;
+  size_t m = 1, x_next = 0;
 };
 
 // Pixels [lo, hi) of a run are its interior: all their window columns inside the input (a run
@@ -103,7 +109,8 @@ bool dw_column_in(const Taps& t, std::ptrdiff_t ix) {
 
 }  // namespace
 
-// y[i * c + j] = clamp(bias[j] (or 0) + sum over pixel i's taps of x * w, lo, hi), i < n, j < c.
+// y[(k * n + i) * c + j] = clamp(bias[j] (or 0) + sum over the taps of row k's pixel i of x * w,
+// lo, hi), k < m, i < n, j < c.
 using F32DwUkernel = void(size_t n, size_t c, const F32DwTaps& taps, const float* bias, float lo,
                           float hi, float* y);
 using F32DwUkernelFn = F32DwUkernel*;

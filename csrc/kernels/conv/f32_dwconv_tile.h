@@ -43,49 +43,55 @@ __attribute__((noinline)) void f32_dwconv_block(size_t n, size_t c, const F32DwT
   const F32DwLanes<V, kTail> io = lanes;
   const Reg vb = bias != nullptr ? io.load(bias + j) : V::zero();
   const size_t xr = t.x_row, xc = t.dw * t.x_pix, xs = t.sw * t.x_pix;
-  const float* x0 = t.x + j;
   if constexpr (kRows != 0) {
     constexpr size_t kTaps = kRows * kCols;
     Reg w[kTaps];
 #pragma GCC unroll 9
     for (size_t k = 0; k < kTaps; ++k) w[k] = io.load(t.w + (k / kCols) * t.w_row + (k % kCols) * t.w_col + j);
-    auto edge = [&](size_t i) {
-      const std::ptrdiff_t ix = t.ix0 + static_cast<std::ptrdiff_t>(i * t.sw);
-      Reg a = vb;
-#pragma GCC unroll 9
-      for (size_t k = 0; k < kTaps; ++k) {
-        const std::ptrdiff_t col = ix + static_cast<std::ptrdiff_t>((k % kCols) * t.dw);
-        if (dw_column_in(t, col)) {
-          a = V::fmadd(io.load(x0 + (k / kCols) * xr + static_cast<size_t>(col) * t.x_pix), w[k], a);
-        }
-      }
-      io.store(y + i * c + j, V::clamp(a, vlo, vhi));
-    };
-    for (size_t i = 0; i < in.lo; ++i) edge(i);
-    if (in.lo < in.hi) {
-      const float* x = x0 + static_cast<size_t>(t.ix0 + static_cast<std::ptrdiff_t>(in.lo * t.sw)) * t.x_pix;
-      float* yp = y + in.lo * c + j;
-      for (size_t i = in.lo; i < in.hi; ++i, x += xs, yp += c) {
+    for (size_t row = 0; row < t.m; ++row) {
+      const float* x0 = t.x + row * t.x_next + j;
+      float* y0 = y + row * n * c + j;
+      auto edge = [&](size_t i) {
+        const std::ptrdiff_t ix = t.ix0 + static_cast<std::ptrdiff_t>(i * t.sw);
         Reg a = vb;
 #pragma GCC unroll 9
-        for (size_t k = 0; k < kTaps; ++k) a = V::fmadd(io.load(x + (k / kCols) * xr + (k % kCols) * xc), w[k], a);
-        io.store(yp, V::clamp(a, vlo, vhi));
-      }
-    }
-    for (size_t i = in.hi; i < n; ++i) edge(i);
-  } else {
-    for (size_t i = 0; i < n; ++i) {
-      const std::ptrdiff_t ix = t.ix0 + static_cast<std::ptrdiff_t>(i * t.sw);
-      Reg a = vb;
-      for (size_t r = 0; r < t.rows; ++r) {
-        for (size_t q = 0; q < t.cols; ++q) {
-          const std::ptrdiff_t col = ix + static_cast<std::ptrdiff_t>(q * t.dw);
-          if (!dw_column_in(t, col)) continue;
-          a = V::fmadd(io.load(x0 + r * xr + static_cast<size_t>(col) * t.x_pix),
-                       io.load(t.w + r * t.w_row + q * t.w_col + j), a);
+        for (size_t k = 0; k < kTaps; ++k) {
+          const std::ptrdiff_t col = ix + static_cast<std::ptrdiff_t>((k % kCols) * t.dw);
+          if (dw_column_in(t, col)) {
+            a = V::fmadd(io.load(x0 + (k / kCols) * xr + static_cast<size_t>(col) * t.x_pix), w[k], a);
+          }
+        }
+        io.store(y0 + i * c, V::clamp(a, vlo, vhi));
+      };
+      for (size_t i = 0; i < in.lo; ++i) edge(i);
+      if (in.lo < in.hi) {
+        const float* x = x0 + static_cast<size_t>(t.ix0 + static_cast<std::ptrdiff_t>(in.lo * t.sw)) * t.x_pix;
+        float* yp = y0 + in.lo * c;
+        for (size_t i = in.lo; i < in.hi; ++i, x += xs, yp += c) {
+          Reg a = vb;
+#pragma GCC unroll 9
+          for (size_t k = 0; k < kTaps; ++k) a = V::fmadd(io.load(x + (k / kCols) * xr + (k % kCols) * xc), w[k], a);
+          io.store(yp, V::clamp(a, vlo, vhi));
         }
       }
-      io.store(y + i * c + j, V::clamp(a, vlo, vhi));
+      for (size_t i = in.hi; i < n; ++i) edge(i);
+    }
+  } else {
+    for (size_t row = 0; row < t.m; ++row) {
+      const float* x0 = t.x + row * t.x_next + j;
+      for (size_t i = 0; i < n; ++i) {
+        const std::ptrdiff_t ix = t.ix0 + static_cast<std::ptrdiff_t>(i * t.sw);
+        Reg a = vb;
+        for (size_t r = 0; r < t.rows; ++r) {
+          for (size_t q = 0; q < t.cols; ++q) {
+            const std::ptrdiff_t col = ix + static_cast<std::ptrdiff_t>(q * t.dw);
+            if (!dw_column_in(t, col)) continue;
+            a = V::fmadd(io.load(x0 + r * xr + static_cast<size_t>(col) * t.x_pix),
+                         io.load(t.w + r * t.w_row + q * t.w_col + j), a);
+          }
+        }
+        io.store(y + (row * n + i) * c + j, V::clamp(a, vlo, vhi));
+      }
     }
   }
 }

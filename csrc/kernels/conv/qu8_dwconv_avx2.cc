@@ -177,9 +177,8 @@ void block8(size_t n, size_t c, const QDwTaps& taps, const QDwParams& p, void* y
   }
 }
 
-}  // namespace
-
-void qu8_dwconv_ukernel__avx2(size_t n, size_t c, const QDwTaps& t, const QDwParams& p, void* y) {
+// One output row (taps.m == 1 ignored: the caller steps the rows).
+void row8(size_t n, size_t c, const QDwTaps& t, const QDwParams& p, void* y) {
   const DwInterior in = dw_interior(n, t);
   size_t j = 0;
   for (; j + 8 <= c; j += 8) block8(n, c, t, p, y, j, in);
@@ -187,6 +186,7 @@ void qu8_dwconv_ukernel__avx2(size_t n, size_t c, const QDwTaps& t, const QDwPar
   QDwTaps tail = t;
   tail.x += j;
   tail.w += j;
+  tail.m = 1;
   QDwParams pt = p;
   pt.scale += j;
   if (pt.bias_i32 != nullptr) pt.bias_i32 += j;
@@ -195,6 +195,20 @@ void qu8_dwconv_ukernel__avx2(size_t n, size_t c, const QDwTaps& t, const QDwPar
   for (size_t i = 0; i < n; ++i) {  // one pixel a call: the tail's outputs are c apart, not c - j
     tail.ix0 = t.ix0 + static_cast<std::ptrdiff_t>(i * t.sw);
     qu8_dwconv_ukernel__scalar(1, c - j, tail, pt, static_cast<char*>(y) + (i * c + j) * ob);
+  }
+}
+
+}  // namespace
+
+// Output row after output row: the weights are widened again per row (9 loads per 8 channels
+// of a 3x3 window, beside a row of pixels).
+void qu8_dwconv_ukernel__avx2(size_t n, size_t c, const QDwTaps& t, const QDwParams& p, void* y) {
+  const size_t ob = p.out_u8 ? 1 : sizeof(float);
+  QDwTaps row = t;
+  row.m = 1;
+  for (size_t k = 0; k < t.m; ++k) {
+    row.x = t.x + k * t.x_next;
+    row8(n, c, row, p, static_cast<char*>(y) + k * n * c * ob);
   }
 }
 

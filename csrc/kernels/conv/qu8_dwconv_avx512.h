@@ -218,49 +218,51 @@ __attribute__((noinline)) void qu8_dw_block(size_t n, size_t c, const QDwTaps& t
   const QDwStage<kTail> out(p, j, io, wsum);
   const size_t ob = io.u8 ? 1 : sizeof(float);
   const size_t xc = t.dw * t.x_pix, xs = t.sw * t.x_pix;
-  const uint8_t* x0 = t.x + j;
-  char* y0 = static_cast<char*>(y) + j * ob;
-  // Edge pixels: a padding column is the zero point in every slot (its products cancel against
-  // the accumulator's zp * sum(w)).
-  auto edge = [&](size_t i) {
-    const std::ptrdiff_t ix = t.ix0 + static_cast<std::ptrdiff_t>(i * t.sw);
-    __m512i acc = out.init;
-#pragma GCC unroll 3
-    for (size_t q = 0; q < kCols; ++q) {
-      const std::ptrdiff_t col = ix + static_cast<std::ptrdiff_t>(q * t.dw);
-      const QDwCol<kVnni> xq = dw_column_in(t, col)
-                                   ? dw_col<kVnni, kRows, kTail>(x0 + static_cast<size_t>(col) * t.x_pix, t.rows, t.x_row, io)
-                                   : dw_pad<kVnni>(io);
-      acc = dw_dot<kVnni>(acc, xq, w[q]);
-    }
-    out.store(acc, y0 + i * c * ob);
-  };
-  for (size_t i = 0; i < in.lo; ++i) edge(i);
-  if (in.lo < in.hi) {
-    const uint8_t* xp = x0 + static_cast<size_t>(t.ix0 + static_cast<std::ptrdiff_t>(in.lo * t.sw)) * t.x_pix;
-    char* yp = y0 + in.lo * c * ob;
-    QDwCol<kVnni> x[kCols];
-#pragma GCC unroll 3
-    for (size_t q = 0; q < kCols; ++q) x[q] = dw_col<kVnni, kRows, kTail>(xp + q * xc, t.rows, t.x_row, io);
-    for (size_t i = in.lo;;) {
+  for (size_t row = 0; row < t.m; ++row) {
+    const uint8_t* x0 = t.x + row * t.x_next + j;
+    char* y0 = static_cast<char*>(y) + (row * n * c + j) * ob;
+    // Edge pixels: a padding column is the zero point in every slot (its products cancel
+    // against the accumulator's zp * sum(w)).
+    auto edge = [&](size_t i) {
+      const std::ptrdiff_t ix = t.ix0 + static_cast<std::ptrdiff_t>(i * t.sw);
       __m512i acc = out.init;
 #pragma GCC unroll 3
-      for (size_t q = 0; q < kCols; ++q) acc = dw_dot<kVnni>(acc, x[q], w[q]);
-      out.store(acc, yp);
-      if (++i == in.hi) break;
-      xp += xs;
-      yp += c * ob;
-#pragma GCC unroll 3
       for (size_t q = 0; q < kCols; ++q) {
-        if (q + kShift < kCols) {
-          x[q] = x[q + kShift];
-        } else {
-          x[q] = dw_col<kVnni, kRows, kTail>(xp + q * xc, t.rows, t.x_row, io);
+        const std::ptrdiff_t col = ix + static_cast<std::ptrdiff_t>(q * t.dw);
+        const QDwCol<kVnni> xq =
+            dw_column_in(t, col) ? dw_col<kVnni, kRows, kTail>(x0 + static_cast<size_t>(col) * t.x_pix, t.rows, t.x_row, io)
+                                 : dw_pad<kVnni>(io);
+        acc = dw_dot<kVnni>(acc, xq, w[q]);
+      }
+      out.store(acc, y0 + i * c * ob);
+    };
+    for (size_t i = 0; i < in.lo; ++i) edge(i);
+    if (in.lo < in.hi) {
+      const uint8_t* xp = x0 + static_cast<size_t>(t.ix0 + static_cast<std::ptrdiff_t>(in.lo * t.sw)) * t.x_pix;
+      char* yp = y0 + in.lo * c * ob;
+      QDwCol<kVnni> x[kCols];
+#pragma GCC unroll 3
+      for (size_t q = 0; q < kCols; ++q) x[q] = dw_col<kVnni, kRows, kTail>(xp + q * xc, t.rows, t.x_row, io);
+      for (size_t i = in.lo;;) {
+        __m512i acc = out.init;
+#pragma GCC unroll 3
+        for (size_t q = 0; q < kCols; ++q) acc = dw_dot<kVnni>(acc, x[q], w[q]);
+        out.store(acc, yp);
+        if (++i == in.hi) break;
+        xp += xs;
+        yp += c * ob;
+#pragma GCC unroll 3
+        for (size_t q = 0; q < kCols; ++q) {
+          if (q + kShift < kCols) {
+            x[q] = x[q + kShift];
+          } else {
+            x[q] = dw_col<kVnni, kRows, kTail>(xp + q * xc, t.rows, t.x_row, io);
+          }
         }
       }
     }
+    for (size_t i = in.hi; i < n; ++i) edge(i);
   }
-  for (size_t i = in.hi; i < n; ++i) edge(i);
 }
 
 // Any window (also none: rows 0): 4-row groups x columns, the weight columns spread once into
@@ -288,7 +290,9 @@ void qu8_dw_block_generic(size_t n, size_t c, const QDwTaps& taps, const QDwPara
   }
   const QDwStage<kTail> out(p, j, io, wsum);
   const size_t ob = io.u8 ? 1 : sizeof(float);
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t k = 0; k < t.m * n; ++k) {  // pixel i of output row k / n
+    const size_t i = k % n;
+    const uint8_t* x0 = t.x + (k / n) * t.x_next + j;
     const std::ptrdiff_t ix = t.ix0 + static_cast<std::ptrdiff_t>(i * t.sw);
     __m512i acc = out.init;
     for (size_t g = 0; g < groups; ++g) {
@@ -297,12 +301,12 @@ void qu8_dw_block_generic(size_t n, size_t c, const QDwTaps& taps, const QDwPara
         const std::ptrdiff_t col = ix + static_cast<std::ptrdiff_t>(q * t.dw);
         const QDwCol<kVnni> xc =
             dw_column_in(t, col)
-                ? dw_col<kVnni, 0, kTail>(t.x + 4 * g * t.x_row + static_cast<size_t>(col) * t.x_pix + j, rows, t.x_row, io)
+                ? dw_col<kVnni, 0, kTail>(x0 + 4 * g * t.x_row + static_cast<size_t>(col) * t.x_pix, rows, t.x_row, io)
                 : dw_pad<kVnni>(io);
         acc = dw_dot<kVnni>(acc, xc, cached ? wbuf[g * cols + q] : wcol(g, q));
       }
     }
-    out.store(acc, static_cast<char*>(y) + (i * c + j) * ob);
+    out.store(acc, static_cast<char*>(y) + (k * c + j) * ob);
   }
 }
 
