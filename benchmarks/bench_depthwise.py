@@ -2,10 +2,12 @@
 frugalnn int8 (u8 in, s8 weights) and, when installed, onnxruntime's f32 depthwise Conv.
 
 Each layer is a one-layer graph (3x3 depthwise, "same" padding, ReLU6, as in the model) run
-through the native call (``Session._core.run`` on bound arrays, as bench_peers' native view):
-the layout changes of the graph's input and output (NCHW at the API, NHWC inside) are part of
-it, on u8 input for int8. ``extra_info["step_us"]`` is the depthwise step alone
-(Session.profile's median), the number the issue's goal (int8 >= 2x f32) is about.
+through the native call (``Session._core.run`` on bound arrays, as bench_peers' native view).
+The input is given channels-last ((H, W, C) and a Transpose to (C, H, W), which the runtime
+stores as given: no layout change); the output's change back to NCHW is part of the timing
+(float32 for both: a one-layer int8 graph dequantizes its output). ``extra_info["step_us"]``
+is the depthwise step alone (Session.profile's median), the number the issue's goal (int8 >=
+2x f32) is about.
 
     python -m pytest benchmarks/bench_depthwise.py --benchmark-only --benchmark-json=dw.json
     python benchmarks/report.py dw.json --baseline frugalnn_f32
@@ -17,6 +19,7 @@ import pytest
 
 import frugalnn
 from frugalnn.graph import Conv2d, QuantParams, Sequential, Session, compile
+from frugalnn.graph.layers import Transpose
 
 # (channels, height, width, stride): the model's distinct depthwise layers, first to last
 # (tests/io/data/peers/mobilenet_v2_0.35_96_keras_*.tflite).
@@ -25,6 +28,7 @@ LAYERS = [(16, 48, 48, 1), (48, 48, 48, 2), (48, 24, 24, 1), (48, 24, 24, 2), (9
 if os.environ.get("FRUGALNN_BENCH_QUICK"):
     LAYERS = LAYERS[:3]
 IMPLS = ["frugalnn_f32", "frugalnn_int8", "ort_f32"]
+THREADS = sorted({1, frugalnn.get_num_threads()})  # one core, and all the process may use
 A_SCALE, A_ZP = 6.0 / 255, 0  # the u8 input of a depthwise layer after ReLU6
 
 
@@ -43,16 +47,17 @@ def _graph(c, h, w, stride, int8):
         w8 = np.clip(np.round(wt / ws[:, None, None, None]), -127, 127).astype(np.int8)
         quant, dtype = QuantParams(A_SCALE, A_ZP, weight=w8, weight_scale=ws), "uint8"
     layer = Conv2d(wt, b, stride=stride, padding="same", groups=c, activation="relu6", quant=quant, name="dw")
-    g = Sequential([layer], input_shape=(c, h, w), input_dtype=dtype,
+    g = Sequential([Transpose((2, 0, 1)), layer], input_shape=(h, w, c), input_dtype=dtype,
                    input_scale=A_SCALE if int8 else None, input_zero_point=A_ZP if int8 else None)
     return g
 
 
-def _input(c, h, w, int8):
+def _input(c, h, w, int8, nhwc=True):
     rng = np.random.default_rng(1)
+    shape = (1, h, w, c) if nhwc else (1, c, h, w)
     if int8:
-        return rng.integers(0, 256, (1, c, h, w), dtype=np.uint8)
-    return (rng.random((1, c, h, w), dtype=np.float32) * 6).astype(np.float32)
+        return rng.integers(0, 256, shape, dtype=np.uint8)
+    return (rng.random(shape, dtype=np.float32) * 6).astype(np.float32)
 
 
 def _frugalnn_runner(c, h, w, stride, int8, extra):
@@ -69,7 +74,7 @@ def _frugalnn_runner(c, h, w, stride, int8, extra):
     return lambda: core.run(xs, outs, 1, has_int8)
 
 
-def _ort_runner(c, h, w, stride):
+def _ort_runner(c, h, w, stride, threads):
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
@@ -88,10 +93,10 @@ def _ort_runner(c, h, w, stride):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     so = ort.SessionOptions()
-    so.intra_op_num_threads = frugalnn.get_num_threads()
+    so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-    x = _input(c, h, w, False)
+    x = _input(c, h, w, False, nhwc=False)
     out = np.empty((1, c, oh, ow), np.float32)
     binding = sess.io_binding()
     binding.bind_cpu_input("X", x)
@@ -99,16 +104,22 @@ def _ort_runner(c, h, w, stride):
     return lambda keep=(x, out): sess.run_with_iobinding(binding)
 
 
+@pytest.mark.parametrize("threads", THREADS)
 @pytest.mark.parametrize("c,h,w,stride", LAYERS)
 @pytest.mark.parametrize("impl", IMPLS)
-def bench_depthwise(benchmark, impl, c, h, w, stride):
-    benchmark.group = f"depthwise 3x3 {c}x{h}x{w} s{stride}"
+def bench_depthwise(benchmark, impl, c, h, w, stride, threads):
+    benchmark.group = f"depthwise 3x3 {c}x{h}x{w} s{stride} threads={threads}"
     oh, ow = -(-h // stride), -(-w // stride)
-    benchmark.extra_info.update(impl=impl, threads=frugalnn.get_num_threads(), macs=9 * c * oh * ow,
-                                isa=frugalnn.runtime_info()["kernels"])
-    if impl == "ort_f32":
-        run = _ort_runner(c, h, w, stride)
-    else:
-        run = _frugalnn_runner(c, h, w, stride, impl == "frugalnn_int8", benchmark.extra_info)
-    run()  # warm: arenas, page faults
-    benchmark(run)
+    before = frugalnn.get_num_threads()
+    frugalnn.set_num_threads(threads)
+    try:
+        benchmark.extra_info.update(impl=impl, threads=threads, macs=9 * c * oh * ow,
+                                    isa=frugalnn.runtime_info()["kernels"])
+        if impl == "ort_f32":
+            run = _ort_runner(c, h, w, stride, threads)
+        else:
+            run = _frugalnn_runner(c, h, w, stride, impl == "frugalnn_int8", benchmark.extra_info)
+        run()  # warm: arenas, page faults
+        benchmark(run)
+    finally:
+        frugalnn.set_num_threads(before)

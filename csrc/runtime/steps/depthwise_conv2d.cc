@@ -92,9 +92,8 @@ class DepthwiseConv2dStep final : public Int8LayerStep<DepthwiseConv2dParams> {
       if (p.qargs.relu) q.lo = 0.f;
     }
     const TensorInfo& out = r.out_info();
-    // A ReLU6 (or any clamp) on a u8 output goes into the kernel's bounds: no pass over the
-    // output afterwards.
-    const bool clamped = q.out_u8 && fold_int8_clamp(s, out, &q.qmin, &q.qmax);
+    // A ReLU6 (or any clamp) goes into the kernel's bounds: no pass over the output afterwards.
+    const bool clamped = q.out_u8 ? fold_int8_clamp(s, out, &q.qmin, &q.qmax) : fold_int8_clamp(s, &q.lo, &q.hi);
     parallel_ranges(r.batch * g.oh * g.ow, 256, r.threads, [&](size_t b, size_t e) {
       const size_t block = !p.post.empty() ? kPostPixels : e - b;
       for (size_t b0 = b; b0 < e; b0 += block) {

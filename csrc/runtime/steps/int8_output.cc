@@ -69,4 +69,18 @@ bool fold_int8_clamp(const Step& s, const TensorInfo& out, int32_t* qmin, int32_
   return true;
 }
 
+bool fold_int8_clamp(const Step& s, float* lo, float* hi) {
+  const bool lo_left = s.lo > -std::numeric_limits<float>::infinity() && s.lo != 0.0f;
+  const bool hi_left = s.hi < std::numeric_limits<float>::infinity();
+  if (hi_left && s.hi == 0.0f) return false;
+  // The kernels' clamp is max(v, lo) then min(v, hi); finish_int8_clamp's is the same
+  // comparison order on the kernel's result, so for any non-NaN v the narrower bounds give it.
+  const float l = lo_left ? std::max(*lo, s.lo) : *lo;
+  const float h = hi_left ? std::min(*hi, s.hi) : *hi;
+  if (!(l <= h)) return false;
+  *lo = l;
+  *hi = h;
+  return true;
+}
+
 }  // namespace fnn
