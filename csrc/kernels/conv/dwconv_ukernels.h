@@ -1,5 +1,5 @@
 // Depthwise convolution micro-kernels (NHWC). A micro-kernel computes a RUN of n output
-// pixels of one output row over all their channels: the window rows inside the input are the
+// pixels of an output row over all their channels: the window rows inside the input are the
 // same for the whole run (`rows` of them from `x`, the first one's input row), and pixel i's
 // window column q reads input column ix0 + i * sw + q * dw, a padding column when outside
 // [0, x_cols). A run may span m output rows with the same window rows (the rows of a layer

@@ -1,10 +1,10 @@
 // The SIMD f32 depthwise micro-kernel over V, the ISA's vector type (kernels/common/
 // vec16_avx2.h, vec16_avx512.h), used one register at a time: a block of V::kLanes channels
 // (8 on AVX2, 16 on AVX-512, a masked block for the tail) runs through all n pixels of the run
-// before the next block, so the block's weights are loaded once per run (an output row). Windows
-// of up to 3x3 taps (MobileNet's 3x3 layers) keep their weights in registers across the row,
-// edge pixels included, so an interior tap costs one load and one FMA; larger windows read
-// their weights from L1 per tap.
+// before the next block, so the block's weights are loaded once per run (one or more output
+// rows). Windows of up to 3x3 taps (MobileNet's 3x3 layers) keep their weights in registers
+// across the run, edge pixels included, so an interior tap costs one load and one FMA; larger
+// windows read their weights from L1 per tap.
 // Taps are summed in row-major order after the bias, as the scalar kernel does. Everything is
 // in an anonymous namespace: each ISA translation unit compiles its own copy.
 #pragma once
@@ -31,7 +31,8 @@ struct F32DwLanes {
 
 // Channels [j, j + lanes) of all n pixels, windows of kRows x kCols taps (0 x 0: t.rows x
 // t.cols at run time, the weights then read per tap). Interior pixels (in) read their taps
-// unchecked; edge pixels skip their padding columns.
+// unchecked; edge pixels skip their padding columns. Out of line, as qu8_dw_block (one
+// register-allocation problem per window shape).
 template <typename V, bool kTail, size_t kRows, size_t kCols>
 __attribute__((noinline)) void f32_dwconv_block(size_t n, size_t c, const F32DwTaps& taps, const float* bias,
                                                 typename V::Reg vlo, typename V::Reg vhi, float* y, size_t j,

@@ -1,13 +1,12 @@
-// int8 depthwise micro-kernel, AVX2: blocks of 8 channels run through the whole pixel run.
-// The interior of a 3x3 layer's row keeps the widened input columns consecutive windows share
-// in registers (interior3).
-// The zero point in the lanes of a padding column (an edge pixel's) adds zp * w, which the
-// accumulator's start takes back.
-// A block's weights are widened to int32 lanes once per run into a stack buffer (L1), so each
-// tap of a pixel costs one widening load of x and a vpmaddwd against the buffered weights (x
-// zero-extended in its lane: vpmaddwd gives x * w exactly); the accumulator starts at
-// bias - zp * sum(w), as in the AVX-512 kernel (qu8_dwconv_avx512.h). A tail of fewer than 8
-// channels runs the scalar kernel, pixel by pixel, which this one matches bit for bit.
+// int8 depthwise micro-kernel, AVX2: blocks of 8 channels run through the pixels of one output
+// row after the other. A block's weights are widened to int32 lanes into a stack buffer (L1),
+// so each tap of a pixel costs one widening load of x and a vpmaddwd against the buffered
+// weights (x zero-extended in its lane: vpmaddwd gives x * w exactly); the interior of a 3x3
+// layer's row keeps the widened input columns consecutive windows share in registers
+// (interior3). The accumulator starts at bias - zp * sum(w), as in the AVX-512 kernel
+// (qu8_dwconv_avx512.h); a padding column (an edge pixel's) is the zero point in every lane,
+// whose zp * w that start takes back. A tail of fewer than 8 channels runs the scalar kernel,
+// pixel by pixel, which this one matches bit for bit.
 #include <immintrin.h>
 
 #include <cstring>
