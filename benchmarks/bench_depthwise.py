@@ -2,15 +2,18 @@
 frugalnn int8 (u8 in, s8 weights) and, when installed, onnxruntime's f32 depthwise Conv.
 
 Each layer is a one-layer graph (3x3 depthwise, "same" padding, ReLU6, as in the model) run
-through the native call (``Session._core.run`` on bound arrays, as bench_peers' native view).
-The input is given channels-last ((H, W, C) and a Transpose to (C, H, W), which the runtime
-stores as given: no layout change); the output's change back to NCHW is part of the timing
-(float32 for both: a one-layer int8 graph dequantizes its output). ``extra_info["step_us"]``
-is the depthwise step alone (Session.profile's median), the number the issue's goal (int8 >=
-2x f32) is about.
+through the native call (``Session._core.run`` on bound arrays, as bench_peers' native view),
+on one thread and on all the process may use. The input is given channels-last ((H, W, C) and
+a Transpose to (C, H, W), which the runtime stores as given: no layout change); the output's
+change back to NCHW is part of the timing, float32 for both (a one-layer int8 graph dequantizes
+its output), and on the large layers it costs more than the convolution. So each frugalnn case
+also records ``extra_info["step_us"]``: the depthwise step alone (the best of three
+Session.profile medians), the number the issue's goal (int8 >= 2x f32) is about.
 
     python -m pytest benchmarks/bench_depthwise.py --benchmark-only --benchmark-json=dw.json
     python benchmarks/report.py dw.json --baseline frugalnn_f32
+    python -c "import json; [print(b['group'], b['extra_info']['impl'], b['extra_info'].get('step_us'))
+                for b in json.load(open('dw.json'))['benchmarks']]"
 """
 import os
 
