@@ -235,7 +235,7 @@ def test_qu8_qs8w_gemm(u):
 # kernels' column-reuse paths) and others, and output rows sharing input rows or not.
 
 DW_CHANNELS = [1, 3, 15, 16, 17, 33, 48, 96, 144]
-DW_WINDOWS = [(3, 3), (2, 3), (1, 3), (3, 1), (3, 2), (2, 2), (1, 1), (4, 3), (5, 5), (6, 2), (2, 4),
+DW_WINDOWS = [(3, 3), (2, 3), (1, 3), (3, 1), (3, 2), (2, 2), (1, 1), (4, 3), (5, 5), (4, 5), (3, 5), (6, 2), (2, 4),
               (0, 3), (3, 0)]
 DW_STEPS = [(1, 1), (2, 1), (1, 2), (3, 1), (2, 3)]  # (sw, dw)
 DW_NS = [1, 2, 7, 13, 3, 0, 5, 31]

@@ -47,7 +47,7 @@ __attribute__((noinline)) void f32_dwconv_block(size_t n, size_t c, const F32DwT
   if constexpr (kRows != 0) {
     constexpr size_t kTaps = kRows * kCols;
     Reg w[kTaps];
-#pragma GCC unroll 9
+#pragma GCC unroll 25
     for (size_t k = 0; k < kTaps; ++k) w[k] = io.load(t.w + (k / kCols) * t.w_row + (k % kCols) * t.w_col + j);
     for (size_t row = 0; row < t.m; ++row) {
       const float* x0 = t.x + row * t.x_next + j;
@@ -55,7 +55,7 @@ __attribute__((noinline)) void f32_dwconv_block(size_t n, size_t c, const F32DwT
       auto edge = [&](size_t i) {
         const std::ptrdiff_t ix = t.ix0 + static_cast<std::ptrdiff_t>(i * t.sw);
         Reg a = vb;
-#pragma GCC unroll 9
+#pragma GCC unroll 25
         for (size_t k = 0; k < kTaps; ++k) {
           const std::ptrdiff_t col = ix + static_cast<std::ptrdiff_t>((k % kCols) * t.dw);
           if (dw_column_in(t, col)) {
@@ -70,7 +70,7 @@ __attribute__((noinline)) void f32_dwconv_block(size_t n, size_t c, const F32DwT
         float* yp = y0 + in.lo * c;
         for (size_t i = in.lo; i < in.hi; ++i, x += xs, yp += c) {
           Reg a = vb;
-#pragma GCC unroll 9
+#pragma GCC unroll 25
           for (size_t k = 0; k < kTaps; ++k) a = V::fmadd(io.load(x + (k / kCols) * xr + (k % kCols) * xc), w[k], a);
           io.store(yp, V::clamp(a, vlo, vhi));
         }
@@ -97,19 +97,20 @@ __attribute__((noinline)) void f32_dwconv_block(size_t n, size_t c, const F32DwT
   }
 }
 
-// Windows of up to 3 x 3 taps (a 3x3 kernel's interior and edges) get their weights in
-// registers and no loop overhead per tap.
+// Windows of up to 3 x 3 taps (a 3x3 layer's rows) and the 3-, 4- and 5-row windows of a 5x5
+// layer get their weights in registers and no loop overhead per tap.
 template <typename V, bool kTail>
 void f32_dwconv_lanes(size_t n, size_t c, const F32DwTaps& t, const float* bias, typename V::Reg vlo,
                       typename V::Reg vhi, float* y, size_t j, const F32DwLanes<V, kTail>& io, DwInterior in) {
-  const size_t shape = t.rows <= 3 && t.cols <= 3 ? t.rows * 4 + t.cols : 0;
+  const size_t shape = t.rows <= 5 && t.cols <= 5 ? t.rows * 8 + t.cols : 0;
   switch (shape) {
 #define FNN_F32_DW_CASE(R, C) \
-  case R * 4 + C:             \
+  case R * 8 + C:             \
     return f32_dwconv_block<V, kTail, R, C>(n, c, t, bias, vlo, vhi, y, j, io, in);
     FNN_F32_DW_CASE(1, 1) FNN_F32_DW_CASE(1, 2) FNN_F32_DW_CASE(1, 3)
     FNN_F32_DW_CASE(2, 1) FNN_F32_DW_CASE(2, 2) FNN_F32_DW_CASE(2, 3)
     FNN_F32_DW_CASE(3, 1) FNN_F32_DW_CASE(3, 2) FNN_F32_DW_CASE(3, 3)
+    FNN_F32_DW_CASE(3, 5) FNN_F32_DW_CASE(4, 5) FNN_F32_DW_CASE(5, 5)
 #undef FNN_F32_DW_CASE
     default:
       return f32_dwconv_block<V, kTail, 0, 0>(n, c, t, bias, vlo, vhi, y, j, io, in);

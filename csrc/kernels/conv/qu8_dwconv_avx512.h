@@ -18,9 +18,10 @@
 // because a stride-1 (stride-2) window shares 2 (1) of its 3 columns with the previous pixel's,
 // only 1 (2) new columns: 3 (6) shuffles. A run is one or more output rows (an image's middle
 // rows together): their edge pixels use the same registers, with a padding column (the zero
-// point in every slot) for each window column outside the input. Each window shape up to 3x3 (a 3x3 layer's top, middle and bottom rows)
-// has its own kernel; other windows (more than 3 rows or columns, none) take a generic loop
-// over 4-row groups and columns.
+// point in every slot) for each window column outside the input. Each window shape up to 3x3
+// (a 3x3 layer's top, middle and bottom rows) and the 3-, 4- and 5-row windows of a 5x5 layer
+// have their own kernel (more than 4 rows: two 4-row groups per column); other windows (none
+// too) take a generic loop over 4-row groups and columns.
 //
 // The zero point comes off through zp * sum(w) over the run's taps, computed from the spread
 // weights (vpdpbusd / vpmaddwd against the zero point in every byte / s16) once per block: the
@@ -136,6 +137,33 @@ __m512i dw_dot(__m512i acc, const QDwCol<kVnni>& x, const QDwCol<kVnni>& w) {
   }
 }
 
+// The column of a window of kRows (<= 8) rows: one 4-row group, or two.
+template <bool kVnni, size_t kRows>
+struct QDwTall {
+  static_assert(kRows >= 1 && kRows <= 8, "one or two 4-row groups");
+  static constexpr size_t kGroups = kRows > 4 ? 2 : 1;
+  static constexpr size_t kRows0 = kRows > 4 ? 4 : kRows;  // rows of group 0 (group 1: the rest)
+  QDwCol<kVnni> g[kGroups];
+};
+
+template <bool kVnni, size_t kRows, bool kTail>
+QDwTall<kVnni, kRows> dw_tall_col(const uint8_t* p, size_t stride, const QDwLanes<kTail>& io) {
+  using T = QDwTall<kVnni, kRows>;
+  T col;
+  col.g[0] = dw_col<kVnni, T::kRows0, kTail>(p, T::kRows0, stride, io);
+  if constexpr (kRows > 4) col.g[1] = dw_col<kVnni, kRows - 4, kTail>(p + 4 * stride, kRows - 4, stride, io);
+  return col;
+}
+
+template <bool kVnni, size_t kRows, bool kTail>
+QDwTall<kVnni, kRows> dw_tall_wcol(const int8_t* p, size_t stride, const QDwLanes<kTail>& io) {
+  using T = QDwTall<kVnni, kRows>;
+  T col;
+  col.g[0] = dw_wcol<kVnni, T::kRows0, kTail>(p, T::kRows0, stride, io);
+  if constexpr (kRows > 4) col.g[1] = dw_wcol<kVnni, kRows - 4, kTail>(p + 4 * stride, kRows - 4, stride, io);
+  return col;
+}
+
 // A padding column: the zero point in every slot.
 template <bool kVnni, bool kTail>
 QDwCol<kVnni> dw_pad(const QDwLanes<kTail>& io) {
@@ -154,6 +182,28 @@ __m512i dw_zp_wsum(__m512i acc, const QDwCol<kVnni>& w, const QDwLanes<kTail>& i
   } else {
     return _mm512_add_epi32(acc, _mm512_add_epi32(_mm512_madd_epi16(w.lo, io.zp), _mm512_madd_epi16(w.hi, io.zp)));
   }
+}
+
+template <bool kVnni, size_t kRows>
+__m512i dw_tall_dot(__m512i acc, const QDwTall<kVnni, kRows>& x, const QDwTall<kVnni, kRows>& w) {
+#pragma GCC unroll 2
+  for (size_t g = 0; g < QDwTall<kVnni, kRows>::kGroups; ++g) acc = dw_dot<kVnni>(acc, x.g[g], w.g[g]);
+  return acc;
+}
+
+template <bool kVnni, size_t kRows, bool kTail>
+__m512i dw_tall_zp_wsum(__m512i acc, const QDwTall<kVnni, kRows>& w, const QDwLanes<kTail>& io) {
+#pragma GCC unroll 2
+  for (size_t g = 0; g < QDwTall<kVnni, kRows>::kGroups; ++g) acc = dw_zp_wsum<kVnni>(acc, w.g[g], io);
+  return acc;
+}
+
+template <bool kVnni, size_t kRows, bool kTail>
+QDwTall<kVnni, kRows> dw_tall_pad(const QDwLanes<kTail>& io) {
+  QDwTall<kVnni, kRows> col;
+#pragma GCC unroll 2
+  for (size_t g = 0; g < QDwTall<kVnni, kRows>::kGroups; ++g) col.g[g] = dw_pad<kVnni>(io);
+  return col;
 }
 
 // The output stage of one channel block (QDwParams), from zp * sum(w) over the block's taps.
@@ -198,7 +248,7 @@ struct QDwStage {
   }
 };
 
-// Windows of kRows (<= 4) x kCols taps, the weights in registers. Interior pixels (in): when
+// Windows of kRows (<= 8: one or two 4-row groups) x kCols taps, the weights in registers. Interior pixels (in): when
 // kShift < kCols (sw == kShift * dw), consecutive windows overlap by kCols - kShift columns,
 // which are kept rather than rebuilt. Edge pixels build each column, or take the padding one.
 // Out of line: inlined into qu8_dw_lanes' switch, GCC spilled the 3x3 loop's registers (2.4 ->
@@ -210,12 +260,13 @@ __attribute__((noinline)) void qu8_dw_block(size_t n, size_t c, const QDwTaps& t
   // compiler reload the strides and constants after every pixel.
   const QDwTaps t = taps;
   const QDwLanes<kTail> io = lanes;
-  QDwCol<kVnni> w[kCols];
+  using Col = QDwTall<kVnni, kRows>;
+  Col w[kCols];
   __m512i wsum = _mm512_setzero_si512();
-#pragma GCC unroll 3
+#pragma GCC unroll 5
   for (size_t q = 0; q < kCols; ++q) {
-    w[q] = dw_wcol<kVnni, kRows, kTail>(t.w + q * t.w_col + j, t.rows, t.w_row, io);
-    wsum = dw_zp_wsum<kVnni>(wsum, w[q], io);
+    w[q] = dw_tall_wcol<kVnni, kRows, kTail>(t.w + q * t.w_col + j, t.w_row, io);
+    wsum = dw_tall_zp_wsum<kVnni, kRows>(wsum, w[q], io);
   }
   const QDwStage<kTail> out(p, j, io, wsum);
   const size_t ob = io.u8 ? 1 : sizeof(float);
@@ -228,13 +279,12 @@ __attribute__((noinline)) void qu8_dw_block(size_t n, size_t c, const QDwTaps& t
     auto edge = [&](size_t i) {
       const std::ptrdiff_t ix = t.ix0 + static_cast<std::ptrdiff_t>(i * t.sw);
       __m512i acc = out.init;
-#pragma GCC unroll 3
+#pragma GCC unroll 5
       for (size_t q = 0; q < kCols; ++q) {
         const std::ptrdiff_t col = ix + static_cast<std::ptrdiff_t>(q * t.dw);
-        const QDwCol<kVnni> xq =
-            dw_column_in(t, col) ? dw_col<kVnni, kRows, kTail>(x0 + static_cast<size_t>(col) * t.x_pix, t.rows, t.x_row, io)
-                                 : dw_pad<kVnni>(io);
-        acc = dw_dot<kVnni>(acc, xq, w[q]);
+        const Col xq = dw_column_in(t, col) ? dw_tall_col<kVnni, kRows, kTail>(x0 + static_cast<size_t>(col) * t.x_pix, t.x_row, io)
+                                            : dw_tall_pad<kVnni, kRows>(io);
+        acc = dw_tall_dot<kVnni, kRows>(acc, xq, w[q]);
       }
       out.store(acc, y0 + i * c * ob);
     };
@@ -242,23 +292,23 @@ __attribute__((noinline)) void qu8_dw_block(size_t n, size_t c, const QDwTaps& t
     if (in.lo < in.hi) {
       const uint8_t* xp = x0 + static_cast<size_t>(t.ix0 + static_cast<std::ptrdiff_t>(in.lo * t.sw)) * t.x_pix;
       char* yp = y0 + in.lo * c * ob;
-      QDwCol<kVnni> x[kCols];
-#pragma GCC unroll 3
-      for (size_t q = 0; q < kCols; ++q) x[q] = dw_col<kVnni, kRows, kTail>(xp + q * xc, t.rows, t.x_row, io);
+      Col x[kCols];
+#pragma GCC unroll 5
+      for (size_t q = 0; q < kCols; ++q) x[q] = dw_tall_col<kVnni, kRows, kTail>(xp + q * xc, t.x_row, io);
       for (size_t i = in.lo;;) {
         __m512i acc = out.init;
-#pragma GCC unroll 3
-        for (size_t q = 0; q < kCols; ++q) acc = dw_dot<kVnni>(acc, x[q], w[q]);
+#pragma GCC unroll 5
+        for (size_t q = 0; q < kCols; ++q) acc = dw_tall_dot<kVnni, kRows>(acc, x[q], w[q]);
         out.store(acc, yp);
         if (++i == in.hi) break;
         xp += xs;
         yp += c * ob;
-#pragma GCC unroll 3
+#pragma GCC unroll 5
         for (size_t q = 0; q < kCols; ++q) {
           if (q + kShift < kCols) {
             x[q] = x[q + kShift];
           } else {
-            x[q] = dw_col<kVnni, kRows, kTail>(xp + q * xc, t.rows, t.x_row, io);
+            x[q] = dw_tall_col<kVnni, kRows, kTail>(xp + q * xc, t.x_row, io);
           }
         }
       }
@@ -317,26 +367,27 @@ void qu8_dw_block_generic(size_t n, size_t c, const QDwTaps& taps, const QDwPara
 template <bool kVnni, size_t kRows, size_t kCols, bool kTail>
 void qu8_dw_shape(size_t n, size_t c, const QDwTaps& t, const QDwParams& p, void* y, size_t j,
                   const QDwLanes<kTail>& io, DwInterior in) {
-  if constexpr (kCols == 3 && kRows > 1) {  // a 3x3 layer's rows (its top and bottom ones too)
-    if (t.sw == t.dw) return qu8_dw_block<kVnni, kRows, 3, 1, kTail>(n, c, t, p, y, j, io, in);
-    if (t.sw == 2 * t.dw) return qu8_dw_block<kVnni, kRows, 3, 2, kTail>(n, c, t, p, y, j, io, in);
+  if constexpr (kCols >= 3 && kRows > 1) {  // a 3x3 or 5x5 layer's rows (its top and bottom ones too)
+    if (t.sw == t.dw) return qu8_dw_block<kVnni, kRows, kCols, 1, kTail>(n, c, t, p, y, j, io, in);
+    if (t.sw == 2 * t.dw) return qu8_dw_block<kVnni, kRows, kCols, 2, kTail>(n, c, t, p, y, j, io, in);
   }
   qu8_dw_block<kVnni, kRows, kCols, kCols, kTail>(n, c, t, p, y, j, io, in);
 }
 
-// Windows of up to 3 x 3 taps (a 3x3 layer's top, middle and bottom rows) get a kernel of their
-// shape.
+// Windows of up to 3 x 3 taps (a 3x3 layer's top, middle and bottom rows) and the rows of a 5x5
+// layer get a kernel of their shape.
 template <bool kVnni, bool kTail>
 void qu8_dw_lanes(size_t n, size_t c, const QDwTaps& t, const QDwParams& p, void* y, size_t j,
                   const QDwLanes<kTail>& io, DwInterior in) {
-  const size_t shape = t.rows <= 3 && t.cols <= 3 ? t.rows * 4 + t.cols : 0;
+  const size_t shape = t.rows <= 5 && t.cols <= 5 ? t.rows * 8 + t.cols : 0;
   switch (shape) {
 #define FNN_QU8_DW_CASE(R, C) \
-  case R * 4 + C:             \
+  case R * 8 + C:             \
     return qu8_dw_shape<kVnni, R, C, kTail>(n, c, t, p, y, j, io, in);
     FNN_QU8_DW_CASE(1, 1) FNN_QU8_DW_CASE(1, 2) FNN_QU8_DW_CASE(1, 3)
     FNN_QU8_DW_CASE(2, 1) FNN_QU8_DW_CASE(2, 2) FNN_QU8_DW_CASE(2, 3)
     FNN_QU8_DW_CASE(3, 1) FNN_QU8_DW_CASE(3, 2) FNN_QU8_DW_CASE(3, 3)
+    FNN_QU8_DW_CASE(3, 5) FNN_QU8_DW_CASE(4, 5) FNN_QU8_DW_CASE(5, 5)
 #undef FNN_QU8_DW_CASE
     default:
       return qu8_dw_block_generic<kVnni, kTail>(n, c, t, p, y, j, io);
