@@ -149,53 +149,64 @@ void f32_to_bf16(const std::string& name, const py::array& x, py::array& y) {
 
 // ---- depthwise --------------------------------------------------------------------------
 
-// Elements a tap window spans from its first tap.
-size_t window_span(size_t c, size_t rows, size_t cols, size_t row, size_t col) {
-  return (rows - 1) * row + (cols - 1) * col + c;
+// Elements the rows x x_cols input columns of a run span from x (0 without any).
+size_t input_span(size_t c, size_t rows, size_t x_cols, size_t row, size_t pix) {
+  if (rows == 0 || x_cols == 0) return 0;
+  return (rows - 1) * row + (x_cols - 1) * pix + c;
 }
 
-// A depthwise kernel's taps: rows x cols taps of c channels over flat x and w buffers.
+// A depthwise kernel's taps: a run over m output rows (x_next apart) of rows input rows of
+// x_cols columns (c channels each) and the rows x cols weights, over flat x and w.
 template <typename Taps, typename X, typename W>
 Taps window_taps(size_t c, const py::array& x, size_t x_offset, const py::array& w, size_t w_offset, size_t rows,
-                 size_t cols, size_t x_row, size_t x_col, size_t w_row, size_t w_col) {
-  if (c < 1 || rows < 1 || cols < 1) throw py::value_error("c, rows and cols must be >= 1");
+                 size_t cols, size_t x_row, size_t x_pix, size_t w_row, size_t w_col, std::ptrdiff_t ix0,
+                 size_t x_cols, size_t sw, size_t dw, size_t m, size_t x_next) {
+  if (c < 1) throw py::value_error("c must be >= 1");
+  if (sw < 1 || dw < 1 || m < 1) throw py::value_error("sw, dw and m must be >= 1");
   Taps t;
-  t.x = flat<X>(x, x_offset + window_span(c, rows, cols, x_row, x_col), "x") + x_offset;
-  t.w = flat<W>(w, w_offset + window_span(c, rows, cols, w_row, w_col), "w") + w_offset;
+  const size_t span = input_span(c, rows, x_cols, x_row, x_pix);
+  t.x = flat<X>(x, x_offset + (span == 0 ? 0 : (m - 1) * x_next + span), "x") + x_offset;
+  const size_t w_span = rows == 0 || cols == 0 ? 0 : (rows - 1) * w_row + (cols - 1) * w_col + c;
+  t.w = flat<W>(w, w_offset + w_span, "w") + w_offset;
   t.rows = rows;
   t.cols = cols;
   t.x_row = x_row;
-  t.x_col = x_col;
+  t.x_pix = x_pix;
   t.w_row = w_row;
   t.w_col = w_col;
+  t.ix0 = ix0;
+  t.x_cols = x_cols;
+  t.sw = sw;
+  t.dw = dw;
+  t.m = m;
+  t.x_next = x_next;
   return t;
 }
 
-void dwconv_f32(const std::string& name, size_t c, const py::array& x, size_t x_offset,
-                const py::array& w, size_t w_offset, size_t rows, size_t cols, size_t x_row,
-                size_t x_col, size_t w_row, size_t w_col, const py::object& bias, float lo,
-                float hi, py::array& y, size_t y_offset) {
+void dwconv_f32(const std::string& name, size_t n, size_t c, const py::array& x, size_t x_offset,
+                const py::array& w, size_t w_offset, size_t rows, size_t cols, size_t x_row, size_t x_pix,
+                size_t w_row, size_t w_col, std::ptrdiff_t ix0, size_t x_cols, size_t sw, size_t dw, size_t m,
+                size_t x_next, const py::object& bias, float lo, float hi, py::array& y, size_t y_offset) {
   const UkernelInfo& u = kernel(name, UkernelOp::kDwconvF32);
-  const auto t = window_taps<F32DwTaps, float, float>(c, x, x_offset, w, w_offset, rows, cols, x_row, x_col,
-                                                      w_row, w_col);
+  const auto t = window_taps<F32DwTaps, float, float>(c, x, x_offset, w, w_offset, rows, cols, x_row, x_pix, w_row,
+                                                      w_col, ix0, x_cols, sw, dw, m, x_next);
   const float* pb = optional<float>(bias, c, "bias");
-  float* py_ = flat_out<float>(y, y_offset + c, "y") + y_offset;
-  ukernel_fn<UkernelOp::kDwconvF32>(u)(c, t, pb, lo, hi, py_);
+  float* py_ = flat_out<float>(y, y_offset + m * n * c, "y") + y_offset;
+  ukernel_fn<UkernelOp::kDwconvF32>(u)(n, c, t, pb, lo, hi, py_);
 }
 
-void dwconv_qu8(const std::string& name, size_t c, const py::array& x, size_t x_offset,
-                const py::array& w, size_t w_offset, size_t rows, size_t cols, size_t x_row,
-                size_t x_col, size_t w_row, size_t w_col, bool full, int32_t a_zero_point,
-                const py::object& w_sum, const py::array& scale, const py::object& bias_i32,
-                const py::object& bias_f32, bool out_u8, int32_t out_zero_point, int32_t qmin,
-                int32_t qmax, float lo, float hi, py::array& y, size_t y_offset) {
+void dwconv_qu8(const std::string& name, size_t n, size_t c, const py::array& x, size_t x_offset,
+                const py::array& w, size_t w_offset, size_t rows, size_t cols, size_t x_row, size_t x_pix,
+                size_t w_row, size_t w_col, std::ptrdiff_t ix0, size_t x_cols, size_t sw, size_t dw, size_t m,
+                size_t x_next, int32_t a_zero_point,
+                const py::array& scale, const py::object& bias_i32, const py::object& bias_f32,
+                bool out_u8, int32_t out_zero_point, int32_t qmin, int32_t qmax, float lo, float hi,
+                py::array& y, size_t y_offset) {
   const UkernelInfo& u = kernel(name, UkernelOp::kDwconvQu8);
-  auto t = window_taps<QDwTaps, uint8_t, int8_t>(c, x, x_offset, w, w_offset, rows, cols, x_row, x_col, w_row,
-                                                 w_col);
-  t.full = full;
+  const auto t = window_taps<QDwTaps, uint8_t, int8_t>(c, x, x_offset, w, w_offset, rows, cols, x_row, x_pix, w_row,
+                                                       w_col, ix0, x_cols, sw, dw, m, x_next);
   QDwParams p;
   p.a_zero_point = a_zero_point;
-  p.w_sum = optional<int32_t>(w_sum, c, "w_sum");
   p.scale = flat<float>(scale, c, "scale");
   p.bias_i32 = optional<int32_t>(bias_i32, c, "bias_i32");
   p.bias_f32 = optional<float>(bias_f32, c, "bias_f32");
@@ -205,9 +216,9 @@ void dwconv_qu8(const std::string& name, size_t c, const py::array& x, size_t x_
   p.qmax = qmax;
   p.lo = lo;
   p.hi = hi;
-  void* out = out_u8 ? static_cast<void*>(flat_out<uint8_t>(y, y_offset + c, "y") + y_offset)
-                     : static_cast<void*>(flat_out<float>(y, y_offset + c, "y") + y_offset);
-  ukernel_fn<UkernelOp::kDwconvQu8>(u)(c, t, p, out);
+  void* out = out_u8 ? static_cast<void*>(flat_out<uint8_t>(y, y_offset + m * n * c, "y") + y_offset)
+                     : static_cast<void*>(flat_out<float>(y, y_offset + m * n * c, "y") + y_offset);
+  ukernel_fn<UkernelOp::kDwconvQu8>(u)(n, c, t, p, out);
 }
 
 // ---- reductions and quantization ---------------------------------------------------------
@@ -409,16 +420,16 @@ void bind_ukernels(py::module_& m) {
         py::arg("min"), py::arg("max"), py::arg("out_zero_point"), py::arg("qmin"),
         py::arg("qmax"));
   m.def("_ukernel_f32_to_bf16", &f32_to_bf16, py::arg("name"), py::arg("x"), py::arg("y"));
-  m.def("_ukernel_dwconv_f32", &dwconv_f32, py::arg("name"), py::arg("c"), py::arg("x"),
+  m.def("_ukernel_dwconv_f32", &dwconv_f32, py::arg("name"), py::arg("n"), py::arg("c"), py::arg("x"),
         py::arg("x_offset"), py::arg("w"), py::arg("w_offset"), py::arg("rows"), py::arg("cols"),
-        py::arg("x_row"), py::arg("x_col"), py::arg("w_row"), py::arg("w_col"), py::arg("bias"),
-        py::arg("lo"), py::arg("hi"), py::arg("y"), py::arg("y_offset"));
-  m.def("_ukernel_dwconv_qu8", &dwconv_qu8, py::arg("name"), py::arg("c"), py::arg("x"),
+        py::arg("x_row"), py::arg("x_pix"), py::arg("w_row"), py::arg("w_col"), py::arg("ix0"), py::arg("x_cols"),
+        py::arg("sw"), py::arg("dw"), py::arg("m"), py::arg("x_next"), py::arg("bias"), py::arg("lo"), py::arg("hi"), py::arg("y"), py::arg("y_offset"));
+  m.def("_ukernel_dwconv_qu8", &dwconv_qu8, py::arg("name"), py::arg("n"), py::arg("c"), py::arg("x"),
         py::arg("x_offset"), py::arg("w"), py::arg("w_offset"), py::arg("rows"), py::arg("cols"),
-        py::arg("x_row"), py::arg("x_col"), py::arg("w_row"), py::arg("w_col"), py::arg("full"),
-        py::arg("a_zero_point"), py::arg("w_sum"), py::arg("scale"), py::arg("bias_i32"),
-        py::arg("bias_f32"), py::arg("out_u8"), py::arg("out_zero_point"), py::arg("qmin"),
-        py::arg("qmax"), py::arg("lo"), py::arg("hi"), py::arg("y"), py::arg("y_offset"));
+        py::arg("x_row"), py::arg("x_pix"), py::arg("w_row"), py::arg("w_col"), py::arg("ix0"), py::arg("x_cols"),
+        py::arg("sw"), py::arg("dw"), py::arg("m"), py::arg("x_next"), py::arg("a_zero_point"), py::arg("scale"), py::arg("bias_i32"), py::arg("bias_f32"), py::arg("out_u8"),
+        py::arg("out_zero_point"), py::arg("qmin"), py::arg("qmax"), py::arg("lo"), py::arg("hi"), py::arg("y"),
+        py::arg("y_offset"));
   m.def("_ukernel_rsum", &rsum, py::arg("name"), py::arg("x"));
   m.def("_ukernel_adam", &f32_adam, py::arg("name"), py::arg("param"), py::arg("grad"), py::arg("m"),
         py::arg("v"), "One Adam / AdamW step of the named kernel (AdamStepArgs as keywords).");

@@ -231,66 +231,112 @@ def test_qu8_qs8w_gemm(u):
 
 
 # ---- depthwise ------------------------------------------------------------------------------
+# A call computes a run of n pixels of m output rows: `rows` valid window rows, pixel i's window
+# column q at input column ix0 + i * sw + q * dw, a padding column (adds nothing) outside
+# [0, x_cols), output row k's input x_next * k after row 0's. The cases put windows across the
+# left and right edges, wholly in the padding, strides of one and two window columns (the
+# kernels' column-reuse paths) and others, and output rows sharing input rows or not.
 
-DW_CHANNELS = [1, 3, 7, 8, 9, 15, 16, 17, 33, 40]
+DW_CHANNELS = [1, 3, 15, 16, 17, 33, 48, 96, 144]
+DW_WINDOWS = [(3, 3), (2, 3), (1, 3), (3, 1), (3, 2), (2, 2), (1, 1), (4, 3), (5, 5), (4, 5), (3, 5), (6, 2), (2, 4),
+              (0, 3), (3, 0)]
+DW_STEPS = [(1, 1), (2, 1), (1, 2), (3, 1), (2, 3)]  # (sw, dw)
+DW_NS = [1, 2, 7, 13, 3, 0, 5, 31]
+DW_XCOLS = [9, 1, 2, 5, 17, 48]
+DW_MS = [1, 3, 1, 2]
 
 
-def dw_window(rng, c, rows, cols, make):
-    """Taps of a rows x cols window over c channels, strided with gaps between taps."""
-    x_col, w_col = c + 3, c + 1
-    x_row, w_row = cols * x_col + 5, cols * w_col + 2
-    x, w = make(rows * x_row + 8), make(rows * w_row + 8)
-    return x, w, x_row, x_col, w_row, w_col
+def dw_runs():
+    """(c, rows, cols, n, sw, dw, ix0, x_cols, m, rows apart) cases."""
+    i = 0
+    for c in DW_CHANNELS:
+        for rows, cols in DW_WINDOWS:
+            for sw, dw in DW_STEPS:
+                ix0s = [-1, 0, -(max(cols, 1) - 1) * dw, 2, -5]
+                yield (c, rows, cols, DW_NS[i % len(DW_NS)], sw, dw, ix0s[i % len(ix0s)], DW_XCOLS[i % len(DW_XCOLS)],
+                       DW_MS[i % len(DW_MS)], 1 + i % 3)
+                i += 1
 
 
-def gather(buf, offset, c, rows, cols, row, col):
-    i = offset + np.arange(rows)[:, None, None] * row + np.arange(cols)[None, :, None] * col + np.arange(c)
-    return buf[i]  # rows x cols x c
+def dw_layout(c, rows, cols, x_cols, m, apart):
+    """Strides with gaps between input columns, rows and weight taps, output rows `apart` input
+    rows apart: x_pix, x_row, x_next, w_col, w_row, x offset, x elements, w offset, w elements."""
+    x_pix, w_col = c + 3, c + 1
+    x_row, w_row = x_cols * x_pix + 5, max(cols, 1) * w_col + 2
+    x_next = apart * x_row
+    xo, wo = 3, 1
+    x_n = xo + (m - 1) * x_next + max(rows, 1) * x_row + 4
+    return x_pix, x_row, x_next, w_col, w_row, xo, x_n, wo, wo + max(rows, 1) * w_row + 4
+
+
+def dw_taps(c, rows, cols, n, sw, dw, ix0, x_cols, m, x_pix, x_row, x_next, w_col, w_row, xo, wo):
+    """Flat indices of the taps of m x n pixels (m x n x rows x cols x c) into x and w, and the
+    mask of the taps inside the input."""
+    ix = ix0 + np.arange(n)[:, None] * sw + np.arange(cols)[None, :] * dw  # n x cols
+    inside = (ix >= 0) & (ix < x_cols)
+    ixc = np.clip(ix, 0, max(x_cols - 1, 0))
+    xi = (xo + np.arange(m)[:, None, None, None, None] * x_next + np.arange(rows)[None, None, :, None, None] * x_row
+          + ixc[None, :, None, :, None] * x_pix + np.arange(c))
+    wi = wo + np.arange(rows)[:, None, None] * w_row + np.arange(cols)[None, :, None] * w_col + np.arange(c)
+    mask = np.broadcast_to(inside[None, :, None, :, None], xi.shape)
+    return xi, wi[None, None], mask
+
+
+def dw_input_index(c, rows, x_cols, m, x_pix, x_row, x_next, xo):
+    """Flat indices of every input value of the run's output rows' input rows."""
+    return np.unique(xo + np.arange(m)[:, None, None, None] * x_next + np.arange(rows)[None, :, None, None] * x_row
+                     + np.arange(x_cols)[None, None, :, None] * x_pix + np.arange(c))
 
 
 @pytest.mark.parametrize("u", kernels("DwconvF32"))
 def test_f32_dwconv(u):
     rng = np.random.default_rng(4)
-    for i, c in enumerate(DW_CHANNELS):
-        rows, cols = 1 + i % 3, 1 + (i // 2) % 3
-        x, w, x_row, x_col, w_row, w_col = dw_window(rng, c, rows, cols, lambda n: rng.standard_normal(n, dtype=np.float32))
-        xo, wo = 3, 1
+    for i, (c, rows, cols, n, sw, dw, ix0, x_cols, m, apart) in enumerate(dw_runs()):
+        x_pix, x_row, x_next, w_col, w_row, xo, x_n, wo, w_n = dw_layout(c, rows, cols, x_cols, m, apart)
+        # Only the input and the weights hold numbers: a read anywhere else brings a NaN in.
+        x, w = np.full(x_n, np.nan, np.float32), np.full(w_n, np.nan, np.float32)
+        ii = dw_input_index(c, rows, x_cols, m, x_pix, x_row, x_next, xo)
+        x[ii] = rng.standard_normal(ii.size, dtype=np.float32)
+        xi, wi, inside = dw_taps(c, rows, cols, n, sw, dw, ix0, x_cols, m, x_pix, x_row, x_next, w_col, w_row, xo, wo)
+        w[wi] = rng.standard_normal(wi.shape, dtype=np.float32)
         bias = rng.standard_normal(c, dtype=np.float32) if i % 2 else None
         lo, hi = (np.float32(-1.0), np.float32(1.5)) if i % 3 == 0 else (-np.inf, np.inf)
-        y, before = canary_buffer(c + 16, np.float32)
-        _core._ukernel_dwconv_f32(u["name"], c, x, xo, w, wo, rows, cols, x_row, x_col, w_row, w_col,
-                                  bias, lo, hi, y, 8)
-        xs = gather(x, xo, c, rows, cols, x_row, x_col).astype(np.float64)
-        ws = gather(w, wo, c, rows, cols, w_row, w_col).astype(np.float64)
-        ref = (xs * ws).sum(axis=(0, 1)) + (bias if bias is not None else 0)
-        bound = (rows * cols + 2) * F32_EPS * ((np.abs(xs * ws)).sum(axis=(0, 1)) + np.abs(bias if bias is not None else 0))
-        got = y[8:8 + c]
-        assert np.all(np.abs(got - np.clip(ref, lo, hi)) <= bound + 1e-30), (u["name"], c)
-        check_canaries(y, before, np.arange(8, 8 + c))
+        y, before = canary_buffer(8 + m * n * c + 16, np.float32)
+        _core._ukernel_dwconv_f32(u["name"], n, c, x, xo, w, wo, rows, cols, x_row, x_pix, w_row, w_col, ix0, x_cols,
+                                  sw, dw, m, x_next, bias, lo, hi, y, 8)
+        prod = np.where(inside, x[xi].astype(np.float64) * w[wi].astype(np.float64), 0.0)  # m x n x rows x cols x c
+        b = bias.astype(np.float64) if bias is not None else 0.0
+        ref = prod.sum(axis=(2, 3)) + b
+        bound = (rows * cols + 2) * F32_EPS * (np.abs(prod).sum(axis=(2, 3)) + np.abs(b))
+        got = y[8:8 + m * n * c].reshape(m, n, c)
+        err = np.abs(got - np.clip(ref, lo, hi))
+        assert np.all(err <= bound + 1e-30), (u["name"], c, rows, cols, n, sw, dw, ix0, x_cols, m, apart)
+        check_canaries(y, before, np.arange(8, 8 + m * n * c))
 
 
 @pytest.mark.parametrize("u", kernels("DwconvQu8"))
 def test_qu8_dwconv(u):
     rng = np.random.default_rng(5)
-    for i, c in enumerate(DW_CHANNELS * 2):
-        rows, cols = 1 + i % 3, 1 + (i // 3) % 3
-        x, _, x_row, x_col, w_row, w_col = dw_window(rng, c, rows, cols, lambda n: rng.integers(0, 256, n, dtype=np.uint8))
-        w = rng.integers(-128, 128, rows * w_row + 8, dtype=np.int8)
-        xo, wo, za = 2, 3, [0, 5, 128, 255][i % 4]
-        xs = gather(x, xo, c, rows, cols, x_row, x_col).astype(np.int64)
-        ws = gather(w, wo, c, rows, cols, w_row, w_col).astype(np.int64)
-        acc = ((xs - za) * ws).sum(axis=(0, 1))
-        full = i % 2 == 0  # full windows use the precomputed weight sums
-        w_sum = ws.sum(axis=(0, 1)).astype(np.int32) if full else None
+    for i, (c, rows, cols, n, sw, dw, ix0, x_cols, m, apart) in enumerate(dw_runs()):
+        x_pix, x_row, x_next, w_col, w_row, xo, x_n, wo, w_n = dw_layout(c, rows, cols, x_cols, m, apart)
+        # Every byte random: a read off the taps changes the sum.
+        x = rng.integers(0, 256, x_n, dtype=np.uint8)
+        w = rng.integers(-128, 128, w_n, dtype=np.int8)
+        if i % 5 == 0:  # the extremes: 255 * -128 products
+            x[:] = 255
+            w[:] = -128
+        za = [0, 5, 128, 255][i % 4]
+        xi, wi, inside = dw_taps(c, rows, cols, n, sw, dw, ix0, x_cols, m, x_pix, x_row, x_next, w_col, w_row, xo, wo)
+        acc = np.where(inside, (x[xi].astype(np.int64) - za) * w[wi].astype(np.int64), 0).sum(axis=(2, 3))  # m x n x c
         scale = (rng.random(c, dtype=np.float32) * 1e-2 + 1e-3).astype(np.float32)
         out_u8 = i % 4 < 2
         bias_i32 = rng.integers(-3000, 3000, c, dtype=np.int32) if i % 3 else None
         bias_f32 = rng.standard_normal(c, dtype=np.float32) if i % 3 else None
         zo, qmin, qmax = 9, 2, 251
         lo, hi = np.float32(-2.0), np.float32(3.0)
-        y, before = canary_buffer(c + 16, np.uint8 if out_u8 else np.float32)
-        _core._ukernel_dwconv_qu8(u["name"], c, x, xo, w, wo, rows, cols, x_row, x_col, w_row, w_col, full,
-                                  za, w_sum, scale, bias_i32, bias_f32, out_u8, zo, qmin, qmax, lo, hi, y, 8)
+        y, before = canary_buffer(8 + m * n * c + 16, np.uint8 if out_u8 else np.float32)
+        _core._ukernel_dwconv_qu8(u["name"], n, c, x, xo, w, wo, rows, cols, x_row, x_pix, w_row, w_col, ix0, x_cols,
+                                  sw, dw, m, x_next, za, scale, bias_i32, bias_f32, out_u8, zo, qmin, qmax, lo, hi, y, 8)
         if out_u8:
             f = (acc + (bias_i32 if bias_i32 is not None else 0)).astype(np.float32) * scale
             f = np.minimum(np.maximum(f, np.float32(qmin - zo)), np.float32(qmax - zo))
@@ -300,8 +346,12 @@ def test_qu8_dwconv(u):
             if bias_f32 is not None:
                 f = f + bias_f32
             want = np.minimum(np.maximum(f, lo), hi)
-        np.testing.assert_array_equal(y[8:8 + c], want, err_msg=f"{u['name']} c={c} full={full}")
-        check_canaries(y, before, np.arange(8, 8 + c))
+        got = y[8:8 + m * n * c].reshape(m, n, c)
+        np.testing.assert_array_equal(got.view(np.uint8) if out_u8 else got.view(np.uint32),
+                                      want.view(np.uint8) if out_u8 else want.astype(np.float32).view(np.uint32),
+                                      err_msg=f"{u['name']} c={c} window={rows}x{cols} n={n} sw={sw} dw={dw} "
+                                              f"ix0={ix0} x_cols={x_cols} m={m} apart={apart}")
+        check_canaries(y, before, np.arange(8, 8 + m * n * c))
 
 
 # ---- reductions and quantization ----------------------------------------------------------

@@ -483,44 +483,63 @@ void avgpool2d_backward_nhwc(const Pool2dGeometry& g, const float* dy, float* dx
 
 namespace {
 
-// The part of output pixel pc's window inside the input: rows x cols taps, the element
-// offsets of the first one's input (x_off) and weights (w_off), for a depthwise conv.
-struct WindowPart {
-  size_t rows, cols, x_off, w_off;
+// Output rows [lo, hi) whose windows are vertically whole inside the input.
+struct FullRows {
+  size_t lo, hi;
 };
 
-WindowPart window_part(const Conv2dGeometry& g, const PixelCursor& pc) {
-  const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
-  const idx ix0 = static_cast<idx>(pc.ox * g.sw) - static_cast<idx>(g.pad_left);
-  size_t ky0, ky1, kx0, kx1;
-  tap_range(iy0, g.kh, g.dh, g.h, &ky0, &ky1);
-  tap_range(ix0, g.kw, g.dw, g.w, &kx0, &kx1);
-  WindowPart part{ky1 - ky0, kx1 - kx0, 0, (ky0 * g.kw + kx0) * g.c};
-  if (part.rows != 0 && part.cols != 0) {  // else nothing is read: keep the offset 0
-    const size_t iy = static_cast<size_t>(iy0 + static_cast<idx>(ky0 * g.dh));
-    const size_t ix = static_cast<size_t>(ix0 + static_cast<idx>(kx0 * g.dw));
-    part.x_off = ((pc.b * g.h + iy) * g.w + ix) * g.c;
-  }
-  return part;
+FullRows full_rows(const Conv2dGeometry& g) {
+  const idx sh = static_cast<idx>(g.sh), pad = static_cast<idx>(g.pad_top), oh = static_cast<idx>(g.oh);
+  const idx lo = std::min((pad + sh - 1) / sh, oh);
+  const idx room = static_cast<idx>(g.h) - 1 + pad - static_cast<idx>((g.kh - 1) * g.dh);
+  const idx hi = room < 0 ? 0 : std::min(room / sh + 1, oh);
+  return FullRows{static_cast<size_t>(lo), static_cast<size_t>(std::max(lo, hi))};
 }
 
-// Calls run(r, taps) for output pixels p0 .. p0 + rows - 1 with the taps of their windows.
+// Calls run(r, n, taps) for output pixels p0 .. p0 + rows - 1, pixel p0 + r first, in runs
+// of taps.m whole output rows of n pixels (or of one part of a row, at the ends of the range) with
+// the same window rows inside the input: each top or bottom row alone, the middle rows of an
+// image together. The micro-kernel clips each pixel's window columns against the input's width
+// itself, so a row's edge pixels share the run (and its weights in registers) with its interior.
 template <typename Taps, typename T, typename W, typename Run>
-void for_each_window(const Conv2dGeometry& g, const T* x, const W* w, size_t p0, size_t rows,
-                     const Run& run) {
+void for_each_window_run(const Conv2dGeometry& g, const T* x, const W* w, size_t p0, size_t rows,
+                         const Run& run) {
   Taps taps;
   taps.x_row = g.dh * g.w * g.c;
-  taps.x_col = g.dw * g.c;
+  taps.x_pix = g.c;
   taps.w_row = g.kw * g.c;
   taps.w_col = g.c;
+  taps.cols = g.kw;
+  taps.x_cols = g.w;
+  taps.sw = g.sw;
+  taps.dw = g.dw;
+  taps.x_next = g.sh * g.w * g.c;
+  const FullRows full = full_rows(g);
   PixelCursor pc(p0, g.oh, g.ow);
-  for (size_t r = 0; r < rows; ++r, pc.next()) {
-    const WindowPart part = window_part(g, pc);
-    taps.rows = part.rows;
-    taps.cols = part.cols;
-    taps.x = x + part.x_off;
-    taps.w = w + part.w_off;
-    run(r, taps, part.rows == g.kh && part.cols == g.kw);
+  for (size_t r = 0; r < rows;) {
+    const idx iy0 = static_cast<idx>(pc.oy * g.sh) - static_cast<idx>(g.pad_top);
+    size_t ky0, ky1;
+    tap_range(iy0, g.kh, g.dh, g.h, &ky0, &ky1);
+    const size_t n = std::min(rows - r, g.ow - pc.ox);
+    size_t m = 1;
+    if (pc.ox == 0 && n == g.ow && pc.oy >= full.lo && pc.oy < full.hi) {
+      m = std::min(full.hi - pc.oy, (rows - r) / g.ow);  // whole middle rows of this image
+    }
+    taps.rows = ky1 - ky0;
+    taps.m = m;
+    taps.x = x;  // nothing is read without window rows: any valid pointer
+    if (taps.rows != 0) {
+      const size_t iy = static_cast<size_t>(iy0 + static_cast<idx>(ky0 * g.dh));
+      taps.x = x + (pc.b * g.h + iy) * g.w * g.c;
+    }
+    taps.w = w + ky0 * g.kw * g.c;
+    taps.ix0 = static_cast<idx>(pc.ox * g.sw) - static_cast<idx>(g.pad_left);
+    run(r, n, taps);
+    r += m * n;
+    // On to the next output row after the run (or the end of the range).
+    pc.oy += m - 1;
+    pc.ox = g.ow - 1;
+    pc.next();
   }
 }
 
@@ -530,8 +549,8 @@ void depthwise_conv2d_nhwc(const Conv2dGeometry& g, const float* x, const float*
                            const float* bias, float lo, float hi, float* y, size_t p0,
                            size_t rows) {
   const F32DwUkernelFn uk = dwconv_config().f32;
-  for_each_window<F32DwTaps>(g, x, w, p0, rows, [&](size_t r, const F32DwTaps& taps, bool) {
-    uk(g.c, taps, bias, lo, hi, y + (p0 + r) * g.c);
+  for_each_window_run<F32DwTaps>(g, x, w, p0, rows, [&](size_t r, size_t n, const F32DwTaps& taps) {
+    uk(n, g.c, taps, bias, lo, hi, y + (p0 + r) * g.c);
   });
 }
 
@@ -539,9 +558,8 @@ void depthwise_conv2d_nhwc(const Conv2dGeometry& g, const uint8_t* x, const int8
                            const QDwParams& p, void* y, size_t p0, size_t rows) {
   const QDwUkernelFn uk = dwconv_config().qu8;
   const size_t out_bytes = p.out_u8 ? 1 : sizeof(float);
-  for_each_window<QDwTaps>(g, x, w, p0, rows, [&](size_t r, QDwTaps taps, bool full) {
-    taps.full = full;
-    uk(g.c, taps, p, static_cast<char*>(y) + (p0 + r) * g.c * out_bytes);
+  for_each_window_run<QDwTaps>(g, x, w, p0, rows, [&](size_t r, size_t n, const QDwTaps& taps) {
+    uk(n, g.c, taps, p, static_cast<char*>(y) + (p0 + r) * g.c * out_bytes);
   });
 }
 

@@ -14,6 +14,15 @@ namespace fnn {
 namespace {
 
 constexpr size_t kPostPixels = 64;  // output pixels per block a fused activation follows
+// Multiply-adds a thread's share must hold before a layer is split over threads: a 3x3 layer
+// of 16 x 48 x 48 outputs (332k) runs in ~6 us on one AVX-512 core and was no faster on two
+// (waking the pool's thread costs about what the half saves); four times that is.
+constexpr size_t kMinChunkMacs = size_t{1} << 19;
+
+// Output pixels per thread's share: whole kMinChunkMacs, and at least 256.
+size_t min_chunk_pixels(const Conv2dGeometry& g) {
+  return std::max<size_t>(256, kMinChunkMacs / std::max<size_t>(1, g.c * g.kh * g.kw));
+}
 
 class DepthwiseConv2dStep final : public Int8LayerStep<DepthwiseConv2dParams> {
  public:
@@ -60,11 +69,6 @@ class DepthwiseConv2dStep final : public Int8LayerStep<DepthwiseConv2dParams> {
       qgemm_column(p.qargs, p.weight_scale[j], p.bias.empty() ? nullptr : &p.bias[j], &p.columns.scale[j],
                    &p.columns.bias_i32[j]);
     }
-    p.weight_sum.assign(c, 0);
-    for (size_t i = 0; i < p.weights_s8.size(); ++i) {  // wrapping, as the kernels' sums
-      const auto sum = static_cast<uint32_t>(p.weight_sum[i % c]) + static_cast<uint32_t>(int32_t{p.weights_s8[i]});
-      p.weight_sum[i % c] = static_cast<int32_t>(sum);
-    }
   }
   void run_params(const StepRun& r, const DepthwiseConv2dParams& p) const override {
     const Step& s = r.step;
@@ -73,7 +77,7 @@ class DepthwiseConv2dStep final : public Int8LayerStep<DepthwiseConv2dParams> {
     const float* bias = p.bias.empty() ? nullptr : p.bias.data();
     const UnaryEpilogue post = unary_epilogue(p.post);
     if (p.weights_s8.empty()) {
-      parallel_ranges(r.batch * g.oh * g.ow, 256, r.threads, [&](size_t b, size_t e) {
+      parallel_ranges(r.batch * g.oh * g.ow, min_chunk_pixels(g), r.threads, [&](size_t b, size_t e) {
         // A fused activation follows each block of pixels while it is in cache.
         const size_t block = !p.post.empty() ? kPostPixels : e - b;
         for (size_t b0 = b; b0 < e; b0 += block) {
@@ -86,7 +90,6 @@ class DepthwiseConv2dStep final : public Int8LayerStep<DepthwiseConv2dParams> {
     }
     QDwParams q;
     q.a_zero_point = p.qargs.a_zero_point;
-    q.w_sum = p.weight_sum.data();
     q.scale = p.columns.scale.data();
     q.out_u8 = p.qargs.output == QOutput::kU8;
     if (q.out_u8) {
@@ -98,12 +101,14 @@ class DepthwiseConv2dStep final : public Int8LayerStep<DepthwiseConv2dParams> {
       if (p.qargs.relu) q.lo = 0.f;
     }
     const TensorInfo& out = r.out_info();
-    parallel_ranges(r.batch * g.oh * g.ow, 256, r.threads, [&](size_t b, size_t e) {
+    // A ReLU6 (or any clamp) goes into the kernel's bounds: no pass over the output afterwards.
+    const bool clamped = q.out_u8 ? fold_int8_clamp(s, out, &q.qmin, &q.qmax) : fold_int8_clamp(s, &q.lo, &q.hi);
+    parallel_ranges(r.batch * g.oh * g.ow, min_chunk_pixels(g), r.threads, [&](size_t b, size_t e) {
       const size_t block = !p.post.empty() ? kPostPixels : e - b;
       for (size_t b0 = b; b0 < e; b0 += block) {
         const size_t n = std::min(block, e - b0);
         depthwise_conv2d_nhwc(g, r.in<uint8_t>(), p.weights_s8.data(), q, r.out<void>(), b0, n);
-        finish_int8_clamp(s, out, r.out<char>() + b0 * g.c * out.elem_bytes(), n, g.c, g.c);
+        if (!clamped) finish_int8_clamp(s, out, r.out<char>() + b0 * g.c * out.elem_bytes(), n, g.c, g.c);
         if (!p.post.empty()) apply_unary_rows(post, r.out() + b0 * g.c, n, g.c, g.c);
       }
     });

@@ -25,8 +25,7 @@ struct DepthwiseConv2dParams : StepParams {
   static void fields(Self& p, F&& f) {
     f(p.geometry), f(p.weights), f(p.weights_s8), f(p.weight_scale), f(p.bias), f(p.input), f(p.post);
   }
-  // Derived (prepare), int8: the weights' sum per channel, the output stage.
-  std::vector<int32_t> weight_sum;
+  // Derived (prepare), int8: the output stage.
   QuantArgs qargs;
   QGemmColumns columns;
 };

@@ -58,4 +58,29 @@ void finish_int8_clamp(const Step& s, const TensorInfo& out, void* y, size_t row
   for (size_t r = 0; r < rows; ++r) clamp_f32(cols, f + r * ldy, f + r * ldy, s.lo, s.hi);
 }
 
+bool fold_int8_clamp(const Step& s, const TensorInfo& out, int32_t* qmin, int32_t* qmax) {
+  if (out.dtype != DType::kU8) return false;
+  const bool lo_left = s.lo > -std::numeric_limits<float>::infinity() && s.lo != 0.0f;
+  const int32_t lo = lo_left ? std::max<int32_t>(*qmin, quantize_bound(s.lo, out)) : *qmin;
+  const int32_t hi = std::min<int32_t>(*qmax, quantize_bound(s.hi, out));
+  if (lo > hi) return false;
+  *qmin = lo;
+  *qmax = hi;
+  return true;
+}
+
+bool fold_int8_clamp(const Step& s, float* lo, float* hi) {
+  const bool lo_left = s.lo > -std::numeric_limits<float>::infinity() && s.lo != 0.0f;
+  const bool hi_left = s.hi < std::numeric_limits<float>::infinity();
+  if (hi_left && s.hi == 0.0f) return false;
+  // The kernels' clamp is max(v, lo) then min(v, hi); finish_int8_clamp's is the same
+  // comparison order on the kernel's result, so for any non-NaN v the narrower bounds give it.
+  const float l = lo_left ? std::max(*lo, s.lo) : *lo;
+  const float h = hi_left ? std::min(*hi, s.hi) : *hi;
+  if (!(l <= h)) return false;
+  *lo = l;
+  *hi = h;
+  return true;
+}
+
 }  // namespace fnn

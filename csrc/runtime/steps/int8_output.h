@@ -49,4 +49,14 @@ QOutputStage eltwise_output_stage(const Step& s, const TensorInfo& out);
 void finish_int8_clamp(const Step& s, const TensorInfo& out, void* y, size_t rows, size_t cols,
                        size_t ldy);
 
+// For a u8 output: narrows the output stage's bounds [*qmin, *qmax] by the u8 bounds
+// finish_int8_clamp would apply after it, and returns true: that clamp is then done (a clamp of
+// a clamp at integer bounds is the clamp at the intersection). False, bounds unchanged, when
+// the output is float32 or the intersection is empty.
+bool fold_int8_clamp(const Step& s, const TensorInfo& out, int32_t* qmin, int32_t* qmax);
+// The same for a float32 output stage's bounds [*lo, *hi] (maxps / minps order, as the int8
+// kernels clamp): false when an upper bound of zero (whose -0.0 / +0.0 the two clamps would
+// order differently) or an empty intersection is left for finish_int8_clamp.
+bool fold_int8_clamp(const Step& s, float* lo, float* hi);
+
 }  // namespace fnn
