@@ -545,6 +545,10 @@ def _ukernel_unary_f32(name: str, op: typing.SupportsInt | typing.SupportsIndex,
     """
     y[:n] = clamp(f(x[:n]), lo, hi) with the named unary kernel (f: a UnaryOp code).
     """
+def _ukernel_vadd_qu8(name: str, n: typing.SupportsInt | typing.SupportsIndex, a: numpy.ndarray, b: numpy.ndarray, y: numpy.ndarray, a_zero_point: typing.SupportsInt | typing.SupportsIndex, b_zero_point: typing.SupportsInt | typing.SupportsIndex, a_mul: typing.SupportsFloat | typing.SupportsIndex, b_mul: typing.SupportsFloat | typing.SupportsIndex, lo: typing.SupportsFloat | typing.SupportsIndex, hi: typing.SupportsFloat | typing.SupportsIndex, out_zero_point: typing.SupportsInt | typing.SupportsIndex, out_u8: bool) -> None:
+    """
+    y[:n] = the named u8 add kernel of a and b (QVaddParams as arguments; y uint8 or float32).
+    """
 def _ukernels() -> list:
     """
     Every micro-kernel of this build (the families' lists): family, op, name, isa, rung, tile, and whether this CPU can run it.
