@@ -15,6 +15,7 @@
 #include "kernels/common/ukernel_registry.h"
 #include "kernels/conv/dwconv_ukernels.h"
 #include "kernels/eltwise/qu8_vadd.h"
+#include "kernels/eltwise/softmax_f32.h"
 #include "kernels/eltwise/unary_f32.h"
 #include "kernels/gemm/gemm_ukernels.h"
 #include "kernels/quant/quant.h"
@@ -292,6 +293,14 @@ void vadd_qu8(const std::string& name, size_t n, const py::array& a, const py::a
   ukernel_fn<UkernelOp::kVaddQu8>(u)(n, flat<uint8_t>(a, n, "a"), flat<uint8_t>(b, n, "b"), out, &p);
 }
 
+// The named softmax kernel over `rows` rows of `cols` values of x, into y (y may be x).
+void softmax_f32(const std::string& name, size_t rows, size_t cols, const py::array& x, py::array& y) {
+  const UkernelInfo& u = kernel(name, UkernelOp::kSoftmaxF32);
+  if (cols < 1) throw py::value_error("cols must be >= 1");
+  ukernel_fn<UkernelOp::kSoftmaxF32>(u)(rows, cols, flat<float>(x, rows * cols, "x"),
+                                        flat_out<float>(y, rows * cols, "y"));
+}
+
 // Decodes `rows` packed index rows (8 or 16 bytes each, codebook_decode.h) through `tables`.
 void f32_codebook_decode(const std::string& name, size_t rows, uint32_t bits, bool per_channel,
                          const py::array& idx, const py::array& tables, py::array& out) {
@@ -459,6 +468,8 @@ void bind_ukernels(py::module_& m) {
         py::arg("a_zero_point"), py::arg("b_zero_point"), py::arg("a_mul"), py::arg("b_mul"), py::arg("lo"),
         py::arg("hi"), py::arg("out_zero_point"), py::arg("out_u8"),
         "y[:n] = the named u8 add kernel of a and b (QVaddParams as arguments; y uint8 or float32).");
+  m.def("_ukernel_softmax_f32", &softmax_f32, py::arg("name"), py::arg("rows"), py::arg("cols"), py::arg("x"),
+        py::arg("y"), "Row softmax of `rows` x `cols` values with the named kernel (y may be x).");
   m.def("_ukernel_codebook_decode", &f32_codebook_decode, py::arg("name"), py::arg("rows"), py::arg("bits"),
         py::arg("per_channel"), py::arg("idx"), py::arg("tables"), py::arg("out"),
         "Decode codebook index rows to f32 with the named kernel.");

@@ -721,9 +721,76 @@ def test_qu8_vadd_refuses_a_u8_range_that_would_wrap(lo, hi):
                                 lo, hi, 0, True)
 
 
+# ---- softmax ---------------------------------------------------------------------------------
+
+def softmax_rows():
+    """1000-wide rows: ordinary logits, +-80 (exp's range, where x - max rounds), -inf entries,
+    equal values, and a wide spread whose smallest results are float32 subnormals."""
+    rng = np.random.default_rng(32)
+    rows = [rng.standard_normal(1000) * 5, rng.uniform(-80, 80, 1000), np.full(1000, 3.25),
+            rng.standard_normal(1000) * 40]
+    r = rng.uniform(-80, 80, 1000)
+    r[::7] = -np.inf
+    rows.append(r)
+    r = rng.standard_normal(1000)
+    r[:3] = [80, -80, 79.99]
+    rows.append(r)
+    return np.array(rows, np.float32)
+
+
+def check_softmax(name, x, y, ulps):
+    """y against the float64 formula on the float32 inputs: within `ulps` float32 ulp where the
+    result is normal; below that, within the smallest normal (exp_f32 flushes there)."""
+    x64 = x.astype(np.float64)
+    with np.errstate(invalid="ignore", under="ignore"):
+        e = np.exp(x64 - x64.max(axis=1, keepdims=True))
+        want = e / e.sum(axis=1, keepdims=True)
+    tiny = np.finfo(np.float32).tiny
+    normal = want >= tiny
+    err = np.abs(y.astype(np.float64) - want)
+    ulp = np.spacing(want.astype(np.float32)).astype(np.float64)
+    bad = np.where(normal, err > ulps * ulp, err > tiny)
+    assert not bad.any(), f"{name}: {bad.sum()} values off, worst {np.max(np.where(normal, err / ulp, 0)):.2f} ulp"
+
+
+@pytest.mark.parametrize("u", kernels("SoftmaxF32"))
+def test_f32_softmax(u):
+    x = softmax_rows()
+    rows, cols = x.shape
+    y, before = canary_buffer(rows * cols + 9, np.float32)
+    _core._ukernel_softmax_f32(u["name"], rows, cols, x.ravel(), y)
+    check_canaries(y, before, np.arange(rows * cols))
+    check_softmax(u["name"], x, y[:rows * cols].reshape(rows, cols), ulps=4)
+    inplace = x.ravel().copy()  # y may be x
+    _core._ukernel_softmax_f32(u["name"], rows, cols, inplace, inplace)
+    np.testing.assert_array_equal(inplace, y[:rows * cols])
+
+
+@pytest.mark.parametrize("u", kernels("SoftmaxF32"))
+def test_f32_softmax_row_lengths_and_special_rows(u):
+    """Lengths across the vector tails; a row with a NaN, and a row of -inf, come out all NaN
+    (the float64 formula's answer); a row's result does not depend on the rows around it."""
+    rng = np.random.default_rng(33)
+    for cols in [1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 100]:
+        x = (rng.standard_normal((3, cols)) * 10).astype(np.float32)
+        y, before = canary_buffer(3 * cols + 9, np.float32)
+        _core._ukernel_softmax_f32(u["name"], 3, cols, x.ravel(), y)
+        check_canaries(y, before, np.arange(3 * cols))
+        check_softmax(u["name"], x, y[:3 * cols].reshape(3, cols), ulps=4)
+        one = np.empty(cols, np.float32)
+        _core._ukernel_softmax_f32(u["name"], 1, cols, x[1].copy(), one)
+        np.testing.assert_array_equal(one, y[cols:2 * cols])
+    x = rng.standard_normal((2, 40)).astype(np.float32)
+    x[0, 17] = np.nan
+    x[1] = -np.inf
+    y = np.empty(80, np.float32)
+    _core._ukernel_softmax_f32(u["name"], 2, 40, x.ravel(), y)
+    assert np.isnan(y).all()
+
+
 RUNNERS = {"UnaryF32", "GemmF32", "GemmF32F16w", "GemmF32Bf16w", "GemmBf16", "F32ToBf16", "GemmQu8Qs8w",
            "DwconvF32", "DwconvQu8", "RsumU8", "RsumF32", "F32Minmax", "F32Qu8", "SpmmTable", "F32Adam",
-           "F32CodebookDecode", "GemmF32Codebook4w", "VaddQu8"}
+           "F32CodebookDecode", "GemmF32Codebook4w", "VaddQu8", "SoftmaxF32"}
 
 
 def test_every_op_in_the_lists_has_a_runner():

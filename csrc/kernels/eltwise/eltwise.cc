@@ -1,8 +1,8 @@
 // Portable elementwise and row-wise float ops, built without -m flags.
 // y may alias an input exactly (in place), so there is no __restrict on x / y: GCC's runtime
 // overlap check treats a distance of 0 as safe and keeps the vector loop for in-place calls.
-// No allocation; every op is a single pass (softmax: three passes over one row). The u8 add
-// is a dispatched micro-kernel (qu8_vadd.h); add_qu8 is its entry point.
+// No allocation; every op is a single pass. The u8 add and the softmax are dispatched
+// micro-kernels (qu8_vadd.h, softmax_f32.h); these are their entry points.
 #include "kernels/eltwise/eltwise.h"
 
 #include <algorithm>
@@ -11,6 +11,7 @@
 
 #include "kernels/common/scalar_round.h"
 #include "kernels/eltwise/qu8_vadd_config.h"
+#include "kernels/eltwise/softmax_config.h"
 #include "kernels/eltwise/unary_config.h"
 
 namespace fnn {
@@ -69,22 +70,7 @@ void apply_unary_rows(const UnaryEpilogue& e, float* y, size_t rows, size_t cols
 }
 
 void softmax_rows_f32(size_t rows, size_t cols, const float* x, float* y) {
-  for (size_t r = 0; r < rows; ++r) {
-    const float* in = x + r * cols;
-    float* out = y + r * cols;
-    float m = in[0];
-    for (size_t j = 1; j < cols; ++j) m = in[j] > m ? in[j] : m;
-    // Reading in[j] before writing out[j] keeps this correct in place. The sum is in double:
-    // exp is the cost here, and a float sum drifts over long rows (e.g. 1000 classes).
-    double sum = 0.0;
-    for (size_t j = 0; j < cols; ++j) {
-      const float e = std::exp(in[j] - m);
-      out[j] = e;
-      sum += static_cast<double>(e);
-    }
-    const float inv = static_cast<float>(1.0 / sum);
-    for (size_t j = 0; j < cols; ++j) out[j] *= inv;
-  }
+  if (rows != 0) softmax_config().f32(rows, cols, x, y);
 }
 
 void softmax_backward_f32(size_t rows, size_t cols, const float* y, const float* dy, float* dx) {

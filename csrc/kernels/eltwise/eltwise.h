@@ -35,7 +35,8 @@ void clamp_u8(size_t n, const uint8_t* x, uint8_t* y, uint8_t lo, uint8_t hi);
 void clamp_backward_f32(size_t n, const float* y, const float* dy, float* dx, float lo, float hi);
 // Training: dx = dy * (1 - y) * y (y the sigmoid's output; torch's order). dx may be dy.
 void sigmoid_backward_f32(size_t n, const float* y, const float* dy, float* dx);
-// Per row of `cols`: y = exp(x - max) / sum(exp(x - max)). Rows are `cols` apart.
+// Per row of `cols`: y = exp(x - max) / sum(exp(x - max)). Rows are `cols` apart. The active
+// level's kernel (softmax_f32.h, which says what it guarantees).
 void softmax_rows_f32(size_t rows, size_t cols, const float* x, float* y);
 // dx = y * (dy - sum(dy * y)) per row of `cols` (y: the softmax's output).
 void softmax_backward_f32(size_t rows, size_t cols, const float* y, const float* dy, float* dx);

@@ -270,4 +270,6 @@ def _kernel_isa(info, kernels: dict) -> str:
         return kernels.get("quantize_f32_qu8", "?")
     if info.kind == "add" and info.precision == "int8":
         return kernels.get("vadd_qu8", "?")
+    if info.kind == "softmax":
+        return kernels.get("softmax_f32", "?")
     return "portable"
