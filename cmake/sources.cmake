@@ -5,6 +5,8 @@
 set(FNN_UKERNELS_scalar
   csrc/kernels/conv/f32_dwconv_scalar.cc
   csrc/kernels/conv/qu8_dwconv_scalar.cc
+  csrc/kernels/eltwise/qu8_vadd_scalar.cc
+  csrc/kernels/eltwise/softmax_f32_scalar.cc
   csrc/kernels/eltwise/unary_f32_scalar.cc
   csrc/kernels/gemm/bf16_gemm_scalar.cc
   csrc/kernels/gemm/codebook_decode_scalar.cc
@@ -20,6 +22,8 @@ set(FNN_UKERNELS_scalar
 set(FNN_UKERNELS_avx2
   csrc/kernels/conv/f32_dwconv_avx2.cc
   csrc/kernels/conv/qu8_dwconv_avx2.cc
+  csrc/kernels/eltwise/qu8_vadd_avx2.cc
+  csrc/kernels/eltwise/softmax_f32_avx2.cc
   csrc/kernels/eltwise/unary_f32_avx2.cc
   csrc/kernels/gemm/codebook_decode_avx2.cc
   csrc/kernels/gemm/f32_gemm_avx2.cc
@@ -33,6 +37,8 @@ set(FNN_UKERNELS_avx2
 set(FNN_UKERNELS_avx512
   csrc/kernels/conv/f32_dwconv_avx512.cc
   csrc/kernels/conv/qu8_dwconv_avx512.cc
+  csrc/kernels/eltwise/qu8_vadd_avx512.cc
+  csrc/kernels/eltwise/softmax_f32_avx512.cc
   csrc/kernels/eltwise/unary_f32_avx512.cc
   csrc/kernels/gemm/codebook_decode_avx512.cc
   csrc/kernels/gemm/f32_gemm_avx512.cc

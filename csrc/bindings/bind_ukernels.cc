@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -13,6 +14,8 @@
 #include "cpu/isa.h"
 #include "kernels/common/ukernel_registry.h"
 #include "kernels/conv/dwconv_ukernels.h"
+#include "kernels/eltwise/qu8_vadd.h"
+#include "kernels/eltwise/softmax_f32.h"
 #include "kernels/eltwise/unary_f32.h"
 #include "kernels/gemm/gemm_ukernels.h"
 #include "kernels/quant/quant.h"
@@ -273,6 +276,42 @@ void f32_unary(const std::string& name, size_t op, size_t n, const py::array& x,
   ukernel_fn<UkernelOp::kUnaryF32>(u)(n, flat<float>(x, n, "x"), flat_out<float>(y, n, "y"), &a);
 }
 
+// y[:n] = the named u8 add kernel of a[:n] and b[:n], with QVaddParams' fields as arguments;
+// y is uint8 (out_u8) or float32.
+void vadd_qu8(const std::string& name, size_t n, const py::array& a, const py::array& b, py::array& y,
+              int32_t a_zero_point, int32_t b_zero_point, float a_mul, float b_mul, float lo, float hi,
+              int32_t out_zero_point, bool out_u8) {
+  const UkernelInfo& u = kernel(name, UkernelOp::kVaddQu8);
+  if (out_u8) {
+    // The kernels' contract (qu8_vadd.h): whole bounds inside [0, 255] once zero_point is added.
+    // (No float -> int cast on the way: out of range it would be undefined.)
+    const auto whole = [](float v) { return std::isfinite(v) && std::floor(v) == v; };
+    const float qlo = lo + static_cast<float>(out_zero_point), qhi = hi + static_cast<float>(out_zero_point);
+    if (!(whole(lo) && whole(hi) && 0.0f <= qlo && qlo <= qhi && qhi <= 255.0f)) {
+      throw py::value_error("a u8 output needs whole lo <= hi with 0 <= lo + out_zero_point, hi + out_zero_point <= 255");
+    }
+  }
+  QVaddParams p;
+  p.a_zero_point = a_zero_point;
+  p.b_zero_point = b_zero_point;
+  p.a_mul = a_mul;
+  p.b_mul = b_mul;
+  p.lo = lo;
+  p.hi = hi;
+  p.out_zero_point = out_zero_point;
+  p.out_u8 = out_u8;
+  void* out = out_u8 ? static_cast<void*>(flat_out<uint8_t>(y, n, "y")) : static_cast<void*>(flat_out<float>(y, n, "y"));
+  ukernel_fn<UkernelOp::kVaddQu8>(u)(n, flat<uint8_t>(a, n, "a"), flat<uint8_t>(b, n, "b"), out, &p);
+}
+
+// The named softmax kernel over `rows` rows of `cols` values of x, into y (y may be x).
+void softmax_f32(const std::string& name, size_t rows, size_t cols, const py::array& x, py::array& y) {
+  const UkernelInfo& u = kernel(name, UkernelOp::kSoftmaxF32);
+  if (cols < 1) throw py::value_error("cols must be >= 1");
+  ukernel_fn<UkernelOp::kSoftmaxF32>(u)(rows, cols, flat<float>(x, rows * cols, "x"),
+                                        flat_out<float>(y, rows * cols, "y"));
+}
+
 // Decodes `rows` packed index rows (8 or 16 bytes each, codebook_decode.h) through `tables`.
 void f32_codebook_decode(const std::string& name, size_t rows, uint32_t bits, bool per_channel,
                          const py::array& idx, const py::array& tables, py::array& out) {
@@ -436,6 +475,12 @@ void bind_ukernels(py::module_& m) {
   m.def("_ukernel_unary_f32", &f32_unary, py::arg("name"), py::arg("op"), py::arg("n"), py::arg("x"), py::arg("y"),
         py::arg("alpha"), py::arg("beta"), py::arg("lo"), py::arg("hi"),
         "y[:n] = clamp(f(x[:n]), lo, hi) with the named unary kernel (f: a UnaryOp code).");
+  m.def("_ukernel_vadd_qu8", &vadd_qu8, py::arg("name"), py::arg("n"), py::arg("a"), py::arg("b"), py::arg("y"),
+        py::arg("a_zero_point"), py::arg("b_zero_point"), py::arg("a_mul"), py::arg("b_mul"), py::arg("lo"),
+        py::arg("hi"), py::arg("out_zero_point"), py::arg("out_u8"),
+        "y[:n] = the named u8 add kernel of a and b (QVaddParams as arguments; y uint8 or float32).");
+  m.def("_ukernel_softmax_f32", &softmax_f32, py::arg("name"), py::arg("rows"), py::arg("cols"), py::arg("x"),
+        py::arg("y"), "Row softmax of `rows` x `cols` values with the named kernel (y may be x).");
   m.def("_ukernel_codebook_decode", &f32_codebook_decode, py::arg("name"), py::arg("rows"), py::arg("bits"),
         py::arg("per_channel"), py::arg("idx"), py::arg("tables"), py::arg("out"),
         "Decode codebook index rows to f32 with the named kernel.");

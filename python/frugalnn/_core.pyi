@@ -539,11 +539,19 @@ def _ukernel_selected(op: str, level: str, feature_kernels: bool) -> str:
     """
     The kernel the family configs pick for `op` at a dispatch.
     """
+def _ukernel_softmax_f32(name: str, rows: typing.SupportsInt | typing.SupportsIndex, cols: typing.SupportsInt | typing.SupportsIndex, x: numpy.ndarray, y: numpy.ndarray) -> None:
+    """
+    Row softmax of `rows` x `cols` values with the named kernel (y may be x).
+    """
 def _ukernel_spmm(name: str, vector: bool, value_kind: typing.SupportsInt | typing.SupportsIndex, index_kind: typing.SupportsInt | typing.SupportsIndex, block_kind: typing.SupportsInt | typing.SupportsIndex, rows: typing.SupportsInt | typing.SupportsIndex, nc: typing.SupportsInt | typing.SupportsIndex, row_ptr: numpy.ndarray, idx: numpy.ndarray, val: numpy.ndarray, row_scale: typing.Any, p: numpy.ndarray, ldp: typing.SupportsInt | typing.SupportsIndex, y: numpy.ndarray, y_offset: typing.SupportsInt | typing.SupportsIndex, ldy: typing.SupportsInt | typing.SupportsIndex, bias: typing.Any, min: typing.SupportsFloat | typing.SupportsIndex, max: typing.SupportsFloat | typing.SupportsIndex) -> None:
     ...
 def _ukernel_unary_f32(name: str, op: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, x: numpy.ndarray, y: numpy.ndarray, alpha: typing.SupportsFloat | typing.SupportsIndex, beta: typing.SupportsFloat | typing.SupportsIndex, lo: typing.SupportsFloat | typing.SupportsIndex, hi: typing.SupportsFloat | typing.SupportsIndex) -> None:
     """
     y[:n] = clamp(f(x[:n]), lo, hi) with the named unary kernel (f: a UnaryOp code).
+    """
+def _ukernel_vadd_qu8(name: str, n: typing.SupportsInt | typing.SupportsIndex, a: numpy.ndarray, b: numpy.ndarray, y: numpy.ndarray, a_zero_point: typing.SupportsInt | typing.SupportsIndex, b_zero_point: typing.SupportsInt | typing.SupportsIndex, a_mul: typing.SupportsFloat | typing.SupportsIndex, b_mul: typing.SupportsFloat | typing.SupportsIndex, lo: typing.SupportsFloat | typing.SupportsIndex, hi: typing.SupportsFloat | typing.SupportsIndex, out_zero_point: typing.SupportsInt | typing.SupportsIndex, out_u8: bool) -> None:
+    """
+    y[:n] = the named u8 add kernel of a and b (QVaddParams as arguments; y uint8 or float32).
     """
 def _ukernels() -> list:
     """

@@ -691,9 +691,156 @@ def test_unary_refuses_an_unknown_function():
         _core._ukernel_unary_f32(u["name"], 21, 1, np.zeros(1, np.float32), np.zeros(1, np.float32), 0, 0, 0, 1)
 
 
+# ---- u8 add --------------------------------------------------------------------------------
+
+VADD_NS = [0, 1, 15, 16, 17, 63, 64, 65, 1000]
+
+
+def vadd_reference(a, b, a_zp, b_zp, a_mul, b_mul, lo, hi, out_zp, out_u8):
+    """The reference arithmetic in numpy float32 (each operation rounded once, as IEEE): the
+    int differences, two products, one add, the clamps as selects (a NaN gives lo), then
+    rounding half to even plus the zero point for a u8 output."""
+    f32 = np.float32
+    with np.errstate(invalid="ignore"):
+        f = (a.astype(np.int32) - a_zp).astype(f32) * f32(a_mul)
+        f = f + (b.astype(np.int32) - b_zp).astype(f32) * f32(b_mul)
+        f = np.where(f > f32(lo), f, f32(lo)).astype(f32)
+        f = np.where(f < f32(hi), f, f32(hi)).astype(f32)
+    if not out_u8:
+        return f
+    return (np.rint(f).astype(np.int64) + out_zp).astype(np.uint8)
+
+
+# (a_zp, b_zp, a_mul, b_mul, out_zp, (qmin, qmax)): ordinary residual adds, exact halves (ties
+# for the rounding), a ReLU-fused qmin, saturation on both ends, and a NaN multiplier.
+VADD_U8_CASES = [
+    (128, 128, 0.73, 0.41, 128, (0, 255)),
+    (0, 255, 1.9, 2.3, 3, (0, 255)),
+    (17, 200, 0.5, 0.25, 100, (0, 255)),
+    (77, 91, 0.6, 0.55, 60, (60, 255)),
+    (128, 128, 3.1, 2.7, 127, (10, 240)),
+    (5, 9, float("nan"), 0.5, 0, (0, 255)),
+]
+VADD_F32_CASES = [
+    (128, 128, 0.0213, 0.0187, (-np.inf, np.inf)),
+    (3, 250, 0.05, 0.125, (0.0, 6.0)),
+    (128, 0, 0.5, 0.25, (-1.5, np.inf)),
+]
+
+
+def run_vadd(u, n, a, b, a_zp, b_zp, a_mul, b_mul, lo, hi, out_zp, out_u8):
+    dtype = np.uint8 if out_u8 else np.float32
+    y, before = canary_buffer(8 + n + 33, dtype)
+    _core._ukernel_vadd_qu8(u["name"], n, a[:n], b[:n], y[8:8 + n], a_zp, b_zp, a_mul, b_mul, lo, hi, out_zp, out_u8)
+    check_canaries(y, before, np.arange(8, 8 + n))
+    return y[8:8 + n].copy()
+
+
+@pytest.mark.parametrize("u", kernels("VaddQu8"))
+def test_qu8_vadd_is_bit_exact(u):
+    """Every kernel against the numpy reference and the scalar kernel, bit for bit; inputs past
+    n are poisoned (a kernel that read them would show in no output, but the canaries catch
+    writes) and every length crosses the 16-value blocks and the tails."""
+    rng = np.random.default_rng(31)
+    scalar = "qu8_vadd_minmax_ukernel__scalar"
+    for n in VADD_NS:
+        a = rng.integers(0, 256, n + 40, dtype=np.uint8)
+        b = rng.integers(0, 256, n + 40, dtype=np.uint8)
+        a[:min(n, 4)] = [0, 255, 0, 255][:min(n, 4)]
+        b[:min(n, 4)] = [0, 255, 255, 0][:min(n, 4)]
+        for a_zp, b_zp, a_mul, b_mul, out_zp, (qmin, qmax) in VADD_U8_CASES:
+            a_mul, b_mul = float(np.float32(a_mul)), float(np.float32(b_mul))
+            args = (a_zp, b_zp, a_mul, b_mul, float(qmin - out_zp), float(qmax - out_zp), out_zp, True)
+            got = run_vadd(u, n, a, b, *args)
+            want = vadd_reference(a[:n], b[:n], *args)
+            np.testing.assert_array_equal(got, want, err_msg=f"{u['name']} n={n} u8 {args}")
+            np.testing.assert_array_equal(got, run_vadd({"name": scalar}, n, a, b, *args))
+        for a_zp, b_zp, a_mul, b_mul, (lo, hi) in VADD_F32_CASES:
+            a_mul, b_mul = float(np.float32(a_mul)), float(np.float32(b_mul))
+            args = (a_zp, b_zp, a_mul, b_mul, lo, hi, 0, False)
+            got = run_vadd(u, n, a, b, *args)
+            want = vadd_reference(a[:n], b[:n], *args)
+            np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32), err_msg=f"{u['name']} n={n} f32 {args}")
+
+
+@pytest.mark.parametrize("lo, hi", [(-10.0, 255.0), (0.0, 256.0), (0.5, 10.0), (-np.inf, 10.0), (np.nan, 10.0), (9.0, 8.0)])
+def test_qu8_vadd_refuses_a_u8_range_that_would_wrap(lo, hi):
+    a = np.zeros(4, np.uint8)
+    with pytest.raises(ValueError, match="u8 output"):
+        _core._ukernel_vadd_qu8("qu8_vadd_minmax_ukernel__scalar", 4, a, a, np.zeros(4, np.uint8), 0, 0, 1.0, 1.0,
+                                lo, hi, 0, True)
+
+
+# ---- softmax ---------------------------------------------------------------------------------
+
+def softmax_rows():
+    """1000-wide rows: ordinary logits, +-80 (exp's range, where x - max rounds), -inf entries,
+    equal values, and a wide spread whose smallest results are float32 subnormals."""
+    rng = np.random.default_rng(32)
+    rows = [rng.standard_normal(1000) * 5, rng.uniform(-80, 80, 1000), np.full(1000, 3.25),
+            rng.standard_normal(1000) * 40]
+    r = rng.uniform(-80, 80, 1000)
+    r[::7] = -np.inf
+    rows.append(r)
+    r = rng.standard_normal(1000)
+    r[:3] = [80, -80, 79.99]
+    rows.append(r)
+    return np.array(rows, np.float32)
+
+
+def check_softmax(name, x, y, ulps):
+    """y against the float64 formula on the float32 inputs: within `ulps` float32 ulp where the
+    result is normal; below that, within the smallest normal (exp_f32 flushes there)."""
+    x64 = x.astype(np.float64)
+    with np.errstate(invalid="ignore", under="ignore"):
+        e = np.exp(x64 - x64.max(axis=1, keepdims=True))
+        want = e / e.sum(axis=1, keepdims=True)
+    tiny = np.finfo(np.float32).tiny
+    normal = want >= tiny
+    err = np.abs(y.astype(np.float64) - want)
+    ulp = np.spacing(want.astype(np.float32)).astype(np.float64)
+    bad = np.where(normal, err > ulps * ulp, err > tiny)
+    assert not bad.any(), f"{name}: {bad.sum()} values off, worst {np.max(np.where(normal, err / ulp, 0)):.2f} ulp"
+
+
+@pytest.mark.parametrize("u", kernels("SoftmaxF32"))
+def test_f32_softmax(u):
+    x = softmax_rows()
+    rows, cols = x.shape
+    y, before = canary_buffer(rows * cols + 9, np.float32)
+    _core._ukernel_softmax_f32(u["name"], rows, cols, x.ravel(), y)
+    check_canaries(y, before, np.arange(rows * cols))
+    check_softmax(u["name"], x, y[:rows * cols].reshape(rows, cols), ulps=4)
+    inplace = x.ravel().copy()  # y may be x
+    _core._ukernel_softmax_f32(u["name"], rows, cols, inplace, inplace)
+    np.testing.assert_array_equal(inplace, y[:rows * cols])
+
+
+@pytest.mark.parametrize("u", kernels("SoftmaxF32"))
+def test_f32_softmax_row_lengths_and_special_rows(u):
+    """Lengths across the vector tails; a row with a NaN, and a row of -inf, come out all NaN
+    (the float64 formula's answer); a row's result does not depend on the rows around it."""
+    rng = np.random.default_rng(33)
+    for cols in [1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 100]:
+        x = (rng.standard_normal((3, cols)) * 10).astype(np.float32)
+        y, before = canary_buffer(3 * cols + 9, np.float32)
+        _core._ukernel_softmax_f32(u["name"], 3, cols, x.ravel(), y)
+        check_canaries(y, before, np.arange(3 * cols))
+        check_softmax(u["name"], x, y[:3 * cols].reshape(3, cols), ulps=4)
+        one = np.empty(cols, np.float32)
+        _core._ukernel_softmax_f32(u["name"], 1, cols, x[1].copy(), one)
+        np.testing.assert_array_equal(one, y[cols:2 * cols])
+    x = rng.standard_normal((2, 40)).astype(np.float32)
+    x[0, 17] = np.nan
+    x[1] = -np.inf
+    y = np.empty(80, np.float32)
+    _core._ukernel_softmax_f32(u["name"], 2, 40, x.ravel(), y)
+    assert np.isnan(y).all()
+
+
 RUNNERS = {"UnaryF32", "GemmF32", "GemmF32F16w", "GemmF32Bf16w", "GemmBf16", "F32ToBf16", "GemmQu8Qs8w",
            "DwconvF32", "DwconvQu8", "RsumU8", "RsumF32", "F32Minmax", "F32Qu8", "SpmmTable", "F32Adam",
-           "F32CodebookDecode", "GemmF32Codebook4w"}
+           "F32CodebookDecode", "GemmF32Codebook4w", "VaddQu8", "SoftmaxF32"}
 
 
 def test_every_op_in_the_lists_has_a_runner():

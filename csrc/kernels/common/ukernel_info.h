@@ -54,8 +54,10 @@ enum class UkernelOp : int {
   kF32CodebookDecode,  // F32CodebookDecodeFn
   kGemmF32Codebook4w,  // F32Codebook4wGemmUkernelFn
   kUnaryF32,     // UnaryF32Fn
+  kVaddQu8,      // VaddQu8Fn
+  kSoftmaxF32,   // SoftmaxF32Fn
 };
-constexpr int kNumUkernelOps = 17;
+constexpr int kNumUkernelOps = 19;
 
 // CPU features off the ladder that gate a kernel on top of its rung.
 enum class UkernelFeature : int { kNone, kAvxVnni, kAvx512Bf16 };

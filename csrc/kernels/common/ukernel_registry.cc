@@ -5,6 +5,8 @@
 
 #include "cpu/cpu_features.h"
 #include "kernels/conv/dwconv_ukernels.h"
+#include "kernels/eltwise/qu8_vadd.h"
+#include "kernels/eltwise/softmax_f32.h"
 #include "kernels/eltwise/unary_f32.h"
 #include "kernels/gemm/codebook_decode.h"
 #include "kernels/gemm/gemm_ukernels.h"
@@ -58,6 +60,8 @@ const UkernelInfo kUkernels[] = {
 #include "kernels/optim/adam_ukernels.inc"
 #include "kernels/gemm/codebook_ukernels.inc"
 #include "kernels/eltwise/unary_ukernels.inc"
+#include "kernels/eltwise/qu8_vadd_ukernels.inc"
+#include "kernels/eltwise/softmax_f32_ukernels.inc"
 };
 
 #undef FNN_UKERNEL
@@ -67,10 +71,10 @@ constexpr const char* kOpNames[] = {"GemmF32",     "GemmF32F16w", "GemmF32Bf16w"
                                     "F32ToBf16",   "GemmQu8Qs8w", "DwconvF32",    "DwconvQu8",
                                     "RsumU8",      "RsumF32",     "F32Minmax",    "F32Qu8",
                                     "SpmmTable",   "F32Adam",     "F32CodebookDecode", "GemmF32Codebook4w",
-                                    "UnaryF32"};
+                                    "UnaryF32",    "VaddQu8",     "SoftmaxF32"};
 static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == kNumUkernelOps,
               "one name per UkernelOp");
-static_assert(static_cast<int>(UkernelOp::kUnaryF32) + 1 == kNumUkernelOps,
+static_assert(static_cast<int>(UkernelOp::kSoftmaxF32) + 1 == kNumUkernelOps,
               "kNumUkernelOps counts UkernelOp");
 
 }  // namespace

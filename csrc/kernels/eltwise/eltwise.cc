@@ -1,7 +1,8 @@
 // Portable elementwise and row-wise float ops, built without -m flags.
 // y may alias an input exactly (in place), so there is no __restrict on x / y: GCC's runtime
 // overlap check treats a distance of 0 as safe and keeps the vector loop for in-place calls.
-// No allocation; every op is a single pass (softmax: three passes over one row).
+// No allocation; every op is a single pass. The u8 add and the softmax are dispatched
+// micro-kernels (qu8_vadd.h, softmax_f32.h); these are their entry points.
 #include "kernels/eltwise/eltwise.h"
 
 #include <algorithm>
@@ -9,6 +10,8 @@
 #include <cstddef>
 
 #include "kernels/common/scalar_round.h"
+#include "kernels/eltwise/qu8_vadd_config.h"
+#include "kernels/eltwise/softmax_config.h"
 #include "kernels/eltwise/unary_config.h"
 
 namespace fnn {
@@ -29,32 +32,28 @@ void sigmoid_backward_f32(size_t n, const float* y, const float* dy, float* dx) 
   for (size_t i = 0; i < n; ++i) dx[i] = dy[i] * (1.f - y[i]) * y[i];
 }
 
-void add_qu8(size_t n, const uint8_t* a, float a_scale, int32_t a_zp, const uint8_t* b,
-             float b_scale, int32_t b_zp, const QOutputStage& out, void* y) {
+QVaddParams add_qu8_params(float a_scale, int32_t a_zp, float b_scale, int32_t b_zp, const QOutputStage& out) {
+  QVaddParams p;
+  p.a_zero_point = a_zp;
+  p.b_zero_point = b_zp;
+  p.out_u8 = out.u8;
   if (!out.u8) {
-    auto* yf = static_cast<float*>(y);
-    for (size_t i = 0; i < n; ++i) {
-      float f = static_cast<float>(int32_t{a[i]} - a_zp) * a_scale;
-      f = f + static_cast<float>(int32_t{b[i]} - b_zp) * b_scale;
-      f = f > out.lo ? f : out.lo;
-      yf[i] = f < out.hi ? f : out.hi;
-    }
-    return;
+    p.a_mul = a_scale;
+    p.b_mul = b_scale;
+    p.lo = out.lo;
+    p.hi = out.hi;
+    return p;
   }
-  // Locals only: stores through a uint8_t pointer may alias anything, so reading `out`'s
-  // fields in the loop would reload them every element and keep it scalar.
-  const float ra = a_scale / out.scale, rb = b_scale / out.scale;
-  const int32_t zp = out.zero_point;
-  const float lo = static_cast<float>(out.qmin - zp);
-  const float hi = static_cast<float>(out.qmax - zp);
-  auto* yq = static_cast<uint8_t*>(y);
-  for (size_t i = 0; i < n; ++i) {
-    float f = static_cast<float>(int32_t{a[i]} - a_zp) * ra;
-    f = f + static_cast<float>(int32_t{b[i]} - b_zp) * rb;
-    f = f > lo ? f : lo;
-    f = f < hi ? f : hi;
-    yq[i] = static_cast<uint8_t>(static_cast<int32_t>(round_half_even_small(f)) + zp);
-  }
+  p.a_mul = a_scale / out.scale;
+  p.b_mul = b_scale / out.scale;
+  p.out_zero_point = out.zero_point;
+  p.lo = static_cast<float>(out.qmin - out.zero_point);
+  p.hi = static_cast<float>(out.qmax - out.zero_point);
+  return p;
+}
+
+void add_qu8(size_t n, const uint8_t* a, const uint8_t* b, const QVaddParams& p, void* y) {
+  vadd_qu8_config().qu8(n, a, b, y, &p);
 }
 
 void clamp_u8(size_t n, const uint8_t* x, uint8_t* y, uint8_t lo, uint8_t hi) {
@@ -71,22 +70,7 @@ void apply_unary_rows(const UnaryEpilogue& e, float* y, size_t rows, size_t cols
 }
 
 void softmax_rows_f32(size_t rows, size_t cols, const float* x, float* y) {
-  for (size_t r = 0; r < rows; ++r) {
-    const float* in = x + r * cols;
-    float* out = y + r * cols;
-    float m = in[0];
-    for (size_t j = 1; j < cols; ++j) m = in[j] > m ? in[j] : m;
-    // Reading in[j] before writing out[j] keeps this correct in place. The sum is in double:
-    // exp is the cost here, and a float sum drifts over long rows (e.g. 1000 classes).
-    double sum = 0.0;
-    for (size_t j = 0; j < cols; ++j) {
-      const float e = std::exp(in[j] - m);
-      out[j] = e;
-      sum += static_cast<double>(e);
-    }
-    const float inv = static_cast<float>(1.0 / sum);
-    for (size_t j = 0; j < cols; ++j) out[j] *= inv;
-  }
+  if (rows != 0) softmax_config().f32(rows, cols, x, y);
 }
 
 void softmax_backward_f32(size_t rows, size_t cols, const float* y, const float* dy, float* dx) {

@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/eltwise/qu8_vadd.h"
+
 namespace fnn {
 
 // The output stage of the u8 element-wise ops (an int8 Add or global average pool): u8 with
@@ -19,8 +21,10 @@ struct QOutputStage {
 
 // y = a_scale * (a - a_zp) + b_scale * (b - b_zp) through `out` (ONNX QLinearAdd); for a u8
 // output each term is scaled by its input scale / out.scale, then summed, in float.
-void add_qu8(size_t n, const uint8_t* a, float a_scale, int32_t a_zp, const uint8_t* b,
-             float b_scale, int32_t b_zp, const QOutputStage& out, void* y);
+// add_qu8_params builds a step's constants once; add_qu8 runs the active level's kernel on
+// one range (qu8_vadd.h), so a step can split the elements over threads.
+QVaddParams add_qu8_params(float a_scale, int32_t a_zp, float b_scale, int32_t b_zp, const QOutputStage& out);
+void add_qu8(size_t n, const uint8_t* a, const uint8_t* b, const QVaddParams& p, void* y);
 // y = clamp(a + b, lo, hi)
 void add_clamp_f32(size_t n, const float* a, const float* b, float* y, float lo, float hi);
 // y = clamp(x, lo, hi)
@@ -31,7 +35,8 @@ void clamp_u8(size_t n, const uint8_t* x, uint8_t* y, uint8_t lo, uint8_t hi);
 void clamp_backward_f32(size_t n, const float* y, const float* dy, float* dx, float lo, float hi);
 // Training: dx = dy * (1 - y) * y (y the sigmoid's output; torch's order). dx may be dy.
 void sigmoid_backward_f32(size_t n, const float* y, const float* dy, float* dx);
-// Per row of `cols`: y = exp(x - max) / sum(exp(x - max)). Rows are `cols` apart.
+// Per row of `cols`: y = exp(x - max) / sum(exp(x - max)). Rows are `cols` apart. The active
+// level's kernel (softmax_f32.h, which says what it guarantees).
 void softmax_rows_f32(size_t rows, size_t cols, const float* x, float* y);
 // dx = y * (dy - sum(dy * y)) per row of `cols` (y: the softmax's output).
 void softmax_backward_f32(size_t rows, size_t cols, const float* y, const float* dy, float* dx);

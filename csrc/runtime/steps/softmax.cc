@@ -1,6 +1,7 @@
 #include "runtime/steps/softmax.h"
 
 #include "kernels/eltwise/eltwise.h"
+#include "runtime/parallel.h"
 #include "runtime/program.h"
 
 namespace fnn {
@@ -15,7 +16,13 @@ class SoftmaxStep final : public StepKindWith<SoftmaxParams> {
     c.expect(p.cols >= 1 && c.elems(c.step().out) % p.cols == 0, "rows of cols values do not tile the tensor");
   }
   void run_params(const StepRun& r, const SoftmaxParams& p) const override {
-    softmax_rows_f32(r.out_values() / p.cols, p.cols, r.in(), r.out());
+    // Whole rows per task, each computed alone: the split never changes a value. From about
+    // 4K values a task (the log_softmax step's grain).
+    const float* x = r.in();
+    float* y = r.out();
+    parallel_ranges(r.out_values() / p.cols, (4096 + p.cols - 1) / p.cols, r.threads, [&](size_t b, size_t e) {
+      softmax_rows_f32(e - b, p.cols, x + b * p.cols, y + b * p.cols);
+    });
   }
 };
 

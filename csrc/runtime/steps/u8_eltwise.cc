@@ -3,6 +3,7 @@
 // over the pixels of each channel; u8: exact integer sums, requantized).
 #include "kernels/conv/conv_nhwc.h"
 #include "kernels/eltwise/eltwise.h"
+#include "runtime/parallel.h"
 #include "runtime/program.h"
 #include "runtime/steps/int8_output.h"
 #include "runtime/steps/u8_inputs.h"
@@ -46,10 +47,21 @@ class AddStep final : public U8EltwiseStep<U8InputsParams> {
       return;
     }
     const TensorInfo &a = r.in_info(0), &b = r.in_info(1), &out = r.out_info();
-    add_qu8(r.out_values(), r.in<uint8_t>(0), a.scale, a.zero_point, r.in<uint8_t>(1), b.scale, b.zero_point,
-            eltwise_output_stage(s, out), r.out<void>());
-    finish_int8_clamp(s, out, r.out<void>(), r.batch, out.sample_elems, out.sample_elems);
+    const QVaddParams q = add_qu8_params(a.scale, a.zero_point, b.scale, b.zero_point, eltwise_output_stage(s, out));
+    const uint8_t* pa = r.in<uint8_t>(0);
+    const uint8_t* pb = r.in<uint8_t>(1);
+    auto* py = static_cast<uint8_t*>(r.out<void>());
+    const size_t elem = q.out_u8 ? 1 : sizeof(float);
+    // Element-wise, so any split gives the same bytes. A chunk is worth a thread from about
+    // 16K values (a few microseconds of kernel; a batch-1 residual add stays on the caller).
+    parallel_ranges(r.out_values(), kAddChunk, r.threads, [&](size_t b0, size_t b1) {
+      add_qu8(b1 - b0, pa + b0, pb + b0, q, py + b0 * elem);
+      finish_int8_clamp(s, out, py + b0 * elem, 1, b1 - b0, b1 - b0);
+    });
   }
+
+ private:
+  static constexpr size_t kAddChunk = 16384;
 };
 
 class GlobalAvgPoolStep final : public U8EltwiseStep<GlobalAvgPoolParams> {

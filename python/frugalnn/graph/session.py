@@ -268,4 +268,8 @@ def _kernel_isa(info, kernels: dict) -> str:
         return kernels.get("dwconv_qu8" if info.precision == "int8" else "dwconv_f32", "?")
     if info.kind == "quantize":
         return kernels.get("quantize_f32_qu8", "?")
+    if info.kind == "add" and info.precision == "int8":
+        return kernels.get("vadd_qu8", "?")
+    if info.kind == "softmax":
+        return kernels.get("softmax_f32", "?")
     return "portable"
