@@ -26,6 +26,9 @@ GEOMETRIES = [
     dict(cin=6, cout=12, h=10, w=9, k=1, stride=1, padding=0, groups=3, pool=2),    # grouped, pointwise
     dict(cin=2, cout=5, h=64, w=40, k=5, stride=1, padding=2, groups=1, pool=(2, 4)),  # unit > one tile
     dict(cin=2, cout=3, h=7, w=7, k=3, stride=1, padding=1, groups=1, pool=7),      # pooled to 1x1
+    # Odd pool rows at batch 1 on 2 threads: units cut into column parts (uneven ones too).
+    dict(cin=8, cout=20, h=14, w=14, k=3, stride=1, padding=1, groups=1, pool=2),
+    dict(cin=3, cout=6, h=10, w=15, k=3, stride=1, padding=1, groups=1, pool=(2, 3)),
 ]
 
 
@@ -48,13 +51,15 @@ def test_fused_equals_unfused_and_reference(geo, precision, isa):
     plain = compile(g, precision=precision, calibration=x, fuse_pool=False)
     assert [s.kind for s in fused.steps if s.kind.startswith("conv")] == ["conv2d+maxpool2d"]
     assert all(s.kind != "maxpool2d" for s in fused.steps)
-    for threads in (1, 2):
-        got = Session(fused, max_batch=3, num_threads=threads).run(x)
-        want = Session(plain, max_batch=3, num_threads=threads).run(x)
-        if precision == "int8":  # integer sums: the tiling cannot change a bit
-            np.testing.assert_array_equal(got, want)
-        else:  # float kernels sum short tiles in split chains: last-ulp differences
-            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6 * np.abs(want).max())
+    for threads in (1, 2, 3):
+        fused_s = Session(fused, max_batch=3, num_threads=threads)
+        plain_s = Session(plain, max_batch=3, num_threads=threads)
+        for batch in (1, 3):  # one image: few pool rows, split into column parts
+            got, want = fused_s.run(x[:batch]), plain_s.run(x[:batch])
+            if precision == "int8":  # integer sums: the tiling cannot change a bit
+                np.testing.assert_array_equal(got, want)
+            else:  # float kernels sum short tiles in split chains: last-ulp differences
+                np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6 * np.abs(want).max())
     if precision == "f32":
         ref = reference.forward(g, x)[g.outputs[0]]
         np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())

@@ -131,23 +131,31 @@ void Conv2dStep::run_params(const StepRun& r, const Conv2dParams& p) const {
   }
   const size_t slot = slot_bytes(p, out, r.tiles);
   const auto pad = static_cast<uint8_t>(p.input.zero_point);
-  // Conv output pixels [p0, p0 + rows) into dst (row stride g.oc), every group.
-  auto conv_tile = [&](char* col, size_t p0, size_t rows, char* dst) {
+  // Conv output pixels of nseg segments of seg_len pixels, seg_stride pixels apart from p0,
+  // into consecutive rows of dst (row stride g.oc), every group.
+  auto conv_segments = [&](char* col, size_t p0, size_t nseg, size_t seg_len, size_t seg_stride, char* dst) {
+    const size_t rows = nseg * seg_len;
     for (size_t grp = 0; grp < g.groups; ++grp) {
       char* d = dst + grp * ocg * out_bytes;
       if (int8) {
         auto* qcol = reinterpret_cast<uint8_t*>(col);
-        im2col_nhwc(g, static_cast<const uint8_t*>(x), p0, rows, grp, pad, qcol, k);
+        for (size_t sg = 0; sg < nseg; ++sg) {
+          im2col_nhwc(g, static_cast<const uint8_t*>(x), p0 + sg * seg_stride, seg_len, grp, pad,
+                      qcol + sg * seg_len * k, k);
+        }
         gemm_int8(qcol, rows, k, *p.weights[grp], d, g.oc, p.qargs, &p.columns[grp]);
         finish_int8_clamp(s, out, d, rows, ocg, g.oc);
         if (!p.post.empty()) apply_unary_rows(post, reinterpret_cast<float*>(d), rows, ocg, g.oc);
       } else {
         auto* fcol = reinterpret_cast<float*>(col);
-        im2col_nhwc(g, static_cast<const float*>(x), p0, rows, grp, fcol, k);
+        for (size_t sg = 0; sg < nseg; ++sg) {
+          im2col_nhwc(g, static_cast<const float*>(x), p0 + sg * seg_stride, seg_len, grp, fcol + sg * seg_len * k, k);
+        }
         gemm_float(fcol, rows, k, *p.weights[grp], reinterpret_cast<float*>(d), g.oc, act, false);
       }
     }
   };
+  auto conv_tile = [&](char* col, size_t p0, size_t rows, char* dst) { conv_segments(col, p0, 1, rows, 0, dst); };
   if (!p.pool_fused) {
     // Equal tiles, a whole number per task: 196 pixels on 2 threads are 4 tiles of 49, not
     // 64 + 64 + 64 + 4 with one thread doing 128 rows and the other 68.
@@ -168,33 +176,50 @@ void Conv2dStep::run_params(const StepRun& r, const Conv2dParams& p) const {
   }
   // Fused max-pool: a unit is one pool output row (image b, row py) and the band of conv rows
   // under it; each task takes a contiguous range of units, a tile up to units_per_tile of
-  // them within one image.
+  // them within one image. Too few units to share evenly (batch 1: the document's CNN has 7
+  // on 2 threads, 4 + 3) are cut into column parts, one per thread, so the threads' shares
+  // differ by a part of a unit at most.
   const Pool2dGeometry& pg = p.pool;
   const size_t units = r.batch * pg.oh, unit_px = unit_pixels(p);
+  const size_t parts = r.threads > 1 && units % r.threads != 0 && units < 4 * r.threads
+                           ? std::min(r.threads, pg.ow) : 1;
   const size_t per_tile = units_per_tile(p, r.tiles);
   const size_t cbytes = col_bytes(p, r.tiles);
-  const size_t tasks = std::min(r.threads, units);
+  const size_t items = units * parts;
+  const size_t tasks = std::min(r.threads, items);
+  auto pool = [&](const Pool2dGeometry& tile, const char* conv_out, char* dst, size_t n) {
+    if (out.dtype == DType::kU8) {
+      maxpool2d_nhwc(tile, reinterpret_cast<const uint8_t*>(conv_out), reinterpret_cast<uint8_t*>(dst), 0, n);
+    } else {
+      maxpool2d_nhwc(tile, reinterpret_cast<const float*>(conv_out), reinterpret_cast<float*>(dst), 0, n);
+    }
+  };
   run_tasks(tasks, [&](size_t t) {
     char* col = r.scratch + t * slot;
     char* conv_out = col + cbytes;
-    const size_t u1 = units * (t + 1) / tasks;
-    for (size_t u = units * t / tasks; u < u1;) {
-      const size_t b = u / pg.oh, py = u % pg.oh;
-      const size_t n = std::min({per_tile, u1 - u, pg.oh - py});
-      conv_tile(col, (b * g.oh + py * pg.kh) * g.ow, n * unit_px, conv_out);
+    const size_t i1 = items * (t + 1) / tasks;
+    for (size_t i = items * t / tasks; i < i1;) {
+      const size_t u = i / parts, b = u / pg.oh, py = u % pg.oh;
       Pool2dGeometry tile = pg;
       tile.n = 1;
+      if (parts > 1) {  // pool columns [c0, c1) of the unit: kh segments of conv pixels
+        const size_t c0 = pg.ow * (i % parts) / parts, c1 = pg.ow * (i % parts + 1) / parts;
+        const size_t seg_len = (c1 - c0) * pg.kw;
+        conv_segments(col, (b * g.oh + py * pg.kh) * g.ow + c0 * pg.kw, pg.kh, seg_len, g.ow, conv_out);
+        tile.h = pg.kh;
+        tile.w = seg_len;
+        tile.oh = 1;
+        tile.ow = c1 - c0;
+        pool(tile, conv_out, static_cast<char*>(y) + ((b * pg.oh + py) * pg.ow + c0) * g.oc * out_bytes, c1 - c0);
+        ++i;
+        continue;
+      }
+      const size_t n = std::min({per_tile, i1 - i, pg.oh - py});
+      conv_tile(col, (b * g.oh + py * pg.kh) * g.ow, n * unit_px, conv_out);
       tile.h = n * pg.kh;
       tile.oh = n;
-      char* dst = static_cast<char*>(y) + (b * pg.oh + py) * pg.ow * g.oc * out_bytes;
-      if (out.dtype == DType::kU8) {
-        maxpool2d_nhwc(tile, reinterpret_cast<const uint8_t*>(conv_out), reinterpret_cast<uint8_t*>(dst), 0,
-                       n * pg.ow);
-      } else {
-        maxpool2d_nhwc(tile, reinterpret_cast<const float*>(conv_out), reinterpret_cast<float*>(dst), 0,
-                       n * pg.ow);
-      }
-      u += n;
+      pool(tile, conv_out, static_cast<char*>(y) + (b * pg.oh + py) * pg.ow * g.oc * out_bytes, n * pg.ow);
+      i += n;
     }
   });
 }
