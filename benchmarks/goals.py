@@ -9,14 +9,16 @@ measured here (the plans are exact; TensorFlow Lite Micro's arena by bisection, 
 """
 from __future__ import annotations
 
-import contextlib
 import math
-import os
+import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
-PEERS = Path(__file__).resolve().parent.parent / "tests" / "io" / "data" / "peers"
+ROOT = Path(__file__).resolve().parent.parent
+PEERS = ROOT / "tests" / "io" / "data" / "peers"
+sys.path.insert(0, str(ROOT))
+from tests.tflm_arena import tflm_arena  # noqa: E402
 
 # (what, how the ratio reads, target, at most?) — at most: the ratio must be <= target.
 Goal = tuple[str, str, float, bool]
@@ -96,43 +98,6 @@ def _gemv_goals(m: dict) -> list[tuple[Goal, Optional[float]]]:
     return rows
 
 
-def _tflm_arena(path: Path) -> Optional[int]:
-    try:
-        from tflite_micro import runtime
-    except ImportError:
-        return None
-    import numpy as np
-
-    def runs(n: int) -> bool:
-        try:
-            it = runtime.Interpreter.from_file(str(path), arena_size=n)
-            d = it.get_input_details(0)
-            it.set_input(np.zeros(d["shape"], d["dtype"]), 0)
-            it.invoke()
-            return True
-        except Exception:  # noqa: BLE001 - too small an arena
-            return False
-
-    lo, hi = 1024, 1 << 22
-    with _quiet_stderr():  # TFLM reports every failed allocation there
-        while lo < hi:
-            mid = (lo + hi) // 2
-            lo, hi = (lo, mid) if runs(mid) else (mid + 1, hi)
-    return lo
-
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def _memory_goals() -> list[tuple[Goal, Optional[float]]]:
     from frugalnn.graph import Session, compile
     from frugalnn.io import load_tflite
@@ -143,7 +108,7 @@ def _memory_goals() -> list[tuple[Goal, Optional[float]]]:
         g = load_tflite(path)
         program = compile(g, precision="int8") if precision == "int8" else compile(g)
         ours = Session(program, max_batch=1).memory_report().arena_bytes
-        tflm = _tflm_arena(path)
+        tflm = tflm_arena(path)
         rows.append(((f"the document's CNN {precision} b1 arena ({ours:,} B vs TFLM {tflm or 0:,} B)",
                       "bytes / TFLM", target, True), ours / tflm if tflm else None))
     return rows

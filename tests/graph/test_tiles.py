@@ -10,6 +10,7 @@ import pytest
 from frugalnn.graph import Conv2d, GlobalAvgPool, MaxPool2d, ReLU, Sequential, Session, compile
 from frugalnn.io import load_tflite
 
+from ..tflm_arena import tflm_arena
 from .models import he, residual_cnn, small
 
 PEERS = Path(__file__).resolve().parent.parent / "io" / "data" / "peers"
@@ -113,33 +114,12 @@ def test_tiles_is_checked():
         Session(program, max_batch=1, tiles="small")
 
 
-def _tflm_arena(path: Path) -> int:
-    """The smallest arena TensorFlow Lite Micro's interpreter runs the model in (bisection:
-    its interpreter refuses an arena too small)."""
-    runtime = pytest.importorskip("tflite_micro").runtime
-
-    def runs(n: int) -> bool:
-        try:
-            it = runtime.Interpreter.from_file(str(path), arena_size=n)
-            d = it.get_input_details(0)
-            it.set_input(np.zeros(d["shape"], d["dtype"]), 0)
-            it.invoke()
-            return True
-        except Exception:  # noqa: BLE001 - its errors are plain RuntimeError / ValueError
-            return False
-
-    lo, hi = 1024, 1 << 22
-    assert runs(hi)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if runs(mid) else (mid + 1, hi)
-    return lo
-
-
 @pytest.mark.parametrize("precision, ratio", [("int8", 0.9), ("f32", 1.0)])
 def test_batch_1_arena_below_tensorflow_lite_micro(precision, ratio):
     """Issue 18's memory goal: the int8 plan <= 0.9x TFLM's arena, the f32 plan <= 1.0x (TFLM's
     arena includes its bookkeeping; ours is activations and scratch, weights apart as theirs)."""
-    tflm = _tflm_arena(PEERS / f"seed_cnn_keras_{precision}.tflite")
+    tflm = tflm_arena(PEERS / f"seed_cnn_keras_{precision}.tflite")
+    if tflm is None:
+        pytest.skip("tflite-micro is not installed")
     ours = Session(_seed_cnn(precision), max_batch=1).memory_report().arena_bytes
     assert ours <= ratio * tflm, (ours, tflm)
