@@ -11,17 +11,13 @@
 
 #include <cstring>
 
+#include "kernels/common/opaque.h"
 #include "kernels/conv/dwconv_ukernels.h"
 
 namespace fnn {
 namespace {
 
 constexpr size_t kBufferedTaps = 32;  // windows up to 5x5 (and 4x8) buffer their weights
-
-__m256 opaque(__m256 v) {
-  __asm__("" : "+x"(v));
-  return v;
-}
 
 __m128i load8(const void* p) {
   int64_t v;

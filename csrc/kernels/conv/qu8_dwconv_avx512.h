@@ -34,17 +34,11 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/common/opaque.h"
 #include "kernels/conv/dwconv_ukernels.h"
 
 namespace fnn {
 namespace {
-
-// Keeps the compiler from fusing the multiply and the following add into an FMA: the
-// scalar reference rounds after each.
-__m512 opaque(__m512 v) {
-  __asm__("" : "+v"(v));
-  return v;
-}
 
 // Byte slot r of every 32-bit lane.
 inline __mmask64 slot(size_t r) { return _cvtu64_mask64(0x1111111111111111ull << r); }

@@ -5,17 +5,11 @@
 
 #include <cstring>
 
+#include "kernels/common/opaque.h"
 #include "kernels/eltwise/qu8_vadd.h"
 
 namespace fnn {
 namespace {
-
-// Keeps GCC from fusing a product and the add after it into an FMA (it would under
-// -ffp-contract=fast): the reference rounds after each.
-__m256 opaque(__m256 v) {
-  __asm__("" : "+v"(v));
-  return v;
-}
 
 struct Consts {
   __m256i a_zp, b_zp;

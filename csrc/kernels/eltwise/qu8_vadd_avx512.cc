@@ -2,17 +2,11 @@
 // Bit-exact with qu8_vadd_minmax_ukernel__scalar: the same roundings in the same order.
 #include <immintrin.h>
 
+#include "kernels/common/opaque.h"
 #include "kernels/eltwise/qu8_vadd.h"
 
 namespace fnn {
 namespace {
-
-// Keeps GCC from fusing a product and the add after it into an FMA (it would under
-// -ffp-contract=fast): the reference rounds after each.
-__m512 opaque(__m512 v) {
-  __asm__("" : "+v"(v));
-  return v;
-}
 
 struct Consts {
   __m512i a_zp, b_zp;

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/common/opaque.h"
 #include "kernels/gemm/gemm_ukernels.h"
 
 namespace fnn {
@@ -29,14 +30,6 @@ int32_t load_a_tail(const uint8_t* p, size_t n) {
   if (n > 1) v |= uint32_t{p[1]} << 8;
   if (n > 2) v |= uint32_t{p[2]} << 16;
   return static_cast<int32_t>(v);
-}
-
-// Keeps the compiler from fusing the multiply and the following add into an FMA (it would
-// under -ffp-contract=fast): the scalar reference rounds after each of them.
-template <typename Reg>
-Reg opaque(Reg v) {
-  __asm__("" : "+v"(v));
-  return v;
 }
 
 // Stores M rows of accumulators (acc[m][r]: columns r * kLanes ..) as the params ask; only

@@ -1,0 +1,18 @@
+// opaque(v): v, through an empty asm the compiler cannot see into. It keeps GCC from fusing a
+// product and the add after it into an FMA (it would under -ffp-contract=fast): the scalar
+// references round after each, and the integer kernels' float output stages must match them
+// bit for bit. Include only from SIMD translation units (anonymous namespace: each ISA keeps
+// its own copy).
+#pragma once
+
+namespace fnn {
+namespace {
+
+template <typename Reg>
+Reg opaque(Reg v) {
+  __asm__("" : "+v"(v));
+  return v;
+}
+
+}  // namespace
+}  // namespace fnn
