@@ -25,6 +25,7 @@ def test_bad_data_spec():
         demo.run_demo(seeds=0)
 
 
+@pytest.mark.slow
 def test_pipeline_end_to_end_on_a_slice(monkeypatch, tmp_path, capsys):
     full = demo.load_demo_data("digits28")
     small = demo.DemoData("slice", tuple(a[:160] for a in full.train), tuple(a[:64] for a in full.val),

@@ -102,6 +102,7 @@ def run_console(body: str, where: str, cwd: pathlib.Path) -> None:
         assert matches("\n".join(shown), got), f"{where}: `{command}` printed\n{got}\nthe README shows\n" + "\n".join(shown)
 
 
+@pytest.mark.slow
 def test_readme_runs_as_written(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     text = README.read_text()

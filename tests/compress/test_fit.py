@@ -50,6 +50,7 @@ def test_budget_at_a_larger_batch_counts_that_arena(setup):
     assert r.batch == 16 and _footprint(r.graph, batch=16) == r.footprint <= big // 2
 
 
+@pytest.mark.slow
 def test_fine_tuning_with_training_data_keeps_the_budget(setup, trained):
     g, calib, val, full = setup
     _, x, _ = trained
