@@ -15,11 +15,11 @@ namespace {
 
 using idx = std::ptrdiff_t;  // signed: window origins go negative inside the padding
 
-// Walks output pixels p0, p0+1, ... without a division per pixel.
 // Four floats / int lanes (GCC and Clang vector extensions: SSE2 on x86-64, NEON on arm64).
 typedef float V4f __attribute__((vector_size(16)));
 typedef int32_t V4i __attribute__((vector_size(16)));
 
+// Walks output pixels p0, p0+1, ... without a division per pixel.
 struct PixelCursor {
   size_t b, oy, ox, oh, ow;
   PixelCursor(size_t p, size_t oh_, size_t ow_) : oh(oh_), ow(ow_) {
@@ -83,11 +83,6 @@ struct PoolWindow {
   }
 };
 
-template <typename T>
-inline void max_acc(size_t c, const T* __restrict x, T* __restrict m) {
-  for (size_t ch = 0; ch < c; ++ch) m[ch] = m[ch] < x[ch] ? x[ch] : m[ch];
-}
-
 inline void add_acc(size_t c, const float* __restrict x, float* __restrict s) {
   for (size_t ch = 0; ch < c; ++ch) s[ch] += x[ch];
 }
@@ -123,6 +118,68 @@ void pool2d(const Pool2dGeometry& g, const T* __restrict x, T* __restrict y, siz
       }
     }
     finish(c, yr, (ky1 - ky0) * (kx1 - kx0));
+  }
+}
+
+// Max-pool: per 64 bytes of channels (four 16-byte vectors; then single vectors, then single
+// channels) the running max stays in registers over the whole window, one store per output pixel instead of one per tap, in the
+// order, and so with the NaN handling, of a plain m = m < x ? x : m over the taps.
+template <typename T>
+void maxpool2d(const Pool2dGeometry& g, const T* __restrict x, T* __restrict y, size_t p0, size_t rows) {
+  typedef T V __attribute__((vector_size(16)));
+  constexpr size_t kLanes = sizeof(V) / sizeof(T), kBlock = 4 * kLanes;
+  const size_t c = g.c, row_elems = g.w * c;
+  PixelCursor pc(p0, g.oh, g.ow);
+  for (size_t r = 0; r < rows; ++r, pc.next()) {
+    const PoolWindow win(g, pc);
+    const size_t nky = win.ky1 - win.ky0, nkx = win.kx1 - win.kx0;
+    if (nky == 0 || nkx == 0) continue;  // a window wholly in the padding: nothing to read
+    T* yr = y + (p0 + r) * c;
+    const T* first = x + pc.b * g.h * row_elems +
+                     static_cast<size_t>(win.iy0 + static_cast<idx>(win.ky0)) * row_elems +
+                     static_cast<size_t>(win.ix0 + static_cast<idx>(win.kx0)) * c;
+    size_t ch = 0;
+    auto load = [](const T* p) {
+      V v;
+      std::memcpy(&v, p, sizeof(v));
+      return v;
+    };
+    auto fold = [](V m, V v) { return m < v ? v : m; };
+    for (; ch + kBlock <= c; ch += kBlock) {
+      const T* f = first + ch;
+      V m0 = load(f), m1 = load(f + kLanes), m2 = load(f + 2 * kLanes), m3 = load(f + 3 * kLanes);
+      for (size_t ky = 0; ky < nky; ++ky) {
+        for (size_t kx = ky == 0 ? 1 : 0; kx < nkx; ++kx) {
+          const T* xp = f + ky * row_elems + kx * c;
+          m0 = fold(m0, load(xp));
+          m1 = fold(m1, load(xp + kLanes));
+          m2 = fold(m2, load(xp + 2 * kLanes));
+          m3 = fold(m3, load(xp + 3 * kLanes));
+        }
+      }
+      std::memcpy(yr + ch, &m0, sizeof(V));
+      std::memcpy(yr + ch + kLanes, &m1, sizeof(V));
+      std::memcpy(yr + ch + 2 * kLanes, &m2, sizeof(V));
+      std::memcpy(yr + ch + 3 * kLanes, &m3, sizeof(V));
+    }
+    for (; ch + kLanes <= c; ch += kLanes) {
+      const T* f = first + ch;
+      V m0 = load(f);
+      for (size_t ky = 0; ky < nky; ++ky) {
+        for (size_t kx = ky == 0 ? 1 : 0; kx < nkx; ++kx) m0 = fold(m0, load(f + ky * row_elems + kx * c));
+      }
+      std::memcpy(yr + ch, &m0, sizeof(V));
+    }
+    for (; ch < c; ++ch) {
+      T m = first[ch];
+      for (size_t ky = 0; ky < nky; ++ky) {
+        for (size_t kx = ky == 0 ? 1 : 0; kx < nkx; ++kx) {
+          const T v = first[ky * row_elems + kx * c + ch];
+          m = m < v ? v : m;
+        }
+      }
+      yr[ch] = m;
+    }
   }
 }
 
@@ -612,12 +669,12 @@ void depthwise_conv2d_backward_nhwc(const Conv2dGeometry& g, const float* x, con
 }
 
 void maxpool2d_nhwc(const Pool2dGeometry& g, const float* x, float* y, size_t p0, size_t rows) {
-  pool2d(g, x, y, p0, rows, max_acc<float>, [](size_t, float*, size_t) {});
+  maxpool2d(g, x, y, p0, rows);
 }
 
 void maxpool2d_nhwc(const Pool2dGeometry& g, const uint8_t* x, uint8_t* y, size_t p0,
                     size_t rows) {
-  pool2d(g, x, y, p0, rows, max_acc<uint8_t>, [](size_t, uint8_t*, size_t) {});
+  maxpool2d(g, x, y, p0, rows);
 }
 
 void avgpool2d_nhwc(const Pool2dGeometry& g, const float* x, float* y, size_t p0, size_t rows) {
