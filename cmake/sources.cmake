@@ -64,6 +64,16 @@ set(FNN_UKERNELS_avxvnni
   csrc/kernels/gemm/qu8_qs8w_gemm_avxvnni.cc
 )
 
+# AArch64 (CMakeLists.txt adds these only there).
+set(FNN_UKERNELS_neon
+  csrc/kernels/gemm/f32_gemm_neon.cc
+  csrc/kernels/gemm/qu8_qs8w_gemm_neon.cc
+)
+
+set(FNN_UKERNELS_neondot
+  csrc/kernels/gemm/qu8_qs8w_gemm_neondot.cc
+)
+
 # Portable core: CPU detection, dispatch, memory, runtime, .fnn I/O, kernel drivers.
 set(FNN_CORE_SOURCES
   # csrc/cpu

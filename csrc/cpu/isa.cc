@@ -7,9 +7,14 @@ namespace fnn {
 const char* isa_name(IsaLevel level) {
   switch (level) {
     case IsaLevel::kScalar: return "scalar";
+#if defined(__aarch64__)
+    case IsaLevel::kNeon: return "neon";
+    case IsaLevel::kNeonDot: return "neondot";
+#else
     case IsaLevel::kAvx2: return "avx2";
     case IsaLevel::kAvx512: return "avx512";
     case IsaLevel::kAvx512Vnni: return "avx512vnni";
+#endif
   }
   return "?";
 }
@@ -28,6 +33,12 @@ bool parse_isa(const std::string& name, IsaLevel* level) {
 bool isa_compiled(IsaLevel level) {
   switch (level) {
     case IsaLevel::kScalar: return true;
+#ifdef FNN_BUILT_NEON
+    case IsaLevel::kNeon: return true;
+#endif
+#ifdef FNN_BUILT_NEONDOT
+    case IsaLevel::kNeonDot: return true;
+#endif
 #ifdef FNN_BUILT_AVX2
     case IsaLevel::kAvx2: return true;
 #endif
@@ -43,6 +54,13 @@ bool isa_compiled(IsaLevel level) {
 
 bool isa_supported(IsaLevel level) {
   const CpuFeatures& f = cpu_features();
+#if defined(__aarch64__)
+  switch (level) {
+    case IsaLevel::kScalar: return true;
+    case IsaLevel::kNeon: return f.neon;
+    case IsaLevel::kNeonDot: return f.neon && f.dotprod;
+  }
+#else
   const bool avx2 = f.avx2 && f.fma && f.f16c;
   const bool avx512 = avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
   switch (level) {
@@ -51,6 +69,7 @@ bool isa_supported(IsaLevel level) {
     case IsaLevel::kAvx512: return avx512;
     case IsaLevel::kAvx512Vnni: return avx512 && f.avx512vnni;
   }
+#endif
   return false;
 }
 

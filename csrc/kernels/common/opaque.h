@@ -5,12 +5,20 @@
 // its own copy).
 #pragma once
 
+// The inline-asm constraint of a read-write vector register: "v" is any SSE / AVX register
+// on x86, "w" any FP / SIMD register on AArch64.
+#if defined(__aarch64__)
+#define FNN_VREG "+w"
+#else
+#define FNN_VREG "+v"
+#endif
+
 namespace fnn {
 namespace {
 
 template <typename Reg>
 Reg opaque(Reg v) {
-  __asm__("" : "+v"(v));
+  __asm__("" : FNN_VREG(v));
   return v;
 }
 

@@ -44,6 +44,16 @@ namespace {
 #else
 #define FNN_IF_BUILT_avxvnni(...)
 #endif
+#ifdef FNN_BUILT_NEON
+#define FNN_IF_BUILT_neon(...) __VA_ARGS__
+#else
+#define FNN_IF_BUILT_neon(...)
+#endif
+#ifdef FNN_BUILT_NEONDOT
+#define FNN_IF_BUILT_neondot(...) __VA_ARGS__
+#else
+#define FNN_IF_BUILT_neondot(...)
+#endif
 
 // The static_cast checks at compile time that `name` has its op's signature.
 #define FNN_UKERNEL(family, op, name, isa, rung, feature, mr, nr, kr)                        \

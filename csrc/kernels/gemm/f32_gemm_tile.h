@@ -4,7 +4,8 @@
 // W registers: half the A loads and half the per-call work per multiply-add of one panel, and
 // every column's sum is the same sequence of operations either way (bit-identical results).
 //
-//   V  the ISA's vector type for one 16-column row (vec16_avx2.h, vec16_avx512.h): kRegs
+//   V  the ISA's vector type for one 16-column row (vec16_avx2.h, vec16_avx512.h,
+//      vec16_neon.h): kRegs
 //      registers, masks for nc < 16, loads / stores, FMA, clamp, f16 and bf16 widening.
 //   L  how W feeds the tile (the "rows" traits below): a W group of kGroupElems elements per
 //      kSteps accumulate steps; row<V>(group, h, r) gives register r of step h's W row;
@@ -19,8 +20,6 @@
 // whose padding half A has no element for).
 // Everything is in an anonymous namespace: each ISA translation unit compiles its own copy.
 #pragma once
-
-#include <immintrin.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -149,7 +148,7 @@ struct F32GemmTile {
     if (Half == 0 && Group * L::kGroupElems * sizeof(*w) % 64 == 0) {
 #pragma GCC unroll 2
       for (size_t p = 0; p < P; ++p) {
-        _mm_prefetch(reinterpret_cast<const char*>(wg + p * ps) + prefetch_bytes(MR), _MM_HINT_T0);
+        __builtin_prefetch(reinterpret_cast<const char*>(wg + p * ps) + prefetch_bytes(MR), 0, 3);
       }
     }
     step<MR>(acc, ap, off, wg, ps, Half);

@@ -1,7 +1,7 @@
 // The SIMD int8 GEMM tile (u8 A x s8 W, exact int32 sums): one body for avx2, avx512,
-// avx512vnni and avxvnni, with the ISA's dot-product step as the trait D:
+// avx512vnni, avxvnni, neon and neondot, with the ISA's dot-product step as the trait D:
 //
-//   D::V            the 16-column vector type (vec16_avx2.h / vec16_avx512.h); accumulators
+//   D::V            the 16-column vector type (vec16_avx2.h / vec16_avx512.h / vec16_neon.h); accumulators
 //                   are its int32 registers, V::IReg
 //   D::kAcc         accumulator registers per tile row
 //   D::W, load_w(p) one K group of the panel (4 k x 16 columns, 64 bytes) made ready
@@ -93,7 +93,7 @@ struct Qu8Qs8wGemmTile {
 #pragma GCC unroll 16
     for (size_t i = 0; i < U * M; ++i) {
 #pragma GCC unroll 2
-      for (size_t j = 0; j < A; ++j) __asm__("" : "+v"(acc[i][j]));
+      for (size_t j = 0; j < A; ++j) __asm__("" : FNN_VREG(acc[i][j]));
     }
 #pragma GCC unroll 16
     for (size_t i = M; i < U * M; ++i) {
