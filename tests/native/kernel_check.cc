@@ -24,6 +24,7 @@
 #include "cpu/isa.h"
 #include "kernels/common/half.h"
 #include "kernels/common/ukernel_registry.h"
+#include "kernels/conv/dwconv_ukernels.h"
 #include "kernels/gemm/gemm_ukernels.h"
 
 namespace fnn {
@@ -254,6 +255,89 @@ void check_gemm_qu8(const UkernelInfo& u, std::vector<Failure>& fails) {
   }
 }
 
+// ---- Depthwise: runs of pixels over windows of every specialized shape and a generic one ----
+
+// One run's geometry (dwconv_ukernels.h): `rows` valid window rows of kw columns, n pixels from
+// input column ix0, m output rows, stride and dilation s and d both ways, W input columns.
+struct DwCase {
+  size_t c, rows, kw, n, m, s, d;
+  std::ptrdiff_t ix0;
+  size_t w_cols;
+};
+
+std::vector<DwCase> dw_cases() {
+  std::vector<DwCase> out;
+  for (size_t c : {1, 3, 4, 5, 8, 13, 16, 37}) {
+    for (size_t rows : {1, 2, 3, 4, 5}) {
+      for (size_t kw : {1, 2, 3, 5, 7}) {
+        for (size_t s : {1, 2}) {
+          const size_t d = kw == 3 && c == 5 ? 2 : 1;
+          const size_t n = 6;
+          const size_t pad = (kw - 1) * d / 2;
+          // Both edges in the padding: the last pixel's window runs past the last column too.
+          const size_t span = (n - 1) * s + (kw - 1) * d + 1;
+          const size_t w_cols = span > 2 * pad + 1 ? span - 2 * pad : 1;
+          out.push_back({c, rows, kw, n, rows == 3 ? 2u : 1u, s, d, -static_cast<std::ptrdiff_t>(pad), w_cols});
+        }
+      }
+    }
+  }
+  return out;
+}
+
+void check_dwconv_f32(const UkernelInfo& u, std::vector<Failure>& fails) {
+  const auto fn = ukernel_fn<UkernelOp::kDwconvF32>(u);
+  const auto ref = ukernel_fn<UkernelOp::kDwconvF32>(scalar_of(UkernelOp::kDwconvF32));
+  for (const DwCase& k : dw_cases()) {
+    const size_t in_rows = (k.m - 1) * k.s + (k.rows - 1) * k.d + 1;
+    std::vector<float> x(in_rows * k.w_cols * k.c + 1), w(k.rows * k.kw * k.c), bias(k.c);
+    for (float& v : x) v = uniform(-1.0f, 1.0f);
+    for (float& v : w) v = uniform(-1.0f, 1.0f);
+    for (float& v : bias) v = uniform(-1.0f, 1.0f);
+    F32DwTaps t;
+    t.x = x.data() + 1;  // not 16-byte aligned
+    t.w = w.data();
+    t.rows = k.rows;
+    t.cols = k.kw;
+    t.x_row = k.d * k.w_cols * k.c;
+    t.x_pix = k.c;
+    t.w_row = k.kw * k.c;
+    t.w_col = k.c;
+    t.ix0 = k.ix0;
+    t.x_cols = k.w_cols;
+    t.sw = k.s;
+    t.dw = k.d;
+    t.m = k.m;
+    t.x_next = k.s * k.w_cols * k.c;
+    for (int variant = 0; variant < 2; ++variant) {
+      const float* b = variant == 1 ? bias.data() : nullptr;
+      const float lo = variant == 1 ? -0.5f : -INFINITY, hi = variant == 1 ? 0.6f : INFINITY;
+      CBuffer<float> got(k.m * k.n, k.c, -77.0f), want(k.m * k.n, k.c, -77.0f), mag(k.m * k.n, k.c, -77.0f);
+      // One pixel per buffer row: outputs are consecutive, so the row stride must be c.
+      got.stride = want.stride = mag.stride = k.c;
+      got.v.assign((k.m * k.n + 1) * k.c, -77.0f);
+      want.v = mag.v = got.v;
+      const CBuffer<float> before = got;
+      fn(k.n, k.c, t, b, lo, hi, got.data());
+      ref(k.n, k.c, t, b, lo, hi, want.data());
+      // The bound: the same sums of |x| |w| (+ |bias|), unclamped.
+      std::vector<float> ax(x), aw(w), ab(bias);
+      for (float& v : ax) v = std::fabs(v);
+      for (float& v : aw) v = std::fabs(v);
+      for (float& v : ab) v = std::fabs(v);
+      F32DwTaps at = t;
+      at.x = ax.data() + 1;
+      at.w = aw.data();
+      ref(k.n, k.c, at, b != nullptr ? ab.data() : nullptr, -INFINITY, INFINITY, mag.data());
+      char where[160];
+      std::snprintf(where, sizeof(where), "%s c=%zu window=%zux%zu n=%zu m=%zu stride=%zu dilation=%zu variant=%d",
+                    u.name, k.c, k.rows, k.kw, k.n, k.m, k.s, k.d, variant);
+      compare(got, want, before, [&](size_t m, size_t n) { return 1e-6 * mag.v[m * k.c + n] + 1e-30; }, where, fails);
+      if (!fails.empty()) return;
+    }
+  }
+}
+
 uint16_t f32_bits_to_bf16(float f) { return f32_to_bf16(f); }
 
 // Runs the check of u's op; false when there is none.
@@ -270,6 +354,9 @@ bool check(const UkernelInfo& u, std::vector<Failure>& fails) {
       return true;
     case UkernelOp::kGemmQu8Qs8w:
       check_gemm_qu8(u, fails);
+      return true;
+    case UkernelOp::kDwconvF32:
+      check_dwconv_f32(u, fails);
       return true;
     default:
       return false;

@@ -17,6 +17,8 @@ struct Avx2Vec16 {
   using Reg = __m256;
   static constexpr size_t kRegs = 2;  // registers per 16-column row
   static constexpr size_t kLanes = 8;
+  static constexpr size_t kVectorRegs = 16;  // the register file
+  static constexpr bool kLaneMadd = false;  // no FMA by lane: A is broadcast from memory
 
   // Accumulator sets per tile height (index: rows): 16 registers hold at most 12
   // accumulators, and short tiles need more independent FMA chains to hide the latency.

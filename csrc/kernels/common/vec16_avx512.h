@@ -16,6 +16,8 @@ struct Avx512Vec16 {
   using Reg = __m512;
   static constexpr size_t kRegs = 1;  // registers per 16-column row
   static constexpr size_t kLanes = 16;
+  static constexpr size_t kVectorRegs = 32;  // the register file
+  static constexpr bool kLaneMadd = false;  // no FMA by lane: A is broadcast from memory
 
   // Accumulator sets per tile height: short tiles split K so that at least ~8 FMA chains are
   // in flight (FMA latency 4 x 2 pipes).

@@ -17,10 +17,13 @@ struct NeonVec16 {
   using Reg = float32x4_t;
   static constexpr size_t kRegs = 4;  // registers per 16-column row
   static constexpr size_t kLanes = 4;
+  static constexpr size_t kVectorRegs = 32;  // the register file
+  // FMLA by element: the f32 tile loads 4 A values of a row at once and multiplies by lanes.
+  static constexpr bool kLaneMadd = true;
 
-  // Accumulator sets per tile height (index: rows): 32 registers hold 24 accumulators of a
-  // 6-row tile beside its 4 W registers and an A broadcast; short tiles take more sets so
-  // enough FMA chains are in flight (FMLA's latency is 4 cycles on Cortex-A76).
+  // Accumulator sets per tile height (index: rows): a 4-row tile holds 16 accumulators, 4 W
+  // registers and 4 of A (4 k of each row, used by lane); short tiles take more sets so enough
+  // FMA chains are in flight (FMLA's latency is 4 cycles on Cortex-A76).
   struct Sets {
     static constexpr size_t of(size_t rows) { return rows == 1 ? 4 : rows <= 3 ? 2 : 1; }
   };
@@ -51,6 +54,8 @@ struct NeonVec16 {
   }
   static Reg add(Reg a, Reg b) { return vaddq_f32(a, b); }
   static Reg fmadd(Reg a, Reg b, Reg c) { return vfmaq_f32(c, a, b); }   // c + a * b, one rounding
+  template <int Lane>
+  static Reg fmadd_lane(Reg w, Reg a, Reg c) { return vfmaq_laneq_f32(c, w, a, Lane); }  // c + w * a[Lane]
   static Reg fnmadd(Reg a, Reg b, Reg c) { return vfmsq_f32(c, a, b); }  // c - a * b, one rounding
   static Reg sub(Reg a, Reg b) { return vsubq_f32(a, b); }
   static Reg div(Reg a, Reg b) { return vdivq_f32(a, b); }

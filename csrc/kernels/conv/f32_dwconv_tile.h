@@ -1,6 +1,6 @@
 // The SIMD f32 depthwise micro-kernel over V, the ISA's vector type (kernels/common/
-// vec16_avx2.h, vec16_avx512.h), used one register at a time: a block of V::kLanes channels
-// (8 on AVX2, 16 on AVX-512, a masked block for the tail) runs through all n pixels of the run
+// vec16_avx2.h, vec16_avx512.h, vec16_neon.h), used one register at a time: a block of
+// V::kLanes channels (8 on AVX2, 16 on AVX-512, 4 on NEON, a masked block for the tail) runs through all n pixels of the run
 // before the next block, so the block's weights are loaded once per run (one or more output
 // rows). Windows of up to 3x3 taps (MobileNet's 3x3 layers) keep their weights in registers
 // across the run, edge pixels included, so an interior tap costs one load and one FMA; larger
@@ -154,8 +154,9 @@ void f32_dwconv_lanes(size_t n, size_t c, const F32DwTaps& t, const float* bias,
 template <typename V>
 void f32_dwconv(size_t n, size_t c, const F32DwTaps& t, const float* bias, float lo, float hi, float* y) {
   constexpr size_t L = V::kLanes;
-  // Two registers side by side where 2 x 9 weights fit in the register file (AVX-512's 32).
-  constexpr size_t kB = L == 16 ? 2 : 1;
+  // Two registers side by side where 2 x 9 weights fit in the register file (32 registers:
+  // AVX-512, NEON).
+  constexpr size_t kB = V::kVectorRegs >= 32 ? 2 : 1;
   const typename V::Reg vlo = V::set1(lo), vhi = V::set1(hi);
   const DwInterior in = dw_interior(n, t);
   const F32DwLanes<V, false> whole{V::mask(L)};

@@ -22,6 +22,7 @@ struct Bf16DotRows {
   using AElem = uint16_t;
   using WElem = uint16_t;
   static constexpr size_t kSteps = 1, kGroupElems = 2 * kGemmNR, kAStep = 2;
+  static constexpr bool kPlainFma = false;  // madd is a bf16 dot product
   // A rows are zero-padded to whole pairs.
   static constexpr size_t steps(size_t k) { return (k + 1) / 2; }
   template <typename V>

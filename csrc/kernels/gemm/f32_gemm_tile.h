@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "kernels/gemm/gemm_ukernels.h"
@@ -45,6 +46,7 @@ struct F32Rows {
   using AElem = float;
   using WElem = float;
   static constexpr size_t kSteps = 1, kGroupElems = kGemmNR, kAStep = 1;
+  static constexpr bool kPlainFma = true;  // madd is acc + a * w, one rounding
   static constexpr size_t steps(size_t k) { return k; }
   template <typename V>
   static typename V::Reg row(const float* g, size_t, size_t r) {
@@ -131,19 +133,41 @@ struct F32GemmTile {
  private:
   // The U steps of one main-loop iteration as straight-line code: step u is half u % G of
   // group u / G, into set u % S; a 64-byte line of W is prefetched at its first step.
+  //
+  // With a vector type that multiplies by a lane (V::kLaneMadd: NEON's FMLA by element) and
+  // plain f32 A, each row's U = kLanes A values are one load, and step u multiplies by lane u:
+  // one A load per row per iteration instead of one per step, the same fused products.
   template <size_t MR, size_t S, size_t... Us>
   [[gnu::always_inline]] static void steps_of_iteration(Reg (&acc)[S][MR][R],
                                                         const typename L::AElem* const (&ap)[MR],
                                                         const typename L::WElem* w, size_t ps,
                                                         std::index_sequence<Us...>) {
     constexpr size_t G = L::kSteps;
-    (prefetch_and_step<MR, Us / G, Us % G>(acc[Us % S], ap, Us * L::kAStep, w, ps), ...);
+    if constexpr (kLaneA<sizeof...(Us)>) {
+      Reg a[MR];
+#pragma GCC unroll 16
+      for (size_t m = 0; m < MR; ++m) a[m] = V::load(ap[m]);
+      (prefetch_and_step<MR, Us / G, Us % G>(acc[Us % S], ap, Us * L::kAStep, w, ps,
+                                              [&](size_t m) { return a[m]; }, std::integral_constant<size_t, Us>{}),
+       ...);
+    } else {
+      (prefetch_and_step<MR, Us / G, Us % G>(acc[Us % S], ap, Us * L::kAStep, w, ps, nullptr,
+                                              std::integral_constant<size_t, 0>{}),
+       ...);
+    }
   }
 
-  template <size_t MR, size_t Group, size_t Half>
+  template <size_t U>
+  static constexpr bool kLaneA = V::kLaneMadd && L::kPlainFma && L::kAStep == 1 && U == V::kLanes &&
+                                 std::is_same<typename L::AElem, float>::value;
+
+  // a_lanes: null (A broadcast from memory per row), or row m's register of A values, whose
+  // lane Lane::value is this step's.
+  template <size_t MR, size_t Group, size_t Half, typename ALanes, typename Lane>
   [[gnu::always_inline]] static void prefetch_and_step(Reg (&acc)[MR][R],
                                                        const typename L::AElem* const (&ap)[MR],
-                                                       size_t off, const typename L::WElem* w, size_t ps) {
+                                                       size_t off, const typename L::WElem* w, size_t ps,
+                                                       const ALanes& a_lanes, Lane) {
     const typename L::WElem* wg = w + Group * L::kGroupElems;
     if (Half == 0 && Group * L::kGroupElems * sizeof(*w) % 64 == 0) {
 #pragma GCC unroll 2
@@ -151,7 +175,19 @@ struct F32GemmTile {
         __builtin_prefetch(reinterpret_cast<const char*>(wg + p * ps) + prefetch_bytes(MR), 0, 3);
       }
     }
-    step<MR>(acc, ap, off, wg, ps, Half);
+    if constexpr (std::is_same<ALanes, std::nullptr_t>::value) {
+      step<MR>(acc, ap, off, wg, ps, Half);
+    } else {
+      decltype(L::template row<V>(wg, Half, 0)) wr[R];
+#pragma GCC unroll 4
+      for (size_t r = 0; r < R; ++r) wr[r] = L::template row<V>(wg + r / RP * ps, Half, r % RP);
+#pragma GCC unroll 16
+      for (size_t m = 0; m < MR; ++m) {
+        const Reg a = a_lanes(m);
+#pragma GCC unroll 4
+        for (size_t r = 0; r < R; ++r) acc[m][r] = V::template fmadd_lane<Lane::value>(wr[r], a, acc[m][r]);
+      }
+    }
   }
 
   // One step for every tile row: W row h of group g (of each panel, ps apart), A at ap[m] + off.

@@ -51,7 +51,7 @@ struct NeonMlalDot : QDotInOrder<NeonVec16> {
 
 }  // namespace
 
-FNN_GEMM_UKERNEL_DEFINE(qu8_qs8w_gemm_ukernel_4x16c4__neon, uint8_t, int8_t, void, QGemmParams,
+FNN_GEMM_UKERNEL_DEFINE(qu8_qs8w_gemm_ukernel_3x16c4__neon, uint8_t, int8_t, void, QGemmParams,
                         Qu8Qs8wGemmTile<NeonMlalDot>)
 
 }  // namespace fnn
