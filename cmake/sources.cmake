@@ -67,6 +67,7 @@ set(FNN_UKERNELS_avxvnni
 # AArch64 (CMakeLists.txt adds these only there).
 set(FNN_UKERNELS_neon
   csrc/kernels/conv/f32_dwconv_neon.cc
+  csrc/kernels/conv/qu8_dwconv_neon.cc
   csrc/kernels/gemm/f32_gemm_neon.cc
   csrc/kernels/gemm/qu8_qs8w_gemm_neon.cc
 )

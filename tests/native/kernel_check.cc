@@ -338,6 +338,71 @@ void check_dwconv_f32(const UkernelInfo& u, std::vector<Failure>& fails) {
   }
 }
 
+// int8: bit-exact, u8 and f32 outputs, with and without zero points, biases and bounds.
+void check_dwconv_qu8(const UkernelInfo& u, std::vector<Failure>& fails) {
+  const auto fn = ukernel_fn<UkernelOp::kDwconvQu8>(u);
+  const auto ref = ukernel_fn<UkernelOp::kDwconvQu8>(scalar_of(UkernelOp::kDwconvQu8));
+  for (const DwCase& k : dw_cases()) {
+    const size_t in_rows = (k.m - 1) * k.s + (k.rows - 1) * k.d + 1;
+    std::vector<uint8_t> x(in_rows * k.w_cols * k.c + 1);
+    std::vector<int8_t> w(k.rows * k.kw * k.c);
+    std::vector<float> scale(k.c), bias_f32(k.c);
+    std::vector<int32_t> bias_i32(k.c);
+    for (uint8_t& v : x) v = static_cast<uint8_t>(integer(0, 255));
+    for (int8_t& v : w) v = static_cast<int8_t>(integer(-127, 127));
+    for (size_t j = 0; j < k.c; ++j) {
+      scale[j] = uniform(2e-4f, 4e-3f);
+      bias_f32[j] = uniform(-1.0f, 1.0f);
+      bias_i32[j] = integer(-3000, 3000);
+    }
+    QDwTaps t;
+    t.x = x.data() + 1;
+    t.w = w.data();
+    t.rows = k.rows;
+    t.cols = k.kw;
+    t.x_row = k.d * k.w_cols * k.c;
+    t.x_pix = k.c;
+    t.w_row = k.kw * k.c;
+    t.w_col = k.c;
+    t.ix0 = k.ix0;
+    t.x_cols = k.w_cols;
+    t.sw = k.s;
+    t.dw = k.d;
+    t.m = k.m;
+    t.x_next = k.s * k.w_cols * k.c;
+    for (int variant = 0; variant < 4; ++variant) {
+      QDwParams p;
+      p.a_zero_point = variant % 2 == 0 ? 0 : integer(1, 255);
+      p.scale = scale.data();
+      p.out_u8 = variant < 2;
+      p.bias_i32 = variant == 1 ? bias_i32.data() : nullptr;
+      p.bias_f32 = variant == 3 ? bias_f32.data() : nullptr;
+      p.out_zero_point = integer(0, 255);
+      p.qmin = variant == 1 ? 5 : 0;
+      p.qmax = variant == 1 ? 250 : 255;
+      p.lo = variant == 3 ? -0.75f : -INFINITY;
+      p.hi = variant == 3 ? 0.5f : INFINITY;
+      char where[160];
+      std::snprintf(where, sizeof(where), "%s c=%zu window=%zux%zu n=%zu m=%zu stride=%zu dilation=%zu variant=%d",
+                    u.name, k.c, k.rows, k.kw, k.n, k.m, k.s, k.d, variant);
+      auto run = [&](auto canary) {
+        using T = decltype(canary);
+        CBuffer<T> got(k.m * k.n, k.c, canary);
+        got.stride = k.c;
+        got.v.assign((k.m * k.n + 1) * k.c, canary);
+        CBuffer<T> want = got;
+        const CBuffer<T> before = got;
+        fn(k.n, k.c, t, p, got.data());
+        ref(k.n, k.c, t, p, want.data());
+        compare(got, want, before, [](size_t, size_t) { return 0.0; }, where, fails);
+      };
+      if (p.out_u8) run(uint8_t{0xA5});
+      else run(-77.0f);
+      if (!fails.empty()) return;
+    }
+  }
+}
+
 uint16_t f32_bits_to_bf16(float f) { return f32_to_bf16(f); }
 
 // Runs the check of u's op; false when there is none.
@@ -357,6 +422,9 @@ bool check(const UkernelInfo& u, std::vector<Failure>& fails) {
       return true;
     case UkernelOp::kDwconvF32:
       check_dwconv_f32(u, fails);
+      return true;
+    case UkernelOp::kDwconvQu8:
+      check_dwconv_qu8(u, fails);
       return true;
     default:
       return false;
