@@ -70,6 +70,7 @@ set(FNN_UKERNELS_neon
   csrc/kernels/conv/qu8_dwconv_neon.cc
   csrc/kernels/gemm/f32_gemm_neon.cc
   csrc/kernels/gemm/qu8_qs8w_gemm_neon.cc
+  csrc/kernels/quant/quant_neon.cc
 )
 
 set(FNN_UKERNELS_neondot

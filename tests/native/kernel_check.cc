@@ -26,6 +26,7 @@
 #include "kernels/common/ukernel_registry.h"
 #include "kernels/conv/dwconv_ukernels.h"
 #include "kernels/gemm/gemm_ukernels.h"
+#include "kernels/quant/quant.h"
 
 namespace fnn {
 namespace {
@@ -403,6 +404,57 @@ void check_dwconv_qu8(const UkernelInfo& u, std::vector<Failure>& fails) {
   }
 }
 
+// ---- Quantization: min / max with the finiteness flag, and the u8 quantize pass ----
+
+std::vector<float> quant_input(size_t n, int kind) {
+  std::vector<float> x(n);
+  for (float& v : x) v = uniform(-3.0f, 3.0f);
+  if (n > 0 && kind == 1) x[n / 2] = NAN;
+  if (n > 0 && kind == 2) x[n - 1] = INFINITY;
+  if (n > 1 && kind == 3) x[0] = -INFINITY;
+  return x;
+}
+
+void check_minmax(const UkernelInfo& u, std::vector<Failure>& fails) {
+  const auto fn = ukernel_fn<UkernelOp::kF32Minmax>(u);
+  const auto ref = ukernel_fn<UkernelOp::kF32Minmax>(scalar_of(UkernelOp::kF32Minmax));
+  for (size_t n : {0, 1, 3, 4, 7, 8, 9, 16, 31, 33, 100}) {
+    for (int kind = 0; kind < 4; ++kind) {
+      const std::vector<float> x = quant_input(n, kind);
+      float l1 = 0.5f, h1 = 0.25f, l2 = 0.5f, h2 = 0.25f;
+      const bool f1 = fn(x.data(), n, &l1, &h1), f2 = ref(x.data(), n, &l2, &h2);
+      // lo / hi are unspecified when a value is not finite.
+      if (f1 != f2 || (f2 && (!same_bits(l1, l2) || !same_bits(h1, h2)))) {
+        char buf[160];
+        std::snprintf(buf, sizeof(buf), " n=%zu kind=%d: got (%g, %g, finite %d), scalar (%g, %g, %d)", n, kind, l1, h1,
+                      f1, l2, h2, f2);
+        fails.push_back({std::string(u.name) + buf});
+        return;
+      }
+    }
+  }
+}
+
+void check_qu8(const UkernelInfo& u, std::vector<Failure>& fails) {
+  const auto fn = ukernel_fn<UkernelOp::kF32Qu8>(u);
+  const auto ref = ukernel_fn<UkernelOp::kF32Qu8>(scalar_of(UkernelOp::kF32Qu8));
+  for (size_t n : {1, 3, 7, 8, 9, 16, 31, 33, 100}) {
+    for (float scale : {0.013f, 0.5f, 1.0f / 255}) {
+      std::vector<float> x = quant_input(n, 0);
+      // Exact halves of the scale: ties must round to even.
+      for (size_t i = 0; i < n; i += 3) x[i] = scale * (static_cast<float>(integer(-300, 300)) + 0.5f);
+      const int32_t zp = integer(0, 255);
+      CBuffer<uint8_t> got(1, n, 0xA5), want(1, n, 0xA5);
+      const CBuffer<uint8_t> before = got;
+      fn(x.data(), n, scale, zp, got.data());
+      ref(x.data(), n, scale, zp, want.data());
+      compare(got, want, before, [](size_t, size_t) { return 0.0; },
+              std::string(u.name) + " n=" + std::to_string(n), fails);
+      if (!fails.empty()) return;
+    }
+  }
+}
+
 uint16_t f32_bits_to_bf16(float f) { return f32_to_bf16(f); }
 
 // Runs the check of u's op; false when there is none.
@@ -425,6 +477,12 @@ bool check(const UkernelInfo& u, std::vector<Failure>& fails) {
       return true;
     case UkernelOp::kDwconvQu8:
       check_dwconv_qu8(u, fails);
+      return true;
+    case UkernelOp::kF32Minmax:
+      check_minmax(u, fails);
+      return true;
+    case UkernelOp::kF32Qu8:
+      check_qu8(u, fails);
       return true;
     default:
       return false;
