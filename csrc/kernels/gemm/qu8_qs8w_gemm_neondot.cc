@@ -1,10 +1,12 @@
-// u8 A x s8 W int8 GEMM on AArch64 with the dot-product extension (SDOT), exact: up to 6 rows x
+// u8 A x s8 W int8 GEMM on AArch64 with the dot-product extension (SDOT), exact: up to 4 rows x
 // 16 columns. The packed K group ([16 columns][4 k], 64 bytes) is SDOT's own operand order:
 // four registers of 4 columns x 4 bytes. SDOT multiplies s8 by s8, so A's u8 bytes are flipped
 // to a - 128 (an XOR of the sign bit), and the difference comes back with the zero point:
 //   sum (a - zp) w = sum (a - 128) w - (zp - 128) colsum       (exact, wrapping int32)
-// The kernel runs the shared tile with a_zero_point - 128. A row's 4 bytes are broadcast to the
-// four lanes: one SDOT per 4 columns adds 16 multiply-adds. 24 accumulators + 4 W + 1 A.
+// The kernel runs the shared tile with a_zero_point - 128. The main loop reads 16 bytes (4 K
+// groups) of each row at once, flips them with one EOR, and SDOT by element takes group j from
+// lane j: per 4 groups and 4 rows, 4 loads + 4 EOR of A, 16 of W, 64 SDOT of 16 multiply-adds.
+// 16 accumulators + 4 W + 4 A registers.
 #include <arm_neon.h>
 
 #include "kernels/common/vec16_neon.h"
@@ -18,7 +20,9 @@ struct NeonSdot : QDotInOrder<NeonVec16> {
   using V = NeonVec16;
   using Acc = int32x4_t;
   static constexpr size_t kAcc = 4;
-  static constexpr size_t sets(size_t m) { return m == 1 ? 4 : m <= 3 ? 2 : 1; }
+  static constexpr size_t sets(size_t) { return 1; }
+  static constexpr size_t kLaneGroups = 4;
+  using ALanes = int8x16_t;
   struct W {
     int8x16_t q[4];  // columns 4j .. 4j + 3, k0..k3 each
   };
@@ -28,6 +32,13 @@ struct NeonSdot : QDotInOrder<NeonVec16> {
   static void dot(Acc (&acc)[kAcc], int32_t a4, const W& w) {
     const int8x16_t a = vreinterpretq_s8_u32(vdupq_n_u32(static_cast<uint32_t>(a4) ^ 0x80808080u));
     for (size_t j = 0; j < kAcc; ++j) acc[j] = vdotq_s32(acc[j], w.q[j], a);
+  }
+  static ALanes load_a_lanes(const uint8_t* p) {
+    return vreinterpretq_s8_u8(veorq_u8(vld1q_u8(p), vdupq_n_u8(0x80)));
+  }
+  template <size_t Lane>
+  static void dot_lane(Acc (&acc)[kAcc], ALanes a, const W& w) {
+    for (size_t j = 0; j < kAcc; ++j) acc[j] = vdotq_laneq_s32(acc[j], w.q[j], a, Lane);
   }
 };
 
@@ -44,7 +55,7 @@ struct NeonSdotTile {
 
 }  // namespace
 
-FNN_GEMM_UKERNEL_DEFINE(qu8_qs8w_gemm_ukernel_6x16c4__neondot, uint8_t, int8_t, void, QGemmParams,
+FNN_GEMM_UKERNEL_DEFINE(qu8_qs8w_gemm_ukernel_4x16c4__neondot, uint8_t, int8_t, void, QGemmParams,
                         NeonSdotTile)
 
 }  // namespace fnn

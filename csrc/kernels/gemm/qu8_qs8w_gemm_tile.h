@@ -8,6 +8,8 @@
 //   D::dot(acc, a4, w)  acc += the 4 A bytes a4 of one row times the group
 //   D::sets(M)      accumulator sets for an M-row tile: short tiles split K over U
 //                   interleaved sets so enough dot chains are in flight to hide the latency
+//   D::kLaneGroups  optional, G > 1: load_a_lanes(p) reads G groups of a row's A at once and
+//                   dot_lane<j>(acc, lanes, w) multiplies by group j (NEON SDOT by element)
 //   D::finish(acc, out) turns a row's accumulators into its 16 columns in order (avx512
 //                   without VNNI keeps partial sums in lane pairs); QDotInOrder's copies
 //                   them where they already are
@@ -22,6 +24,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "kernels/gemm/gemm_ukernels.h"
 #include "kernels/gemm/qu8_qs8w_gemm_epilogue.h"
@@ -42,6 +45,28 @@ template <typename D>
 struct Qu8Qs8wGemmTile {
   using Acc = typename D::V::IReg;
   static constexpr size_t A = D::kAcc;
+
+  template <typename T>
+  static constexpr size_t lane_groups() {
+    if constexpr (has_lane_groups<T>(0)) return T::kLaneGroups;
+    return 1;
+  }
+  template <typename T>
+  static constexpr bool has_lane_groups(decltype(T::kLaneGroups)) { return true; }
+  template <typename T>
+  static constexpr bool has_lane_groups(...) { return false; }
+
+  // Groups j = 0 .. G-1 of the main loop: W group j times lane j of each row's A.
+  template <size_t M, typename AL, size_t... J>
+  [[gnu::always_inline]] static void lane_groups_step(Acc (&acc)[M][A], const AL (&al)[M], const int8_t* w,
+                                                      std::index_sequence<J...>) {
+    (lane_group<M, J>(acc, al, D::load_w(w + 64 * J)), ...);
+  }
+  template <size_t M, size_t J, typename AL>
+  [[gnu::always_inline]] static void lane_group(Acc (&acc)[M][A], const AL (&al)[M], const typename D::W& wv) {
+#pragma GCC unroll 16
+    for (size_t m = 0; m < M; ++m) D::template dot_lane<J>(acc[m], al[m], wv);
+  }
 
   template <size_t M>
   static void run(size_t nc, size_t k, const uint8_t* a, size_t a_stride, const int8_t* w,
@@ -69,7 +94,11 @@ struct Qu8Qs8wGemmTile {
 #pragma GCC unroll 16
       for (size_t m = 0; m < M; ++m) D::dot(acc[m], load_a_tail(row(m, kt), k % 4), wv);
     }
-    for (size_t g = k / 4 % U; g != 0; --g) {
+    // A trait with kLaneGroups = G > 1 (NEON's SDOT by element) loads G groups of a row's A at
+    // once and takes group j from lane j: its main loop steps G groups, one set.
+    constexpr size_t G = lane_groups<D>();
+    static_assert(G == 1 || U == 1, "lane groups run one accumulator set");
+    for (size_t g = k / 4 % (U * G); g != 0; --g) {
       const typename D::W wv = D::load_w(w);
       w += 64;
 #pragma GCC unroll 16
@@ -77,16 +106,28 @@ struct Qu8Qs8wGemmTile {
 #pragma GCC unroll 4
       for (size_t b = 0; b < NB; ++b) base[b] += 4;
     }
-    for (size_t g = k / 4 / U; g != 0; --g) {
-#pragma GCC unroll 4
-      for (size_t u = 0; u < U; ++u) {
-        const typename D::W wv = D::load_w(w + 64 * u);
+    if constexpr (G > 1) {
+      for (size_t g = k / 4 / G; g != 0; --g) {
+        decltype(D::load_a_lanes(a)) al[M];
 #pragma GCC unroll 16
-        for (size_t m = 0; m < M; ++m) D::dot(acc[u * M + m], load_a4(row(m, 4 * u)), wv);
-      }
-      w += 64 * U;
+        for (size_t m = 0; m < M; ++m) al[m] = D::load_a_lanes(row(m, 0));
+        lane_groups_step<M>(acc, al, w, std::make_index_sequence<G>{});
+        w += 64 * G;
 #pragma GCC unroll 4
-      for (size_t b = 0; b < NB; ++b) base[b] += 4 * U;
+        for (size_t b = 0; b < NB; ++b) base[b] += 4 * G;
+      }
+    } else {
+      for (size_t g = k / 4 / U; g != 0; --g) {
+#pragma GCC unroll 4
+        for (size_t u = 0; u < U; ++u) {
+          const typename D::W wv = D::load_w(w + 64 * u);
+#pragma GCC unroll 16
+          for (size_t m = 0; m < M; ++m) D::dot(acc[u * M + m], load_a4(row(m, 4 * u)), wv);
+        }
+        w += 64 * U;
+#pragma GCC unroll 4
+        for (size_t b = 0; b < NB; ++b) base[b] += 4 * U;
+      }
     }
     // An empty asm that "changes" the accumulators keeps GCC's optimizers from reaching from
     // the epilogue into the loop (seen as copies of every accumulator per step).
