@@ -1,7 +1,7 @@
 // 16 columns (one GEMM panel row) as four 128-bit Advanced SIMD registers of f32 or int32: the
-// vector type of the templated float GEMM tile and the int8 GEMM epilogue on AArch64 (neon,
-// neondot). Include only from AArch64
-// translation units; everything is in an anonymous namespace, so no code is shared across ISAs.
+// vector type of the templated float GEMM tile, the f32 depthwise tile and the int8 GEMM
+// epilogue on AArch64 (neon, neondot). Include only from AArch64 translation units; everything
+// is in an anonymous namespace, so no code is shared across ISAs.
 #pragma once
 
 #include <arm_neon.h>
