@@ -1,4 +1,5 @@
 // Versions, status names, and the translation of the runtime's exceptions into statuses.
+#include <cstring>
 #include <exception>
 #include <new>
 #include <stdexcept>
@@ -11,12 +12,11 @@
 namespace fnn {
 
 void ErrorSlot::set(const char* message) noexcept {
-  try {
-    text_ = message;
-    fixed_ = nullptr;
-  } catch (...) {
-    fixed_ = "out of memory (while storing an error message)";
-  }
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t n = 0;
+  while (n < kBytes - 1 && message[n] != '\0') ++n;
+  std::memcpy(text_, message, n);
+  text_[n] = '\0';
 }
 
 frugalnn_status status_of_current_exception(ErrorSlot* error) noexcept {

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,17 +17,19 @@
 
 namespace fnn {
 
-// An object's last error. Storing a message can itself fail (no memory); the slot then falls
-// back to a fixed text instead of throwing.
+// An object's last error, in a fixed buffer: storing a message allocates nothing (it cannot
+// fail when memory is out), and the pointer c_str() returns stays valid while runs on other
+// threads store theirs (a mutex orders the writers; the last byte is never written, so a
+// reader racing a writer may see a mixed message but never reads past the end).
 class ErrorSlot {
  public:
+  static constexpr size_t kBytes = 1024;  // longer messages are cut
   void set(const char* message) noexcept;
-  void clear() noexcept { set(""); }
-  const char* c_str() const noexcept { return fixed_ != nullptr ? fixed_ : text_.c_str(); }
+  const char* c_str() const noexcept { return text_; }
 
  private:
-  std::string text_;
-  const char* fixed_ = nullptr;
+  std::mutex mu_;
+  char text_[kBytes] = {};
 };
 
 // The status of the exception being handled; its message goes to `error`. Call only inside a

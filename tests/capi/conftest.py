@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(cmd, **kw) -> subprocess.CompletedProcess:
-    """Runs a command; a failure shows its output."""
+    """Runs a command (in c_env() unless told otherwise); a failure shows its output."""
+    kw.setdefault("env", c_env())
     r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kw)
     if r.returncode != 0:
         raise AssertionError(f"{' '.join(map(str, cmd))} exited {r.returncode}\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}")
@@ -25,9 +26,10 @@ def run(cmd, **kw) -> subprocess.CompletedProcess:
 
 
 def c_env() -> dict:
-    """The environment for the C programs. In the sanitizer stage the Python process runs with
-    LD_PRELOAD and leak checking off; the C programs link ASan themselves and have no
-    interpreter to confuse LeakSanitizer."""
+    """The environment for compilers and the C programs. In the sanitizer stage the Python
+    process runs with the ASan runtime preloaded and leak checking off; compilers must not
+    inherit the preload, and the C programs link ASan themselves (an ASan build of the
+    library asks for it) with no interpreter to confuse LeakSanitizer."""
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
     env["ASAN_OPTIONS"] = "detect_leaks=1:halt_on_error=1:abort_on_error=0:allocator_may_return_null=1"
