@@ -8,7 +8,8 @@ import pytest
 
 import frugalnn
 from frugalnn.graph import Concat, Conv2d, Dense, Flatten, Graph, ReLU, Session, compile
-from frugalnn.models import mlp, mnist_cnn
+from frugalnn.compress import codebook
+from frugalnn.models import digit_samples, digits_cnn, mlp, mnist_cnn
 from tests.capi.conftest import c_env, run
 from tests.graph.models import residual_cnn
 from tests.graph.test_u8_inputs import S8, U8, cnn as u8_cnn
@@ -48,6 +49,12 @@ def _programs():
         "mnist_cnn-f32": lambda: compile(mnist_cnn()),
         "mnist_cnn-int8": lambda: compile(mnist_cnn(), precision="int8",
                                           calibration=np.random.default_rng(1).random((16, 1, 28, 28), dtype=np.float32)),
+        # The trained digits model, float and calibrated on its own held-out digits.
+        "digits_cnn-f32": lambda: compile(digits_cnn()),
+        "digits_cnn-int8": lambda: compile(digits_cnn(), precision="int8", calibration=digit_samples()[0]),
+        # 4-bit codebooks per layer, 6-bit per channel.
+        "digits_cnn-codebook": lambda: compile(codebook(codebook(digits_cnn(), 4, keep=["fc2"]), 6,
+                                                        per_channel=True, keep=["conv1", "conv2", "fc1"])),
         "mlp-f32": lambda: compile(mlp()),
         "mlp-f16": lambda: compile(mlp(), precision="f16"),
         "mlp-bf16": lambda: compile(mlp(), precision="bf16"),
@@ -132,3 +139,20 @@ def test_io_description_matches_python(capi, saved, name, tmp_path):
     values = dict(line.split() for line in lines if line.split()[0] in ("weight_bytes", "arena_bytes"))
     assert int(values["weight_bytes"]) == program.weight_bytes
     assert int(values["arena_bytes"]) == Session(program, max_batch=2, num_threads=1)._core.arena_bytes
+
+
+@pytest.mark.parametrize("level", frugalnn.available_isas())
+@pytest.mark.parametrize("name", ["mnist_cnn-int8", "residual_cnn-f32"])
+def test_forced_isa_level_matches_python(capi, saved, name, level, tmp_path):
+    """FRUGALNN_ISA picks the C library's kernels as it does Python's: the same bits per level."""
+    path, program = saved[name]
+    xs = _inputs(program, 2, seed=9)
+    with frugalnn.use_isa(level):
+        want = Session(program, max_batch=2, num_threads=1).run(xs[0])
+    want = want if isinstance(want, np.ndarray) else want[program.outputs[0].name]
+    files = [tmp_path / "in0.bin"] + [tmp_path / f"out{i}.bin" for i in range(len(program.outputs))]
+    xs[0].tofile(files[0])
+    run([capi.program("capi_run"), "map", path, 2, 2, 1, files[0], "--", *files[1:]],
+        env=dict(c_env(), FRUGALNN_ISA=level))
+    got = np.fromfile(files[1], np.float32)
+    assert got.view(np.uint32).tolist() == np.ascontiguousarray(want, np.float32).reshape(-1).view(np.uint32).tolist()
