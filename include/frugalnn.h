@@ -171,8 +171,8 @@ FRUGALNN_API frugalnn_status frugalnn_session_run(frugalnn_session* session, siz
                                                  size_t num_inputs, const void* const* inputs,
                                                  const size_t* input_bytes, size_t num_outputs,
                                                  void* const* outputs, const size_t* output_bytes);
-/* The message of the last failed call on this session, "" if none. Valid until the next call
- * on the session; for a NULL session, a fixed message. */
+/* The message of the last failed call on this session, "" if none; for a NULL session, a fixed
+ * message. The pointer lives as long as the session; the text changes with the next failure. */
 FRUGALNN_API const char* frugalnn_session_error(const frugalnn_session* session);
 /* The session's max_batch, and the bytes of its planned arena (0 for a NULL session or one
  * whose planning failed). */
