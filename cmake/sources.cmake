@@ -87,7 +87,6 @@ set(FNN_CORE_SOURCES
   csrc/io/fnn_hash.cc
   csrc/io/fnn_reader.cc
   csrc/io/fnn_reader_v1.cc
-  csrc/io/fnn_writer.cc
   csrc/io/mapped_file.cc
   # csrc/kernels/common
   csrc/kernels/common/half.cc
@@ -137,10 +136,14 @@ set(FNN_CORE_SOURCES
   csrc/runtime/steps/sparse_dense.cc
   csrc/runtime/steps/u8_eltwise.cc
   csrc/runtime/steps/unary.cc
-  # csrc/train
+)
+
+# Training, .fnn writing and test hooks: only the Python module calls them, so the C library
+# (libfrugalnn) leaves them out.
+set(FNN_PYTHON_ONLY_SOURCES
+  csrc/io/fnn_writer.cc
   csrc/train/fake_quant.cc
   csrc/train/optimizer_update.cc
-  # csrc/testing
   csrc/testing/pool_stress.cc
 )
 
@@ -156,4 +159,11 @@ set(FNN_BINDING_SOURCES
   csrc/bindings/bind_train.cc
   csrc/bindings/bind_ukernels.cc
   csrc/bindings/module.cc
+)
+
+# The C API (include/frugalnn.h): libfrugalnn's own sources, on top of the core and kernels.
+set(FNN_CAPI_SOURCES
+  csrc/capi/capi_error.cc
+  csrc/capi/capi_model.cc
+  csrc/capi/capi_session.cc
 )

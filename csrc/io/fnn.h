@@ -75,6 +75,11 @@ void write_fnn(const Program& program, const FnnMeta& meta, size_t plan_batch,
 std::shared_ptr<Program> read_fnn(const std::string& path, bool map, std::shared_ptr<Pool> pool,
                                   FnnFileInfo* info);
 
+// read_fnn for a .fnn file's bytes in memory (the C API's load from a buffer): they are
+// copied into one block of `pool`. `name` stands for the path in messages.
+std::shared_ptr<Program> read_fnn_bytes(const void* data, size_t size, const std::string& name,
+                                        std::shared_ptr<Pool> pool, FnnFileInfo* info);
+
 // For fuzz tests: the file with every checksum recomputed (where the blob table and header
 // sizes still point inside it), so that mutations reach the structural checks behind them.
 std::vector<uint8_t> reseal_fnn(const uint8_t* data, size_t size);

@@ -394,11 +394,9 @@ std::shared_ptr<Program> read(const std::shared_ptr<FileBytes>& file, FnnFileInf
   return program;
 }
 
-}  // namespace
-
-std::shared_ptr<Program> read_fnn(const std::string& path, bool map, std::shared_ptr<Pool> pool,
-                                  FnnFileInfo* info) {
-  std::shared_ptr<FileBytes> file = map ? FileBytes::map(path) : FileBytes::read(path, std::move(pool));
+// read(), with every refusal a FormatError naming the file.
+std::shared_ptr<Program> read_named(const std::shared_ptr<FileBytes>& file, const std::string& path,
+                                    FnnFileInfo* info) {
   try {
     std::shared_ptr<Program> p = read(file, info);
     file->close_descriptor();
@@ -411,6 +409,19 @@ std::shared_ptr<Program> read_fnn(const std::string& path, bool map, std::shared
   } catch (const std::length_error& e) {
     throw FormatError(path + ": " + e.what());
   }
+}
+
+}  // namespace
+
+std::shared_ptr<Program> read_fnn(const std::string& path, bool map, std::shared_ptr<Pool> pool,
+                                  FnnFileInfo* info) {
+  std::shared_ptr<FileBytes> file = map ? FileBytes::map(path) : FileBytes::read(path, std::move(pool));
+  return read_named(file, path, info);
+}
+
+std::shared_ptr<Program> read_fnn_bytes(const void* data, size_t size, const std::string& name,
+                                        std::shared_ptr<Pool> pool, FnnFileInfo* info) {
+  return read_named(FileBytes::copy(data, size, name, std::move(pool)), name, info);
 }
 
 std::vector<uint8_t> reseal_fnn(const uint8_t* data, size_t size) {

@@ -73,6 +73,18 @@ std::shared_ptr<FileBytes> FileBytes::read(const std::string& path, std::shared_
   return f;
 }
 
+std::shared_ptr<FileBytes> FileBytes::copy(const void* data, size_t size, std::string name,
+                                           std::shared_ptr<Pool> pool) {
+  std::shared_ptr<FileBytes> f(new FileBytes());
+  f->path_ = std::move(name);
+  f->pool_ = std::move(pool);
+  f->block_ = f->pool_->allocate(size);
+  f->data_ = static_cast<const uint8_t*>(f->block_);
+  if (size > 0) std::memcpy(f->block_, data, size);
+  f->size_ = size;
+  return f;
+}
+
 FileBytes::~FileBytes() {
   close_descriptor();
   if (mapped_) ::munmap(const_cast<uint8_t*>(data_), size_);

@@ -35,6 +35,10 @@ class FileBytes {
  public:
   static std::shared_ptr<FileBytes> map(const std::string& path);
   static std::shared_ptr<FileBytes> read(const std::string& path, std::shared_ptr<Pool> pool);
+  // A caller's bytes, copied into one pool block (64-byte aligned, as the weights need);
+  // `name` stands for the path in messages.
+  static std::shared_ptr<FileBytes> copy(const void* data, size_t size, std::string name,
+                                         std::shared_ptr<Pool> pool);
   ~FileBytes();
   FileBytes(const FileBytes&) = delete;
   FileBytes& operator=(const FileBytes&) = delete;

@@ -52,8 +52,12 @@ def _tiny_conv(rng):
 @pytest.fixture(scope="module")
 def seeds(tmp_path_factory):
     """name -> (file bytes, input shape) of the valid files the mutants start from."""
+    return seed_files(tmp_path_factory.mktemp("fuzz-seeds"))
+
+
+def seed_files(d):
+    """The seeds fixture's files, written into folder d (tests/capi replays the same corpus)."""
     rng = np.random.default_rng(7)
-    d = tmp_path_factory.mktemp("fuzz-seeds")
     out = {}
     mlp = _tiny_mlp(rng)
     conv = _tiny_conv(rng)
@@ -139,10 +143,10 @@ def run_case(payload) -> str:
     return "loaded and ran"
 
 
-def _cases(seeds):
+def _cases(seeds, mutations=None):
     rng = np.random.default_rng(SEED)
     names = sorted(seeds)
-    for i in range(MUTATIONS):
+    for i in range(MUTATIONS if mutations is None else mutations):
         name = names[i % len(names)]
         data, shape = seeds[name]
         resealed = rng.random() < 0.5

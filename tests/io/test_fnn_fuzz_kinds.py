@@ -73,11 +73,15 @@ def _pruned_mlp(rng):
 def bases(tmp_path_factory):
     """(name, bytes, info) of valid files covering every blob kind, u8 tensors, quantize steps,
     fused pools, groups, depthwise, concat, add and the layout steps."""
+    return base_files(tmp_path_factory.mktemp("fuzz"))
+
+
+def base_files(d):
+    """The bases fixture's files, written into folder d (tests/capi replays the same corpus)."""
     from frugalnn.compress import codebook
     from frugalnn.models import mlp
 
     rng = np.random.default_rng(0)
-    d = tmp_path_factory.mktemp("fuzz")
     cnn = _grouped_cnn(rng)
     programs = {
         "mlp-int8": compile(mlp(), precision="int8", calibration=rng.random((8, 1, 28, 28), dtype=np.float32)),

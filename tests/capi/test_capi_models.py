@@ -1,0 +1,158 @@
+"""Models run through the C API give Python's results bit for bit: each is compiled and saved
+by the Python package, then run by frugalnn.graph.Session (the reference) and by the C API
+(tests/capi/c/capi_run.c) on the same inputs, at the same max_batch — float32 and int8, float
+and uint8 / int8 inputs, several inputs and outputs, every weight precision — loaded mapped,
+read, and from a buffer. The C API also reports each input and output as Python does."""
+import numpy as np
+import pytest
+
+import frugalnn
+from frugalnn.graph import Concat, Conv2d, Dense, Flatten, Graph, ReLU, Session, compile
+from frugalnn.compress import codebook
+from frugalnn.models import digit_samples, digits_cnn, mlp, mnist_cnn
+from tests.capi.conftest import c_env, run
+from tests.graph.models import residual_cnn
+from tests.graph.test_u8_inputs import S8, U8, cnn as u8_cnn
+
+DTYPES = {0: "float32", 1: "uint8", 2: "int8"}
+
+
+def two_input_net(seed=3):
+    """Two inputs (an image and a vector) joined by a Concat, two outputs."""
+    rng = np.random.default_rng(seed)
+    g = Graph()
+    img = g.input("img", (2, 6, 6))
+    vec = g.input("vec", (7,))
+    h = Flatten()(ReLU()(Conv2d(rng.standard_normal((3, 2, 3, 3)).astype(np.float32), None, padding=1, name="c")(img)))
+    c = Concat(name="cat")(h, vec)
+    g.output(Dense(rng.standard_normal((4, 3 * 36 + 7)).astype(np.float32) * 0.1, None, name="fc")(c), "y")
+    g.output(h, "features")
+    return g
+
+
+def _inputs(program, batch, seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for spec in program.inputs:
+        shape = (batch,) + tuple(spec.shape[1:])
+        if np.dtype(spec.dtype) == np.float32:
+            out.append(rng.standard_normal(shape).astype(np.float32))
+        else:
+            info = np.iinfo(spec.dtype)
+            out.append(rng.integers(info.min, info.max + 1, shape, dtype=spec.dtype))
+    return out
+
+
+def _programs():
+    """name -> a function giving the compiled program."""
+    return {
+        "mnist_cnn-f32": lambda: compile(mnist_cnn()),
+        "mnist_cnn-int8": lambda: compile(mnist_cnn(), precision="int8",
+                                          calibration=np.random.default_rng(1).random((16, 1, 28, 28), dtype=np.float32)),
+        # The trained digits model, float and calibrated on its own held-out digits.
+        "digits_cnn-f32": lambda: compile(digits_cnn()),
+        "digits_cnn-int8": lambda: compile(digits_cnn(), precision="int8", calibration=digit_samples()[0]),
+        # 4-bit codebooks per layer, 6-bit per channel.
+        "digits_cnn-codebook": lambda: compile(codebook(codebook(digits_cnn(), 4, keep=["fc2"]), 6,
+                                                        per_channel=True, keep=["conv1", "conv2", "fc1"])),
+        "mlp-f32": lambda: compile(mlp()),
+        "mlp-f16": lambda: compile(mlp(), precision="f16"),
+        "mlp-bf16": lambda: compile(mlp(), precision="bf16"),
+        "mlp-sparse": lambda: compile(mlp(), precision={"fc1": "sparse", "fc2": "sparse"}),
+        "residual_cnn-f32": lambda: compile(residual_cnn()),
+        "residual_cnn-int8": lambda: compile(residual_cnn(), precision="int8",
+                                             calibration=np.random.default_rng(2).standard_normal((16, 3, 16, 16)).astype(np.float32)),
+        "two_inputs": lambda: compile(two_input_net()),
+        "u8_input-int8_conv": lambda: compile(u8_cnn(U8), precision={"conv": "int8"},
+                                              calibration=np.random.default_rng(3).integers(0, 256, (8, 3, 6, 6), dtype=np.uint8)),
+        "s8_input-f32": lambda: compile(u8_cnn(S8)),
+    }
+
+
+PROGRAMS = _programs()
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """name -> (path of the .fnn file, the program loaded back by Python)."""
+    d = tmp_path_factory.mktemp("capi-models")
+    out = {}
+    for name, make in PROGRAMS.items():
+        path = d / f"{name}.fnn"
+        frugalnn.save(make(), path)
+        out[name] = (path, frugalnn.load(path))
+    return out
+
+
+def run_c(capi, mode, path, inputs, batch, max_batch, threads, work):
+    """Runs capi_run; (printed lines, outputs as numpy arrays)."""
+    in_files = []
+    for i, x in enumerate(inputs):
+        f = work / f"in{i}.bin"
+        f.write_bytes(np.ascontiguousarray(x).tobytes())
+        in_files.append(f)
+    out_files = [work / f"out{i}.bin" for i in range(64)]
+    lines = run([capi.program("capi_run"), mode, path, batch, max_batch, threads, *in_files, "--",
+                 *out_files[:_n_outputs(path)]], env=c_env()).stdout.splitlines()
+    n = sum(1 for line in lines if line.startswith("output "))
+    return lines, [np.fromfile(out_files[i], dtype=np.float32) for i in range(n)]
+
+
+def _n_outputs(path):
+    return len(frugalnn.io.fnn.info(path)["outputs"])
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_outputs_bit_identical_to_python(capi, saved, name, tmp_path):
+    path, program = saved[name]
+    for mode, batch, max_batch, threads in [("map", 1, 1, 1), ("copy", 3, 4, 2), ("buffer", 4, 4, 1)]:
+        xs = _inputs(program, batch, seed=batch)
+        want = Session(program, max_batch=max_batch, num_threads=threads).run(
+            xs[0] if len(xs) == 1 else {s.name: x for s, x in zip(program.inputs, xs)})
+        want = [want] if isinstance(want, np.ndarray) else [want[s.name] for s in program.outputs]
+        _, got = run_c(capi, mode, path, xs, batch, max_batch, threads, tmp_path)
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            # Bit for bit: the same kernels on the same data, compared as integers.
+            assert g.view(np.uint32).tolist() == np.ascontiguousarray(w, np.float32).reshape(-1).view(np.uint32).tolist(), \
+                f"{name} {mode} batch {batch}"
+
+
+@pytest.mark.parametrize("name", ["residual_cnn-int8", "two_inputs", "u8_input-int8_conv", "s8_input-f32"])
+def test_io_description_matches_python(capi, saved, name, tmp_path):
+    path, program = saved[name]
+    xs = _inputs(program, 1)
+    lines, _ = run_c(capi, "map", path, xs, 1, 2, 1, tmp_path)
+    info = frugalnn.io.fnn.info(path)
+    for kind, specs in (("input", program.inputs), ("output", program.outputs)):
+        rows = [line.split() for line in lines if line.startswith(kind + " ")]
+        assert len(rows) == len(specs)
+        for i, (row, spec) in enumerate(zip(rows, specs)):
+            _, index, nm, dtype, elems, nbytes, scale, zp, *dims = row
+            assert (int(index), nm, DTYPES[int(dtype)]) == (i, spec.name, np.dtype(spec.dtype).name)
+            assert tuple(int(d) for d in dims) == tuple(spec.shape[1:])
+            assert int(elems) == int(np.prod(spec.shape[1:]))
+            assert int(nbytes) == int(elems) * np.dtype(spec.dtype).itemsize
+            if kind == "input" and DTYPES[int(dtype)] != "float32":
+                dt, want_scale, want_zp = info["input_dtypes"][i]
+                assert (np.float32(scale), int(zp)) == (np.float32(want_scale), want_zp)
+    values = dict(line.split() for line in lines if line.split()[0] in ("weight_bytes", "arena_bytes"))
+    assert int(values["weight_bytes"]) == program.weight_bytes
+    assert int(values["arena_bytes"]) == Session(program, max_batch=2, num_threads=1)._core.arena_bytes
+
+
+@pytest.mark.parametrize("level", frugalnn.available_isas())
+@pytest.mark.parametrize("name", ["mnist_cnn-int8", "residual_cnn-f32"])
+def test_forced_isa_level_matches_python(capi, saved, name, level, tmp_path):
+    """FRUGALNN_ISA picks the C library's kernels as it does Python's: the same bits per level."""
+    path, program = saved[name]
+    xs = _inputs(program, 2, seed=9)
+    with frugalnn.use_isa(level):
+        want = Session(program, max_batch=2, num_threads=1).run(xs[0])
+    want = want if isinstance(want, np.ndarray) else want[program.outputs[0].name]
+    files = [tmp_path / "in0.bin"] + [tmp_path / f"out{i}.bin" for i in range(len(program.outputs))]
+    xs[0].tofile(files[0])
+    run([capi.program("capi_run"), "map", path, 2, 2, 1, files[0], "--", *files[1:]],
+        env=dict(c_env(), FRUGALNN_ISA=level))
+    got = np.fromfile(files[1], np.float32)
+    assert got.view(np.uint32).tolist() == np.ascontiguousarray(want, np.float32).reshape(-1).view(np.uint32).tolist()
