@@ -4,8 +4,14 @@
 find_package, as a user would. FRUGALNN_CAPI_PREFIX=<prefix> skips the library build and uses
 one installed there (CI builds it once; its sanitizer stage points it at an ASan build).
 
+Another architecture (.ci/arm.sh): FRUGALNN_CAPI_PREFIX names a cross-built install,
+FRUGALNN_CAPI_TOOLCHAIN the CMake toolchain file the test programs are built with, and
+FRUGALNN_CAPI_EMULATOR the command that runs them (qemu-aarch64 -L ... -cpu ...); the tests
+then compare the emulated C API with this machine's Python (CApi.cross).
+
 Skipped cleanly without cmake or a C compiler."""
 import os
+import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -49,9 +55,17 @@ class CApi:
     programs: Path    # capi_run, capi_errors, capi_fuzz_replay (shared library)
     example: Path     # examples/c's classify
     work: Path        # a scratch folder of the session
+    emulator: tuple = ()  # the command prefix that runs the programs of a cross build
 
-    def program(self, name: str) -> Path:
-        return self.programs / name
+    @property
+    def cross(self) -> bool:
+        """The programs are another architecture's, run by an emulator."""
+        return bool(self.emulator)
+
+    def program(self, name: str) -> list:
+        """The command that runs test program `name` (a list: run() and subprocess take it
+        spliced, ``[*capi.program("capi_run"), args...]``)."""
+        return [*self.emulator, self.programs / name]
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +81,11 @@ def capi(tmp_path_factory) -> CApi:
         prefix = work / "prefix"
         cmake_build(ROOT, work / "build", "-DFRUGALNN_PYTHON=OFF", "-DCMAKE_BUILD_TYPE=Release")
         run(["cmake", "--install", work / "build", "--prefix", prefix])
-    found = f"-DCMAKE_PREFIX_PATH={prefix}"
-    cmake_build(ROOT / "tests" / "capi" / "c", work / "programs", found)
-    cmake_build(ROOT / "examples" / "c", work / "example", found)
-    return CApi(prefix, work / "programs", work / "example" / "classify", work)
+    found = [f"-DCMAKE_PREFIX_PATH={prefix}"]
+    toolchain = os.environ.get("FRUGALNN_CAPI_TOOLCHAIN")
+    if toolchain:
+        found.append(f"-DCMAKE_TOOLCHAIN_FILE={Path(toolchain).resolve()}")
+    cmake_build(ROOT / "tests" / "capi" / "c", work / "programs", *found)
+    cmake_build(ROOT / "examples" / "c", work / "example", *found)
+    emulator = tuple(shlex.split(os.environ.get("FRUGALNN_CAPI_EMULATOR", "")))
+    return CApi(prefix, work / "programs", work / "example" / "classify", work, emulator)

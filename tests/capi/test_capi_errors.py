@@ -18,7 +18,7 @@ def test_bad_input_gets_status_and_message(capi, tmp_path):
                           calibration=np.random.default_rng(0).random((16, 1, 28, 28), dtype=np.float32)), int8_model)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    r = subprocess.run([str(capi.program("capi_errors")), str(float_model), str(int8_model), frugalnn.__version__,
+    r = subprocess.run([*map(str, capi.program("capi_errors")), str(float_model), str(int8_model), frugalnn.__version__,
                         str(scratch)], capture_output=True, text=True, env=c_env())
     failed = [line for line in r.stdout.splitlines() if line.startswith("FAIL")]
     assert r.returncode == 0 and not failed, f"exit {r.returncode}\n" + "\n".join(failed) + r.stderr[-3000:]
@@ -31,5 +31,5 @@ def test_threads_share_a_model_and_a_session(capi, tmp_path):
     sessions from the shared model."""
     path = tmp_path / "cnn.fnn"
     frugalnn.save(compile(mnist_cnn()), path)
-    r = run([capi.program("capi_threads"), path])
+    r = run([*capi.program("capi_threads"), path])
     assert r.stdout.strip() == "0 bad runs"

@@ -45,7 +45,7 @@ def replay(capi, work, cases):
         rows.append(f"{mode} {path}")
         want.append((label, mode, python_outcome(path, mmap, make_inputs)))
     (work / "manifest.txt").write_text("\n".join(rows) + "\n")
-    r = subprocess.run([str(capi.program("capi_fuzz_replay")), str(work / "manifest.txt")],
+    r = subprocess.run([*map(str, capi.program("capi_fuzz_replay")), str(work / "manifest.txt")],
                        capture_output=True, text=True, env=c_env())
     shutil.rmtree(corpus)  # up to 130 MB (the kinds corpus' int8 MLPs)
     assert r.returncode == 0, f"the replay died (exit {r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-6000:]}"
