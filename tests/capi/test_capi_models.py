@@ -1,7 +1,8 @@
 """Models run through the C API give Python's results bit for bit: each is compiled and saved
 by the Python package, then run by frugalnn.graph.Session (the reference) and by the C API
 (tests/capi/c/capi_run.c) on the same inputs, at the same max_batch — float32 and int8, float
-and uint8 / int8 inputs, several inputs and outputs, every weight precision — loaded mapped,
+and uint8 / int8 inputs, several inputs and outputs, every weight precision, the peers'
+.tflite files and Keras exports through the ONNX importer — loaded mapped,
 read, and from a buffer. The C API also reports each input and output as Python does.
 
 Under an emulator (a cross build, CApi.cross: .ci/arm.sh on qemu-aarch64) the kernels above
@@ -15,12 +16,15 @@ import pytest
 import frugalnn
 from frugalnn.graph import Concat, Conv2d, Dense, Flatten, Graph, ReLU, Session, compile
 from frugalnn.compress import codebook
+from frugalnn.io import load_onnx, load_tflite
 from frugalnn.models import digit_samples, digits_cnn, mlp, mnist_cnn
-from tests.capi.conftest import c_env, run
+from tests.capi.conftest import ROOT, c_env, run
 from tests.graph.models import residual_cnn
 from tests.graph.test_u8_inputs import S8, U8, cnn as u8_cnn
 
 DTYPES = {0: "float32", 1: "uint8", 2: "int8"}
+PEERS = ROOT / "tests" / "io" / "data" / "peers"
+KERAS = ROOT / "tests" / "io" / "zoo" / "keras"
 
 
 def two_input_net(seed=3):
@@ -49,9 +53,17 @@ def _inputs(program, batch, seed=0):
     return out
 
 
+def _keras_zoo(name):
+    """A Keras zoo export, its stripped weights restored (tests/io/zoo/keras_weights.py)."""
+    import onnx
+    from tests.io.zoo.keras_weights import restore
+
+    return restore(onnx.load(str(KERAS / f"{name}.onnx")), seed=0)
+
+
 def _programs():
     """name -> a function giving the compiled program."""
-    return {
+    programs = {
         "mnist_cnn-f32": lambda: compile(mnist_cnn()),
         "mnist_cnn-int8": lambda: compile(mnist_cnn(), precision="int8",
                                           calibration=np.random.default_rng(1).random((16, 1, 28, 28), dtype=np.float32)),
@@ -72,7 +84,21 @@ def _programs():
         "u8_input-int8_conv": lambda: compile(u8_cnn(U8), precision={"conv": "int8"},
                                               calibration=np.random.default_rng(3).integers(0, 256, (8, 3, 6, 6), dtype=np.uint8)),
         "s8_input-f32": lambda: compile(u8_cnn(S8)),
+        # The peers' files: LiteRT's float and full-integer models (their own int8 parameters)
+        # and Keras exports through the ONNX importer (depthwise, residual adds, ReLU6, SE).
+        "seed_cnn_tflite-f32": lambda: compile(load_tflite(PEERS / "seed_cnn_keras_f32.tflite")),
+        "seed_cnn_tflite-int8": lambda: compile(load_tflite(PEERS / "seed_cnn_keras_int8.tflite"), precision="int8"),
+        "mobilenet_v2_tflite-f32": lambda: compile(load_tflite(PEERS / "mobilenet_v2_0.35_96_keras_f32.tflite")),
+        "mobilenet_v2_tflite-int8": lambda: compile(load_tflite(PEERS / "mobilenet_v2_0.35_96_keras_int8.tflite"),
+                                                    precision="int8"),
     }
+    try:
+        import onnx  # noqa: F401  (the importer's own dependency)
+    except ImportError:
+        return programs
+    programs["mobilenet_v3_small_onnx-f32"] = lambda: compile(load_onnx(_keras_zoo("mobilenet_v3_small_0.75_96")))
+    programs["efficientnet_b0_onnx-f32"] = lambda: compile(load_onnx(_keras_zoo("efficientnet_b0_64")))
+    return programs
 
 
 PROGRAMS = _programs()
