@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -59,12 +60,14 @@ std::vector<size_t> widths(size_t nr) {
   return out;
 }
 
-// A tile's C buffer: rows of c_stride elements with canaries past nc and one row past mr.
+// A tile's C buffer: rows of `stride` elements (canaries past nc when stride > nc) and a row
+// of canaries past mr.
 template <typename T>
 struct CBuffer {
   size_t mr, nc, stride;
   std::vector<T> v;
-  CBuffer(size_t mr_, size_t nc_, T canary) : mr(mr_), nc(nc_), stride(nc_ + 3), v((mr_ + 1) * stride, canary) {}
+  CBuffer(size_t mr_, size_t nc_, T canary, size_t stride_ = 0)
+      : mr(mr_), nc(nc_), stride(stride_ != 0 ? stride_ : nc_ + 3), v((mr_ + 1) * stride, canary) {}
   T* data() { return v.data(); }
 };
 
@@ -313,11 +316,9 @@ void check_dwconv_f32(const UkernelInfo& u, std::vector<Failure>& fails) {
     for (int variant = 0; variant < 2; ++variant) {
       const float* b = variant == 1 ? bias.data() : nullptr;
       const float lo = variant == 1 ? -0.5f : -INFINITY, hi = variant == 1 ? 0.6f : INFINITY;
-      CBuffer<float> got(k.m * k.n, k.c, -77.0f), want(k.m * k.n, k.c, -77.0f), mag(k.m * k.n, k.c, -77.0f);
-      // One pixel per buffer row: outputs are consecutive, so the row stride must be c.
-      got.stride = want.stride = mag.stride = k.c;
-      got.v.assign((k.m * k.n + 1) * k.c, -77.0f);
-      want.v = mag.v = got.v;
+      // One pixel per buffer row: the outputs are consecutive, so the row stride is c.
+      CBuffer<float> got(k.m * k.n, k.c, -77.0f, k.c);
+      CBuffer<float> want = got, mag = got;
       const CBuffer<float> before = got;
       fn(k.n, k.c, t, b, lo, hi, got.data());
       ref(k.n, k.c, t, b, lo, hi, want.data());
@@ -388,9 +389,7 @@ void check_dwconv_qu8(const UkernelInfo& u, std::vector<Failure>& fails) {
                     u.name, k.c, k.rows, k.kw, k.n, k.m, k.s, k.d, variant);
       auto run = [&](auto canary) {
         using T = decltype(canary);
-        CBuffer<T> got(k.m * k.n, k.c, canary);
-        got.stride = k.c;
-        got.v.assign((k.m * k.n + 1) * k.c, canary);
+        CBuffer<T> got(k.m * k.n, k.c, canary, k.c);
         CBuffer<T> want = got;
         const CBuffer<T> before = got;
         fn(k.n, k.c, t, p, got.data());
