@@ -289,6 +289,27 @@ std::vector<DwCase> dw_cases() {
   return out;
 }
 
+// The taps of case k over input x (its first window row) and weights w.
+template <typename Taps, typename X, typename W>
+Taps dw_taps(const DwCase& k, const X* x, const W* w) {
+  Taps t;
+  t.x = x;
+  t.w = w;
+  t.rows = k.rows;
+  t.cols = k.kw;
+  t.x_row = k.d * k.w_cols * k.c;
+  t.x_pix = k.c;
+  t.w_row = k.kw * k.c;
+  t.w_col = k.c;
+  t.ix0 = k.ix0;
+  t.x_cols = k.w_cols;
+  t.sw = k.s;
+  t.dw = k.d;
+  t.m = k.m;
+  t.x_next = k.s * k.w_cols * k.c;
+  return t;
+}
+
 void check_dwconv_f32(const UkernelInfo& u, std::vector<Failure>& fails) {
   const auto fn = ukernel_fn<UkernelOp::kDwconvF32>(u);
   const auto ref = ukernel_fn<UkernelOp::kDwconvF32>(scalar_of(UkernelOp::kDwconvF32));
@@ -298,21 +319,7 @@ void check_dwconv_f32(const UkernelInfo& u, std::vector<Failure>& fails) {
     for (float& v : x) v = uniform(-1.0f, 1.0f);
     for (float& v : w) v = uniform(-1.0f, 1.0f);
     for (float& v : bias) v = uniform(-1.0f, 1.0f);
-    F32DwTaps t;
-    t.x = x.data() + 1;  // not 16-byte aligned
-    t.w = w.data();
-    t.rows = k.rows;
-    t.cols = k.kw;
-    t.x_row = k.d * k.w_cols * k.c;
-    t.x_pix = k.c;
-    t.w_row = k.kw * k.c;
-    t.w_col = k.c;
-    t.ix0 = k.ix0;
-    t.x_cols = k.w_cols;
-    t.sw = k.s;
-    t.dw = k.d;
-    t.m = k.m;
-    t.x_next = k.s * k.w_cols * k.c;
+    const F32DwTaps t = dw_taps<F32DwTaps>(k, x.data() + 1, w.data());  // x not 16-byte aligned
     for (int variant = 0; variant < 2; ++variant) {
       const float* b = variant == 1 ? bias.data() : nullptr;
       const float lo = variant == 1 ? -0.5f : -INFINITY, hi = variant == 1 ? 0.6f : INFINITY;
@@ -357,21 +364,7 @@ void check_dwconv_qu8(const UkernelInfo& u, std::vector<Failure>& fails) {
       bias_f32[j] = uniform(-1.0f, 1.0f);
       bias_i32[j] = integer(-3000, 3000);
     }
-    QDwTaps t;
-    t.x = x.data() + 1;
-    t.w = w.data();
-    t.rows = k.rows;
-    t.cols = k.kw;
-    t.x_row = k.d * k.w_cols * k.c;
-    t.x_pix = k.c;
-    t.w_row = k.kw * k.c;
-    t.w_col = k.c;
-    t.ix0 = k.ix0;
-    t.x_cols = k.w_cols;
-    t.sw = k.s;
-    t.dw = k.d;
-    t.m = k.m;
-    t.x_next = k.s * k.w_cols * k.c;
+    const QDwTaps t = dw_taps<QDwTaps>(k, x.data() + 1, w.data());
     for (int variant = 0; variant < 4; ++variant) {
       QDwParams p;
       p.a_zero_point = variant % 2 == 0 ? 0 : integer(1, 255);

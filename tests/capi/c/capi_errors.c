@@ -14,6 +14,8 @@
 
 #include <frugalnn.h>
 
+#include "read_file.h"
+
 static int failures = 0;
 
 static void check(int ok, const char* name, const char* detail) {
@@ -31,24 +33,6 @@ static void expect(frugalnn_status got, frugalnn_status want, const char* messag
   snprintf(detail, sizeof detail, "status %d (%s), expected %d; message '%s'", (int)got,
            frugalnn_status_string(got), (int)want, message != NULL ? message : "(NULL)");
   check(got == want && message != NULL && message[0] != '\0', name, detail);
-}
-
-static unsigned char* read_file(const char* path, size_t* size) {
-  FILE* f = fopen(path, "rb");
-  unsigned char* data = NULL;
-  long n = -1;
-  if (f == NULL) return NULL;
-  if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
-  if (n >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-    data = malloc((size_t)n + 1);
-    if (data != NULL && fread(data, 1, (size_t)n, f) != (size_t)n) {
-      free(data);
-      data = NULL;
-    }
-    *size = (size_t)n;
-  }
-  fclose(f);
-  return data;
 }
 
 static int write_file(const char* path, const unsigned char* data, size_t size) {

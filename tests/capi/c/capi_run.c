@@ -12,23 +12,7 @@
 
 #include <frugalnn.h>
 
-static unsigned char* read_file(const char* path, size_t* size) {
-  FILE* f = fopen(path, "rb");
-  unsigned char* data = NULL;
-  long n = -1;
-  if (f == NULL) return NULL;
-  if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
-  if (n >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-    data = malloc(n > 0 ? (size_t)n : 1);
-    if (data != NULL && fread(data, 1, (size_t)n, f) != (size_t)n) {
-      free(data);
-      data = NULL;
-    }
-    *size = (size_t)n;
-  }
-  fclose(f);
-  return data;
-}
+#include "read_file.h"
 
 static void print_info(const char* what, size_t i, const frugalnn_tensor_info* t) {
   size_t d;
