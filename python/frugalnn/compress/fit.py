@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
+from .._runtime import get_num_threads
 from ..graph import layers as L
 from ..graph.compile import Program, compile
 from ..graph.graph import Graph
@@ -88,17 +89,48 @@ class _Measured:
     accuracy: float
 
 
+@dataclass
+class _Candidates:
+    """What measuring a candidate reads: the quantized graph, each layer's storage options, the
+    validation data, the batch and thread count of the plan. A distributed fit sends it once
+    to every worker."""
+
+    q: Graph
+    options: dict
+    val: tuple
+    batch: int
+    threads: int
+
+    def graph(self, state: dict) -> Graph:
+        g = copy.copy(self.q)
+        g.nodes = [copy.copy(n) for n in self.q.nodes]
+        for n in g.nodes:
+            if n.layer.name in state:
+                n.layer = self.options[n.layer.name][state[n.layer.name]]
+        return g
+
+
+def _measure(c: _Candidates, state: dict) -> _Measured:
+    """Compile the candidate and measure it: packed weights + the arena at ``batch``, and the
+    validation accuracy. A function of its arguments alone, so that a worker measures exactly
+    what this process would (the thread count is fixed: it shapes the arena and the tiles)."""
+    program = compile(c.graph(state))
+    arena = Session(program, max_batch=c.batch, num_threads=c.threads).memory_report().arena_bytes
+    acc = _accuracy(program, *c.val, threads=c.threads)
+    return _Measured(program.weight_bytes + arena, program.weight_bytes, arena, acc)
+
+
 class _Search:
     """The candidates of one model width: per layer, the graph's layer in each storage."""
 
-    def __init__(self, base: Graph, calibration: np.ndarray, val: tuple, batch: int) -> None:
-        self.val, self.batch = val, batch
-        self.q = quantize(base, calibration)                      # BatchNorm folded, every layer int8-ready
-        self.names = [n.layer.name for n in self.q.nodes if isinstance(n.layer, (L.Dense, L.Conv2d))]
-        f16 = half(base, "f16") if _f16_safe(self.q) else None
+    def __init__(self, base: Graph, calibration: np.ndarray, val: tuple, batch: int, threads: int,
+                 client: Any = None) -> None:
+        q = quantize(base, calibration)                           # BatchNorm folded, every layer int8-ready
+        self.names = [n.layer.name for n in q.nodes if isinstance(n.layer, (L.Dense, L.Conv2d))]
+        f16 = half(base, "f16") if _f16_safe(q) else None
         cb4 = codebook(base, 4)
-        self.options: dict[str, dict[str, Any]] = {}
-        for node in self.q.nodes:
+        options: dict[str, dict[str, Any]] = {}
+        for node in q.nodes:
             layer = node.layer
             if layer.name not in self.names:
                 continue
@@ -112,30 +144,46 @@ class _Search:
                     w = _magnitude_pruned(layer.weight, s)
                     opts[f"sparse {s:.0%}"] = _with(layer, precision="sparse", weight=w)
                     opts[f"sparse {s:.0%} int8"] = _with(layer, precision="sparse_int8", weight=w)
-            self.options[layer.name] = opts
+            options[layer.name] = opts
+        self.candidates = _Candidates(q, options, val, batch, threads)
+        self.q, self.options = q, options
+        self.client, self._shared = client, None
         self.cache: dict[tuple, _Measured] = {}
 
     def graph(self, state: dict) -> Graph:
-        g = copy.copy(self.q)
-        g.nodes = [copy.copy(n) for n in self.q.nodes]
-        for n in g.nodes:
-            if n.layer.name in state:
-                n.layer = self.options[n.layer.name][state[n.layer.name]]
-        return g
+        return self.candidates.graph(state)
+
+    def _key(self, state: dict) -> tuple:
+        return tuple(state[n] for n in self.names)
 
     def measure(self, state: dict) -> _Measured:
-        key = tuple(state[n] for n in self.names)
+        key = self._key(state)
         if key not in self.cache:
-            program = compile(self.graph(state))
-            arena = Session(program, max_batch=self.batch).memory_report().arena_bytes
-            acc = _accuracy(program, *self.val)
-            self.cache[key] = _Measured(program.weight_bytes + arena, program.weight_bytes, arena, acc)
+            self.cache[key] = _measure(self.candidates, state)
         return self.cache[key]
+
+    def prefetch(self, states: list) -> None:
+        """Measure the states not measured yet together, on the cluster when the search has a
+        client (the search itself then reads them from the cache, in its own order)."""
+        todo: dict[tuple, dict] = {}
+        for state in states:
+            key = self._key(state)
+            if key not in self.cache:
+                todo.setdefault(key, state)
+        if self.client is None or len(todo) < 2:
+            return
+        from ..dask.sweep import map_shared, share
+
+        if self._shared is None:
+            self._shared = share(self.client, self.candidates)
+        for key, m in zip(todo, map_shared(self.client, _measure, self._shared, list(todo.values()))):
+            self.cache[key] = m
 
     def smallest(self) -> dict:
         """Per layer the option with the fewest bytes (measured one layer at a time)."""
         state = {n: "f32" for n in self.names}
         for name in self.names:
+            self.prefetch([{**state, name: o} for o in self.options[name]])
             best = min(self.options[name], key=lambda o: self.measure({**state, name: o}).footprint)
             state[name] = best
         return state
@@ -144,6 +192,7 @@ class _Search:
         state = {n: "f32" for n in self.names}
         cur = self.measure(state)
         while cur.footprint > budget:
+            self.prefetch([{**state, name: o} for name in self.names for o in self.options[name] if o != state[name]])
             best, best_score = None, -np.inf
             for name in self.names:
                 for o in self.options[name]:
@@ -163,16 +212,21 @@ class _Search:
                        f"{100 * (cur.accuracy - m.accuracy):+.2f} points (the most bytes per point lost)")
             state[name], cur = o, m
         # Give back: a layer stored larger again where the budget allows and accuracy gains.
+        # Each change is taken as soon as it is seen; the candidates after it are measured
+        # together (prefetched) from the new state.
+        pairs = [(name, o) for name in self.names for o in self.options[name]]
         improved = True
         while improved:
-            improved = False
-            for name in self.names:
-                for o in self.options[name]:
-                    m = self.measure({**state, name: o})
-                    if m.footprint <= budget and m.accuracy > cur.accuracy:
-                        log.append(f"{name}: {state[name]} -> {o} inside the budget gains "
-                                   f"{100 * (m.accuracy - cur.accuracy):.2f} points")
-                        state[name], cur, improved = o, m, True
+            improved, fresh = False, True
+            for i, (name, o) in enumerate(pairs):
+                if fresh:
+                    self.prefetch([{**state, n: p} for n, p in pairs[i:]])
+                    fresh = False
+                m = self.measure({**state, name: o})
+                if m.footprint <= budget and m.accuracy > cur.accuracy:
+                    log.append(f"{name}: {state[name]} -> {o} inside the budget gains "
+                               f"{100 * (m.accuracy - cur.accuracy):.2f} points")
+                    state[name], cur, improved, fresh = o, m, True, True
         return state
 
 
@@ -201,8 +255,8 @@ def _magnitude_pruned(w: np.ndarray, s: float) -> np.ndarray:
     return out
 
 
-def _accuracy(program: Program, x: np.ndarray, y: np.ndarray) -> float:
-    s = Session(program, max_batch=min(len(x), 256))
+def _accuracy(program: Program, x: np.ndarray, y: np.ndarray, threads: int) -> float:
+    s = Session(program, max_batch=min(len(x), 256), num_threads=threads)
     hits = 0
     for i in range(0, len(x), 256):
         hits += int(np.count_nonzero(s.run(x[i:i + 256]).argmax(1) == y[i:i + 256]))
@@ -222,7 +276,8 @@ def _validation(graph: Graph, validation: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def fit(graph: Graph, budget_bytes: int, calibration_data: np.ndarray, validation: tuple, *,
         train_data: Any = None, batch: int = 1, finetune_epochs: int = 3, seed: int = 0,
-        widths: Sequence[float] = _WIDTHS, progress: Optional[Callable[[str], None]] = None) -> FitResult:
+        widths: Sequence[float] = _WIDTHS, progress: Optional[Callable[[str], None]] = None,
+        client: Any = None) -> FitResult:
     """A copy of ``graph`` whose weights + arena (at ``batch``) fit ``budget_bytes``, with
     the least validation accuracy lost that the search finds.
 
@@ -236,6 +291,11 @@ def fit(graph: Graph, budget_bytes: int, calibration_data: np.ndarray, validatio
             is retrained before its storage is chosen). Without it nothing is retrained.
         widths: the structured sparsities tried, in order, when storage alone cannot fit.
         progress: called with a line of text at each stage.
+        client: a ``distributed.Client``: each round's candidates (compile + arena + validation
+            accuracy) are measured on its workers, the search state sent once per model width;
+            fine-tuning stays here. The choice is the one the single-process run makes: every
+            measurement is a function of the candidate alone, run with this process's thread
+            count (``get_num_threads()``) wherever it runs.
 
     Returns a :class:`FitResult`; ``print(result)`` says what was chosen and why. Raises
     :class:`BudgetError` (a ValueError) naming the smallest footprint reachable when no
@@ -248,10 +308,15 @@ def fit(graph: Graph, budget_bytes: int, calibration_data: np.ndarray, validatio
         raise ValueError(f"batch must be a positive int, got {batch!r}")
     calibration_data = _calibration(graph, calibration_data)
     val = _validation(graph, validation)
+    if client is not None:
+        from ..dask.sweep import check_client
+
+        check_client(client)
+    threads = get_num_threads()
     say = progress or (lambda line: None)
     log: list[str] = []
     base = fold_batchnorm(graph)
-    original = _Search(base, calibration_data, val, batch)
+    original = _Search(base, calibration_data, val, batch, threads, client)
     orig = original.measure({n: "f32" for n in original.names})
     smallest = None
     found: list[tuple[_Measured, float, Graph, dict, list]] = []
@@ -259,7 +324,7 @@ def fit(graph: Graph, budget_bytes: int, calibration_data: np.ndarray, validatio
         if found and (found[0][1] == 0.0 or len(found) == 2):
             break  # storage alone fits: no retraining; else compare the first two widths that fit
         narrow = prune(base, width, structured=True) if width else base
-        search = _Search(narrow, calibration_data, val, batch) if width else original
+        search = _Search(narrow, calibration_data, val, batch, threads, client) if width else original
         floor = search.measure(search.smallest())  # bytes do not depend on training: check first
         smallest = floor.footprint if smallest is None else min(smallest, floor.footprint)
         if floor.footprint > budget_bytes:
@@ -268,7 +333,7 @@ def fit(graph: Graph, budget_bytes: int, calibration_data: np.ndarray, validatio
         if width and train_data is not None:
             say(f"fit: fine-tuning with {width:.0%} of the channels removed")
             _finetune(narrow, train_data, finetune_epochs, seed, None)
-            search = _Search(narrow, calibration_data, val, batch)
+            search = _Search(narrow, calibration_data, val, batch, threads, client)
         say(f"fit: choosing storage per layer at width -{width:.0%}")
         steps: list[str] = []
         state = search.greedy(budget_bytes, steps)
@@ -276,7 +341,7 @@ def fit(graph: Graph, budget_bytes: int, calibration_data: np.ndarray, validatio
         if train_data is not None and any(o.startswith("sparse") for o in state.values()):
             g = _finetune_sparse(search, state, train_data, calibration_data, finetune_epochs, seed, steps)
         g = copy.deepcopy(g)
-        found.append((_measure_graph(g, val, batch), width, g, state, steps))
+        found.append((_measure_graph(g, val, batch, threads), width, g, state, steps))
     if found:
         m, width, g, state, steps = max(found, key=lambda f: (f[0].accuracy, -f[0].footprint))
         if len(found) > 1:
@@ -294,10 +359,8 @@ def fit(graph: Graph, budget_bytes: int, calibration_data: np.ndarray, validatio
         smallest)
 
 
-def _measure_graph(g: Graph, val: tuple, batch: int) -> _Measured:
-    program = compile(g)
-    arena = Session(program, max_batch=batch).memory_report().arena_bytes
-    return _Measured(program.weight_bytes + arena, program.weight_bytes, arena, _accuracy(program, *val))
+def _measure_graph(g: Graph, val: tuple, batch: int, threads: int) -> _Measured:
+    return _measure(_Candidates(g, {}, val, batch, threads), {})
 
 
 def _finetune(g: Graph, train_data: Any, epochs: int, seed: int, masks: Optional[dict]) -> None:

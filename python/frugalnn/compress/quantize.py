@@ -231,36 +231,52 @@ def _emulated_output(node, vals: Mapping[str, np.ndarray]) -> tuple[np.ndarray, 
     return fwd([x], lf, None), fwd([xq], lq, None)
 
 
-def sensitivity(quantized: Graph, data: np.ndarray, labels: Optional[np.ndarray] = None) -> list[LayerSensitivity]:
+def sensitivity(quantized: Graph, data: np.ndarray, labels: Optional[np.ndarray] = None, *,
+                client: Any = None) -> list[LayerSensitivity]:
     """Which layers int8 hurts: per int8 layer of ``quantized`` (from :func:`quantize`), the
     SQNR of its output on ``data`` and, given ``labels``, the accuracy drop when only that
-    layer runs int8 on the runtime (compiled), against all float."""
-    from ..graph.compile import compile
-    from ..graph.session import Session
+    layer runs int8 on the runtime (compiled), against all float.
+
+    ``client``: a ``distributed.Client`` on whose workers the per-layer accuracy runs go (the
+    graph and data sent once to each); the figures are the ones a run here gives.
+    """
+    from .._runtime import get_num_threads
 
     x = _calibration(quantized, data)
     with np.errstate(all="ignore"):
         vals = reference.forward_all(quantized, x)
     names = list(precision_of(quantized))
-    rows = []
-    base = None
+    drops: dict[str, Optional[float]] = dict.fromkeys(names)
     if labels is not None:
         labels = np.asarray(labels)
         if labels.shape != (len(x),):
             raise ValueError(f"labels must have shape ({len(x)},), got {labels.shape}")
+        precisions = ["f32"] + [{name: "int8"} for name in names]
+        shared = (quantized, x, labels, get_num_threads())
+        if client is None:
+            accs = [_accuracy_at(shared, p) for p in precisions]
+        else:
+            from ..dask.sweep import map_shared
 
-        def accuracy(prec):
-            out = Session(compile(quantized, precision=prec), max_batch=min(len(x), 256))
-            preds = np.concatenate([out.run(x[s:s + 256]).argmax(1) for s in range(0, len(x), 256)])
-            return float(np.mean(preds == labels))
-
-        base = accuracy("f32")
+            accs = map_shared(client, _accuracy_at, shared, precisions)
+        drops = {name: accs[0] - acc for name, acc in zip(names, accs[1:])}
+    rows = []
     for node in quantized.nodes:
         if node.layer.name not in names:
             continue
         y, yq = _emulated_output(node, vals)
         noise = float(np.sum((y - yq) ** 2))
         sqnr = math.inf if noise == 0 else 10 * math.log10(max(float(np.sum(y ** 2)), 1e-300) / noise)
-        drop = None if base is None else base - accuracy({node.layer.name: "int8"})
-        rows.append(LayerSensitivity(node.layer.name, sqnr, drop))
+        rows.append(LayerSensitivity(node.layer.name, sqnr, drops[node.layer.name]))
     return rows
+
+
+def _accuracy_at(shared: tuple, precision: Any) -> float:
+    """Accuracy of ``quantized`` compiled at ``precision`` (a worker runs this as it is)."""
+    from ..graph.compile import compile
+    from ..graph.session import Session
+
+    quantized, x, labels, threads = shared
+    s = Session(compile(quantized, precision=precision), max_batch=min(len(x), 256), num_threads=threads)
+    preds = np.concatenate([s.run(x[i:i + 256]).argmax(1) for i in range(0, len(x), 256)])
+    return float(np.mean(preds == labels))

@@ -77,7 +77,9 @@ class Session:
 
     ``num_threads``: threads one run splits its convolution, pooling and element-wise work over
     (default: ``get_num_threads()``); dense-layer GEMMs split over the library's pool
-    (``set_num_threads``). Results never depend on either. ``budget``: the
+    (``set_num_threads``). int8 results never depend on either; float32 results may differ in
+    the last bit when the thread count changes how a batch's convolution rows are cut into GEMM
+    tiles (as with ``tiles``, a row's sum depends on the tile it falls in). ``budget``: the
     most bytes the arenas may take together; a larger plan raises ``MemoryError`` at creation,
     naming the largest ``max_batch`` that fits. ``pool``: where the arenas come from.
     """
