@@ -1,5 +1,7 @@
 #include "runtime/thread_pool.h"
 
+#include <cerrno>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "cpu/dispatch.h"
@@ -146,7 +148,28 @@ std::shared_ptr<ThreadPool>& global_slot() {
 
 }  // namespace
 
+namespace {
+
+// A positive thread count from the environment, or 0 when the variable is unset or not one.
+size_t threads_from_env(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return 0;
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long n = std::strtoul(v, &end, 10);
+  if (errno != 0 || *end != '\0' || n == 0 || n > 4096 || v[0] == '-') return 0;
+  return static_cast<size_t>(n);
+}
+
+}  // namespace
+
 size_t default_num_threads() {
+  // FRUGALNN_NUM_THREADS, else OMP_NUM_THREADS: process launchers that run one process per
+  // core (Dask's workers, batch schedulers, MPI) set the latter so that no library
+  // oversubscribes the cores; a pool of every CPU in each such process spins against the others.
+  for (const char* name : {"FRUGALNN_NUM_THREADS", "OMP_NUM_THREADS"}) {
+    if (const size_t n = threads_from_env(name)) return n;
+  }
 #if defined(__linux__)
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) == 0) {

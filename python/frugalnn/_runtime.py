@@ -92,8 +92,11 @@ def use_isa(level: str, feature_kernels: bool = True) -> Iterator[str]:
 
 
 def set_num_threads(n: int) -> None:
-    """Threads the kernels may use (the calling thread counts as one). Default: the CPUs this
-    process may run on. Results are identical for every thread count."""
+    """Threads the kernels may use (the calling thread counts as one). Default: the environment's
+    ``FRUGALNN_NUM_THREADS``, else ``OMP_NUM_THREADS`` (which Dask's workers and batch
+    schedulers set to keep each process to its share of the cores), else the CPUs this process
+    may run on. The kernels' results are identical for every thread count (a Session's
+    float32 convolutions: see Session)."""
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"n must be an int, got {type(n).__name__}")
     if n < 1:

@@ -51,7 +51,7 @@ def images(n, chunk, seed=0):
 @pytest.mark.parametrize("precision", ["f32", "int8"])
 def test_program_in_memory_bit_identical(client, cnn, cnn_int8, precision):
     program = cnn if precision == "f32" else cnn_int8
-    xd = images(1000, 130)
+    xd = images(1000, 128)
     x = xd.compute()
     y = fdask.predict(program, xd, batch_size=64)
     assert np.array_equal(y.compute(), reference(program, x, 64))

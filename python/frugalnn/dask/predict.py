@@ -40,12 +40,14 @@ def predict(model: Union[str, "os.PathLike[str]", Program], x: Inputs, batch_siz
         num_threads: threads each run splits its work over (Dask already runs one task per
             worker thread).
 
-    The result is bit-identical to running ``Session(program, max_batch=batch_size,
-    num_threads=num_threads)`` over ``x`` in consecutive slices of ``batch_size`` rows, whatever
-    the chunking, the scheduler, the worker count or the retries after a lost worker: chunks
-    are realigned to multiples of ``batch_size`` rows (a no-op when they are already) so that
-    every run sees the same rows. (float32 sums depend on the GEMM tiles a row falls in, which
-    the batch's rows and the thread count decide; int8 results are exact whatever they are.)
+    Each chunk runs in consecutive slices of ``batch_size`` rows from its first row, so the
+    result is bit-identical to ``Session(program, max_batch=batch_size, num_threads=num_threads)``
+    run over each chunk that way, whatever the scheduler, the worker count or the retries after
+    a lost worker; with chunks that are multiples of ``batch_size`` rows (but the last), that is
+    ``Session.run`` over ``x`` in slices of ``batch_size``. Chunks are never moved to realign
+    them: int8 results are exact whatever the slices, and float32 ones differ at most in the
+    last bits (a row's sum depends on the GEMM tile it falls in, which the slice's rows and the
+    thread count decide). Chunk the batch axis in multiples of ``batch_size`` for both.
 
     Everything that can be checked is checked here, before any task runs: the model file
     (``FormatError``), the inputs' names, shapes and dtypes, and ``output``.
@@ -55,10 +57,8 @@ def predict(model: Union[str, "os.PathLike[str]", Program], x: Inputs, batch_siz
     num_threads = _count("num_threads", num_threads, 1)
     arrays = _inputs(x, program.inputs)
     names = _outputs(output, program.outputs)
-    rows = arrays[0].chunks[0]
-    aligned = _aligned(rows, batch_size)
-    arrays = [a.rechunk({0: aligned, **{i: -1 for i in range(1, a.ndim)}}) for a in arrays]
-    max_batch = max(1, min(batch_size, max(aligned, default=1)))
+    arrays = [a.rechunk({i: -1 for i in range(1, a.ndim)}) for a in arrays]   # whole rows per block
+    max_batch = max(1, min(batch_size, max(arrays[0].chunks[0], default=1)))
     # A Session planned for one row would take compact tiles ("auto"); the reference planned
     # for batch_size rows takes fast ones: keep the same tiles so the bits agree.
     tiles = "auto" if batch_size == 1 else "fast"
@@ -151,16 +151,6 @@ def _outputs(output: Union[None, str, Sequence[str]], specs: list[TensorSpec]) -
     if unknown:
         raise ValueError(f"unknown output(s) {unknown}: the model's are {known}")
     return names
-
-
-def _aligned(rows: tuple, batch_size: int) -> tuple:
-    """Chunk sizes along the batch whose boundaries fall on multiples of ``batch_size`` (the
-    given ones when they do), near the given chunk size."""
-    total = int(sum(rows))
-    if all(r % batch_size == 0 for r in rows[:-1]):
-        return tuple(int(r) for r in rows)
-    step = max(1, round(max(rows) / batch_size)) * batch_size
-    return (step,) * (total // step) + ((total % step,) if total % step else ())
 
 
 def _score_block(ref, *blocks: np.ndarray, input_names: list, output_names: list, batch_size: int,
