@@ -193,3 +193,18 @@ def test_a_model_file_replaced_after_construction_is_refused_by_the_tasks(cnn, i
     save(compile(mnist_cnn(seed=5)), path)
     with pytest.raises(FormatError, match="content changed"):
         _models._load(ref)
+
+
+def test_a_damaged_file_of_shipped_bytes_is_written_again(images):
+    """A worker's copy of a Program's bytes that no longer matches them is replaced, not refused
+    (the bytes travel with the job); the model it then maps scores as the Program does."""
+    program = compile(mnist_cnn(seed=13))
+    ref, _ = _models.model_ref(program)
+    path = _models._cache_dir() + f"/{ref.digest}-{ref.size}.fnn"
+    with open(path, "wb") as f:                # present, the right size, the wrong bytes
+        f.write(bytes(ref.size))
+    loaded = _models._load(ref)
+    with open(path, "rb") as f:
+        assert f.read() == ref.data
+    s = Session(loaded, max_batch=8, num_threads=1)
+    assert np.array_equal(s.run(images[:8]), Session(program, max_batch=8, num_threads=1).run(images[:8]))

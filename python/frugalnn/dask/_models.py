@@ -89,34 +89,50 @@ def _cache_dir() -> str:
     return path
 
 
-def _materialize(ref: ModelRef) -> str:
-    """The path of a file holding ``ref``'s bytes on this host (written once, atomically)."""
-    if ref.path is not None:
-        return ref.path
-    assert ref.data is not None
-    path = os.path.join(_cache_dir(), f"{ref.digest}-{ref.size}.fnn")
-    if not (os.path.exists(path) and os.path.getsize(path) == ref.size):
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(ref.data)
-            os.replace(tmp, path)   # concurrent writers race harmlessly: the same bytes
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-    return path
+def _write(path: str, data: bytes) -> None:
+    """``data`` at ``path``, atomically: concurrent writers of the same bytes race harmlessly."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _identity(path: str) -> tuple:
+    st = os.stat(path)
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _load(ref: ModelRef) -> Program:
-    path = _materialize(ref)
-    with open(path, "rb") as f:
-        data = f.read()
-    if len(data) != ref.size or _digest(data) != ref.digest:
-        raise fnn.FormatError(f"{path} is not the model this job was built with: its content changed "
-                              f"(XXH64 {_digest(data)}, expected {ref.digest}); rebuild the job")
-    del data
-    return fnn.load(path, mmap=True)
+    """Map the model's file after checking it holds the bytes the client checked. A file of
+    shipped bytes that does not (damaged on disk) is written again; a path that does not fails."""
+    if ref.path is not None:
+        path = ref.path
+    else:
+        assert ref.data is not None
+        path = os.path.join(_cache_dir(), f"{ref.digest}-{ref.size}.fnn")
+        if not os.path.exists(path):
+            _write(path, ref.data)
+    for _ in range(3):
+        before = _identity(path)
+        with open(path, "rb") as f:
+            data = f.read()
+        same = len(data) == ref.size and _digest(data) == ref.digest
+        del data
+        if same:
+            program = fnn.load(path, mmap=True)
+            if _identity(path) == before:      # not replaced between the check and the mapping
+                return program
+            continue                           # replaced meanwhile: check what is there now
+        if ref.data is None:
+            break
+        _write(path, ref.data)
+    raise fnn.FormatError(f"{path} is not the model this job was built with: its content changed "
+                          f"since predict() checked it (XXH64 {ref.digest}); rebuild the job")
 
 
 def program_for(ref: ModelRef) -> Program:
