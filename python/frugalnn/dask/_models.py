@@ -23,7 +23,7 @@ from ..graph.compile import Program
 from ..graph.session import Session
 from ..io import fnn
 
-__all__ = ["ModelRef", "model_ref", "program_for", "session_for"]
+__all__ = ["ModelRef", "model_ref", "session_for"]
 
 _KEEP = 4   # programs (and their sessions) a process keeps: the ones the newest tasks used
 
@@ -135,7 +135,7 @@ def _load(ref: ModelRef) -> Program:
                           f"since predict() checked it (XXH64 {ref.digest}); rebuild the job")
 
 
-def program_for(ref: ModelRef) -> Program:
+def _program_for(ref: ModelRef) -> Program:
     """This process's Program for the model (loaded, mapped, on first use)."""
     with _lock:
         program = _programs.get(ref.digest)
@@ -165,7 +165,7 @@ def _worker_threads() -> int:
 def session_for(ref: ModelRef, max_batch: int, num_threads: int, tiles: str) -> Session:
     """This process's Session for the model: one per (model, max_batch, threads, tiles), holding
     as many arenas as the process runs tasks at once, so that its tasks never wait on each other."""
-    program = program_for(ref)
+    program = _program_for(ref)
     key = (ref.digest, max_batch, num_threads, tiles)
     with _lock:
         session = _sessions.get(key)

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..graph.compile import Program, TensorSpec
 from ..graph.session import _count
-from ._models import ModelRef, model_ref, program_for, session_for
+from ._models import ModelRef, model_ref, session_for
 
 __all__ = ["predict"]
 
@@ -75,7 +75,7 @@ def predict(model: Union[str, "os.PathLike[str]", Program], x: Inputs, batch_siz
                           dtype=np.float32, meta=np.empty((0, 0), np.float32),
                           name="frugalnn-predict-" + dask.base.tokenize(handle.key, [a.name for a in arrays],
                                                                          batch_size, num_threads, names),
-                          input_names=[s.name for s in program.inputs], output_names=[s.name for s in specs],
+                          input_names=[s.name for s in program.inputs], output_names=[s.name for s in specs], width=width,
                           batch_size=batch_size, max_batch=max_batch, num_threads=num_threads, tiles=tiles)
     results, start = {}, 0
     for s in specs:
@@ -153,13 +153,12 @@ def _outputs(output: Union[None, str, Sequence[str]], specs: list[TensorSpec]) -
     return names
 
 
-def _score_block(ref, *blocks: np.ndarray, input_names: list, output_names: list, batch_size: int,
+def _score_block(ref, *blocks: np.ndarray, input_names: list, output_names: list, width: int, batch_size: int,
                  max_batch: int, num_threads: int, tiles: str) -> np.ndarray:
     """The outputs of one chunk, flattened per row and side by side: (rows, total width)."""
     n = blocks[0].shape[0]
     if n == 0:
-        widths = {s.name: _size(s) for s in program_for(ref).outputs}
-        return np.empty((0, sum(widths[name] for name in output_names)), np.float32)
+        return np.empty((0, width), np.float32)
     session = session_for(ref, max_batch, num_threads, tiles)
     outs = {s.name: np.empty((n,) + tuple(s.shape[1:]), np.float32) for s in session.outputs}
     blocks = tuple(np.ascontiguousarray(b) for b in blocks)
