@@ -208,3 +208,29 @@ def test_a_damaged_file_of_shipped_bytes_is_written_again(images):
         assert f.read() == ref.data
     s = Session(loaded, max_batch=8, num_threads=1)
     assert np.array_equal(s.run(images[:8]), Session(program, max_batch=8, num_threads=1).run(images[:8]))
+
+
+def test_predict_from_several_threads_at_once(cnn, images):
+    """Jobs built and computed from 4 threads share this process's model and Session caches:
+    each gets exactly its own answer."""
+    import threading
+
+    parts = {k: np.ascontiguousarray(images[k::4]) for k in range(4)}
+    want = {k: reference(cnn, parts[k], 32) for k in range(4)}
+    got, errors = {}, []
+
+    def job(k):
+        try:
+            for _ in range(3):
+                y = fdask.predict(cnn, da.from_array(parts[k], chunks=(32, 1, 28, 28)), 32)
+                got[k] = y.compute()
+                assert np.array_equal(got[k], want[k])
+        except BaseException as e:   # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=job, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and set(got) == {0, 1, 2, 3}
